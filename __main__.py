@@ -1,0 +1,3 @@
+from lamina.compiler.cli import main
+
+raise SystemExit(main())

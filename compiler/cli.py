@@ -1,0 +1,222 @@
+"""The `lamina` command line. `lamina opt` reads IR, runs a pass pipeline and prints the result,
+in the manner of mlir-opt and xdsl-opt.
+
+Errors a user can cause print as `FILE:LINE:COL: error: message`, the source line and a caret,
+and exit 1; `--debug` adds the Python traceback. Imports are kept inside the subcommands so that
+`lamina --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import traceback
+
+SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lamina", description="lamina: an MLIR-style teaching compiler for neural networks.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    opt = sub.add_parser("opt", help="parse IR, run a pass pipeline, print the IR (like mlir-opt)",
+                         description="Parse IR, run a pass pipeline, print the IR.")
+    opt.add_argument("input", nargs="?", default="-", help="an .mlir file, or - for standard input")
+    opt.add_argument("-p", "--pipeline", "--passes", default="",
+                     help='passes to run, e.g. "canonicalize,cse,dce" or "canonicalize{max-iterations=4}"')
+    opt.add_argument("-o", "--output", help="write the result here instead of standard output")
+    opt.add_argument("--print-generic", action="store_true", help="print every op in MLIR's generic form")
+    opt.add_argument("--allow-unregistered", "--allow-unregistered-dialect", action="store_true",
+                     help="accept ops, types and attributes of dialects lamina does not know")
+    opt.add_argument("--split-input-file", action="store_true",
+                     help="treat '// -----' lines as separators between independent inputs")
+    opt.add_argument("--verify-diagnostics", action="store_true",
+                     help="check errors against '// expected-error {{...}}' comments instead of failing")
+    opt.add_argument("--verify-roundtrip", action="store_true",
+                     help="also check that printing, parsing and printing again gives the same text")
+    opt.add_argument("--no-verify-each", dest="verify_each", action="store_false",
+                     help="do not run the verifier after each pass (it runs by default)")
+    opt.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass")
+    opt.add_argument("--print-ir-before", action="append", default=[], metavar="PASS",
+                     help="print the IR before this pass (repeatable)")
+    opt.add_argument("--print-ir-after", action="append", default=[], metavar="PASS",
+                     help="print the IR after this pass (repeatable)")
+    opt.add_argument("--print-ir-after-change", action="store_true",
+                     help="print the IR after a pass only when the pass changed it")
+    opt.add_argument("--timing", action="store_true", help="print a table of wall time per pass")
+    opt.add_argument("--statistics", "--pattern-stats", dest="statistics", action="store_true",
+                     help="print how often each rewrite pattern fired")
+    opt.add_argument("--elide-large-constants", type=int, metavar="N",
+                     help="print dense constants with more than N elements as dense_resource<__elided__>")
+    opt.add_argument("--no-locations", dest="print_locations", action="store_false",
+                     help="do not print op locations")
+    opt.add_argument("--list-passes", action="store_true", help="list the registered passes and exit")
+    opt.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help="show Python tracebacks on errors")
+    opt.set_defaults(handler=_run_opt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from lamina.compiler.errors import LaminaError
+
+    try:
+        return args.handler(args)
+    except LaminaError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(e.render(), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug in lamina: say so plainly, traceback only on request
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"internal error: {type(e).__name__}: {e}\n"
+                  "this is a bug in lamina; run again with --debug for the traceback", file=sys.stderr)
+        return 2
+
+
+# ---------------------------------------------------------------------------------------------
+# lamina opt
+
+
+def _run_opt(args) -> int:
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.passes import PassManager, list_passes
+
+    if args.list_passes:
+        for name, summary in list_passes():
+            print(f"{name:24} {summary}")
+        return 0
+    text, filename = _read_input(args.input)
+    if args.output and args.input != "-" and os.path.exists(args.output) \
+            and os.path.samefile(args.output, args.input):
+        raise LaminaError(f"refusing to write the output over the input file {args.input}",
+                          hint="choose another -o path")
+    manager = PassManager.parse(
+        args.pipeline, verify_each=args.verify_each, print_ir_before=args.print_ir_before,
+        print_ir_after=args.print_ir_after, print_ir_after_all=args.print_ir_after_all,
+        print_ir_after_change=args.print_ir_after_change, timing=args.timing,
+        print_statistics=args.statistics, generic=args.print_generic)
+    chunks = _split(text) if args.split_input_file else [(0, text)]
+    outputs, failures = [], 0
+    for first_line, chunk in chunks:
+        padded = "\n" * first_line + chunk  # keep line numbers those of the whole file
+        try:
+            outputs.append(_opt_one(padded, filename, manager, args))
+            if args.verify_diagnostics:
+                failures += _check_diagnostics(padded, filename, None)
+        except LaminaError as e:
+            if not args.verify_diagnostics:
+                if not args.split_input_file:
+                    raise
+                print(e.render(), file=sys.stderr)
+                failures += 1
+                continue
+            failures += _check_diagnostics(padded, filename, e)
+    result = "// -----\n".join(outputs)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(result)
+    else:
+        sys.stdout.write(result)
+    return 1 if failures else 0
+
+
+def _opt_one(text: str, filename: str, manager, args) -> str:
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.parser import parse
+    from lamina.compiler.printer import print_ir
+    from lamina.compiler.verifier import verify
+
+    module = parse(text, filename, allow_unregistered=args.allow_unregistered)
+    verify(module)
+    manager.run(module)
+    options = dict(generic=args.print_generic, print_locations=args.print_locations,
+                   elide_threshold=args.elide_large_constants)
+    out = print_ir(module, **options)
+    if args.verify_roundtrip:
+        for generic in (False, True):
+            first = print_ir(module, **{**options, "generic": generic, "elide_threshold": None})
+            again = print_ir(parse(first, filename, args.allow_unregistered),
+                             **{**options, "generic": generic, "elide_threshold": None})
+            if again != first:
+                form = "generic" if generic else "custom"
+                raise LaminaError(f"the {form} form does not round-trip: print(parse(print(m))) != print(m)",
+                                  hint=_first_difference(first, again))
+    return out
+
+
+def _first_difference(a: str, b: str) -> str:
+    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines()), 1):
+        if x != y:
+            return f"line {i} printed first as: {x.strip()} | then as: {y.strip()}"
+    return "the texts differ in length"
+
+
+def _read_input(path: str) -> tuple[str, str]:
+    from lamina.compiler.errors import LaminaError
+
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(), path
+    except FileNotFoundError:
+        raise LaminaError(f"no such file: {path}") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise LaminaError(f"cannot read {path}: {e.__class__.__name__}", hint="give an MLIR text file") from None
+
+
+def _split(text: str) -> list[tuple[int, str]]:
+    """Chunks between `// -----` lines, each with the 0-based line it starts on."""
+    chunks, start_line, pos = [], 0, 0
+    for m in SPLIT_MARKER.finditer(text):
+        chunks.append((start_line, text[pos:m.start()]))
+        start_line = text.count("\n", 0, m.end()) + 1
+        pos = m.end() + 1
+    chunks.append((start_line, text[pos:]))
+    return chunks
+
+
+_EXPECTED = re.compile(r"//\s*expected-(error|warning|note)\s*(@([+-]\d+|above|below))?\s*\{\{(.*?)\}\}")
+
+
+def _check_diagnostics(text: str, filename: str, error) -> int:
+    """MLIR's --verify-diagnostics, for errors: each `// expected-error {{msg}}` (or `@+N`, `@-N`)
+    must match a reported error on that line whose message contains msg, and no other error may be
+    reported. Returns the number of mismatches, after printing each one."""
+    expected = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for m in _EXPECTED.finditer(line):
+            offset = m.group(3)
+            target = lineno + (int(offset) if offset and offset[0] in "+-" else 0)
+            expected.append((target, m.group(4), lineno))
+    problems = []
+    if error is None:
+        problems += [f"{filename}:{at}: expected error '{msg}' was not produced" for _, msg, at in expected]
+    else:
+        line = error.pos.line if error.pos else None
+        matching = [e for e in expected if e[0] == line and e[1] in error.message]
+        if not matching:
+            problems.append(f"unexpected error: {error.render()}")
+        problems += [f"{filename}:{at}: expected error '{msg}' was not produced"
+                     for target, msg, at in expected if not matching or (target, msg, at) != matching[0]]
+    for p in problems:
+        print(p, file=sys.stderr)
+    return len(problems)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,272 @@
+"""The printer: IR to MLIR text, in the generic form or an op's custom (pretty) form.
+
+Output is deterministic: values are named from their name hints (`%x`, made unique with `_1`,
+`_2`) or numbered (`%0`, `%arg0`) in definition order, afresh inside each isolated-from-above op;
+attribute dictionaries print sorted. `parse(print(m))` prints byte-identically.
+
+Custom forms are built from a fixed sequence of optional pieces (`CustomForm`), which the parser
+reads back with the same grammar for every op, so an op gets a pretty form by saying which
+pieces it uses, in both directions, without writing grammar:
+
+    [%r =] op.name [keyword] [@symbol] [%a, %b] [(...)] [attr] [-> types] [attributes {...}] [: types] [{ region }]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .attributes import (HEX_THRESHOLD, ArrayAttr, Attribute, DenseElementsAttr, DictionaryAttr,
+                         FloatAttr, IntegerAttr, UnitAttr, format_attr_dict, format_float,
+                         format_symbol, quote_string)
+from .ir import Block, BlockArgument, Operation, Region, Value
+from .location import Location, UnknownLoc
+from .opdef import IsolatedFromAbove
+from .types import FunctionType, Type
+
+_BARE_NAME = re.compile(r"[A-Za-z_$.\-][\w$.\-]*")
+
+
+@dataclass
+class CustomForm:
+    """The pieces of an op's custom form; each is printed only when set (see module docstring).
+
+    `paren` holds the parenthesised group: values (`(%a, %b)`, a call) or bare types (`(f32)`, a
+    declaration); `signature` instead puts the entry block's arguments there with their types
+    (`(%x: f32)`, a function), and the entry block's label is then not printed. `attribute` prints
+    without its type; `types` prints after `:`.
+    """
+
+    keyword: str | None = None
+    symbol: str | None = None
+    operands: list[Value] | None = None
+    paren: list | None = None
+    signature: list[BlockArgument] | None = None
+    attribute: Attribute | None = None
+    arrow_types: list[Type] | None = None
+    attr_dict: dict | None = None
+    types: list[Type] | FunctionType | None = None
+    region: Region | None = None
+
+
+@dataclass
+class _Scope:
+    names: dict = field(default_factory=dict)  # Value -> name
+    used: set = field(default_factory=set)
+    counter: int = 0
+    arg_counter: int = 0
+
+
+class Printer:
+    """Prints ops, attributes and types. Options:
+
+    generic: print every op in the generic form (what `--print-generic` does).
+    print_locations: print `loc(...)` after ops whose location is known.
+    hex_threshold: dense tensors with more elements print as hex.
+    elide_threshold: dense tensors with more elements print as `dense_resource<__elided__>`.
+    """
+
+    def __init__(self, generic: bool = False, print_locations: bool = True,
+                 hex_threshold: int = HEX_THRESHOLD, elide_threshold: int | None = None):
+        self.generic = generic
+        self.print_locations = print_locations
+        self.hex_threshold = hex_threshold
+        self.elide_threshold = elide_threshold
+        self._out: list[str] = []
+        self._scopes: list[_Scope] = []
+        self._block_names: dict[int, str] = {}
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def print_op_to_string(self, op: Operation) -> str:
+        self._out = []
+        self._scopes = [_Scope()]
+        self._name_values_of(op, self._scopes[-1], include_results=True)
+        self._print_op(op, 0, root=True)
+        return "".join(self._out)
+
+    def print_module(self, module: Operation) -> str:
+        return self.print_op_to_string(module) + "\n"
+
+    # -- naming ------------------------------------------------------------------------------
+
+    def _claim(self, scope: _Scope, value: Value, hint: str | None, is_arg: bool) -> None:
+        if hint and _BARE_NAME.fullmatch(hint) and not hint.isdigit():
+            name, k = hint, 1
+            while name in scope.used:
+                name = f"{hint}_{k}"
+                k += 1
+        else:
+            while True:
+                if is_arg:
+                    name = f"arg{scope.arg_counter}"
+                    scope.arg_counter += 1
+                else:
+                    name = str(scope.counter)
+                    scope.counter += 1
+                if name not in scope.used:
+                    break
+        scope.used.add(name)
+        scope.names[value] = name
+
+    def _name_values_of(self, op: Operation, scope: _Scope, include_results: bool) -> None:
+        """Name everything defined inside `op` (and its results), stopping at nested isolated ops,
+        whose insides are named in their own scope when they are printed."""
+        if include_results:
+            for r in op.results:
+                self._claim(scope, r, r.name_hint, False)
+        for region in op.regions:
+            for block in region.blocks:
+                for a in block.args:
+                    self._claim(scope, a, a.name_hint, True)
+                for inner in block:
+                    for r in inner.results:
+                        self._claim(scope, r, r.name_hint, False)
+                    if not inner.has_trait(IsolatedFromAbove):
+                        self._name_values_of(inner, scope, include_results=False)
+
+    def value_name(self, value: Value) -> str:
+        for scope in reversed(self._scopes):
+            if value in scope.names:
+                return "%" + scope.names[value]
+        return "%<<UNKNOWN VALUE>>"  # a use of a value outside the printed op (a detached op)
+
+    def block_name(self, block: Block) -> str:
+        return self._block_names.get(id(block), "^<<UNKNOWN BLOCK>>")
+
+    # -- ops ---------------------------------------------------------------------------------
+
+    def _emit(self, text: str) -> None:
+        self._out.append(text)
+
+    def _print_op(self, op: Operation, indent: int, root: bool = False) -> None:
+        isolated = not root and bool(op.regions) and op.has_trait(IsolatedFromAbove)
+        if isolated:  # a fresh numbering inside, as MLIR does for each function
+            scope = _Scope()
+            self._scopes.append(scope)
+            self._name_values_of(op, scope, include_results=False)
+        self._emit(" " * indent)
+        if op.results:
+            self._emit(", ".join(self.value_name(r) for r in op.results) + " = ")
+        form = None if self.generic or not op.is_registered else op.print_custom(self)
+        if form is None:
+            self._print_generic(op, indent)
+        else:
+            self._emit(_custom_name(op.name))
+            self._print_custom(op, form, indent)
+        if self.print_locations and not isinstance(op.location, UnknownLoc):
+            self._emit(f" {self.location(op.location)}")
+        if isolated:
+            self._scopes.pop()
+
+    def _print_generic(self, op: Operation, indent: int) -> None:
+        self._emit(quote_string(op.name))
+        self._emit("(" + ", ".join(self.value_name(v) for v in op.operands) + ")")
+        if op.successors:
+            self._emit("[" + ", ".join(self.block_name(b) for b in op.successors) + "]")
+        if op.properties:
+            self._emit(" <" + self.attr_dict(op.properties) + ">")
+        if op.regions:
+            self._emit(" (")
+            for i, region in enumerate(op.regions):
+                if i:
+                    self._emit(", ")
+                self.region(region, indent)
+            self._emit(")")
+        if op.attributes:
+            self._emit(" " + self.attr_dict(op.attributes))
+        self._emit(" : " + str(FunctionType(op.operand_types, op.result_types)))
+
+    def _print_custom(self, op: Operation, form: CustomForm, indent: int) -> None:
+        if form.keyword:
+            self._emit(" " + form.keyword + ("," if form.operands else ""))
+        if form.symbol is not None:
+            self._emit(" " + format_symbol(form.symbol))
+        if form.operands:
+            self._emit(" " + ", ".join(self.value_name(v) for v in form.operands))
+        if form.signature is not None:
+            self._emit("" if form.symbol is not None else " ")
+            self._emit("(" + ", ".join(f"{self.value_name(a)}: {a.type}" for a in form.signature) + ")")
+        elif form.paren is not None:
+            self._emit("" if form.symbol is not None else " ")
+            self._emit("(" + ", ".join(self.value_name(x) if isinstance(x, Value) else str(x)
+                                       for x in form.paren) + ")")
+        if form.attribute is not None:
+            self._emit(" " + self.bare_attr(form.attribute))
+        if form.arrow_types is not None:
+            self._emit(" -> " + _type_group(form.arrow_types))
+        if form.attr_dict:
+            self._emit(" attributes " + self.attr_dict(form.attr_dict))
+        if form.types is not None:
+            types = str(form.types) if isinstance(form.types, FunctionType) else ", ".join(map(str, form.types))
+            self._emit(" : " + types)
+        if form.region is not None:
+            self._emit(" ")
+            self.region(form.region, indent, hide_entry_label=form.signature is not None)
+
+    # -- regions and blocks --------------------------------------------------------------------
+
+    def region(self, region: Region, indent: int, hide_entry_label: bool = False) -> None:
+        for i, block in enumerate(region.blocks):
+            self._block_names[id(block)] = f"^bb{i}"
+        self._emit("{\n")
+        for i, block in enumerate(region.blocks):
+            entry_label_needed = bool(block.args) or block.is_empty
+            if i > 0 or (entry_label_needed and not hide_entry_label):
+                self._emit(" " * indent + self.block_name(block))
+                if block.args:
+                    self._emit("(" + ", ".join(f"{self.value_name(a)}: {a.type}" for a in block.args) + ")")
+                self._emit(":\n")
+            for op in block:
+                self._print_op(op, indent + 2)
+                self._emit("\n")
+        self._emit(" " * indent + "}")
+
+    # -- attributes ----------------------------------------------------------------------------
+
+    def attr(self, a: Attribute) -> str:
+        if isinstance(a, DenseElementsAttr):
+            return a.format(self.hex_threshold, self.elide_threshold)
+        if isinstance(a, ArrayAttr):
+            return "[" + ", ".join(self.attr(e) for e in a.elements) + "]"
+        if isinstance(a, DictionaryAttr):
+            return self.attr_dict(a.entries)
+        return str(a)
+
+    def attr_dict(self, entries: dict) -> str:
+        if not any(isinstance(v, (DenseElementsAttr, ArrayAttr, DictionaryAttr)) for v in entries.values()):
+            return format_attr_dict(entries)
+        parts = []
+        for name in sorted(entries):
+            key = name if re.fullmatch(r"[A-Za-z_][\w$.]*", name) else quote_string(name)
+            v = entries[name]
+            parts.append(key if isinstance(v, UnitAttr) else f"{key} = {self.attr(v)}")
+        return "{" + ", ".join(parts) + "}"
+
+    def bare_attr(self, a: Attribute) -> str:
+        """An attribute without its trailing `: type` (the custom form prints the type after `:`)."""
+        if isinstance(a, IntegerAttr):
+            return str(a).split(" : ")[0]
+        if isinstance(a, FloatAttr):
+            return format_float(a.value, a.type)
+        if isinstance(a, DenseElementsAttr):
+            return self.attr(a).rsplit(" : ", 1)[0]
+        return self.attr(a)
+
+    def location(self, loc: Location) -> str:
+        return str(loc)
+
+
+def _custom_name(name: str) -> str:
+    return "module" if name == "builtin.module" else name
+
+
+def _type_group(types: list[Type]) -> str:
+    if len(types) == 1 and not isinstance(types[0], FunctionType):
+        return str(types[0])
+    return "(" + ", ".join(map(str, types)) + ")"
+
+
+def print_ir(op: Operation, **options) -> str:
+    """The text of `op` (a module or any op), ending in a newline. Options as in `Printer`."""
+    return Printer(**options).print_module(op)

@@ -1,0 +1,197 @@
+"""Pattern rewriting: small named rewrites, applied by a greedy driver to a fixpoint.
+
+A pattern is one class whose docstring is its rule:
+
+    class NegNegIsIdentity(RewritePattern):
+        '''negf(negf(x)) -> x'''
+        def match_and_rewrite(self, op, rewriter):
+            if not isinstance(op, NegFOp): return False          # guard clauses first
+            ...
+            rewriter.replace_op(op, [inner.operand]); return True
+
+Patterns change the IR only through the `PatternRewriter`, which keeps use lists consistent and
+tells the driver what changed, so the driver knows which ops to look at again.
+
+The driver (`apply_patterns_greedily`), step by step:
+  1. Put every op under the root on a worklist.
+  2. Pop an op. If it is unused and pure, erase it. Else try to fold it (constants in, constant or
+     existing value out); else try each pattern in turn until one applies.
+  3. When something changed, push the ops it touched (new ops, users of replaced values,
+     operands' definers) back on the worklist.
+  4. Stop when a sweep changes nothing (a fixpoint). A sweep also ends when it has spent its
+     budget of rewrites (ten per op), so patterns that undo each other cannot spin. After
+     `max_iterations` sweeps that still change the IR, raise a PassError naming the patterns
+     that kept firing: two patterns that undo each other are reported, not looped on forever.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from typing import Iterable
+
+from .attributes import Attribute
+from .errors import PassError
+from .ir import Operation, Value
+from .opdef import ConstantLike, Pure, get_dialect
+
+
+class RewritePattern:
+    """Base of rewrite patterns. Override `match_and_rewrite`; return True if it changed the IR.
+
+    `benefit` orders patterns that match the same op (higher first)."""
+
+    benefit: int = 1
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def match_and_rewrite(self, op: Operation, rewriter: "PatternRewriter") -> bool:
+        raise NotImplementedError
+
+
+class PatternRewriter:
+    """The only way patterns change IR; it records what changed for the driver."""
+
+    def __init__(self):
+        self.changed: list[Operation] = []  # ops to revisit
+        self.erased: set[int] = set()
+        self.has_changed = False
+
+    def _touch(self, *ops: Operation) -> None:
+        self.has_changed = True
+        self.changed.extend(o for o in ops if o is not None)
+
+    def insert_before(self, anchor: Operation, op: Operation) -> Operation:
+        anchor.parent.insert_before(op, anchor)
+        self._touch(op)
+        return op
+
+    def insert_after(self, anchor: Operation, op: Operation) -> Operation:
+        anchor.parent.insert_after(op, anchor)
+        self._touch(op)
+        return op
+
+    def replace_all_uses_with(self, old: Value, new: Value) -> None:
+        self._touch(*old.users)
+        old.replace_all_uses_with(new)
+
+    def replace_op(self, op: Operation, new_values: Iterable[Value] | Operation) -> None:
+        """Replace `op`'s results with `new_values` (or a new op's results, inserting that op
+        before `op` if it is not placed yet), then erase `op`."""
+        if isinstance(new_values, Operation):
+            if new_values.parent is None:
+                self.insert_before(op, new_values)
+            new_values = new_values.results
+        new_values = list(new_values)
+        if len(new_values) != len(op.results):
+            raise ValueError(f"replacing {op.name} needs {len(op.results)} values, got {len(new_values)}")
+        for old, new in zip(op.results, new_values):
+            self.replace_all_uses_with(old, new)
+        self.erase_op(op)
+
+    def erase_op(self, op: Operation) -> None:
+        defs = [v.owner for v in op.operands if isinstance(getattr(v, "owner", None), Operation)]
+        self._touch(*defs)  # their results may now be unused
+        for inner in op.walk():
+            self.erased.add(id(inner))
+        op.erase()
+
+    @contextmanager
+    def modify(self, op: Operation):
+        """Change `op` in place (its attributes or operands) inside this context."""
+        yield op
+        self._touch(op, *[u for r in op.results for u in r.users])
+
+
+def fold_op(op: Operation, rewriter: PatternRewriter) -> bool:
+    """Try the op's `fold`; replace it by the folded value or a materialized constant."""
+    if op.has_trait(ConstantLike) or not hasattr(op, "fold") or not op.results:
+        return False
+    constants = [constant_value(v) for v in op.operands]
+    try:
+        folded = op.fold(*constants)
+    except (ValueError, TypeError, ArithmeticError, OverflowError):
+        return False  # a fold that cannot decide (overflow, odd shapes) leaves the op alone
+    if folded is None:
+        return False
+    folded = folded if isinstance(folded, list) else [folded]
+    if len(folded) != len(op.results):
+        return False
+    dialect = get_dialect(op.name.split(".")[0])
+    new_values = []
+    for result, item in zip(op.results, folded):
+        if isinstance(item, Value):
+            if item is result:
+                return False
+            new_values.append(item)
+            continue
+        make = dialect.materialize_constant if dialect and dialect.materialize_constant else None
+        if make is None:
+            make = get_dialect("arith").materialize_constant
+        const = make(item, result.type, op.location)
+        if const is None:
+            return False
+        rewriter.insert_before(op, const)
+        new_values.append(const.results[0])
+    rewriter.replace_op(op, new_values)
+    return True
+
+
+def constant_value(value: Value) -> Attribute | None:
+    """The constant a value holds, if it is the result of a constant-like op."""
+    owner = getattr(value, "op", None)
+    if owner is not None and owner.has_trait(ConstantLike):
+        return owner.properties.get("value")
+    return None
+
+
+def is_trivially_dead(op: Operation) -> bool:
+    return (op.has_trait(Pure) or op.has_trait(ConstantLike)) and not op.regions \
+        and all(not r.uses for r in op.results) and bool(op.results)
+
+
+def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern], *, fold: bool = True,
+                            max_iterations: int = 10, stats: Counter | None = None) -> bool:
+    """Apply `patterns` (and folds) under `root` until nothing changes. Returns whether anything
+    changed; `stats` counts how often each pattern (and "fold", "dead op") fired."""
+    patterns = sorted(patterns, key=lambda p: -p.benefit)
+    stats = Counter() if stats is None else stats
+    changed_any = False
+    for iteration in range(max_iterations):
+        fired: Counter = Counter()
+        worklist = [op for op in root.walk(order="post") if op is not root][::-1]  # pop() = first op
+        in_list = set(map(id, worklist))
+        erased: set[int] = set()
+        budget = 10 * len(worklist) + 100  # rewrites per sweep; patterns undoing each other spend it
+        while worklist and budget > 0:
+            op = worklist.pop()
+            in_list.discard(id(op))
+            if id(op) in erased or op.parent is None:
+                continue
+            rewriter = PatternRewriter()
+            if is_trivially_dead(op):
+                rewriter.erase_op(op)
+                fired["dead op"] += 1
+            elif fold and fold_op(op, rewriter):
+                fired["fold"] += 1
+            else:
+                for pattern in patterns:
+                    if pattern.match_and_rewrite(op, rewriter):
+                        fired[pattern.name] += 1
+                        break
+            if rewriter.has_changed:
+                budget -= 1
+                erased |= rewriter.erased
+                for touched in rewriter.changed:
+                    if id(touched) not in erased and id(touched) not in in_list and touched.parent is not None:
+                        worklist.append(touched)
+                        in_list.add(id(touched))
+        stats.update(fired)
+        if not fired:
+            return changed_any
+        changed_any = True
+    names = ", ".join(f"{name} ({n}x)" for name, n in fired.most_common())
+    raise PassError(f"rewriting did not converge after {max_iterations} iterations; still firing: {names}",
+                    hint="two patterns may undo each other; check their rules, or raise max-iterations")

@@ -1,0 +1,171 @@
+"""Builtin types, printed and parsed in MLIR's syntax.
+
+Types are immutable values compared by content: two `tensor<2x?xf32>` built apart are equal and
+hash alike, so they can be dictionary keys and be compared with `==` in verifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class Type:
+    """Base of all types. `str(t)` is the type's MLIR text."""
+
+
+@dataclass(frozen=True)
+class IntegerType(Type):
+    """`i32` (signless), `si8` (signed), `ui16` (unsigned); `i1` is the boolean."""
+
+    width: int
+    signedness: str = ""  # "", "s" or "u"
+
+    def __str__(self) -> str:
+        return f"{self.signedness}i{self.width}"
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        if self.width == 1:
+            return np.dtype(np.bool_)
+        if self.width not in (8, 16, 32, 64):
+            raise ValueError(f"no numpy dtype for {self}")
+        return np.dtype(f"{'u' if self.signedness == 'u' else 'i'}{self.width // 8}")
+
+
+@dataclass(frozen=True)
+class FloatType(Type):
+    """`f16`, `bf16`, `f32`, `f64`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def width(self) -> int:
+        return {"f16": 16, "bf16": 16, "f32": 32, "f64": 64}[self.name]
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        if self.name == "bf16":
+            import ml_dtypes  # numpy has no bfloat16; ml_dtypes (a TVM dependency) adds it
+
+            return np.dtype(ml_dtypes.bfloat16)
+        return np.dtype({"f16": np.float16, "f32": np.float32, "f64": np.float64}[self.name])
+
+
+@dataclass(frozen=True)
+class IndexType(Type):
+    """`index`: a target-sized integer used for sizes and subscripts (64-bit here)."""
+
+    def __str__(self) -> str:
+        return "index"
+
+    numpy_dtype = np.dtype(np.int64)
+
+
+@dataclass(frozen=True)
+class NoneType(Type):
+    """`none`: the unit type."""
+
+    def __str__(self) -> str:
+        return "none"
+
+
+DYNAMIC = None
+"""The value of a dynamic (`?`) dimension in `RankedTensorType.shape`."""
+
+
+@dataclass(frozen=True)
+class RankedTensorType(Type):
+    """`tensor<2x?xf32>`: a shape whose dims are ints or `None` (printed `?`), and an element type."""
+
+    shape: tuple[int | None, ...]
+    element_type: Type
+    encoding: object | None = None  # an Attribute, printed after the element type
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(self.shape))
+
+    def __str__(self) -> str:
+        dims = "".join(("?" if d is None else str(d)) + "x" for d in self.shape)
+        enc = f", {self.encoding}" if self.encoding is not None else ""
+        return f"tensor<{dims}{self.element_type}{enc}>"
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def has_static_shape(self) -> bool:
+        return all(d is not None for d in self.shape)
+
+    @property
+    def num_elements(self) -> int:
+        if not self.has_static_shape:
+            raise ValueError(f"{self} has a dynamic shape")
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class FunctionType(Type):
+    """`(i32, f32) -> f32`; more or fewer than one result are parenthesised: `() -> (i1, i1)`."""
+
+    inputs: tuple[Type, ...]
+    results: tuple[Type, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "results", tuple(self.results))
+
+    def __str__(self) -> str:
+        ins = ", ".join(map(str, self.inputs))
+        if len(self.results) == 1 and not isinstance(self.results[0], FunctionType):
+            return f"({ins}) -> {self.results[0]}"
+        return f"({ins}) -> ({', '.join(map(str, self.results))})"
+
+
+@dataclass(frozen=True)
+class OpaqueType(Type):
+    """`!dialect.name<body>` from a dialect lamina does not know, kept as text.
+
+    Only parsed under `allow_unregistered`, so that unknown IR passes through unchanged.
+    """
+
+    dialect: str
+    name: str
+    body: str = ""  # including its angle brackets, e.g. "<4, f32>"
+
+    def __str__(self) -> str:
+        return f"!{self.dialect}.{self.name}{self.body}" if self.name else f"!{self.dialect}{self.body}"
+
+
+# The element types the issue names, for strategies and documentation.
+i1, i8, i16, i32, i64 = (IntegerType(w) for w in (1, 8, 16, 32, 64))
+f16, bf16, f32, f64 = (FloatType(n) for n in ("f16", "bf16", "f32", "f64"))
+index = IndexType()
+none = NoneType()
+
+ELEMENT_TYPES: tuple[Type, ...] = (f16, bf16, f32, f64, i1, i8, i16, i32, i64, index)
+
+
+def tensor(*shape_and_element) -> RankedTensorType:
+    """`tensor(2, None, f32)` is `tensor<2x?xf32>`: a short way to write types in Python."""
+    *shape, element = shape_and_element
+    return RankedTensorType(tuple(shape), element)
+
+
+def is_float_like(t: Type) -> bool:
+    """A float, or a tensor of floats: what arith's float ops accept."""
+    return isinstance(element_type_of(t), FloatType)
+
+
+def is_integer_like(t: Type) -> bool:
+    """An integer or index, or a tensor of them: what arith's integer ops accept."""
+    return isinstance(element_type_of(t), (IntegerType, IndexType))
+
+
+def element_type_of(t: Type) -> Type:
+    return t.element_type if isinstance(t, RankedTensorType) else t

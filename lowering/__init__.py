@@ -1,0 +1,1 @@
+"""Lowering from lamina dialects to TVM tensor expressions and schedules (later issues)."""

@@ -1,0 +1,1 @@
+"""Running compiled models: executor, memory planning, devices (later issues)."""
