@@ -93,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_opt(args) -> int:
     from lamina.compiler.errors import LaminaError
-    from lamina.compiler.passes import PassManager, list_passes
+    from lamina.compiler.passes import PassManager, describe_passes
 
     if args.list_passes:
-        for name, summary in list_passes():
+        for name, summary in describe_passes():
             print(f"{name:24} {summary}")
         return 0
     text, filename = _read_input(args.input)

@@ -208,7 +208,8 @@ class Operation:
 
     @property
     def parent_region(self) -> "Region | None":
-        return self.parent.parent if self.parent else None
+        # `is not None`, not `if self.parent`: the truth of a block is len(block), which is O(n)
+        return self.parent.parent if self.parent is not None else None
 
     @property
     def parent_op(self) -> "Operation | None":

@@ -494,7 +494,7 @@ def _strip_number_tokens(body):
 def _lark(allow_unregistered: bool) -> Lark:
     grammar = (Path(__file__).parent / "mlir.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=True,
-                transformer=_ToSyntax(allow_unregistered), cache=False)
+                transformer=_ToSyntax(allow_unregistered), cache=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,6 +510,16 @@ class _Scope:
         self.forward: dict[str, tuple[list[Value], _Name]] = {}  # used, not yet defined
 
 
+class _ForwardRef(Value):
+    """A value used before its definition; replaced by the real value when the definition comes."""
+
+    __slots__ = ("use_token",)
+
+    def __init__(self, type: Type, use_token: Token):
+        super().__init__(type)
+        self.use_token = use_token
+
+
 class _IRBuilder:
     def __init__(self, text: str, filename: str, allow_unregistered: bool):
         self.text = text
@@ -518,13 +528,17 @@ class _IRBuilder:
         self.scopes: list[_Scope] = []
         self.block_maps: list[dict[str, Block]] = []
         self._isolated_next = False
+        self._lines: list[str] | None = None  # split once, on first need (positions of ops)
 
     # -- errors --------------------------------------------------------------------------------
 
     def pos(self, tok) -> SourcePos | None:
         if tok is None or getattr(tok, "line", None) is None:
             return None
-        return SourcePos.in_text(self.text, self.filename, tok.line, tok.column)
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        line = self._lines[tok.line - 1] if 0 < tok.line <= len(self._lines) else ""
+        return SourcePos(self.filename, tok.line, tok.column, line)
 
     def error(self, message: str, tok, hint: str | None = None) -> ParseError:
         return ParseError(message, self.pos(tok), hint)
@@ -559,7 +573,7 @@ class _IRBuilder:
                     raise self.error(f"%{name.name} has {len(values)} results; #{idx} does not exist", first_use.token)
                 if ph.type != values[idx].type:
                     raise self.error(f"%{name.name} has type {ph.type} here but was defined as {values[idx].type}",
-                                     getattr(ph, "_use_token", first_use.token))
+                                     ph.use_token)
                 ph.replace_all_uses_with(values[idx])
 
     def use(self, name: _Name, type: Type) -> Value:
@@ -581,8 +595,7 @@ class _IRBuilder:
             placeholders.append(None)
         ph = placeholders[name.index]
         if ph is None:
-            ph = Value(type)
-            ph._use_token = name.token
+            ph = _ForwardRef(type, name.token)
             placeholders[name.index] = ph
         elif ph.type != type:
             raise self.error(f"%{name.name} has type {type} here but was used as {ph.type} before",
@@ -621,7 +634,7 @@ class _IRBuilder:
             else:
                 if have[i].type != ph.type:
                     raise self.error(f"%{name} has type {ph.type} here but was used as {have[i].type} before",
-                                     ph._use_token)
+                                     ph.use_token)
                 ph.replace_all_uses_with(have[i])
 
     def _defined_outside(self, name: str) -> bool:
@@ -896,7 +909,10 @@ def _lark_error_to_parse_error(e: LarkError, text: str, filename: str) -> ParseE
         return ParseError(msg, SourcePos.in_text(text, filename, line, col), hint)
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
-        return ParseError(f"unexpected character {ch!r}", SourcePos.in_text(text, filename, e.line, e.column))
+        pos = SourcePos.in_text(text, filename, e.line, e.column)
+        if ch == '"':
+            return ParseError("unterminated string literal", pos, 'close the string with " on the same line')
+        return ParseError(f"unexpected character {ch!r}", pos)
     if isinstance(e, UnexpectedInput):
         return ParseError("unexpected input", SourcePos.in_text(text, filename, getattr(e, "line", 1) or 1,
                                                                  getattr(e, "column", 1) or 1))

@@ -1,0 +1,53 @@
+"""dce: dead code elimination — erase pure ops whose results nobody reads.
+
+The algorithm:
+  1. Visit each block's ops from last to first, so a user is erased before its definers are
+     looked at and a whole dead chain goes in one sweep.
+  2. Before looking at an op, clean its regions the same way: their uses of outer values may
+     be the only ones, and erasing them can make the outer op dead.
+  3. Erase an op that is pure (or constant-like), has results, none of them used, and has no
+     regions.
+  4. Repeat while a sweep erased something (graph regions may use a value before its
+     definition, so one backward sweep may not see everything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import Block, Operation
+from ..rewrite import is_trivially_dead
+from .pass_base import Pass, register_pass
+
+
+@register_pass
+@dataclass(frozen=True)
+class DCEPass(Pass):
+    """Erase pure ops with unused results."""
+
+    name = "dce"
+    summary = "erase pure ops whose results are unused"
+
+    def run(self, module: Operation) -> None:
+        while self._sweep(module):
+            pass
+
+    def _sweep(self, op: Operation) -> bool:
+        erased = False
+        for region in op.regions:
+            for block in region.blocks:
+                erased |= self._sweep_block(block)
+        return erased
+
+    def _sweep_block(self, block: Block) -> bool:
+        erased = False
+        op = block.last_op
+        while op is not None:
+            prev = op.prev_op
+            erased |= self._sweep(op)
+            if is_trivially_dead(op):
+                op.erase()
+                self.statistics[f"{op.name} erased"] += 1
+                erased = True
+            op = prev
+        return erased
