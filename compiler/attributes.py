@@ -8,6 +8,7 @@ parses quickly, and can be elided when only the structure of a module matters.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -287,7 +288,7 @@ def format_scalar(value, type: Type) -> str:
 def quote_string(s: str) -> str:
     """MLIR string literal: printable ASCII as is, `"` and `\\` escaped, the rest as `\\XX`."""
     out = []
-    for byte in s.encode("utf-8"):
+    for byte in s.encode("utf-8", errors="surrogateescape"):
         ch = chr(byte)
         if ch in '"\\':
             out.append("\\" + ch)
@@ -298,21 +299,18 @@ def quote_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+_BARE_KEY = re.compile(r"[A-Za-z_][\w$]*(\.[\w$]+)*")  # what the lexer reads as one name
+
+
 def format_symbol(name: str) -> str:
-    import re
-
-    return "@" + (name if re.fullmatch(r"[A-Za-z_][\w$.]*", name) else quote_string(name))
+    return "@" + (name if _BARE_KEY.fullmatch(name) else quote_string(name))
 
 
-def format_attr_dict(entries: dict, skip: Iterable[str] = ()) -> str:
+def format_attr_dict(entries: dict, format_value=str) -> str:
     """`{a = 1 : i64, flag}`, names sorted; a unit attribute prints as its bare name."""
-    import re
-
     parts = []
     for name in sorted(entries):
-        if name in skip:
-            continue
-        key = name if re.fullmatch(r"[A-Za-z_][\w$.]*", name) else quote_string(name)
+        key = name if _BARE_KEY.fullmatch(name) else quote_string(name)
         value = entries[name]
-        parts.append(key if isinstance(value, UnitAttr) else f"{key} = {value}")
+        parts.append(key if isinstance(value, UnitAttr) else f"{key} = {format_value(value)}")
     return "{" + ", ".join(parts) + "}"

@@ -149,7 +149,7 @@ def _opt_one(text: str, filename: str, manager, args) -> str:
     if args.verify_roundtrip:
         for generic in (False, True):
             first = print_ir(module, **{**options, "generic": generic, "elide_threshold": None})
-            again = print_ir(parse(first, filename, args.allow_unregistered),
+            again = print_ir(parse(first, f"<{filename} as printed>", args.allow_unregistered),
                              **{**options, "generic": generic, "elide_threshold": None})
             if again != first:
                 form = "generic" if generic else "custom"

@@ -89,12 +89,14 @@ class OpResult(Value):
 
 
 class BlockArgument(Value):
-    __slots__ = ("block", "index")
+    __slots__ = ("block", "index", "location")
 
-    def __init__(self, type: Type, block: "Block", index: int, name_hint: str | None = None):
+    def __init__(self, type: Type, block: "Block", index: int, name_hint: str | None = None,
+                 location: Location | None = None):
         super().__init__(type, name_hint)
         self.block = block
         self.index = index
+        self.location = location  # where the argument came from (a model input's name), or None
 
     @property
     def owner(self) -> "Block":
@@ -324,8 +326,9 @@ class Block:
 
     # -- arguments ---------------------------------------------------------------------------
 
-    def add_arg(self, type: Type, name_hint: str | None = None) -> BlockArgument:
-        arg = BlockArgument(type, self, len(self.args), name_hint)
+    def add_arg(self, type: Type, name_hint: str | None = None,
+                location: Location | None = None) -> BlockArgument:
+        arg = BlockArgument(type, self, len(self.args), name_hint, location)
         self.args.append(arg)
         return arg
 
@@ -448,7 +451,7 @@ class Region:
         for block in self.blocks:  # blocks first, so successors may refer forward
             nb = Block(label=block.label)
             for a in block.args:
-                mapping[a] = nb.add_arg(a.type, a.name_hint)
+                mapping[a] = nb.add_arg(a.type, a.name_hint, a.location)
             mapping[block] = nb
             new.add_block(nb)
         for block in self.blocks:

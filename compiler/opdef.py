@@ -318,6 +318,9 @@ class Dialect:
         self.doc = doc
         self.ops: dict[str, type[Op]] = {}
         self.materialize_constant: Callable | None = None
+        # names of `#dialect.name<...>` attributes this dialect owns but keeps as text (arith's
+        # fastmath flags): they parse without --allow-unregistered
+        self.opaque_attributes: set[str] = set()
         _DIALECTS[name] = self
 
     def op(self, cls: type[Op]) -> type[Op]:

@@ -158,7 +158,7 @@ def _unescape(tok: Token) -> str:
             i += 3
         else:
             raise _SyntaxError("invalid escape in string literal", tok, "use \\\\, \\\", \\n, \\t or \\XX")
-    return out.decode("utf-8", errors="replace")
+    return out.decode("utf-8", errors="surrogateescape")  # MLIR strings are bytes: keep them all
 
 
 def _scalar_from(kind_value, type: Type, tok) -> Attribute:
@@ -183,12 +183,17 @@ def _dense_from(body, type: Type, tok) -> DenseElementsAttr:
     el = type.element_type
     if not hasattr(el, "numpy_dtype") or isinstance(el, NoneType):
         raise _SyntaxError(f"dense elements of {el} are not supported", tok)
-    if isinstance(body, Token):  # hex string
+    if isinstance(body, Token) and body.type == "STRING":  # hex string
         text = _unescape(body)
         if not text.startswith("0x"):
             raise _SyntaxError("a dense string must be hex data starting with 0x", body)
+        digits = text[2:]
+        width = el.numpy_dtype.itemsize * 2
+        if len(digits) % width or not re.fullmatch(r"[0-9A-Fa-f]*", digits):
+            raise _SyntaxError(f"hex data of {len(digits)} digits is not a whole number of {el} elements "
+                               f"({width} hex digits each)", body)
         try:
-            return DenseElementsAttr.from_hex(text[2:], type)
+            return DenseElementsAttr.from_hex(digits, type)
         except ValueError as e:
             raise _SyntaxError(str(e), body) from None
     if body is None:
@@ -423,6 +428,8 @@ class _ToSyntax(Transformer):
         raise _SyntaxError("this constant was elided when the IR was printed; its data is gone", c[0],
                            "print without --elide-large-constants to keep constants parseable")
 
+    bare_dense_resource = dense_resource_attr
+
     def type_attr(self, c):
         return TypeAttr(c[0])
 
@@ -435,13 +442,18 @@ class _ToSyntax(Transformer):
         m = re.match(r"#([A-Za-z_][\w$]*)(?:\.([\w$.]+))?(.*)", str(tok), re.S)
         if not m.group(2) and not m.group(3):
             raise _SyntaxError(f"undefined attribute alias {tok}", tok, "attribute aliases are not supported; write the attribute inline")
-        if not self.allow_unregistered:
+        dialect = get_dialect(m.group(1))
+        known = dialect is not None and (m.group(2) or "") in dialect.opaque_attributes
+        if not (self.allow_unregistered or known):
             raise _SyntaxError(f"unknown attribute {tok}", tok,
                                "attributes of unregistered dialects need --allow-unregistered")
         return OpaqueAttr(m.group(1), m.group(2) or "", m.group(3))
 
     def attr_dict(self, c):
         return dict(x for x in c if x is not None)
+
+    def dict_attr(self, c):
+        return DictionaryAttr(c[0])
 
     def attr_entry(self, c):
         key, value = c
@@ -762,8 +774,8 @@ class _IRBuilder:
         return region
 
     def _define_args(self, block: Block, args) -> None:
-        for name, type, _loc in args:
-            arg = block.add_arg(type)
+        for name, type, loc in args:
+            arg = block.add_arg(type, location=loc)
             self.define(name, [arg])
 
     # -- helpers for op classes' from_custom (the `parser` argument) --------------------------
@@ -857,9 +869,12 @@ _TOKEN_WORDS = {
     "OP_NAME": "an op name", "BLOCK_ID": "a block label like ^bb1", "SYMBOL": "a symbol like @f",
     "INTEGER": "an integer", "FLOAT": "a float", "BARE_ID": "a name", "$END": "the end of input",
     "INT_TYPE": "a type", "FLOAT_TYPE": "a type", "TENSOR": "a type", "DIMS": "dimensions like 2x3x",
+    "MODULE": "an operation", "FUSED": "a location", "UNKNOWN": "a location", "LOC": "loc(...)",
+    "RARROW": "'->'", "__ANON_0": "'->'",
 }
 # when several tokens would do, name the one that is required rather than optional
-_PREFERRED = ("COLON", "RPAR", "RSQB", "RBRACE", "MORETHAN", "EQUAL", "COMMA", "VALUE_ID", "INT_TYPE")
+_PREFERRED = ("RPAR", "RSQB", "MORETHAN", "COLON", "RBRACE", "EQUAL", "COMMA", "VALUE_ID", "INT_TYPE",
+              "STRING", "RESULT_DEFS")
 
 
 def _describe_found(tok: Token) -> str:

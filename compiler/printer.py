@@ -186,7 +186,7 @@ class Printer:
             self._emit(" " + ", ".join(self.value_name(v) for v in form.operands))
         if form.signature is not None:
             self._emit("" if form.symbol is not None else " ")
-            self._emit("(" + ", ".join(f"{self.value_name(a)}: {a.type}" for a in form.signature) + ")")
+            self._emit("(" + ", ".join(self._arg_def(a) for a in form.signature) + ")")
         elif form.paren is not None:
             self._emit("" if form.symbol is not None else " ")
             self._emit("(" + ", ".join(self.value_name(x) if isinstance(x, Value) else str(x)
@@ -202,7 +202,16 @@ class Printer:
             self._emit(" : " + types)
         if form.region is not None:
             self._emit(" ")
-            self.region(form.region, indent, hide_entry_label=form.signature is not None)
+            # in a custom form the entry label shows only to carry arguments no signature shows
+            entry = form.region.blocks[0] if form.region.blocks else None
+            self.region(form.region, indent,
+                        hide_entry_label=form.signature is not None or (entry is not None and not entry.args))
+
+    def _arg_def(self, arg: BlockArgument) -> str:
+        text = f"{self.value_name(arg)}: {arg.type}"
+        if self.print_locations and arg.location is not None and not isinstance(arg.location, UnknownLoc):
+            text += f" {self.location(arg.location)}"
+        return text
 
     # -- regions and blocks --------------------------------------------------------------------
 
@@ -215,7 +224,7 @@ class Printer:
             if i > 0 or (entry_label_needed and not hide_entry_label):
                 self._emit(" " * indent + self.block_name(block))
                 if block.args:
-                    self._emit("(" + ", ".join(f"{self.value_name(a)}: {a.type}" for a in block.args) + ")")
+                    self._emit("(" + ", ".join(self._arg_def(a) for a in block.args) + ")")
                 self._emit(":\n")
             for op in block:
                 self._print_op(op, indent + 2)
@@ -234,14 +243,7 @@ class Printer:
         return str(a)
 
     def attr_dict(self, entries: dict) -> str:
-        if not any(isinstance(v, (DenseElementsAttr, ArrayAttr, DictionaryAttr)) for v in entries.values()):
-            return format_attr_dict(entries)
-        parts = []
-        for name in sorted(entries):
-            key = name if re.fullmatch(r"[A-Za-z_][\w$.]*", name) else quote_string(name)
-            v = entries[name]
-            parts.append(key if isinstance(v, UnitAttr) else f"{key} = {self.attr(v)}")
-        return "{" + ", ".join(parts) + "}"
+        return format_attr_dict(entries, self.attr)
 
     def bare_attr(self, a: Attribute) -> str:
         """An attribute without its trailing `: type` (the custom form prints the type after `:`)."""

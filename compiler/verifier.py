@@ -28,8 +28,8 @@ Dominance, simplified for teaching (MLIR computes a dominator tree; we do not):
     holds the user in one of its regions);
   - in another block of the same region, the value must be defined in the region's entry
     block, which dominates every block of its region;
-  - graph regions (regions of an op with the NoTerminator trait, such as builtin.module) have
-    no order: a value may be used before its definition there.
+  - graph regions (regions of an op with the NoTerminator trait, such as builtin.module, and of
+    unregistered ops, as in MLIR) have no order: a value may be used before its definition there.
 """
 
 from __future__ import annotations
@@ -336,8 +336,10 @@ def _check_cross_block(def_block: Block) -> str | None:
 
 
 def _is_graph_region(region: Region | None) -> bool:
+    """No order among its ops: regions of NoTerminator ops, and of unregistered ops, which may be
+    graph regions for all we know (MLIR's `mayBeGraphRegion`)."""
     owner = region.parent if region is not None else None
-    return owner is not None and owner.has_trait(NoTerminator)
+    return owner is not None and (not owner.is_registered or owner.has_trait(NoTerminator))
 
 
 def _op_label(op: Operation) -> str:

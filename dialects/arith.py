@@ -22,6 +22,7 @@ from lamina.compiler.types import (FloatType, IndexType, IntegerType, RankedTens
                                    element_type_of, i1, is_float_like, is_integer_like)
 
 arith = Dialect("arith", "Constants and scalar or elementwise arithmetic.")
+arith.opaque_attributes |= {"fastmath", "overflow"}  # flags as MLIR and xDSL print them
 
 float_like = TypeConstraint("a float or a tensor of floats", is_float_like)
 integer_like = TypeConstraint("an integer, index, or a tensor of them", is_integer_like)
@@ -152,7 +153,7 @@ class _ElementwiseOp(Op):
         return cls(operands=values, result_types=[type], attributes=form.attr_dict or {})
 
 
-def _binary(op_name, fn, constraint, summary, commutative=False, identities=()):
+def _binary(op_name, fn, constraint, summary, commutative=False, identities=(), overflow_flags=False):
     traits = (Pure, Elementwise, SameOperandsAndResultType) + ((Commutative,) if commutative else ())
     short = op_name.split(".")[1]
     fields = {
@@ -167,6 +168,8 @@ def _binary(op_name, fn, constraint, summary, commutative=False, identities=()):
     }
     if constraint is float_like:
         fields["fastmath"] = Attr(OpaqueAttr, optional=True, doc="fast-math flags, as xDSL writes them")
+    if overflow_flags:
+        fields["overflowFlags"] = Attr(OpaqueAttr, optional=True, doc="nsw/nuw flags, as xDSL writes them")
     cls = type(short.capitalize() + "Op", (_ElementwiseOp,), fields)
     return arith.op(cls)
 
@@ -208,11 +211,11 @@ DivFOp = _binary("arith.divf", np.divide, float_like, "Floating-point division."
 MaximumFOp = _binary("arith.maximumf", np.maximum, float_like, "Floating-point maximum (NaN wins).", True)
 MinimumFOp = _binary("arith.minimumf", np.minimum, float_like, "Floating-point minimum (NaN wins).", True)
 AddIOp = _binary("arith.addi", np.add, integer_like, "Integer addition (wrapping).", True,
-                 ((1, 0, "operand"), (0, 0, "operand")))  # x + 0 -> x
+                 ((1, 0, "operand"), (0, 0, "operand")), overflow_flags=True)  # x + 0 -> x
 SubIOp = _binary("arith.subi", np.subtract, integer_like, "Integer subtraction (wrapping).",
-                 identities=((1, 0, "operand"),))  # x - 0 -> x
+                 identities=((1, 0, "operand"),), overflow_flags=True)  # x - 0 -> x
 MulIOp = _binary("arith.muli", np.multiply, integer_like, "Integer multiplication (wrapping).", True,
-                 ((1, 1, "operand"), (0, 1, "operand")))  # x * 1 -> x
+                 ((1, 1, "operand"), (0, 1, "operand")), overflow_flags=True)  # x * 1 -> x
 DivSIOp = _binary("arith.divsi", _int_div, integer_like, "Signed integer division, rounding toward zero.",
                   identities=((1, 1, "operand"),))  # x / 1 -> x
 RemSIOp = _binary("arith.remsi", _int_rem, integer_like, "Signed remainder, with the sign of the dividend.")

@@ -48,5 +48,7 @@ class ModuleOp(Op):
         parser.expect_form(form, "symbol", "attr_dict", "region", required=("region",))
         props = {"sym_name": StringAttr(form.symbol)} if form.symbol else {}
         op = cls(properties=props, attributes=form.attr_dict or {})
-        op.add_region(parser.region(form.region))
+        body = op.add_region(parser.region(form.region))
+        if not body.blocks:  # `module {}`: a module always has its one block
+            body.add_block(Block())
         return op

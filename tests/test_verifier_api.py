@@ -7,7 +7,7 @@ from lamina.compiler.builder import Builder
 from lamina.compiler.errors import SourcePos, VerifyError
 from lamina.compiler.ir import Block, Operation, Region
 from lamina.compiler.location import NameLoc
-from lamina.compiler.opdef import Dialect, Op, Operand, Result
+from lamina.compiler.opdef import Dialect, Op, Operand, RegionDef, Result, Terminator
 from lamina.compiler.types import FunctionType, f32, f64, i32, tensor
 from lamina.compiler.verifier import verify, verify_all
 from lamina.dialects.arith import AddFOp, ConstantOp, NegFOp
@@ -143,6 +143,20 @@ class CopyOp(Op):
         return [operand_types[0]]
 
 
+@vtest.op
+class CfgOp(Op):
+    """A registered op with a multi-block region whose blocks need no terminator."""
+
+    name = "vtest.cfg"
+    body = RegionDef(single_block=False)
+
+
+@vtest.op
+class EndOp(Op):
+    name = "vtest.end"
+    traits = (Terminator,)
+
+
 def test_inferred_result_types_must_match():
     module, fn, b = module_with_function(results=(f64,))
     copy = b.insert(CopyOp(operands=[fn.entry.args[0]], result_types=[f64]))
@@ -266,10 +280,12 @@ def test_result_of_the_enclosing_op():
 
 def test_simplified_dominance_across_blocks():
     entry, second, third = Block([f32]), Block(), Block()
-    Operation(name="test.cfg", regions=[Region([entry, second, third])])
+    CfgOp(regions=[Region([entry, second, third])])  # registered: unregistered ones may be graph regions
     x = entry.args[0]
     from_entry = Builder.at_end(second).create(NegFOp, x)  # the entry block dominates: fine
     Builder.at_end(third).create(NegFOp, from_entry.result)  # a sibling block does not
+    for block in (entry, second, third):
+        block.append(EndOp())
     module = ModuleOp.empty()
     module.block.append(entry.parent.parent)
     assert message(module) == ("'arith.negf' op uses %0, which is defined in a block that does not "
