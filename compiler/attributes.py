@@ -133,6 +133,17 @@ class DenseArrayAttr(Attribute):
     def __post_init__(self):
         object.__setattr__(self, "values", tuple(self.values))
 
+    def _key(self):
+        if isinstance(self.element_type, FloatType):  # by bits: -0.0 != 0.0, NaN == NaN
+            return (self.element_type, tuple(float_bits(v, self.element_type) for v in self.values))
+        return (self.element_type, self.values)
+
+    def __eq__(self, other):
+        return isinstance(other, DenseArrayAttr) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
     def __str__(self) -> str:
         if not self.values:
             return f"array<{self.element_type}>"
@@ -178,7 +189,7 @@ class DenseElementsAttr(Attribute):
         arr = np.asarray(self.array)
         if arr.shape != self.type.shape:
             arr = np.broadcast_to(arr.astype(dtype, copy=False), self.type.shape)
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+        arr = np.ascontiguousarray(arr, dtype=dtype).reshape(self.type.shape)  # (it returns >= 1-d)
         arr.flags.writeable = False
         object.__setattr__(self, "array", arr)
 
@@ -208,6 +219,8 @@ class DenseElementsAttr(Attribute):
         if elide_threshold is not None and n > elide_threshold:
             return f"dense_resource<__elided__> : {self.type}"
         el = self.type.element_type
+        if n == 0:
+            return f"dense<> : {self.type}"  # MLIR's spelling for no elements, of any rank
         if self.is_splat:
             return f"dense<{format_scalar(self.array.reshape(-1)[0].item(), el)}> : {self.type}"
         if n > hex_threshold:

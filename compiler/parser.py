@@ -201,6 +201,8 @@ def _dense_from(body, type: Type, tok) -> DenseElementsAttr:
     else:
         values = _dense_values(body, el, tok)
     arr = np.asarray(values, dtype=el.numpy_dtype) if not isinstance(values, np.ndarray) else values
+    if arr.size == 0 and type.num_elements == 0:  # `dense<>` or `dense<[]>`, any empty shape
+        return DenseElementsAttr(type, arr.reshape(type.shape))
     if arr.ndim == 0 or arr.shape == (1,) and type.num_elements != 1 and arr.size == 1:
         return DenseElementsAttr(type, np.broadcast_to(arr.reshape(()), type.shape))
     if arr.shape != type.shape:

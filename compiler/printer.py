@@ -149,6 +149,8 @@ class Printer:
         if op.results:
             self._emit(", ".join(self.value_name(r) for r in op.results) + " = ")
         form = None if self.generic or not op.is_registered else op.print_custom(self)
+        if form is not None and isinstance(form.types, list) and any(isinstance(t, FunctionType) for t in form.types):
+            form = None  # `: () -> ()` in a type list would read as the op's function type
         if form is None:
             self._print_generic(op, indent)
         else:

@@ -1,0 +1,681 @@
+"""Hypothesis strategies for lamina's IR: types, attributes, locations and whole modules.
+
+For pass authors: a pass should keep any module valid, and keep its meaning. Property tests say
+that for every module the strategy can build, not just for the two you wrote by hand:
+
+    from hypothesis import given
+    from lamina.compiler.testing import modules
+    from lamina.compiler.printer import print_ir
+    from lamina.compiler.verifier import verify
+
+    @given(modules())
+    def test_my_pass_keeps_modules_valid(module):
+        MyPass().run(module)
+        verify(module)                      # still well-formed
+        print_ir(module)                    # and still printable
+
+Every strategy draws real IR objects (not text), so you can run passes on them directly; print
+them with `print_ir` to see what hypothesis found. What they draw:
+
+- `types()`: the element types (`f16 bf16 f32 f64 i1 i8 i16 i32 i64 index`), ranked tensors with
+  static and dynamic (`?`) dims and scalar tensors (`tensor<f32>`), function types, `none`, and
+  with `allow_unregistered=True` opaque types (`!test.foo<4, f32>`).
+- `attributes()`: integers within their type's range, floats including inf, NaN, -0.0 and values
+  that need more digits than `%e` gives, bools, unit, strings with quotes, backslashes, control
+  and non-ASCII characters, arrays, dense arrays, dictionaries whose keys need quotes, type
+  attributes, symbol references, dense elements (splat, literal and hex, around the 100-element
+  hex threshold, every element type), and opaque attributes under `allow_unregistered`.
+- `locations()`: unknown, name, file:line:col, nested and fused locations.
+- `modules()`: `builtin.module`s of `func.func`s with arguments and returns of matching types,
+  `arith` constants and arithmetic on same-typed values, calls; with `allow_unregistered=True`
+  also ops of an unknown dialect with nested regions, several blocks, block arguments and
+  successors, reading values from enclosing regions. Values carry name hints that collide or are
+  numbers, ops carry properties, discardable attributes and locations.
+
+The modules parse back (`parse(print_ir(m), allow_unregistered=...)`) and pass the verifier.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .attributes import (HEX_THRESHOLD, ArrayAttr, BoolAttr, DenseArrayAttr,
+                         DenseElementsAttr, DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr,
+                         StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+from .ir import Block, Operation, Region, Value
+from .location import UNKNOWN, FileLineColLoc, FusedLoc, Location, NameLoc, UnknownLoc
+from .types import (ELEMENT_TYPES, FloatType, FunctionType, IndexType, IntegerType,
+                    OpaqueType, RankedTensorType, Type, bf16, f16, f32, f64, i1, i8, i16, i32,
+                    i64, index, none)
+
+__all__ = ["element_types", "tensor_types", "types", "integer_attrs", "float_attrs",
+           "string_values", "dense_elements", "dense_arrays", "attributes", "locations",
+           "name_hints", "symbol_names", "modules"]
+
+# ---------------------------------------------------------------------------------------------
+# Types
+
+INTEGER_TYPES = (i1, i8, i16, i32, i64)
+FLOAT_TYPES = (f16, bf16, f32, f64)
+
+
+@functools.lru_cache(maxsize=None)
+def element_types(integers: bool = True, floats: bool = True, include_index: bool = True):
+    """One of `f16 bf16 f32 f64 i1 i8 i16 i32 i64 index` (narrowed by the flags)."""
+    choices = [t for t in ELEMENT_TYPES
+               if (floats and isinstance(t, FloatType)) or (integers and isinstance(t, IntegerType))
+               or (include_index and isinstance(t, IndexType))]
+    return st.sampled_from(choices)
+
+
+@functools.lru_cache(maxsize=None)
+def shapes(max_rank: int = 3, max_dim: int = 6, dynamic: bool = True):
+    """Tensor shapes: tuples of dims, `None` for a dynamic dim; rank 0 is a scalar tensor."""
+    dim = st.integers(0, max_dim)
+    if dynamic:
+        dim = st.one_of(dim, st.none())
+    return st.lists(dim, max_size=max_rank).map(tuple)
+
+
+@functools.lru_cache(maxsize=None)
+def tensor_types(elements=None, max_rank: int = 3, max_dim: int = 6, dynamic: bool = True):
+    """`tensor<2x?xf32>`, `tensor<i1>`, ...: ranked tensors of `elements` (default: any element
+    type); with `dynamic=False` every dim is static (what a dense constant needs)."""
+    elements = element_types() if elements is None else elements
+    return st.builds(RankedTensorType, shapes(max_rank, max_dim, dynamic), elements)
+
+
+_IDENT = st.from_regex(r"[a-z_][a-z0-9_$]{0,6}", fullmatch=True)
+
+
+@st.composite
+def _opaque_body(draw, depth: int = 2) -> str:
+    """`<...>` with balanced, nested angle brackets, as an unknown dialect may write."""
+    parts = draw(st.lists(st.one_of(
+        st.from_regex(r"[a-z0-9?,: ]{1,6}", fullmatch=True),
+        st.sampled_from(["4x?xf32", "\"s\"", "@sym", "[1, 2]", "{a = 1}", "(i32, f32)", "(i32) -> f32", "#a.b", "!t.x"]),
+        *([_opaque_body(depth - 1)] if depth > 0 else [])), max_size=3))
+    return "<" + "".join(parts) + ">"
+
+
+@functools.lru_cache(maxsize=None)
+def opaque_types():
+    """`!dialect.name<body>` or `!dialect<body>` of a dialect lamina does not know."""
+    return st.builds(OpaqueType, st.sampled_from(["test", "foo", "llvm", "x_1$"]),
+                     st.one_of(st.just(""), _IDENT, st.just("a.b")),
+                     st.one_of(st.just(""), _opaque_body()))
+
+
+@functools.lru_cache(maxsize=None)
+def types(allow_unregistered: bool = False, function_types: bool = True, encodings: bool = True):
+    """Any type: element types, tensors (static, dynamic, scalar, with an encoding now and then),
+    `none`, function types (nested too), and opaque types under `allow_unregistered`."""
+    leaves = [element_types(), tensor_types(), st.just(none)]
+    if encodings:
+        enc = st.one_of(st.builds(StringAttr, st.sampled_from(["sparse", "a\"b"])),
+                        st.builds(IntegerAttr, st.integers(0, 9), st.just(i64)))
+        if allow_unregistered:
+            enc = st.one_of(enc, st.just(OpaqueAttr("test", "enc", "<1>")))
+        leaves.append(st.builds(RankedTensorType, shapes(), element_types(), enc))
+    if allow_unregistered:
+        leaves.append(opaque_types())
+    base = st.one_of(*leaves)
+    if not function_types:
+        return base
+    return st.recursive(base, lambda inner: st.builds(
+        FunctionType, st.lists(inner, max_size=3).map(tuple), st.lists(inner, max_size=3).map(tuple)),
+        max_leaves=6)
+
+
+def _constructible(t: Type) -> bool:
+    """Can an `arith.constant` of this type be written? (scalars and static tensors of them)"""
+    if isinstance(t, RankedTensorType):
+        return t.has_static_shape and t.encoding is None and t.element_type in ELEMENT_TYPES
+    return t in ELEMENT_TYPES
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalars
+
+
+@functools.lru_cache(maxsize=None)
+def _int_values(t: Type):
+    if t == i1:
+        return st.booleans()
+    if isinstance(t, IndexType):
+        lo, hi = -(2 ** 63), 2 ** 63 - 1
+    elif t.signedness == "u":
+        lo, hi = 0, 2 ** t.width - 1
+    else:
+        lo, hi = -(2 ** (t.width - 1)), 2 ** (t.width - 1) - 1
+    edges = st.sampled_from(sorted({lo, hi, 0, 1, -1 if lo < 0 else 0}))
+    return st.one_of(edges, st.integers(lo, hi))
+
+
+# values whose %e spelling (6 digits) does not read back, and the special ones
+_FLOAT_SPECIALS = (0.0, -0.0, 1.0, -1.5, 0.1, 1 / 3, 123456.789, 1e-7, 3.4028234663852886e38,
+                   6.1e-5, 65504.0, 1e300, 5e-324, math.inf, -math.inf, math.nan)
+
+
+@functools.lru_cache(maxsize=None)
+def _float_values(t: FloatType):
+    """Python floats exactly representable in `t` (NaN and infinities included)."""
+    width = {"f16": 16, "bf16": 32, "f32": 32, "f64": 64}[t.name]
+    drawn = st.one_of(st.sampled_from(_FLOAT_SPECIALS), st.floats(width=width))
+    return drawn.map(lambda v: _round_to(v, t))
+
+
+def _round_to(v: float, t: FloatType) -> float:
+    with np.errstate(all="ignore"):
+        return float(np.asarray(v, dtype=np.float64).astype(t.numpy_dtype))
+
+
+@functools.lru_cache(maxsize=None)
+def integer_attrs(types=None):
+    """`42 : i32`, `true`: an integer of a type drawn from `types`, within that type's range.
+    Beyond the element types this also draws `si8`, `ui16`, `i3` and `i128`."""
+    types = st.sampled_from(INTEGER_TYPES + (index, IntegerType(8, "s"), IntegerType(16, "u"),
+                                             IntegerType(3), IntegerType(128))) if types is None else types
+    return types.flatmap(lambda t: _int_values(t).map(lambda v: IntegerAttr(int(v), t)))
+
+
+@functools.lru_cache(maxsize=None)
+def float_attrs(types=None):
+    """`1.000000e+00 : f32`, `0x7F800000 : f32` (inf), NaN, -0.0, long exact spellings."""
+    types = st.sampled_from(FLOAT_TYPES) if types is None else types
+    return types.flatmap(lambda t: _float_values(t).map(lambda v: FloatAttr(v, t)))
+
+
+@functools.lru_cache(maxsize=None)
+def string_values(ascii: bool = False):
+    """Strings that test escaping: quotes, backslashes, newlines, control and (unless `ascii`)
+    non-ASCII characters."""
+    special = ['"', "\\", "\n", "\t", "\x00", "\x7f", "\\n", "\\22",
+               b"\xff\xc3".decode("utf-8", "surrogateescape")]  # bytes that are not UTF-8
+    text = st.text(st.characters(max_codepoint=0x7F) if ascii else st.characters(exclude_categories=("Cs",)), max_size=12)
+    if not ascii:
+        special += ["é", "→", "😀"]
+    return st.one_of(text, st.lists(st.one_of(st.sampled_from(special), text), max_size=4).map("".join))
+
+
+_ODD_NAMES = ("", "a b", "1x", "é", "a.b", "a$", "_", "x-y", "true", "false", "unit", "i32", "f32",
+              "index", "none", "dense", "array", "loc", "tensor", "unknown", "fused", "module",
+              "attributes", "a\"q", "back\\slash", "tab\t", "a.b.c", "$x", "nl\n")
+
+
+@functools.lru_cache(maxsize=None)
+def symbol_names(ascii: bool = False):
+    """Symbol names, some of which need quotes (`@"a b"`)."""
+    names = ("f", "main", "a.b", "_x$1", "x-y", "a b", "1st", "q\"") + (("é",) if not ascii else ())
+    return st.one_of(st.sampled_from(names), _IDENT)
+
+
+@functools.lru_cache(maxsize=None)
+def dictionary_keys(ascii: bool = False):
+    """Attribute names, many of which need quotes or look like keywords."""
+    return st.one_of(st.sampled_from([k for k in _ODD_NAMES if not ascii or k.isascii()]), _IDENT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense data
+
+# shapes around the hex threshold (more than 100 elements print as hex), and small ones
+_DENSE_SHAPES = ((), (1,), (2,), (3,), (2, 3), (1, 1, 4), (0,), (2, 0), (HEX_THRESHOLD - 1,),
+                 (HEX_THRESHOLD,), (HEX_THRESHOLD + 1,), (10, 10), (2, 51), (3, 34), (1, 101),
+                 (128,))
+
+
+@functools.lru_cache(maxsize=None)
+def _scalar_values(el: Type):
+    if isinstance(el, FloatType):
+        return _float_values(el)
+    return _int_values(el)
+
+
+@st.composite
+def dense_elements(draw, type: RankedTensorType | None = None, elements=None) -> DenseElementsAttr:
+    """`dense<...> : tensor<...>`: splat, nested literal, or (above 100 elements) hex data.
+
+    `type` fixes the tensor type (it must be static); otherwise a shape around the hex threshold
+    or a small one is drawn with an element type from `elements` (default: all of them)."""
+    if type is None:
+        el = draw(element_types() if elements is None else elements)
+        type = RankedTensorType(draw(st.sampled_from(_DENSE_SHAPES)), el)
+    el = type.element_type
+    n = type.num_elements
+    kind = draw(st.sampled_from(["splat", "values"]))
+    if kind == "splat" or n <= 1:
+        values = [draw(_scalar_values(el))]
+    else:
+        values = draw(st.lists(_scalar_values(el), min_size=1, max_size=min(n, 8)))
+    with np.errstate(all="ignore"):
+        if isinstance(el, FloatType):
+            # through float64 keeps NaN payloads and -0.0 exactly
+            flat = np.asarray(values, dtype=np.float64).astype(el.numpy_dtype)
+        else:
+            flat = np.asarray([int(v) for v in values], dtype=object).astype(el.numpy_dtype)
+    return DenseElementsAttr(type, np.resize(flat, n).reshape(type.shape))
+
+
+DENSE_ARRAY_TYPES = (i1, i8, i16, i32, i64, f32, f64)
+
+
+@functools.lru_cache(maxsize=None)
+def dense_arrays():
+    """`array<i64: 1, 2>`: MLIR's dense arrays (i1, i8..i64, f32, f64; maybe empty)."""
+    return st.sampled_from(DENSE_ARRAY_TYPES).flatmap(
+        lambda t: st.lists(_scalar_values(t).map(lambda v: v if isinstance(t, FloatType) else int(v)),
+                           max_size=5).map(lambda vs: DenseArrayAttr(t, tuple(vs))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Attributes
+
+
+@functools.lru_cache(maxsize=None)
+def opaque_attrs():
+    """`#dialect.name<body>` of a dialect lamina does not know."""
+    return st.one_of(
+        st.builds(OpaqueAttr, st.sampled_from(["test", "foo", "arith"]), st.one_of(_IDENT, st.just("a.b")),
+                  st.one_of(st.just(""), _opaque_body())),
+        st.builds(OpaqueAttr, st.sampled_from(["test", "foo"]), st.just(""), _opaque_body()))
+
+
+@functools.lru_cache(maxsize=None)
+def scalar_attributes(allow_unregistered: bool = False, dense: bool = True, ascii: bool = False):
+    """The attributes that hold no other attributes."""
+    leaves = [integer_attrs(), float_attrs(), st.builds(BoolAttr, st.booleans()), st.just(UnitAttr()),
+              st.builds(StringAttr, string_values(ascii)), dense_arrays(),
+              st.builds(TypeAttr, types(allow_unregistered)),
+              st.builds(SymbolRefAttr, symbol_names(ascii), st.lists(symbol_names(ascii), max_size=2).map(tuple))]
+    if dense:
+        leaves.append(dense_elements())
+    if allow_unregistered:
+        leaves.append(opaque_attrs())
+    return st.one_of(*leaves)
+
+
+@functools.lru_cache(maxsize=None)
+def attributes(allow_unregistered: bool = False, dense: bool = True, max_leaves: int = 8,
+               ascii: bool = False):
+    """Any attribute: the scalar ones, arrays of them and dictionaries with odd keys, nested."""
+    return st.recursive(
+        scalar_attributes(allow_unregistered, dense, ascii),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4).map(lambda xs: ArrayAttr(tuple(xs))),
+            st.dictionaries(dictionary_keys(ascii), inner, max_size=4).map(DictionaryAttr)),
+        max_leaves=max_leaves)
+
+
+@functools.lru_cache(maxsize=None)
+def attribute_dicts(allow_unregistered: bool = False, dense: bool = True, max_size: int = 3,
+                    exclude: tuple = (), ascii: bool = False):
+    """A `{name = attr}` dict for an op's attributes or properties (names in `exclude` left out)."""
+    keys = dictionary_keys(ascii).filter(lambda k: k not in exclude)
+    return st.dictionaries(keys, attributes(allow_unregistered, dense, 4, ascii), max_size=max_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Locations
+
+
+@functools.lru_cache(maxsize=None)
+def locations(ascii: bool = False):
+    """`loc(unknown)`, `loc("name")`, `loc("f.mlir":3:7)`, `loc("n"("f":1:2))`, `loc(fused[...])`."""
+    leaves = st.one_of(
+        st.just(UNKNOWN),
+        st.builds(NameLoc, string_values(ascii)),
+        st.builds(FileLineColLoc, string_values(ascii), st.integers(0, 10 ** 6), st.integers(0, 10 ** 6)))
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.builds(NameLoc, string_values(ascii), inner),
+        st.lists(inner, min_size=1, max_size=3).map(lambda ls: FusedLoc(tuple(ls)))), max_leaves=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+
+
+@functools.lru_cache(maxsize=None)
+def name_hints():
+    """What a value may be called: nothing (numbered), names that collide with each other and
+    with the printer's own (`x`, `x_1`, `arg0`, `0`), and names that cannot be printed bare."""
+    return st.one_of(
+        st.none(), st.none(),
+        st.sampled_from(["x", "x", "x_1", "y", "arg0", "arg1", "0", "1", "42", "a.b", "$v", "-", "v-1",
+                         "é", "a b", "x#1", "_", "result"]),
+        st.from_regex(r"[a-z][a-z0-9_]{0,4}", fullmatch=True))
+
+
+_INHERENT = ("sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs", "value",
+             "predicate", "fastmath", "callee")
+_FLOAT_BINARY = ("arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.maximumf", "arith.minimumf")
+_INT_BINARY = ("arith.addi", "arith.subi", "arith.muli", "arith.divsi", "arith.remsi", "arith.maxsi",
+               "arith.minsi", "arith.andi", "arith.ori", "arith.xori")
+_UNREGISTERED_NAMES = ("test.op", "test.graph", "foo.bar_baz", "test.op with space", "test.é", "x.y.z")
+
+
+OP_KINDS = ("constant", "binary", "cmpi", "negf", "select", "call")
+
+
+class _ModuleDrawer:
+    """Draws one module op by op, keeping the values each point can see (the SSA pool)."""
+
+    def __init__(self, draw, allow_unregistered: bool, max_ops: int, max_depth: int,
+                 locations: bool, discardable: bool, dense: bool, constant_types, value_types, ascii: bool,
+                 ops: tuple):
+        self.draw = draw
+        self.unreg = allow_unregistered
+        self.budget = draw(st.integers(1, max_ops))
+        self.max_depth = max_depth
+        self.with_locations = locations
+        self.discardable = discardable
+        self.dense = dense
+        self.constant_types = constant_types
+        self.value_types = value_types
+        self.ascii = ascii
+        self.ops = ops
+        self.symbols: list[set[str]] = []  # names taken, per module (symbol table)
+        self.callees: list[list] = []  # (name, FunctionType), per module
+
+    # -- small pieces ------------------------------------------------------------------------
+
+    def flag(self, p_true_in_4: int = 1) -> bool:
+        return self.draw(st.integers(0, 3)) < p_true_in_4
+
+    def location(self) -> Location:
+        if not self.with_locations or not self.flag():
+            return UNKNOWN
+        return self.draw(locations(self.ascii))
+
+    def attrs(self, exclude=_INHERENT) -> dict:
+        if not self.discardable or not self.flag():
+            return {}
+        return self.draw(attribute_dicts(self.unreg, self.dense, exclude=exclude, ascii=self.ascii))
+
+    def hint(self, v: Value) -> Value:
+        v.name_hint = self.draw(name_hints())
+        if hasattr(v, "block"):  # a block argument may have a location of its own
+            loc = self.location()
+            v.location = None if isinstance(loc, UnknownLoc) else loc
+        return v
+
+    def spend(self) -> bool:
+        if self.budget <= 0:
+            return False
+        self.budget -= 1
+        return True
+
+    def unique_symbol(self) -> str:
+        taken = self.symbols[-1]
+        name = base = self.draw(symbol_names(self.ascii))
+        k = 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        taken.add(name)
+        return name
+
+    # -- values ------------------------------------------------------------------------------
+
+    def value_of(self, type: Type, pool: list, block: Block) -> Value:
+        """A value of `type`: one from the pool, or a new constant (or unregistered op) for it."""
+        have = [v for v in pool if v.type == type]
+        if have and self.flag(3):
+            return self.draw(st.sampled_from(have))
+        if _constructible(type):
+            return self.constant(type, pool, block)
+        if have:
+            return self.draw(st.sampled_from(have))
+        assert self.unreg, f"no way to make a value of {type}"
+        op = Operation(name="test.source", result_types=[type], location=self.location())
+        block.append(op)
+        pool.append(self.hint(op.results[0]))
+        return op.results[0]
+
+    def constant(self, type: Type, pool: list, block: Block) -> Value:
+        from lamina.dialects.arith import ConstantOp
+
+        if isinstance(type, RankedTensorType):
+            if not self.dense and type.num_elements > 16:
+                type = RankedTensorType((2,), type.element_type)
+            value = self.draw(dense_elements(type))
+        elif isinstance(type, FloatType):
+            value = self.draw(float_attrs(st.just(type)))
+        else:
+            value = self.draw(integer_attrs(st.just(type)))
+        op = ConstantOp(result_types=[type], properties={"value": value}, attributes=self.attrs(),
+                        location=self.location())
+        block.append(op)
+        pool.append(self.hint(op.result))
+        return op.result
+
+    def new_constant_type(self, elements) -> Type:
+        el = self.draw(elements)
+        if self.flag(2):
+            return el
+        shape = self.draw(st.sampled_from(((), (2,), (3,), (2, 3), (1, 4)) + ((_DENSE_SHAPES[-6:]) if self.dense else ())))
+        return RankedTensorType(shape, el)
+
+    # -- ops -----------------------------------------------------------------------------------
+
+    def ops_into(self, block: Block, pool: list, depth: int, in_func: bool) -> None:
+        """Append a few ops to `block`, each reading values from `pool` and adding its results."""
+        for _ in range(self.draw(st.integers(0, 5))):
+            if not self.spend():
+                return
+            kinds = [k for k in ("constant", "binary", "binary", "cmpi", "negf", "select") if k in self.ops]
+            if self.callees and self.callees[-1] and "call" in self.ops:
+                kinds.append("call")
+            if self.unreg:
+                kinds += ["unregistered", "unregistered"]
+            if not kinds:
+                return
+            kind = self.draw(st.sampled_from(kinds))
+            getattr(self, "op_" + kind)(block, pool, depth)
+
+    def op_constant(self, block, pool, depth):
+        self.constant(self.draw(self.constant_types), pool, block)
+
+    def _typed_operand_type(self, pool, pred, elements) -> Type:
+        seen = [v.type for v in pool if pred(v.type) and isinstance(v.type, (IntegerType, FloatType, IndexType,
+                                                                            RankedTensorType))]
+        seen = [t for t in seen if not isinstance(t, RankedTensorType) or
+                (t.encoding is None and t.element_type in ELEMENT_TYPES)]
+        if seen and self.flag(2):
+            return self.draw(st.sampled_from(seen))
+        return self.new_constant_type(elements)
+
+    def _finish(self, op, block, pool):
+        block.append(op)
+        for r in op.results:
+            pool.append(self.hint(r))
+
+    def op_binary(self, block, pool, depth):
+        from lamina.compiler.opdef import lookup_op
+        from lamina.compiler.types import is_float_like, is_integer_like
+
+        is_float = self.flag(2)
+        if is_float:
+            name = self.draw(st.sampled_from(_FLOAT_BINARY))
+            t = self._typed_operand_type(pool, is_float_like, element_types(integers=False, include_index=False))
+        else:
+            name = self.draw(st.sampled_from(_INT_BINARY))
+            t = self._typed_operand_type(pool, is_integer_like, element_types(floats=False))
+        lhs = self.value_of(t, pool, block)
+        rhs = self.value_of(t, pool, block)
+        props = {}
+        if is_float and self.flag():  # arith's flags, as MLIR and xDSL print them
+            props["fastmath"] = OpaqueAttr("arith", "fastmath", self.draw(st.sampled_from(["<none>", "<fast>"])))
+        if name in ("arith.addi", "arith.subi", "arith.muli") and self.flag():
+            props["overflowFlags"] = OpaqueAttr("arith", "overflow", self.draw(st.sampled_from(["<none>", "<nsw>"])))
+        op = lookup_op(name)(operands=[lhs, rhs], result_types=[t], properties=props,
+                             attributes=self.attrs(), location=self.location())
+        self._finish(op, block, pool)
+
+    def op_negf(self, block, pool, depth):
+        from lamina.dialects.arith import NegFOp
+        from lamina.compiler.types import is_float_like
+
+        t = self._typed_operand_type(pool, is_float_like, element_types(integers=False, include_index=False))
+        x = self.value_of(t, pool, block)
+        self._finish(NegFOp(operands=[x], result_types=[t], attributes=self.attrs(),
+                            location=self.location()), block, pool)
+
+    def op_cmpi(self, block, pool, depth):
+        from lamina.dialects.arith import CMPI_PREDICATES, CmpIOp, _with_i1
+        from lamina.compiler.types import is_integer_like
+
+        t = self._typed_operand_type(pool, is_integer_like, element_types(floats=False))
+        lhs, rhs = self.value_of(t, pool, block), self.value_of(t, pool, block)
+        pred = self.draw(st.integers(0, len(CMPI_PREDICATES) - 1))
+        self._finish(CmpIOp(operands=[lhs, rhs], result_types=[_with_i1(t)],
+                            properties={"predicate": IntegerAttr(pred)}, attributes=self.attrs(),
+                            location=self.location()), block, pool)
+
+    def op_select(self, block, pool, depth):
+        from lamina.dialects.arith import SelectOp, _with_i1
+
+        t = self._typed_operand_type(pool, lambda t: True, element_types())
+        cond_types = [i1] + ([_with_i1(t)] if _constructible(_with_i1(t)) or self.unreg or
+                             any(v.type == _with_i1(t) for v in pool) else [])
+        cond_type = self.draw(st.sampled_from(cond_types))
+        cond = self.value_of(cond_type, pool, block)
+        a, b = self.value_of(t, pool, block), self.value_of(t, pool, block)
+        self._finish(SelectOp(operands=[cond, a, b], result_types=[t], attributes=self.attrs(),
+                              location=self.location()), block, pool)
+
+    def op_call(self, block, pool, depth):
+        from lamina.dialects.func import CallOp
+
+        name, ftype = self.draw(st.sampled_from(self.callees[-1]))
+        if not all(_constructible(t) or any(v.type == t for v in pool) or self.unreg for t in ftype.inputs):
+            return
+        args = [self.value_of(t, pool, block) for t in ftype.inputs]
+        self._finish(CallOp(operands=args, result_types=list(ftype.results),
+                            properties={"callee": SymbolRefAttr(name)}, attributes=self.attrs(),
+                            location=self.location()), block, pool)
+
+    def op_unregistered(self, block, pool, depth, successors=()):
+        name = self.draw(st.sampled_from(_UNREGISTERED_NAMES))
+        operands = self.draw(st.lists(st.sampled_from(pool), max_size=3)) if pool else []
+        result_types = self.draw(st.lists(self.value_types, max_size=2))
+        props = self.draw(attribute_dicts(self.unreg, self.dense, max_size=2, ascii=self.ascii)) if self.flag() else {}
+        op = Operation(name=name, operands=operands, result_types=result_types, properties=props,
+                       attributes=self.attrs(exclude=()), successors=list(successors),
+                       location=self.location())
+        if depth < self.max_depth:
+            for _ in range(self.draw(st.integers(0, 2))):
+                op.add_region(self.region(list(pool), depth + 1))
+        self._finish(op, block, pool)
+
+    # -- regions -------------------------------------------------------------------------------
+
+    def block_args(self, block: Block) -> None:
+        for t in self.draw(st.lists(self.value_types, max_size=2)):
+            self.hint(block.add_arg(t))
+
+    def region(self, outer: list, depth: int) -> Region:
+        """A region of an unregistered op: no blocks, one, or several joined by successors; later
+        blocks see the entry block's values (the entry block dominates them)."""
+        n_blocks = self.draw(st.integers(0, 3))
+        region = Region([Block() for _ in range(n_blocks)])
+        entry_pool = list(outer)
+        for i, block in enumerate(region.blocks):
+            self.block_args(block)
+            pool = (entry_pool if i == 0 else list(entry_pool)) + list(block.args)
+            if i == 0:
+                entry_pool = pool
+            self.ops_into(block, pool, depth, in_func=False)
+            if n_blocks > 1 and self.flag(2):  # branch to later blocks (never to the entry)
+                targets = self.draw(st.lists(st.sampled_from(region.blocks[1:]), min_size=1, max_size=2))
+                self.op_unregistered(block, pool, self.max_depth, successors=targets)
+        return region
+
+    def func(self, depth: int):
+        from lamina.dialects.func import FuncOp, ReturnOp
+
+        name = self.unique_symbol()
+        inputs = self.draw(st.lists(self.value_types, max_size=3))
+        props = {"sym_name": StringAttr(name)}
+        if self.flag():
+            props["sym_visibility"] = StringAttr(self.draw(st.sampled_from(["private", "public", "nested"])))
+        if self.flag():  # a declaration
+            results = self.draw(st.lists(self.value_types, max_size=2))
+            props["function_type"] = TypeAttr(FunctionType(tuple(inputs), tuple(results)))
+            fn = FuncOp(properties=props, attributes=self.attrs(), regions=[Region()], location=self.location())
+            self.callees[-1].append((name, fn.type))
+            return fn
+        entry = Block(inputs)
+        for a in entry.args:
+            self.hint(a)
+        body = Region([entry])  # func.func has a single-block body
+        result_types = self.draw(st.lists(st.one_of(self.constant_types, *(
+            [st.sampled_from(inputs)] if inputs else [])), max_size=2))
+        pool = list(entry.args)
+        self.ops_into(entry, pool, depth, in_func=True)
+        values = [self.value_of(t, pool, entry) for t in result_types]
+        entry.append(ReturnOp(operands=values, attributes=self.attrs(), location=self.location()))
+        props["function_type"] = TypeAttr(FunctionType(tuple(inputs), tuple(result_types)))
+        if self.flag(1) and self.flag(2):  # arg_attrs: no place in the custom form, so it prints generic
+            props["arg_attrs"] = ArrayAttr(tuple(DictionaryAttr(self.attrs()) for _ in inputs))
+        fn = FuncOp(properties=props, attributes=self.attrs(), regions=[body], location=self.location())
+        self.callees[-1].append((name, fn.type))
+        return fn
+
+    def module(self, depth: int = 0):
+        from lamina.dialects.builtin import ModuleOp
+
+        props = {"sym_name": StringAttr(self.unique_symbol())} if self.symbols and self.flag() else {}
+        self.symbols.append(set())
+        self.callees.append([])
+        if not props and not self.symbols[:-1] and self.flag():
+            props = {"sym_name": StringAttr(self.unique_symbol())}
+        module = ModuleOp(properties=props, attributes=self.attrs(), regions=[Region([Block()])],
+                          location=self.location())
+        pool: list[Value] = []  # values of top-level unregistered ops (the module is a graph region)
+        for _ in range(self.draw(st.integers(0, 4))):
+            kinds = ["func", "func"] + (["unregistered"] if self.unreg else []) + (["module"] if depth < 1 else [])
+            kind = self.draw(st.sampled_from(kinds))
+            if kind == "func":
+                module.block.append(self.func(depth + 1))
+            elif kind == "module":
+                module.block.append(self.module(depth + 1))
+            elif self.spend():
+                self.op_unregistered(module.block, pool, depth + 1)
+        self.symbols.pop()
+        self.callees.pop()
+        return module
+
+
+@st.composite
+def modules(draw, allow_unregistered: bool = False, max_ops: int = 24, max_depth: int = 3,
+            locations: bool = True, discardable_attributes: bool = True, large_dense: bool = True,
+            constant_types=None, value_types=None, ascii: bool = False, ops: tuple = OP_KINDS):
+    """A random well-formed `builtin.module`: see the module docstring for what it holds.
+
+    allow_unregistered: also draw ops of unknown dialects (regions, blocks, successors) and
+        opaque types and attributes; parse the text with `allow_unregistered=True`.
+    max_ops: about how many ops to draw (constants made for operands come on top).
+    max_depth: how deeply regions nest.
+    locations, discardable_attributes: draw `loc(...)`s and discardable attribute dicts.
+    large_dense: allow dense constants around the 100-element hex threshold.
+    constant_types: the types of `arith.constant`s and function results (default: element types
+        and static tensors of them).
+    value_types: the types of function and block arguments and of unregistered ops' results
+        (default: `types(allow_unregistered)`).
+    ops: which registered ops to draw, from `OP_KINDS` (`"constant", "binary"` for arith's binary
+        ops, `"cmpi", "negf", "select", "call"`).
+    ascii: only ASCII in strings, names and locations (for tools that do not read MLIR's `\\XX`
+        escapes of UTF-8 bytes back into text, such as xDSL).
+    """
+    if constant_types is None:
+        constant_types = st.one_of(element_types(), tensor_types(dynamic=False, max_dim=4))
+    if value_types is None:
+        value_types = types(allow_unregistered) if allow_unregistered else \
+            st.one_of(types(False), constant_types)
+    drawer = _ModuleDrawer(draw, allow_unregistered, max_ops, max_depth, locations,
+                           discardable_attributes, large_dense, constant_types, value_types, ascii, ops)
+    return drawer.module()
