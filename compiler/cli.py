@@ -58,6 +58,35 @@ def _build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                      help="show Python tracebacks on errors")
     opt.set_defaults(handler=_run_opt)
+
+    imp = sub.add_parser("import", help="import an ONNX model as nn IR",
+                         description="Import an ONNX model and print it as lamina IR.")
+    imp.add_argument("model", help="an .onnx file")
+    imp.add_argument("-o", "--output", help="write the IR here instead of standard output")
+    imp.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    imp.add_argument("--print-generic", action="store_true", help="print in MLIR's generic form")
+    imp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    imp.set_defaults(handler=_run_import)
+
+    run = sub.add_parser("run", help="compile a model (ONNX or .mlir) and run it",
+                         description="Compile a model, run it on given or generated inputs, "
+                                     "print its outputs, and optionally check them against a peer.")
+    run.add_argument("model", help="an .onnx or .mlir file")
+    run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                     help="an input's value from a .npy file (repeatable)")
+    run.add_argument("--fill", choices=["random", "zeros", "ones"],
+                     help="generate the inputs not given with --input (random: seed 0)")
+    run.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    run.add_argument("--target", default="llvm", help="llvm (the CPU; default)")
+    run.add_argument("--interpret", action="store_true",
+                     help="run the numpy reference interpreter instead of compiled kernels")
+    run.add_argument("--check", choices=["onnxruntime"], help="compare the outputs with onnxruntime")
+    run.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance for --check")
+    run.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance for --check")
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    run.set_defaults(handler=_run_run)
     return parser
 
 
@@ -156,6 +185,169 @@ def _opt_one(text: str, filename: str, manager, args) -> str:
                 raise LaminaError(f"the {form} form does not round-trip: print(parse(print(m))) != print(m)",
                                   hint=_first_difference(first, again))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# lamina import / lamina run
+
+
+def _input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
+    from lamina.compiler.errors import LaminaError
+
+    shapes = {}
+    for spec in specs:
+        name, _, dims = spec.partition("=")
+        try:
+            shapes[name] = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            raise LaminaError(f"--input-shape {spec!r} is not NAME=DIMS",
+                              hint="write it like input=1x3x224x224") from None
+    return shapes
+
+
+def _load_model(path: str, input_shapes: dict):
+    """A module from an .onnx or .mlir file."""
+    from lamina.compiler.errors import LaminaError
+
+    if path.endswith(".onnx"):
+        from lamina.compiler.frontends.onnx import load_onnx
+
+        return load_onnx(path, input_shapes=input_shapes)
+    from lamina.compiler.parser import parse
+    from lamina.compiler.verifier import verify
+
+    text, filename = _read_input(path)
+    module = parse(text, filename)
+    verify(module)
+    if input_shapes:
+        raise LaminaError("--input-shape applies to ONNX models; write the shapes in the .mlir file")
+    return module
+
+
+def _run_import(args) -> int:
+    from lamina.compiler.printer import print_ir
+
+    module = _load_model(args.model, _input_shapes(args.input_shape))
+    text = print_ir(module, generic=args.print_generic)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _run_run(args) -> int:
+    import numpy as np
+
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.symbols import SymbolTable
+
+    module = _load_model(args.model, _input_shapes(args.input_shape))
+    main_fn = SymbolTable(module).lookup("main")
+    if main_fn is None:
+        raise LaminaError(f"{args.model} has no function @main to run")
+    given = {}
+    for spec in args.input:
+        name, _, file = spec.partition("=")
+        try:
+            given[name.lstrip("%")] = np.load(file)
+        except (OSError, ValueError) as e:
+            raise LaminaError(f"cannot read --input {spec}: {e}") from None
+    params = list(main_fn.entry.args)
+    names = [p.name_hint or f"input{i}" for i, p in enumerate(params)]
+    unknown = set(given) - set(names)
+    if unknown:
+        raise LaminaError(f"--input names {', '.join(sorted(unknown))}, which the model does not have",
+                          hint=f"its inputs: {', '.join(names)}")
+    inputs = []
+    for name, param in zip(names, params):
+        if name in given:
+            inputs.append(given[name])
+        elif args.fill:
+            inputs.append(_fill(param.type, args.fill, len(inputs)))
+        else:
+            raise LaminaError(f"no value for input {name} ({param.type})",
+                              hint="give --input NAME=FILE.npy or --fill random")
+    if args.interpret:
+        from lamina.runtime.interpreter import interpret
+
+        outputs = interpret(module, *inputs)
+        print(f"ran @main in the reference interpreter")
+    else:
+        from lamina.runtime.executor import compile as compile_model
+
+        model = compile_model(module, target=args.target)
+        outputs = model(*inputs)
+        stats = model.stats
+        print(f"compiled @main for {args.target}: {model.num_kernels} kernels in {model.compile_seconds:.2f} s "
+              f"({stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused), "
+              f"TVM_NUM_THREADS={model.threads}")
+    out_names = _output_names(args.model, len(outputs))
+    for name, out in zip(out_names, outputs):
+        out = np.asarray(out)
+        summary = (f"mean {out.mean():.6g} std {out.std():.6g} min {out.min():.6g} max {out.max():.6g}"
+                   if out.size and out.dtype.kind in "fiub" else "")
+        print(f"output {name}: {out.dtype} {list(out.shape)}  {summary}")
+    if args.check:
+        return _check_against_onnxruntime(args, names, inputs, outputs, out_names)
+    return 0
+
+
+def _fill(t, how: str, seed: int):
+    import numpy as np
+
+    from lamina.compiler.errors import LaminaError
+
+    shape = getattr(t, "shape", ())
+    if any(d is None for d in shape):
+        raise LaminaError(f"cannot fill an input of type {t}: it has a dynamic dim",
+                          hint="pin it with --input-shape NAME=DIMS")
+    dtype = t.element_type.numpy_dtype if hasattr(t, "element_type") else t.numpy_dtype
+    if how == "zeros":
+        return np.zeros(shape, dtype)
+    if how == "ones":
+        return np.ones(shape, dtype)
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if np.dtype(dtype).kind == "b":
+        return rng.integers(0, 2, shape).astype(dtype)
+    return rng.integers(0, 10, shape).astype(dtype)
+
+
+def _output_names(model_path: str, count: int) -> list[str]:
+    if model_path.endswith(".onnx"):
+        try:
+            import onnx
+
+            names = [o.name for o in onnx.load(model_path, load_external_data=False).graph.output]
+            if len(names) == count:
+                return names
+        except Exception:  # names are cosmetic; the import already validated the file
+            pass
+    return [f"#{i}" for i in range(count)]
+
+
+def _check_against_onnxruntime(args, names, inputs, outputs, out_names) -> int:
+    from lamina.compiler.errors import LaminaError
+    from lamina.runtime.compare import difference, run_onnxruntime
+
+    if not args.model.endswith(".onnx"):
+        raise LaminaError("--check onnxruntime needs an .onnx model")
+    import onnx
+
+    graph_inputs = [i.name for i in onnx.load(args.model, load_external_data=False).graph.input]
+    initializers = {i.name for i in onnx.load(args.model, load_external_data=False).graph.initializer}
+    feed = dict(zip([n for n in graph_inputs if n not in initializers], inputs))
+    reference = run_onnxruntime(args.model, feed)
+    failed = 0
+    print(f"check against onnxruntime (rtol {args.rtol:g}, atol {args.atol:g}):")
+    for name, ours, ref in zip(out_names, outputs, reference):
+        d = difference(name, ours, ref, args.rtol, args.atol)
+        print("  " + d.line())
+        failed += not d.ok
+    return 1 if failed else 0
 
 
 def _first_difference(a: str, b: str) -> str:

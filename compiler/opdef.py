@@ -343,6 +343,7 @@ DIALECT_MODULES = {
     "builtin": "lamina.dialects.builtin",
     "func": "lamina.dialects.func",
     "arith": "lamina.dialects.arith",
+    "nn": "lamina.dialects.nn",
 }
 
 

@@ -1,0 +1,6 @@
+"""The nn dialect: tensor ops with ONNX semantics, each with shape inference, a verifier and a
+numpy reference (`interpret`). Importing this package registers every op."""
+
+from .base import nn  # noqa: F401  (the Dialect; op modules below register into it)
+from . import conv, linalg, norm, image  # noqa: F401
+from . import elementwise, reduce, shape  # noqa: F401

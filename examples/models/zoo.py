@@ -1,0 +1,453 @@
+"""lamina's model zoo: real ONNX models with random weights, written without downloads.
+
+Each model is one function returning an `onnx.ModelProto` built with `onnx.helper` and
+`onnx.numpy_helper` (no torch). Weights come from a fixed seed, so every run writes the same
+bytes. All models use opset 17 (LayerNormalization needs it), the default domain only, and are
+checked with `onnx.checker.check_model(full_check=True)` and shape-inferred, so every
+intermediate tensor has a `value_info` entry.
+
+    python examples/models/zoo.py                      # every model into examples/models/
+    python examples/models/zoo.py --out /tmp/zoo mlp   # just mlp.onnx into /tmp/zoo
+
+| model               | input       | output (name)              | exercises                       |
+|---------------------|-------------|----------------------------|---------------------------------|
+| `resnet18`          | 1x3x224x224 | 1x1000 (`logits`)          | Conv+BN+Relu, MaxPool, Add      |
+| `mobilenetv2`       | 1x3x224x224 | 1x1000 (`logits`)          | depthwise Conv, Clip as ReLU6   |
+| `mlp`               | 1x784       | 1x10 (`probs`)             | MatMul+Add+Relu, Softmax        |
+| `transformer_block` | 1x128x256   | 1x128x256 (`output`)       | attention, LayerNorm, Erf GELU  |
+| `tiny_yolo`         | 1x3x128x128 | 1x75x16x16 (`predictions`) | Focus Slices, LeakyRelu, Resize |
+| `glue`              | 1x16x4x4    | 1x10 (`logits`)            | Shape arithmetic, Constant(s)   |
+
+Node names follow the PyTorch modules they imitate (`layer1.0.conv1`, `features.3.conv.1.bn`).
+A node's output tensor has the node's name (graph outputs excepted) and its parameters are
+`<node>.weight`, `<node>.bias`, ...
+
+`.onnx` files are generated, never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+IR_VERSION = 8  # the IR version that came with opset 17 (onnx 1.12): readable by most tools
+INT64_MAX = np.iinfo(np.int64).max  # what PyTorch exporters write for an open-ended Slice
+
+
+class GraphBuilder:
+    """Collects the nodes and initializers of one graph.
+
+    Every helper takes the name of its input tensor(s) and returns the name of its output, so a
+    model reads as a chain of calls: `x = g.relu(g.conv(x, "conv1", 3, 64, 7, 2), "relu")`.
+    A node's output tensor has the node's name (until `build` renames the graph outputs);
+    node names must be unique.
+    """
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: dict[str, onnx.TensorProto] = {}
+        self._node_names: set[str] = set()
+
+    # --- tensors -------------------------------------------------------------------------------
+
+    def const(self, name: str, value, dtype=np.float32) -> str:
+        """An initializer; adding the same name twice reuses the first one (shared constants)."""
+        if name not in self.initializers:
+            self.initializers[name] = numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+        return name
+
+    def ints(self, name: str, values) -> str:
+        """A 1-D int64 initializer (shapes, axes, Slice bounds)."""
+        return self.const(name, values, dtype=np.int64)
+
+    def randn(self, name: str, shape, std: float, mean: float = 0.0) -> str:
+        """A float32 initializer drawn from N(mean, std^2)."""
+        return self.const(name, mean + std * self.rng.standard_normal(shape))
+
+    def uniform(self, name: str, shape, low: float, high: float) -> str:
+        """A float32 initializer drawn from U(low, high)."""
+        return self.const(name, self.rng.uniform(low, high, size=shape))
+
+    # --- nodes ---------------------------------------------------------------------------------
+
+    def op(self, op_type: str, inputs: list[str], name: str, **attrs) -> str:
+        """One node with a single output tensor named `name`; returns that name."""
+        assert name not in self._node_names, f"duplicate node name {name!r}"
+        self._node_names.add(name)
+        self.nodes.append(helper.make_node(op_type, inputs, [name], name=name, **attrs))
+        return name
+
+    def conv(self, x: str, name: str, cin: int, cout: int, k: int, stride: int = 1,
+             groups: int = 1, bias: bool = False) -> str:
+        """Conv2d with 'same'-style padding k//2; He-initialised weight [cout, cin/groups, k, k]."""
+        fan_in = cin // groups * k * k
+        inputs = [x, self.randn(f"{name}.weight", (cout, cin // groups, k, k),
+                                std=math.sqrt(2.0 / fan_in))]
+        if bias:
+            inputs.append(self.randn(f"{name}.bias", (cout,), std=0.01))
+        return self.op("Conv", inputs, name, kernel_shape=[k, k], strides=[stride, stride],
+                       pads=[k // 2] * 4, group=groups)
+
+    def batch_norm(self, x: str, name: str, c: int, gamma: tuple[float, float] = (0.8, 1.2)) -> str:
+        """Inference-mode BatchNormalization with plausible statistics.
+
+        scale ~ U(gamma), bias and running mean ~ N(0, 0.05^2), running variance ~ U(0.8, 1.2):
+        variances are positive and near 1, so activations keep their scale through the network.
+        """
+        inputs = [x,
+                  self.uniform(f"{name}.weight", (c,), *gamma),
+                  self.randn(f"{name}.bias", (c,), std=0.05),
+                  self.randn(f"{name}.running_mean", (c,), std=0.05),
+                  self.uniform(f"{name}.running_var", (c,), 0.8, 1.2)]
+        return self.op("BatchNormalization", inputs, name, epsilon=1e-5, momentum=0.9)
+
+    def relu(self, x: str, name: str) -> str:
+        return self.op("Relu", [x], name)
+
+    def relu6(self, x: str, name: str) -> str:
+        """ReLU6 as PyTorch exports it: Clip with min/max as (shared, scalar) initializer inputs."""
+        return self.op("Clip", [x, self.const("relu6.min", 0.0), self.const("relu6.max", 6.0)],
+                       name)
+
+    def leaky_relu(self, x: str, name: str, alpha: float = 0.1) -> str:
+        return self.op("LeakyRelu", [x], name, alpha=alpha)
+
+    def conv_bn_act(self, x: str, prefix: str, cin: int, cout: int, k: int, stride: int = 1,
+                    groups: int = 1, act: str | None = "relu") -> str:
+        """Conv -> BatchNormalization -> activation, named `<prefix>.conv/.bn/.act`.
+
+        act: "relu", "relu6", "leaky_relu" or None (a linear bottleneck).
+        """
+        x = self.conv(x, f"{prefix}.conv", cin, cout, k, stride, groups)
+        x = self.batch_norm(x, f"{prefix}.bn", cout)
+        if act is None:
+            return x
+        activation = {"relu": self.relu, "relu6": self.relu6, "leaky_relu": self.leaky_relu}[act]
+        return activation(x, f"{prefix}.act")
+
+    def add(self, a: str, b: str, name: str) -> str:
+        return self.op("Add", [a, b], name)
+
+    def mul(self, a: str, b: str, name: str) -> str:
+        return self.op("Mul", [a, b], name)
+
+    def linear(self, x: str, name: str, cin: int, cout: int) -> str:
+        """x @ W + b as MatMul then Add (nodes `<name>.matmul`, `<name>.add`; W is [cin, cout])."""
+        w = self.randn(f"{name}.weight", (cin, cout), std=1.0 / math.sqrt(cin))
+        b = self.randn(f"{name}.bias", (cout,), std=0.02)
+        return self.add(self.op("MatMul", [x, w], f"{name}.matmul"), b, f"{name}.add")
+
+    def gemm(self, x: str, name: str, cin: int, cout: int) -> str:
+        """A fully connected layer as one Gemm with transB=1 (W is [cout, cin], as in PyTorch)."""
+        w = self.randn(f"{name}.weight", (cout, cin), std=1.0 / math.sqrt(cin))
+        b = self.randn(f"{name}.bias", (cout,), std=0.02)
+        return self.op("Gemm", [x, w, b], name, transB=1)
+
+    def layer_norm(self, x: str, name: str, c: int) -> str:
+        """LayerNormalization over the last axis (opset 17)."""
+        scale = self.randn(f"{name}.weight", (c,), std=0.05, mean=1.0)
+        bias = self.randn(f"{name}.bias", (c,), std=0.02)
+        return self.op("LayerNormalization", [x, scale, bias], name, axis=-1, epsilon=1e-5)
+
+    # --- the model -----------------------------------------------------------------------------
+
+    def build(self, name: str, doc: str, inputs: dict[str, list[int]],
+              outputs: dict[str, tuple[str, list[int]]]) -> onnx.ModelProto:
+        """Wraps the graph in an opset-17 model, checks it and runs shape inference.
+
+        inputs: graph input name -> shape. outputs: graph output name -> (the tensor it is,
+        its shape); the producing node's output is renamed, so `{"logits": ("fc", [1, 1000])}`
+        makes node `fc` write `logits`. The declared shapes are checked against the inferred
+        ones (full_check), so a wrong shape in a model function fails here.
+        """
+        for out_name, (tensor, _) in outputs.items():
+            producer = next(n for n in self.nodes if n.output[0] == tensor)
+            producer.output[0] = out_name
+        f32 = TensorProto.FLOAT
+        graph = helper.make_graph(
+            self.nodes, name,
+            inputs=[helper.make_tensor_value_info(n, f32, s) for n, s in inputs.items()],
+            outputs=[helper.make_tensor_value_info(n, f32, s) for n, (_, s) in outputs.items()],
+            initializer=list(self.initializers.values()), doc_string=doc)
+        model = helper.make_model(graph, producer_name="lamina-zoo", ir_version=IR_VERSION,
+                                  opset_imports=[helper.make_opsetid("", OPSET)])
+        model.doc_string = doc
+        onnx.checker.check_model(model, full_check=True)
+        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True,
+                                                 data_prop=True)
+
+
+# --- ResNet-18 -------------------------------------------------------------------------------
+
+def _basic_block(g: GraphBuilder, x: str, name: str, cin: int, cout: int, stride: int) -> str:
+    """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+
+    The shortcut is x itself, or a strided 1x1 conv + bn when the shape changes.
+    """
+    out = g.conv(x, f"{name}.conv1", cin, cout, 3, stride)
+    out = g.relu(g.batch_norm(out, f"{name}.bn1", cout), f"{name}.relu1")
+    out = g.conv(out, f"{name}.conv2", cout, cout, 3)
+    # A small scale on the branch's last BN keeps the residual sum from doubling per block
+    # (trained ResNets look like this too; "zero-init residual" is the extreme).
+    out = g.batch_norm(out, f"{name}.bn2", cout, gamma=(0.2, 0.5))
+    if stride != 1 or cin != cout:
+        x = g.conv(x, f"{name}.downsample.0", cin, cout, 1, stride)
+        x = g.batch_norm(x, f"{name}.downsample.1", cout)
+    return g.relu(g.add(out, x, f"{name}.add"), f"{name}.relu2")
+
+
+def resnet18(seed: int = 0) -> onnx.ModelProto:
+    """ImageNet ResNet-18 (He et al. 2015, torchvision layout): 1x3x224x224 -> 1x1000 logits.
+
+    conv1 7x7/2 + bn + relu, maxpool 3x3/2, four stages of two basic blocks (64, 128, 256, 512
+    channels; stages 2-4 downsample with a strided 1x1 conv shortcut), global average pool,
+    flatten, fully connected layer.
+
+    Ops: Conv (no bias), BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+    x = g.conv("input", "conv1", 3, 64, 7, stride=2)
+    x = g.relu(g.batch_norm(x, "bn1", 64), "relu")
+    x = g.op("MaxPool", [x], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = 64
+    for stage, cout in enumerate([64, 128, 256, 512], start=1):
+        for block in range(2):
+            stride = 2 if stage > 1 and block == 0 else 1
+            x = _basic_block(g, x, f"layer{stage}.{block}", cin, cout, stride)
+            cin = cout
+    x = g.op("GlobalAveragePool", [x], "avgpool")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    x = g.gemm(x, "fc", 512, 1000)
+    return g.build("resnet18", resnet18.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+# --- MobileNetV2 -----------------------------------------------------------------------------
+
+# (expansion t, output channels c, repeats n, first stride s), from the MobileNetV2 paper, table 2
+_MOBILENETV2_STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+
+
+def _inverted_residual(g: GraphBuilder, x: str, name: str, cin: int, cout: int, stride: int,
+                       expand: int) -> str:
+    """1x1 expand (skipped when t=1) -> 3x3 depthwise -> 1x1 linear project [-> + x]."""
+    hidden = cin * expand
+    h, i = x, 0
+    if expand != 1:
+        h = g.conv_bn_act(h, f"{name}.conv.{i}", cin, hidden, 1, act="relu6")
+        i += 1
+    h = g.conv_bn_act(h, f"{name}.conv.{i}", hidden, hidden, 3, stride, groups=hidden, act="relu6")
+    h = g.conv_bn_act(h, f"{name}.conv.{i + 1}", hidden, cout, 1, act=None)
+    if stride == 1 and cin == cout:
+        h = g.add(h, x, f"{name}.add")
+    return h
+
+
+def mobilenetv2(seed: int = 0) -> onnx.ModelProto:
+    """ImageNet MobileNetV2 (Sandler et al. 2018, width 1.0): 1x3x224x224 -> 1x1000 logits.
+
+    A 3x3/2 stem, 17 inverted-residual blocks (pointwise expand, depthwise 3x3 with group = C,
+    linear pointwise projection, residual Add when shapes allow), a 1x1 conv to 1280 channels,
+    global average pool, Reshape to [-1, 1280] through a shape initializer, and a Gemm.
+
+    Ops: Conv (incl. depthwise, group=C), BatchNormalization, Clip (ReLU6, min/max given as
+    initializer inputs), Add, GlobalAveragePool, Reshape, Gemm.
+    """
+    g = GraphBuilder(seed)
+    x = g.conv_bn_act("input", "features.0", 3, 32, 3, stride=2, act="relu6")
+    cin, index = 32, 1
+    for expand, cout, repeats, first_stride in _MOBILENETV2_STAGES:
+        for r in range(repeats):
+            stride = first_stride if r == 0 else 1
+            x = _inverted_residual(g, x, f"features.{index}", cin, cout, stride, expand)
+            cin, index = cout, index + 1
+    x = g.conv_bn_act(x, f"features.{index}", cin, 1280, 1, act="relu6")
+    x = g.op("GlobalAveragePool", [x], "avgpool")
+    x = g.op("Reshape", [x, g.ints("flatten.shape", [-1, 1280])], "flatten")
+    x = g.gemm(x, "classifier.1", 1280, 1000)  # classifier.0 is Dropout, absent at inference
+    return g.build("mobilenetv2", mobilenetv2.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+# --- MLP -------------------------------------------------------------------------------------
+
+def mlp(seed: int = 0) -> onnx.ModelProto:
+    """A three-layer perceptron for MNIST: 1x784 -> 256 -> 128 -> 10 class probabilities.
+
+    Each layer is MatMul + Add (bias); Relu between layers, Softmax over the classes at the end.
+
+    Ops: MatMul, Add, Relu, Softmax.
+    """
+    g = GraphBuilder(seed)
+    x = g.relu(g.linear("input", "fc1", 784, 256), "relu1")
+    x = g.relu(g.linear(x, "fc2", 256, 128), "relu2")
+    x = g.linear(x, "fc3", 128, 10)
+    x = g.op("Softmax", [x], "softmax", axis=-1)
+    return g.build("mlp", mlp.__doc__, {"input": [1, 784]}, {"probs": (x, [1, 10])})
+
+
+# --- Transformer encoder block ---------------------------------------------------------------
+
+def transformer_block(seed: int = 0, seq: int = 128, hidden: int = 256, heads: int = 4,
+                      ffn: int = 1024) -> onnx.ModelProto:
+    """One post-norm Transformer encoder block (BERT layout): 1x128x256 -> 1x128x256.
+
+    Self-attention with 4 heads of 64: Q/K/V projections (MatMul + Add), Reshape to
+    [1, 128, 4, 64] and Transpose to [1, 4, 128, 64]; K^T comes from a second Transpose
+    (perm 0,1,3,2) as exporters emit `k.transpose(-2, -1)` -- a transpose pair for a folding
+    pass. Scores = Q K^T / sqrt(64), Softmax, times V, Transpose/Reshape back to [1, 128, 256],
+    output projection, residual Add, LayerNormalization. Then a 256 -> 1024 -> 256 feed-forward
+    with exact GELU written out as 0.5 * x * (1 + erf(x / sqrt(2))), a second residual Add and
+    LayerNormalization.
+
+    Ops: MatMul, Add, Reshape, Transpose, Div, Softmax, LayerNormalization, Erf, Mul.
+    """
+    g = GraphBuilder(seed)
+    head_dim = hidden // heads
+    x = "input"
+
+    def split_heads(t: str, name: str) -> str:  # [1, seq, hidden] -> [1, heads, seq, head_dim]
+        t = g.op("Reshape", [t, g.ints("attention.heads_shape", [1, seq, heads, head_dim])],
+                 f"{name}.reshape")
+        return g.op("Transpose", [t], f"{name}.transpose", perm=[0, 2, 1, 3])
+
+    q = split_heads(g.linear(x, "attention.query", hidden, hidden), "attention.query")
+    k = split_heads(g.linear(x, "attention.key", hidden, hidden), "attention.key")
+    v = split_heads(g.linear(x, "attention.value", hidden, hidden), "attention.value")
+    k_t = g.op("Transpose", [k], "attention.key.transpose_last", perm=[0, 1, 3, 2])
+    scores = g.op("MatMul", [q, k_t], "attention.scores")
+    scores = g.op("Div", [scores, g.const("attention.sqrt_head_dim", math.sqrt(head_dim))],
+                  "attention.scale")
+    probs = g.op("Softmax", [scores], "attention.softmax", axis=-1)
+    ctx = g.op("MatMul", [probs, v], "attention.context")
+    ctx = g.op("Transpose", [ctx], "attention.context.transpose", perm=[0, 2, 1, 3])
+    ctx = g.op("Reshape", [ctx, g.ints("attention.merged_shape", [1, seq, hidden])],
+               "attention.context.reshape")
+    attn = g.linear(ctx, "attention.output", hidden, hidden)
+    x = g.layer_norm(g.add(attn, x, "attention.residual"), "attention.norm", hidden)
+
+    h = g.linear(x, "ffn.fc1", hidden, ffn)
+    erf = g.op("Erf", [g.op("Div", [h, g.const("gelu.sqrt2", math.sqrt(2.0))], "ffn.gelu.div")],
+               "ffn.gelu.erf")
+    gate = g.op("Add", [erf, g.const("gelu.one", 1.0)], "ffn.gelu.add")
+    h = g.mul(g.mul(h, gate, "ffn.gelu.mul"), g.const("gelu.half", 0.5), "ffn.gelu.mul_half")
+    h = g.linear(h, "ffn.fc2", ffn, hidden)
+    x = g.layer_norm(g.add(h, x, "ffn.residual"), "ffn.norm", hidden)
+    return g.build("transformer_block", transformer_block.__doc__, {"input": [1, seq, hidden]},
+                   {"output": (x, [1, seq, hidden])})
+
+
+# --- tiny YOLO -------------------------------------------------------------------------------
+
+def tiny_yolo(seed: int = 0, num_classes: int = 20, anchors: int = 3) -> onnx.ModelProto:
+    """A small YOLOv5-style detector: 1x3x128x128 -> 1x75x16x16 raw predictions.
+
+    Focus: four stride-2 Slices (x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2],
+    x[..., 1::2, 1::2]; starts/ends/axes/steps as initializers, ends = INT64_MAX as exporters
+    write them) concatenated on channels -> 12x64x64. Then Conv+BN+LeakyRelu(0.1) blocks
+    downsampling with stride 2 to 128x8x8, a 1x1 conv, a nearest-neighbour Resize x2 (scales
+    as an initializer, empty roi) back to 16x16, a Concat with the 16x16 backbone feature map,
+    a 3x3 conv, and a 1x1 Conv head giving anchors * (5 + num_classes) = 75 channels.
+
+    Ops: Slice, Concat, Conv (with and without bias), BatchNormalization, LeakyRelu, Resize.
+    """
+    g = GraphBuilder(seed)
+    # x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]: YOLOv5's order
+    ends = g.ints("focus.ends", [INT64_MAX, INT64_MAX])
+    axes = g.ints("focus.axes", [2, 3])
+    steps = g.ints("focus.steps", [2, 2])
+    pieces = []
+    for i, (row, col) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+        starts = g.ints(f"focus.slice{i}.starts", [row, col])
+        pieces.append(g.op("Slice", ["input", starts, ends, axes, steps], f"focus.slice{i}"))
+    x = g.op("Concat", pieces, "focus.concat", axis=1)                       # 12 x 64 x 64
+    x = g.conv_bn_act(x, "focus.conv", 12, 16, 3, act="leaky_relu")          # 16 x 64 x 64
+    x = g.conv_bn_act(x, "backbone.1", 16, 32, 3, 2, act="leaky_relu")       # 32 x 32 x 32
+    x = g.conv_bn_act(x, "backbone.2", 32, 32, 3, act="leaky_relu")          # 32 x 32 x 32
+    x = g.conv_bn_act(x, "backbone.3", 32, 64, 3, 2, act="leaky_relu")       # 64 x 16 x 16
+    skip = g.conv_bn_act(x, "backbone.4", 64, 64, 3, act="leaky_relu")       # 64 x 16 x 16
+    x = g.conv_bn_act(skip, "backbone.5", 64, 128, 3, 2, act="leaky_relu")   # 128 x 8 x 8
+    x = g.conv_bn_act(x, "neck.lateral", 128, 64, 1, act="leaky_relu")      # 64 x 8 x 8
+    x = g.op("Resize", [x, g.const("neck.upsample.roi", np.zeros(0)),
+                        g.const("neck.upsample.scales", [1.0, 1.0, 2.0, 2.0])],
+             "neck.upsample", mode="nearest", coordinate_transformation_mode="asymmetric",
+             nearest_mode="floor")                                          # 64 x 16 x 16
+    x = g.op("Concat", [x, skip], "neck.concat", axis=1)                     # 128 x 16 x 16
+    x = g.conv_bn_act(x, "neck.conv", 128, 64, 3, act="leaky_relu")          # 64 x 16 x 16
+    out_channels = anchors * (5 + num_classes)
+    x = g.conv(x, "detect", 64, out_channels, 1, bias=True)                  # 75 x 16 x 16
+    return g.build("tiny_yolo", tiny_yolo.__doc__, {"input": [1, 3, 128, 128]},
+                   {"predictions": (x, [1, out_channels, 16, 16])})
+
+
+# --- exporter glue ---------------------------------------------------------------------------
+
+def glue(seed: int = 0) -> onnx.ModelProto:
+    """The shape arithmetic PyTorch exporters emit around `x.view(x.size(0), -1)`: 1x16x4x4 -> 1x10.
+
+    Shape(x) -> Gather(index 0) -> Unsqueeze -> Concat with a Constant node's [-1] -> Reshape
+    flattens the input to [1, 256]. A ConstantOfShape (as `torch.full((x.size(0), 256), 0.5)`)
+    builds a [1, 256] offset from the same batch size; the result goes through a Gemm.
+    With static shapes all of this folds to constants: a target for constant folding and
+    shape propagation.
+
+    Ops: Shape, Gather, Unsqueeze, Constant, Concat, Reshape, ConstantOfShape, Add, Gemm.
+    """
+    g = GraphBuilder(seed)
+    shape = g.op("Shape", ["input"], "shape")
+    batch = g.op("Gather", [shape, g.const("batch_index", 0, dtype=np.int64)], "batch", axis=0)
+    batch = g.op("Unsqueeze", [batch, g.ints("unsqueeze.axes", [0])], "batch.unsqueeze")
+    minus_one = g.op("Constant", [], "minus_one",
+                     value=numpy_helper.from_array(np.array([-1], dtype=np.int64)))
+    view_shape = g.op("Concat", [batch, minus_one], "view_shape", axis=0)
+    flat = g.op("Reshape", ["input", view_shape], "view")                   # [1, 256]
+    offset_shape = g.op("Concat", [batch, g.ints("features", [256])], "offset_shape", axis=0)
+    offset = g.op("ConstantOfShape", [offset_shape], "offset",
+                  value=numpy_helper.from_array(np.array([0.5], dtype=np.float32)))
+    x = g.add(flat, offset, "shifted")
+    x = g.gemm(x, "fc", 256, 10)
+    return g.build("glue", glue.__doc__, {"input": [1, 16, 4, 4]}, {"logits": (x, [1, 10])})
+
+
+MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "resnet18": resnet18,
+    "mobilenetv2": mobilenetv2,
+    "mlp": mlp,
+    "transformer_block": transformer_block,
+    "tiny_yolo": tiny_yolo,
+    "glue": glue,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the lamina model zoo as .onnx files.")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent,
+                        help="output folder (default: examples/models/)")
+    parser.add_argument("names", nargs="*", metavar="name",
+                        help=f"models to write (default: all of {', '.join(MODELS)})")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in MODELS]
+    if unknown:
+        parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names or MODELS:
+        model = MODELS[name]()
+        path = args.out / f"{name}.onnx"
+        onnx.save(model, path)
+        print(f"{path}: {len(model.graph.node)} nodes, "
+              f"{path.stat().st_size / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

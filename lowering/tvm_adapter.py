@@ -1,0 +1,101 @@
+"""Every call into TVM goes through this module, so a TVM upgrade touches one file.
+
+TVM 0.27 (see ../shared/docs/tvm-0.27-notes.md): TE computes become a PrimFunc with
+`te.create_prim_func`, are scheduled with `tvm.s_tir.Schedule`, and built with `tvm.compile` for a
+JSON-dict `Target`. The compute table (`te_ops.py`) writes expressions with the names re-exported
+here (`te`, `tir`, `topi`); schedules use `Schedule` through `build_kernel`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+import numpy as np
+import tvm
+from tvm import te, topi  # noqa: F401  (re-exported for the compute table)
+from tvm import tirx as tir  # noqa: F401
+
+Schedule = tvm.s_tir.Schedule
+
+
+def llvm_target(mcpu: str | None = None):
+    """The host CPU target. A plain {"kind": "llvm"} was measured as fast as naming the CPU."""
+    spec = {"kind": "llvm"}
+    if mcpu:
+        spec.update({"mcpu": mcpu, "mtriple": "x86_64-linux-gnu"})
+    return tvm.target.Target(spec)
+
+
+def target_for(name: str):
+    if name in ("llvm", "cpu"):
+        return llvm_target()
+    raise ValueError(f"unknown target {name!r}")
+
+
+def placeholder(shape, dtype: str, name: str):
+    return te.placeholder(tuple(int(d) for d in shape), dtype=dtype, name=name)
+
+
+def prim_func(inputs: list, outputs: list):
+    """The TE graph from `inputs` to `outputs` as one PrimFunc (inputs first, then outputs)."""
+    return tvm.IRModule({"main": te.create_prim_func([*inputs, *outputs])})
+
+
+def schedule(module) -> "tvm.s_tir.Schedule":
+    return Schedule(module)
+
+
+def script(module) -> str:
+    """TVMScript text: what a kernel looks like after scheduling, and the key of the disk cache."""
+    return module.script()
+
+
+def set_num_threads() -> int:
+    """TVM's runtime uses TVM_NUM_THREADS; unset, it ran parallel loops as slowly as one thread
+    on the 2-core machines. Default it to the number of cores."""
+    n = os.environ.get("TVM_NUM_THREADS") or str(os.cpu_count() or 1)
+    os.environ["TVM_NUM_THREADS"] = n
+    return int(n)
+
+
+@dataclass
+class Kernel:
+    """A built kernel: call it with numpy arrays (inputs, then preallocated outputs)."""
+
+    module: object  # tvm.runtime.Module
+    entry: str = "main"
+
+    def __call__(self, *arrays: np.ndarray) -> None:
+        dev = tvm.cpu()
+        tensors = [tvm.runtime.tensor(a, dev) for a in arrays]
+        self.module[self.entry](*tensors)
+        return tensors
+
+    def run(self, inputs: list[np.ndarray], output_shapes: list[tuple], output_dtypes: list) -> list[np.ndarray]:
+        dev = tvm.cpu()
+        args = [tvm.runtime.tensor(np.asarray(a, order="C"), dev) for a in inputs]
+        outs = [tvm.runtime.empty(tuple(s), str(np.dtype(d)), dev) for s, d in zip(output_shapes, output_dtypes)]
+        self.module[self.entry](*args, *outs)
+        return [o.numpy() for o in outs]
+
+    def time(self, inputs, output_shapes, output_dtypes, number: int = 10, repeat: int = 3) -> float:
+        """Median seconds per call, measured by TVM's time_evaluator."""
+        dev = tvm.cpu()
+        args = [tvm.runtime.tensor(np.asarray(a, order="C"), dev) for a in inputs]
+        outs = [tvm.runtime.empty(tuple(s), str(np.dtype(d)), dev) for s, d in zip(output_shapes, output_dtypes)]
+        timer = self.module.time_evaluator(self.entry, dev, number=number, repeat=repeat)
+        return float(timer(*args, *outs).median)
+
+
+def compile_module(scheduled_module, target) -> object:
+    """Build a scheduled IRModule; returns the runtime module (the executable's `.mod`)."""
+    return tvm.compile(scheduled_module, target=target)
+
+
+def export(executable, path: str) -> None:
+    executable.export_library(path)
+
+
+def load(path: str) -> Kernel:
+    return Kernel(tvm.runtime.load_module(path))
+
