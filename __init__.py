@@ -3,13 +3,16 @@
 The public API:
 
     import lamina
-    module = lamina.parse(text)                  # MLIR text -> IR (lamina.compiler.ParseError on bad text)
-    lamina.verify(module)                        # raises lamina.compiler.VerifyError
+    module = lamina.load_onnx("resnet18.onnx")       # ONNX -> nn IR (lamina.parse for MLIR text)
+    model = lamina.compile(module, target="llvm")     # or lamina.compile("resnet18.onnx")
+    outputs = model(x)                                # numpy in, numpy out
+    expected = lamina.interpret(module, x)            # the numpy reference interpreter
     lamina.run_pipeline(module, "canonicalize,cse,dce")
-    print(lamina.print_ir(module))               # IR -> MLIR text (generic=True for the generic form)
+    print(lamina.print_ir(module))                    # IR -> MLIR text (generic=True for the generic form)
 
-The layers are subpackages: lamina.compiler (IR, parser, printer, verifier, passes, CLI),
-lamina.dialects (builtin, func, arith, ...), lamina.lowering and lamina.runtime.
+The layers are subpackages: lamina.compiler (IR, parser, printer, verifier, passes, front-ends,
+CLI), lamina.dialects (builtin, func, arith, nn), lamina.lowering (TVM) and lamina.runtime.
+Everything that needs TVM or ONNX is imported on first use, so `import lamina` stays quick.
 """
 
 from lamina.compiler import (LaminaError, ParseError, PassError, VerifyError, parse, print_ir,
@@ -17,5 +20,37 @@ from lamina.compiler import (LaminaError, ParseError, PassError, VerifyError, pa
 
 __version__ = "0.1.0"
 
-__all__ = ["parse", "print_ir", "verify", "run_pipeline",
+__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load", "compile", "interpret",
            "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
+
+
+def load_onnx(path_or_model, input_shapes: dict | None = None):
+    """An ONNX model (a path or a ModelProto) as an nn module; `input_shapes` pins dynamic dims."""
+    from lamina.compiler.frontends.onnx import load_onnx as _load_onnx
+
+    return _load_onnx(path_or_model, input_shapes=input_shapes)
+
+
+def load(path: str, input_shapes: dict | None = None):
+    """A module from a file: `.onnx` (ONNX) or anything else as MLIR text, verified."""
+    if str(path).endswith(".onnx"):
+        return load_onnx(path, input_shapes)
+    with open(path, encoding="utf-8") as f:
+        module = parse(f.read(), str(path))
+    verify(module)
+    return module
+
+
+def compile(model, target: str = "llvm"):
+    """Compile a module (or a model file's path) for `target`; call the result with numpy arrays."""
+    from lamina.runtime.executor import compile as _compile
+
+    module = load(model) if isinstance(model, str) else model
+    return _compile(module, target=target)
+
+
+def interpret(module, *inputs, function: str = "main"):
+    """Run `function` of `module` in the numpy reference interpreter."""
+    from lamina.runtime.interpreter import interpret as _interpret
+
+    return _interpret(module, *inputs, function=function)

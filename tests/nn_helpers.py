@@ -8,6 +8,7 @@ import re
 import numpy as np
 import onnxruntime
 import pytest
+from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
 from lamina.compiler.attributes import DenseElementsAttr, TypeAttr
@@ -22,6 +23,13 @@ from lamina.dialects.func import FuncOp, ReturnOp
 import lamina.dialects.nn  # noqa: F401  (registers the nn ops)
 
 ELEMENT_TYPES = {np.dtype(t.numpy_dtype): t for t in (f16, f32, f64, i1, i8, i32, i64)}
+
+seeds = st.integers(0, 2 ** 32 - 1)
+
+
+def floats(rng, *shape) -> np.ndarray:
+    """Standard-normal f32 values of `shape` from the numpy generator `rng`."""
+    return rng.standard_normal(shape).astype(np.float32)
 
 
 def tensor_of(array_or_shape, element=f32) -> RankedTensorType:
@@ -59,11 +67,38 @@ def check(op_class, operand_types, result_types=None, **props):
     return op
 
 
+def interpret(op_class, *arrays, result_types=None, **props) -> np.ndarray:
+    """`check` the op on the types of `arrays`, then interpret it on them; the result must have
+    the op's result shape and the first array's dtype."""
+    op = check(op_class, [tensor_of(a) for a in arrays], result_types, **props)
+    y = op.interpret(*arrays)
+    assert y.shape == op.result.type.shape and y.dtype == arrays[0].dtype
+    return y
+
+
 def verify_message(op_class, operand_types, result_types=None, **props) -> str:
     """The verifier's message for an op that should not verify (result types as given)."""
     op = build(op_class, operand_types, result_types, **props)
     with pytest.raises(VerifyError) as info:
         verify(module_of(op))
+    return info.value.message
+
+
+def op_text(op_name, operand_types, result_type, attrs="") -> str:
+    """IR text of a function applying `op_name` to arguments %a0, %a1, ... of `operand_types`
+    (type strings), with the attribute dictionary body `attrs` if any."""
+    args = ", ".join(f"%a{i}: {t}" for i, t in enumerate(operand_types))
+    names = ", ".join(f"%a{i}" for i in range(len(operand_types)))
+    attrs = f"attributes {{{attrs}}} " if attrs else ""
+    return (f"func.func @f({args}) -> {result_type} {{\n"
+            f"  %y = {op_name} {names} {attrs}: ({', '.join(operand_types)}) -> {result_type}\n"
+            f"  func.return %y : {result_type}\n}}\n")
+
+
+def verify_text_message(text: str) -> str:
+    """The verifier's message for IR `text` that parses but should not verify."""
+    with pytest.raises(VerifyError) as info:
+        verify(parse(text))
     return info.value.message
 
 
@@ -89,6 +124,7 @@ def onnx_run(op_type, inputs, initializers=(), outputs=1, opset=18, **attributes
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1  # tiny graphs: no thread pools
+    options.log_severity_level = 3  # errors only: ONNX shape inference warns on e.g. ceil_mode pools
     session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     return session.run(None, {f"in{i}": arr for i, arr in enumerate(inputs)})
@@ -106,9 +142,14 @@ def dense(array: np.ndarray, element) -> DenseElementsAttr:
     return DenseElementsAttr(RankedTensorType(array.shape, element), array)
 
 
+def docstring_line(op_class) -> str:
+    """The IR example line of an op's docstring."""
+    return next(ln.strip() for ln in op_class.__doc__.splitlines() if f" {op_class.name} " in ln)
+
+
 def docstring_example(op_class) -> str:
     """The IR example of an op's docstring, wrapped in a function whose arguments are its operands."""
-    line = next(ln.strip() for ln in op_class.__doc__.splitlines() if f" {op_class.name} " in ln)
+    line = docstring_line(op_class)
     results, rest = line.split(" = ", 1)
     operands = rest[len(op_class.name):].split(" attributes ")[0].split(" : ")[0].strip()
     inputs, outputs = re.fullmatch(r".* : \((.*)\) -> \(?(.*?)\)?", line).groups()
@@ -117,10 +158,13 @@ def docstring_example(op_class) -> str:
             f"  func.return {results} : {outputs}\n}}\n")
 
 
-def check_docstring(op_class) -> None:
-    """The docstring's IR example parses, verifies, and prints back the same."""
+def check_docstring(op_class, verbatim=False) -> None:
+    """The docstring's IR example parses, verifies, and prints back the same; with `verbatim`, the
+    printed module also holds the example line exactly as the docstring writes it."""
     module = parse(docstring_example(op_class))
     verify(module)
     assert any(isinstance(op, op_class) for op in module.walk())
     text = print_ir(module)
     assert print_ir(parse(text)) == text
+    if verbatim:
+        assert docstring_line(op_class) in text

@@ -2,105 +2,21 @@
 and `interpret` against ONNX Runtime running the same single ONNX node."""
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from onnx import helper, numpy_helper
+from nn_helpers import build, check_docstring, floats, interpret, onnx_run, op_text, seeds, verify_text_message
 
-from lamina.compiler.errors import VerifyError
-from lamina.compiler.parser import parse
-from lamina.compiler.printer import print_ir
-from lamina.compiler.types import RankedTensorType, f16, f32, f64
-from lamina.compiler.verifier import verify
-from lamina.dialects.builtin import ModuleOp
-from lamina.dialects.func import FuncOp, ReturnOp
+from lamina.compiler.types import RankedTensorType, f32
 from lamina.dialects.nn.base import integer, string
 from lamina.dialects.nn.image import (COORDINATE_MODES, NEAREST_MODES, DepthToSpaceOp, ResizeOp,
                                       SpaceToDepthOp)
-
-# -- helpers: one ONNX node run by onnxruntime, one lamina op in a function -------------------------
-
-
-class Init:
-    """A constant ONNX input (an initializer), such as Resize's scales or sizes."""
-
-    def __init__(self, values, dtype):
-        self.array = np.asarray(values, dtype)
-
-
-def onnx_run(op_type, inputs, opset=18, **attrs):
-    """Run a single ONNX node on `inputs` (arrays fed at run time, `Init`s stored in the model,
-    None for an omitted optional input) and return its only output."""
-    names, feeds, graph_inputs, initializers = [], {}, [], []
-    for i, value in enumerate(inputs):
-        names.append("" if value is None else f"in{i}")
-        if isinstance(value, Init):
-            initializers.append(numpy_helper.from_array(value.array, f"in{i}"))
-        elif value is not None:
-            feeds[f"in{i}"] = value
-            graph_inputs.append(helper.make_tensor_value_info(
-                f"in{i}", helper.np_dtype_to_tensor_dtype(value.dtype), value.shape))
-    out = helper.make_tensor_value_info("out", graph_inputs[0].type.tensor_type.elem_type, None)
-    graph = helper.make_graph([helper.make_node(op_type, names, ["out"], **attrs)], "g", graph_inputs, [out],
-                              initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # no warnings: ONNX shape inference disagrees on ceil_mode
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)[0]
-
-
-ELEMENT = {np.dtype(np.float32): f32, np.dtype(np.float64): f64, np.dtype(np.float16): f16}
-
-
-def type_of(array) -> RankedTensorType:
-    return RankedTensorType(array.shape, ELEMENT[array.dtype])
-
-
-def build(op_class, operand_types, result_types=None, **props):
-    """`func.func @f(args) { %y = op(args); return %y }` in a module: (module, op)."""
-    props = {k: v for k, v in props.items() if v is not None}
-    if result_types is None:
-        result_types = op_class.infer_result_types(list(operand_types), props)
-    fn = FuncOp.create_with_body("f", operand_types, result_types)
-    op = op_class(operands=list(fn.entry.args), result_types=result_types, properties=props)
-    fn.entry.append(op)
-    fn.entry.append(ReturnOp(operands=list(op.results)))
-    module = ModuleOp.empty()
-    module.block.append(fn)
-    return module, op
-
-
-def run(op_class, *arrays, **props):
-    """Build the op on `arrays`' types, verify it, round-trip its text, and interpret it."""
-    module, op = build(op_class, [type_of(a) for a in arrays], **props)
-    verify(module)
-    text = print_ir(module)
-    assert print_ir(parse(text)) == text
-    y = op.interpret(*arrays)
-    assert y.shape == op.result.type.shape and y.dtype == arrays[0].dtype
-    return y
-
-
-def error(text: str) -> str:
-    """The verifier's message for the IR `text`."""
-    with pytest.raises(VerifyError) as info:
-        verify(parse(text))
-    return info.value.message
-
-
-def floats(rng, *shape):
-    return rng.standard_normal(shape).astype(np.float32)
-
-
-seeds = st.integers(0, 2 ** 32 - 1)
 
 
 def resize(x, out_hw, mode, ctm="half_pixel", nearest_mode="round_prefer_floor"):
     """nn.resize of x to out_hw, built, verified, round-tripped and interpreted."""
     result = RankedTensorType(x.shape[:2] + tuple(out_hw), f32)
-    return run(ResizeOp, x, result_types=[result], mode=string(mode),
+    return interpret(ResizeOp, x, result_types=[result], mode=string(mode),
                coordinate_transformation_mode=string(ctm), nearest_mode=string(nearest_mode))
 
 
@@ -112,8 +28,8 @@ def resize(x, out_hw, mode, ctm="half_pixel", nearest_mode="round_prefer_floor")
        ctm=st.sampled_from(COORDINATE_MODES), nearest_mode=st.sampled_from(NEAREST_MODES), seed=seeds)
 def test_resize_to_sizes_matches_onnxruntime(n, c, hw, out_hw, mode, ctm, nearest_mode, seed):
     x = floats(np.random.default_rng(seed), n, c, *hw)
-    expected = onnx_run("Resize", [x, None, None, Init((n, c, *out_hw), np.int64)], mode=mode,
-                        coordinate_transformation_mode=ctm, nearest_mode=nearest_mode)
+    expected = onnx_run("Resize", [x], [None, None, np.array((n, c, *out_hw), np.int64)], mode=mode,
+                        coordinate_transformation_mode=ctm, nearest_mode=nearest_mode)[0]
     np.testing.assert_allclose(resize(x, out_hw, mode, ctm, nearest_mode), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -121,8 +37,8 @@ def test_resize_to_sizes_matches_onnxruntime(n, c, hw, out_hw, mode, ctm, neares
        mode=st.sampled_from(["nearest", "linear"]), ctm=st.sampled_from(COORDINATE_MODES), seed=seeds)
 def test_resize_by_whole_scales_matches_onnxruntime(hw, scale, mode, ctm, seed):
     x = floats(np.random.default_rng(seed), 1, 2, *hw)
-    expected = onnx_run("Resize", [x, None, Init([1, 1, scale, scale], np.float32)], mode=mode,
-                        coordinate_transformation_mode=ctm, nearest_mode="floor")
+    expected = onnx_run("Resize", [x], [None, np.array([1, 1, scale, scale], np.float32)], mode=mode,
+                        coordinate_transformation_mode=ctm, nearest_mode="floor")[0]
     np.testing.assert_allclose(resize(x, (hw[0] * scale, hw[1] * scale), mode, ctm, "floor"), expected,
                                rtol=1e-5, atol=1e-5)
 
@@ -131,36 +47,35 @@ def test_yolo_upsample_repeats_each_pixel_twice():
     x = floats(np.random.default_rng(0), 1, 4, 13, 13)
     got = resize(x, (26, 26), "nearest", "asymmetric", "floor")
     np.testing.assert_array_equal(got, x.repeat(2, axis=2).repeat(2, axis=3))
-    expected = onnx_run("Resize", [x, None, Init([1, 1, 2, 2], np.float32)], mode="nearest",
-                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    expected = onnx_run("Resize", [x], [None, np.array([1, 1, 2, 2], np.float32)], mode="nearest",
+                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")[0]
     np.testing.assert_array_equal(got, expected)
 
 
 def test_resize_to_the_same_size_folds_to_its_input():
     t = RankedTensorType((1, 3, 4, 4), f32)
-    _, op = build(ResizeOp, [t], result_types=[t], mode=string("linear"))
+    op = build(ResizeOp, [t], result_types=[t], mode=string("linear"))
     assert op.fold(None) is op.x
-    _, op = build(ResizeOp, [t], result_types=[RankedTensorType((1, 3, 8, 8), f32)], mode=string("linear"))
+    op = build(ResizeOp, [t], result_types=[RankedTensorType((1, 3, 8, 8), f32)], mode=string("linear"))
     assert op.fold(None) is None
 
 
 def unary_text(op, x, y, attrs):
-    return (f"func.func @f(%x: {x}) -> {y} {{\n  %y = {op} %x attributes {{{attrs}}} : ({x}) -> {y}\n"
-            f"  func.return %y : {y}\n}}\n")
+    return op_text(op, [x], y, attrs)
 
 
 def test_resize_errors():
     x = "tensor<1x3x4x4xf32>"
-    assert error(unary_text("nn.resize", x, "tensor<1x4x8x8xf32>", 'mode = "nearest"')) == \
+    assert verify_text_message(unary_text("nn.resize", x, "tensor<1x4x8x8xf32>", 'mode = "nearest"')) == \
         "'nn.resize' op the result [1, 4, 8, 8] must keep the input's N and C [1, 3] and resize only H and W"
-    assert error(unary_text("nn.resize", x, "tensor<1x3x8x8xf32>", 'mode = "cubic"')) == \
+    assert verify_text_message(unary_text("nn.resize", x, "tensor<1x3x8x8xf32>", 'mode = "cubic"')) == \
         "'nn.resize' op mode must be one of \"nearest\", \"linear\", but is \"cubic\""
-    assert error(unary_text("nn.resize", x, "tensor<1x3x8x8xf32>", 'mode = "nearest", nearest_mode = "up"')) == \
+    assert verify_text_message(unary_text("nn.resize", x, "tensor<1x3x8x8xf32>", 'mode = "nearest", nearest_mode = "up"')) == \
         ("'nn.resize' op nearest_mode must be one of \"round_prefer_floor\", \"round_prefer_ceil\", "
          "\"floor\", \"ceil\", but is \"up\"")
-    assert error(unary_text("nn.resize", "tensor<3x4x4xf32>", "tensor<3x8x8xf32>", 'mode = "nearest"')) == \
+    assert verify_text_message(unary_text("nn.resize", "tensor<3x4x4xf32>", "tensor<3x8x8xf32>", 'mode = "nearest"')) == \
         "'nn.resize' op input must be a 4-D tensor (N, C, H, W), but has rank 3"
-    assert error(unary_text("nn.resize", x, "tensor<1x3x8x8xf16>", 'mode = "nearest"')) == \
+    assert verify_text_message(unary_text("nn.resize", x, "tensor<1x3x8x8xf16>", 'mode = "nearest"')) == \
         "'nn.resize' op input is f32 but the result is f16; they must match"
 
 
@@ -171,11 +86,11 @@ def test_resize_errors():
        blocksize=st.integers(1, 3), mode=st.sampled_from(["DCR", "CRD"]), seed=seeds)
 def test_depth_to_space_and_back_match_onnxruntime(n, c, hw, blocksize, mode, seed):
     x = floats(np.random.default_rng(seed), n, c * blocksize ** 2, *hw)
-    expected = onnx_run("DepthToSpace", [x], opset=13, blocksize=blocksize, mode=mode)
-    y = run(DepthToSpaceOp, x, blocksize=integer(blocksize), mode=string(mode))
+    expected = onnx_run("DepthToSpace", [x], opset=13, blocksize=blocksize, mode=mode)[0]
+    y = interpret(DepthToSpaceOp, x, blocksize=integer(blocksize), mode=string(mode))
     np.testing.assert_array_equal(y, expected)
-    back = run(SpaceToDepthOp, y, blocksize=integer(blocksize))
-    np.testing.assert_array_equal(back, onnx_run("SpaceToDepth", [y], opset=13, blocksize=blocksize))
+    back = interpret(SpaceToDepthOp, y, blocksize=integer(blocksize))
+    np.testing.assert_array_equal(back, onnx_run("SpaceToDepth", [y], opset=13, blocksize=blocksize)[0])
     if mode == "DCR":
         np.testing.assert_array_equal(back, x)
 
@@ -186,21 +101,21 @@ def test_depth_space_types_and_folds():
         [t((1, 3, None, 8), f32)]
     assert SpaceToDepthOp.infer_result_types([t((1, 3, 8, 4), f32)], {"blocksize": integer(4)}) == \
         [t((1, 48, 2, 1), f32)]
-    _, op = build(DepthToSpaceOp, [t((1, 4, 2, 2), f32)], blocksize=integer(1))
+    op = build(DepthToSpaceOp, [t((1, 4, 2, 2), f32)], blocksize=integer(1))
     assert op.fold(None) is op.x
-    _, op = build(SpaceToDepthOp, [t((1, 4, 2, 2), f32)], blocksize=integer(2))
+    op = build(SpaceToDepthOp, [t((1, 4, 2, 2), f32)], blocksize=integer(2))
     assert op.fold(None) is None
 
 
 def test_depth_space_errors():
-    assert error(unary_text("nn.depth_to_space", "tensor<1x6x4x4xf32>", "tensor<1x1x8x8xf32>", "blocksize = 2 : i64")) == \
+    assert verify_text_message(unary_text("nn.depth_to_space", "tensor<1x6x4x4xf32>", "tensor<1x1x8x8xf32>", "blocksize = 2 : i64")) == \
         "'nn.depth_to_space' op input has 6 channels, which blocksize 2 cannot split into 2x2 tiles (6 is not a multiple of 4)"
-    assert error(unary_text("nn.depth_to_space", "tensor<1x8x4x4xf32>", "tensor<1x2x8x8xf32>",
+    assert verify_text_message(unary_text("nn.depth_to_space", "tensor<1x8x4x4xf32>", "tensor<1x2x8x8xf32>",
                             'blocksize = 2 : i64, mode = "RCD"')) == \
         "'nn.depth_to_space' op mode must be one of \"DCR\", \"CRD\", but is \"RCD\""
-    assert error(unary_text("nn.space_to_depth", "tensor<1x3x5x4xf32>", "tensor<1x12x2x2xf32>", "blocksize = 2 : i64")) == \
+    assert verify_text_message(unary_text("nn.space_to_depth", "tensor<1x3x5x4xf32>", "tensor<1x12x2x2xf32>", "blocksize = 2 : i64")) == \
         "'nn.space_to_depth' op input height 5 is not a multiple of blocksize 2"
-    assert error(unary_text("nn.space_to_depth", "tensor<1x3x4x4xf32>", "tensor<1x12x2x2xf32>", "blocksize = 0 : i64")) == \
+    assert verify_text_message(unary_text("nn.space_to_depth", "tensor<1x3x4x4xf32>", "tensor<1x12x2x2xf32>", "blocksize = 0 : i64")) == \
         "'nn.space_to_depth' op blocksize must be positive, but is 0"
 
 
@@ -209,18 +124,4 @@ def test_depth_space_errors():
 
 @pytest.mark.parametrize("op_class", [ResizeOp, DepthToSpaceOp, SpaceToDepthOp])
 def test_docstring_example(op_class):
-    example = next(line.strip() for line in op_class.__doc__.splitlines() if line.strip().startswith("%"))
-    module = parse(wrap(example))
-    verify(module)
-    assert example in print_ir(module)
-
-
-def wrap(example: str) -> str:
-    """A function whose arguments are the example's operands and that returns its result."""
-    lhs, rhs = example.split(" = ", 1)
-    decl = parse(f"func.func private @t{rhs[rhs.rindex(' : ') + 2:]}")
-    fn_type = next(op for op in decl.walk() if op.name == "func.func").type
-    names = [w.strip(",") for w in rhs.split(" attributes ")[0].split(" : ")[0].split()[1:]]
-    args = ", ".join(f"{n}: {t}" for n, t in zip(names, fn_type.inputs))
-    (result,) = fn_type.results
-    return f"func.func @f({args}) -> {result} {{\n  {example}\n  func.return {lhs} : {result}\n}}\n"
+    check_docstring(op_class, verbatim=True)
