@@ -3,7 +3,7 @@
 The public API:
 
     import lamina
-    module = lamina.load_onnx("resnet18.onnx")       # ONNX -> nn IR (lamina.parse for MLIR text)
+    module = lamina.load_onnx("resnet18.onnx")       # ONNX -> nn IR (load_text for .lam, parse for MLIR)
     model = lamina.compile(module, target="llvm")     # or lamina.compile("resnet18.onnx")
     outputs = model(x)                                # numpy in, numpy out
     expected = lamina.interpret(module, x)            # the numpy reference interpreter
@@ -20,7 +20,7 @@ from lamina.compiler import (LaminaError, ParseError, PassError, VerifyError, pa
 
 __version__ = "0.1.0"
 
-__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load", "compile", "interpret",
+__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "interpret",
            "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
 
 
@@ -31,10 +31,19 @@ def load_onnx(path_or_model, input_shapes: dict | None = None):
     return _load_onnx(path_or_model, input_shapes=input_shapes)
 
 
+def load_text(text_or_path, filename: str | None = None):
+    """A model in lamina's text model language (`model mlp(x: f32[1, 784]) { ... }`) as nn IR."""
+    from lamina.compiler.frontends.text import load_text as _load_text
+
+    return _load_text(text_or_path) if filename is None else _load_text(text_or_path, filename=filename)
+
+
 def load(path: str, input_shapes: dict | None = None):
-    """A module from a file: `.onnx` (ONNX) or anything else as MLIR text, verified."""
+    """A module from a file: `.onnx` (ONNX), `.lam` (text model), anything else as MLIR text."""
     if str(path).endswith(".onnx"):
         return load_onnx(path, input_shapes)
+    if str(path).endswith(".lam"):
+        return load_text(path)
     with open(path, encoding="utf-8") as f:
         module = parse(f.read(), str(path))
     verify(module)

@@ -59,9 +59,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="show Python tracebacks on errors")
     opt.set_defaults(handler=_run_opt)
 
-    imp = sub.add_parser("import", help="import an ONNX model as nn IR",
-                         description="Import an ONNX model and print it as lamina IR.")
-    imp.add_argument("model", help="an .onnx file")
+    imp = sub.add_parser("import", help="import an ONNX or text (.lam) model as nn IR",
+                         description="Import an ONNX model or a text model and print it as lamina IR.")
+    imp.add_argument("model", help="an .onnx or .lam file")
     imp.add_argument("-o", "--output", help="write the IR here instead of standard output")
     imp.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                      help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
@@ -72,7 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="compile a model (ONNX or .mlir) and run it",
                          description="Compile a model, run it on given or generated inputs, "
                                      "print its outputs, and optionally check them against a peer.")
-    run.add_argument("model", help="an .onnx or .mlir file")
+    run.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
     run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
                      help="an input's value from a .npy file (repeatable)")
     run.add_argument("--fill", choices=["random", "zeros", "ones"],
@@ -206,13 +206,19 @@ def _input_shapes(specs: list[str]) -> dict[str, tuple[int, ...]]:
 
 
 def _load_model(path: str, input_shapes: dict):
-    """A module from an .onnx or .mlir file."""
+    """A module from an .onnx file, a .lam text model, or an .mlir file."""
     from lamina.compiler.errors import LaminaError
 
     if path.endswith(".onnx"):
         from lamina.compiler.frontends.onnx import load_onnx
 
         return load_onnx(path, input_shapes=input_shapes)
+    if path.endswith(".lam"):
+        from lamina.compiler.frontends.text import load_text
+
+        if input_shapes:
+            raise LaminaError("--input-shape applies to ONNX models; write the shapes in the .lam file")
+        return load_text(path)
     from lamina.compiler.parser import parse
     from lamina.compiler.verifier import verify
 
