@@ -87,6 +87,13 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance for --check")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     run.set_defaults(handler=_run_run)
+
+    # every argument after `bench` goes to the benchmark's own parser (prefix_chars="\0": none of
+    # them is an option of this subparser), so `lamina bench --help` shows the benchmark's options
+    bench = sub.add_parser("bench", add_help=False, prefix_chars="\0",
+                           help="benchmark the model zoo: lamina, onnxruntime, TVM Relax (--help)")
+    bench.add_argument("argv", nargs=argparse.REMAINDER)
+    bench.set_defaults(handler=_run_bench)
     return parser
 
 
@@ -298,6 +305,12 @@ def _run_run(args) -> int:
     if args.check:
         return _check_against_onnxruntime(args, names, inputs, outputs, out_names)
     return 0
+
+
+def _run_bench(args) -> int:
+    from lamina.runtime.benchmark import main as bench_main
+
+    return bench_main(args.argv)
 
 
 def _fill(t, how: str, seed: int):

@@ -1,0 +1,450 @@
+"""The model benchmark (issue 4): the model zoo through lamina, onnxruntime and TVM's Relax.
+
+    python bench/models.py                               # all six models, a plain-text table
+    python bench/models.py --models mlp,glue --runs 5 --markdown
+    python bench/models.py --skip-relax                  # lamina and onnxruntime only
+
+For each model, in one process (Relax in a child process, so a slow build can be stopped):
+  1. onnxruntime (CPUExecutionProvider, `intra_op_num_threads` = --threads) runs the model on a
+     random input (seed 0); its outputs are the reference for the correctness columns.
+  2. lamina imports the model (`load_onnx`) and compiles it twice with
+     `lamina.runtime.executor.compile` (one kernel per op, default schedules): cold, into an empty
+     kernel cache folder, then warm, from that folder's files.
+  3. Relax imports it with `from_onnx` and builds it with `tvm.compile(mod, llvm)`, whose default
+     Relax pipeline legalizes every op to TIR without fusion or schedules; the relax VM runs it.
+     A build that takes longer than --relax-timeout seconds is stopped and shown as "timeout".
+  4. Latency is the median of --runs calls after --warmup calls, numpy in and numpy out for every
+     backend (lamina's executor copies each kernel's operands; that copying is part of its time).
+
+TVM_NUM_THREADS is set to --threads before TVM starts its thread pool, for lamina and Relax alike.
+The models come from examples/models/ (written there by examples/models/zoo.py when missing) or
+from --zoo DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lamina.compiler.errors import LaminaError
+
+MODELS = ["resnet18", "mobilenetv2", "mlp", "transformer_block", "tiny_yolo", "glue"]
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, for an editable install
+DEFAULT_ZOO = REPO_ROOT / "examples" / "models"
+
+
+@dataclass
+class Row:
+    """One model's numbers. Seconds throughout; None where a backend did not run. `*_status`
+    is "ok", "skipped", "timeout" or "error" (the message in `notes`)."""
+
+    model: str
+    kernels: int | None = None
+    kernels_built: int | None = None
+    import_s: float | None = None
+    cold_compile_s: float | None = None
+    warm_compile_s: float | None = None
+    relax_compile_s: float | None = None
+    lamina_s: float | None = None
+    ort_s: float | None = None
+    relax_s: float | None = None
+    lamina_diff: float | None = None
+    relax_diff: float | None = None
+    lamina_status: str = "ok"
+    relax_status: str = "ok"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lamina_ratio(self) -> float | None:
+        return _ratio(self.lamina_s, self.ort_s)
+
+    @property
+    def relax_ratio(self) -> float | None:
+        return _ratio(self.relax_s, self.ort_s)
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs and the models
+
+
+def model_path(zoo: Path, name: str, generate: bool) -> Path:
+    """`zoo/name.onnx`; written by examples/models/zoo.py when missing and `generate` is set."""
+    path = zoo / f"{name}.onnx"
+    hint = f"write it with: python examples/models/zoo.py --out {zoo} {name}"
+    if path.exists():
+        return path
+    script = REPO_ROOT / "examples" / "models" / "zoo.py"
+    if not generate or not script.exists():
+        raise LaminaError(f"no model file {path}", hint=hint)
+    subprocess.run([sys.executable, str(script), "--out", str(zoo), name], check=True,
+                   stdout=subprocess.DEVNULL)
+    return path
+
+
+def random_inputs(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
+    """A standard-normal float32 array for every graph input that is not an initializer."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {t.name for t in graph.initializer}
+    rng = np.random.default_rng(seed)
+    feed = {}
+    for value in graph.input:
+        if value.name in initializers:
+            continue
+        tensor = value.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
+        feed[value.name] = rng.standard_normal(shape).astype(dtype)
+    return feed
+
+
+def median_seconds(fn, runs: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def max_abs_diff(outputs, reference) -> float:
+    """The largest |ours - reference| over all outputs; inf when a shape differs."""
+    worst = 0.0
+    for ours, ref in zip(outputs, reference, strict=True):
+        ours, ref = np.asarray(ours), np.asarray(ref)
+        if ours.shape != ref.shape:
+            return float("inf")
+        worst = max(worst, float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max(initial=0)))
+    return worst
+
+
+# ---------------------------------------------------------------------------------------------
+# the three backends
+
+
+def run_onnxruntime(path: Path, feed: dict, threads: int, runs: int, warmup: int):
+    """(outputs, median seconds)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, feed)
+    return outputs, median_seconds(lambda: session.run(None, feed), runs, warmup)
+
+
+def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int) -> None:
+    """Import, compile cold and warm (each into the same fresh cache folder), time, compare."""
+    from lamina.compiler.frontends.onnx import load_onnx
+    from lamina.runtime.executor import compile as compile_model
+
+    start = time.perf_counter()
+    module = load_onnx(str(path))
+    row.import_s = time.perf_counter() - start
+    cache = tempfile.mkdtemp(prefix="lamina-bench-cache-")
+    previous = os.environ.get("LAMINA_CACHE_DIR")
+    os.environ["LAMINA_CACHE_DIR"] = cache
+    try:
+        cold = compile_model(module, target="llvm")
+        warm = compile_model(module, target="llvm")
+    finally:
+        if previous is None:
+            os.environ.pop("LAMINA_CACHE_DIR", None)
+        else:
+            os.environ["LAMINA_CACHE_DIR"] = previous
+        shutil.rmtree(cache, ignore_errors=True)
+    row.kernels, row.kernels_built = cold.num_kernels, cold.stats.built
+    row.cold_compile_s, row.warm_compile_s = cold.compile_seconds, warm.compile_seconds
+    if warm.stats.built:
+        row.notes.append(f"lamina: the warm compile built {warm.stats.built} kernels again")
+    inputs = list(feed.values())
+    row.lamina_diff = max_abs_diff(warm(*inputs), reference)
+    row.lamina_s = median_seconds(lambda: warm(*inputs), runs, warmup)
+
+
+def run_relax(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int,
+              threads: int, timeout: float) -> None:
+    """Build and time the model in a child process (`_relax_worker`): a build cannot be
+    interrupted from Python, but a process can. `timeout` bounds the build (counted from the
+    child's start, so it includes importing TVM); the runs after it get max(timeout, 60 s)."""
+    work = Path(tempfile.mkdtemp(prefix="lamina-bench-relax-"))
+    proc = None
+    try:
+        np.savez(work / "inputs.npz", *feed.values())
+        job = {"model": str(path), "inputs": str(work / "inputs.npz"), "out": str(work),
+               "runs": runs, "warmup": warmup}
+        env = dict(os.environ, TVM_NUM_THREADS=str(threads))
+        code = f"from lamina.runtime.benchmark import _relax_worker; _relax_worker({json.dumps(job)!r})"
+        with open(work / "log.txt", "w+") as log:
+            proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT)
+            start = time.perf_counter()
+            compiled_at = None
+            while proc.poll() is None:
+                now = time.perf_counter()
+                if compiled_at is None and (work / "compiled.json").exists():
+                    compiled_at = now
+                stage, limit = ("build", timeout) if compiled_at is None else ("runs", max(timeout, 60.0))
+                if now > (compiled_at or start) + limit:
+                    proc.kill()
+                    proc.wait()
+                    row.relax_status = "timeout"
+                    row.notes.append(f"relax: the {stage} took longer than {limit:.0f} s and was stopped")
+                    if compiled_at is not None:
+                        row.relax_compile_s = json.loads((work / "compiled.json").read_text())["seconds"]
+                    return
+                time.sleep(0.1)
+            log.seek(0)
+            if proc.returncode != 0 or not (work / "result.npz").exists():
+                row.relax_status = "error"
+                lines = [line for line in log.read().splitlines() if line.strip()]
+                row.notes.append(f"relax: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+                return
+        row.relax_compile_s = json.loads((work / "compiled.json").read_text())["seconds"]
+        with np.load(work / "result.npz") as result:
+            row.relax_s = float(result["seconds"])
+            outputs = [result[f"out{i}"] for i in range(int(result["count"]))]
+        row.relax_diff = max_abs_diff(outputs, reference)
+    finally:
+        if proc is not None and proc.poll() is None:  # interrupted (Ctrl-C): stop the child too
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _relax_worker(job_json: str) -> None:
+    """In the child: from_onnx -> tvm.compile (llvm) -> relax VM. Writes compiled.json as soon as
+    the build is done (the parent's clock for the build), then result.npz."""
+    job = json.loads(job_json)
+    import onnx
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.onnx import from_onnx
+
+    out = Path(job["out"])
+    with np.load(job["inputs"]) as data:
+        inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+    start = time.perf_counter()
+    mod = from_onnx(onnx.load(job["model"]))
+    executable = tvm.compile(mod, target=tvm.target.Target({"kind": "llvm"}))
+    (out / "compiled.tmp").write_text(json.dumps({"seconds": time.perf_counter() - start}))
+    os.replace(out / "compiled.tmp", out / "compiled.json")  # the parent never reads half a file
+    dev = tvm.cpu()
+    vm = relax.VirtualMachine(executable, dev)
+
+    def call():
+        result = vm["main"](*(tvm.runtime.tensor(x, dev) for x in inputs))
+        items = [result] if hasattr(result, "numpy") else list(result)  # a tensor or a tuple
+        return [r.numpy() for r in items]
+
+    outputs = call()
+    seconds = median_seconds(call, job["runs"], job["warmup"])
+    np.savez(out / "result.npz", seconds=seconds, count=len(outputs),
+             **{f"out{i}": o for i, o in enumerate(outputs)})
+
+
+# ---------------------------------------------------------------------------------------------
+# the run and the table
+
+
+def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
+        relax_models: list[str] | None = None, relax_timeout: float = 120.0,
+        zoo: Path | None = None, progress=None) -> list[Row]:
+    """Benchmark `models`; Relax runs on `relax_models` (default: all of `models`)."""
+    os.environ["TVM_NUM_THREADS"] = str(threads)
+    relax_models = models if relax_models is None else relax_models
+    rows = []
+    for name in models:
+        row = Row(name)
+        rows.append(row)
+        if progress:
+            progress(f"{name}: onnxruntime")
+        path = model_path(zoo or DEFAULT_ZOO, name, generate=zoo is None)
+        feed = random_inputs(path)
+        reference, row.ort_s = run_onnxruntime(path, feed, threads, runs, warmup)
+        if progress:
+            progress(f"{name}: lamina")
+        try:
+            run_lamina(row, path, feed, reference, runs, warmup)
+        except Exception as e:  # one model that lamina cannot build does not stop the others
+            row.lamina_status = "error"
+            row.notes.append(f"lamina: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        if name not in relax_models:
+            row.relax_status = "skipped"
+            continue
+        if progress:
+            progress(f"{name}: relax")
+        run_relax(row, path, feed, reference, runs, warmup, threads, relax_timeout)
+    return rows
+
+
+# what each column is: describe_setup prints it above the table
+COLUMNS = ["model", "kernels", "built", "import s", "cold s", "warm s", "relax build s",
+           "lamina ms", "ort ms", "relax ms", "lamina/ort", "relax/ort", "lamina diff", "relax diff"]
+
+
+def _cells(row: Row) -> list[str]:
+    def num(v, fmt, status="ok"):
+        if status != "ok" and v is None:
+            return {"skipped": "-"}.get(status, status)
+        return "-" if v is None else format(v, fmt)
+
+    ms = lambda v: None if v is None else v * 1e3  # noqa: E731
+    lam, rlx = row.lamina_status, row.relax_status
+    return [row.model, num(row.kernels, "d", lam), num(row.kernels_built, "d", lam),
+            num(row.import_s, ".2f", lam), num(row.cold_compile_s, ".2f", lam),
+            num(row.warm_compile_s, ".2f", lam), num(row.relax_compile_s, ".2f", rlx),
+            num(ms(row.lamina_s), ".3f", lam), num(ms(row.ort_s), ".3f"), num(ms(row.relax_s), ".3f", rlx),
+            num(row.lamina_ratio, _ratio_format(row.lamina_ratio), lam),
+            num(row.relax_ratio, _ratio_format(row.relax_ratio), rlx),
+            num(row.lamina_diff, ".1e", lam), num(row.relax_diff, ".1e", rlx)]
+
+
+def _ratio_format(v) -> str:
+    """Three significant figures without an exponent: 0.512, 31.5, 1234."""
+    if v is None or v >= 100:
+        return ".0f"
+    return ".1f" if v >= 10 else ".2f" if v >= 1 else ".3f"
+
+
+def format_table(rows: list[Row], markdown: bool = False) -> str:
+    cells = [_cells(r) for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(COLUMNS) + " |",
+                 "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        return "\n".join(lines)
+    widths = [max(len(col), *(len(c[i]) for c in cells)) for i, col in enumerate(COLUMNS)]
+    fmt = lambda c: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths)))  # noqa: E731
+    return "\n".join([fmt(COLUMNS), fmt(["-" * w for w in widths]), *(fmt(c) for c in cells)])
+
+
+def describe_setup(runs: int, warmup: int, threads: int) -> list[str]:
+    import onnxruntime
+    import tvm
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    blas = os.environ.get("OPENBLAS_CORETYPE")
+    return [
+        f"machine: {cpu}, {os.cpu_count()} cores, load average {_load()} at start",
+        f"python {platform.python_version()}, tvm {tvm.__version__}, onnxruntime {onnxruntime.__version__}, "
+        f"numpy {np.__version__} (not timed as a peer{f'; OPENBLAS_CORETYPE={blas}' if blas else ''})",
+        f"threads: TVM_NUM_THREADS={threads} (lamina and relax), onnxruntime intra_op_num_threads={threads} "
+        f"(CPUExecutionProvider)",
+        f"latency: median of {runs} runs after {warmup} warm-up runs, numpy in and out; "
+        f"ratio = backend / onnxruntime (lower is faster)",
+        "lamina: executor.compile, one kernel per op, default schedules; kernels = kernels run per call, "
+        "built = kernels compiled cold (the rest reuse a kernel of the same shape); cold s = compile with "
+        "an empty kernel cache folder, warm s = the second compile, from its files; import s = load_onnx",
+        "relax: from_onnx + tvm.compile(llvm), TVM's default Relax pipeline (legalize, no fusion, no "
+        "schedules), relax VM; relax build s = from_onnx + tvm.compile",
+        "ort = onnxruntime; diff = max |output - onnxruntime output| over all outputs",
+    ]
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes have used since boot (/proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def other_load(start: tuple, end: tuple) -> str:
+    """How busy the cores were with other processes between two (wall, busy, own) samples."""
+    (wall0, busy0, own0), (wall1, busy1, own1) = start, end
+    if busy0 is None or busy1 is None or wall1 <= wall0:
+        return "unknown"
+    others = max(0.0, (busy1 - busy0) - (own1 - own0))
+    return f"{100 * others / ((wall1 - wall0) * (os.cpu_count() or 1)):.0f}% of the cores"
+
+
+def _sample() -> tuple:
+    return time.perf_counter(), _busy_cpu_seconds(), _own_cpu_seconds()
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="lamina bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help=f"comma-separated models (default: all of {','.join(MODELS)})")
+    ap.add_argument("--runs", type=int, default=10, help="timed runs per backend (10)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed runs before them (2)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="TVM_NUM_THREADS and onnxruntime's intra-op threads (2)")
+    ap.add_argument("--skip-relax", action="store_true", help="do not build or run TVM's Relax")
+    ap.add_argument("--relax-timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="stop a Relax build that takes longer than this (120)")
+    ap.add_argument("--zoo", type=Path, help="folder of the .onnx models (default: examples/models, "
+                                             "written by zoo.py when missing)")
+    ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    args = ap.parse_args(argv)
+    models = [m for m in args.models.split(",") if m]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        ap.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if args.runs < 1 or args.warmup < 0:
+        ap.error("--runs must be at least 1 and --warmup at least 0")
+    os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's thread pool starts
+    setup = describe_setup(args.runs, args.warmup, args.threads)
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    before = _sample()
+    try:
+        rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
+                   args.relax_timeout, args.zoo, progress)
+    except LaminaError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
+    setup.append(f"load average {_load()} at the end; other processes used {other_load(before, _sample())} "
+                 f"during the run (busy CPU time minus this benchmark's)")
+    if args.markdown:
+        print("\n".join(f"- {line}" for line in setup))
+        print()
+    else:
+        print("\n".join(setup))
+        print()
+    print(format_table(rows, args.markdown))
+    notes = [f"{r.model}: {n}" for r in rows for n in r.notes]
+    if notes:
+        print()
+        print("\n".join(("- " if args.markdown else "") + n for n in notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
