@@ -37,6 +37,8 @@ def default_cpu_schedule(sch: Schedule, threads: int) -> Schedule:
     if n_spatial == 0:
         return sch
     extents = [int(sch.get(l).extent) for l in loops]
+    if 0 in extents:  # an empty output (a split's empty piece): nothing to run, TVM cannot vectorize it
+        return sch
     # 3. vectorize the innermost loop when it is spatial and short (before fusing changes loops)
     if n_spatial == len(loops) and len(loops) > 1 and extents[-1] <= MAX_VECTOR:
         sch.vectorize(loops[-1])

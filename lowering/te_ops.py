@@ -72,6 +72,19 @@ def broadcast_index(tensor, index: tuple):
     return tensor[tuple(0 if d == 1 else index[offset + k] for k, d in enumerate(shape))]
 
 
+def accumulator(dtype: str) -> str:
+    """The dtype a dot product sums in: float32 for half precision, which then rounds once (as
+    ONNX's reference and ONNX Runtime do) instead of at each of its k additions."""
+    return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
+def rounded(t, dtype: str):
+    """`t` as `dtype`: a cast stage, or `t` itself when it has that dtype already."""
+    if t.dtype == dtype:
+        return t
+    return te.compute(t.shape, lambda *i: t[i].astype(dtype), name="round")
+
+
 def elementwise(op, fn: Callable, *tensors, name: str | None = None):
     """The result of `fn` applied to the broadcast operands at each index of the result."""
     return te.compute(out_shape(op), lambda *i: fn(*(broadcast_index(t, i) for t in tensors)),
@@ -144,19 +157,20 @@ def div(op, a, b):
 
 @lowers("nn.matmul")
 def matmul(op, a, b):
-    """numpy.matmul for operands of rank >= 2 (batch dims broadcast)."""
-    if len(a.shape) < 2 or len(b.shape) < 2:
-        raise LoweringError("nn.matmul with 1-D operands is not lowered yet; reshape them to 2-D")
-    k_extent = int(a.shape[-1])
-    k = te.reduce_axis((0, k_extent), name="k")
-    shape = out_shape(op)
+    """numpy.matmul: batch dims broadcast; a 1-D `a` is a row (k), a 1-D `b` a column (k), and
+    their dim is not in the result."""
+    k = te.reduce_axis((0, int(a.shape[-1])), name="k")
+    acc = accumulator(a.dtype)
 
     def at(*i):
-        batch, m, n = i[:-2], i[-2], i[-1]
-        a_batch = _broadcast_batch(a, batch)
-        b_batch = _broadcast_batch(b, batch)
-        return te.sum(a[(*a_batch, m, k)] * b[(*b_batch, k, n)], axis=k)
-    return te.compute(shape, at, name="matmul")
+        i = list(i)
+        n = i.pop() if len(b.shape) > 1 else None
+        m = i.pop() if len(a.shape) > 1 else None
+        batch = tuple(i)
+        lhs = a[(*_broadcast_batch(a, batch), m, k)] if m is not None else a[k]
+        rhs = b[(*_broadcast_batch(b, batch), k, n)] if n is not None else b[k]
+        return te.sum(lhs.astype(acc) * rhs.astype(acc), axis=k)
+    return rounded(te.compute(out_shape(op), at, name="matmul"), a.dtype)
 
 
 def _broadcast_batch(tensor, batch: tuple) -> tuple:
@@ -165,8 +179,23 @@ def _broadcast_batch(tensor, batch: tuple) -> tuple:
     return tuple(0 if d == 1 else batch[offset + j] for j, d in enumerate(dims))
 
 
-_binary("nn.pow", lambda u, v: tir.power(u, v))
-_binary("nn.equal", lambda u, v: u == v)
+@lowers("nn.pow")
+def pow_(op, a, b):
+    """TVM's power is for floats: integer bases go through float64 and back (numpy's x ** y)."""
+    dt = out_dtype(op)
+    if "float" in dt:
+        return elementwise(op, lambda u, v: tir.power(u, v.astype(dt)), a, b)
+    return elementwise(op, lambda u, v: tir.power(u.astype("float64"), v.astype("float64")).astype(dt), a, b)
+
+
+@lowers("nn.equal")
+def equal(op, a, b):
+    """Bools compare as int8: a vectorized `==` of i1 vectors reaches LLVM as an invalid fcmp."""
+    if a.dtype == "bool":
+        return elementwise(op, lambda u, v: u.astype("int8") == v.astype("int8"), a, b)
+    return elementwise(op, lambda u, v: u == v, a, b)
+
+
 _binary("nn.less", lambda u, v: u < v)
 _binary("nn.greater", lambda u, v: u > v)
 _binary("nn.prelu", lambda x, slope: tir.Select(x >= const(0, x.dtype), x, x * slope))
@@ -234,9 +263,22 @@ def _reduce_axes(op, rank: int) -> list[int]:
     return sorted(a % rank for a in axes)
 
 
-def _reduction(name: str, combine, init):
-    @lowers(name)
-    def compute(op, x):
+def _lowest(dtype: str):
+    """The identity of max: -inf for floats (as numpy's), else the dtype's smallest value."""
+    return tir.const(float("-inf"), dtype) if "float" in str(dtype) else tir.min_value(dtype)
+
+
+def _highest(dtype: str):
+    return tir.const(float("inf"), dtype) if "float" in str(dtype) else tir.max_value(dtype)
+
+
+_max = te.comm_reducer(lambda a, b: tir.max(a, b), _lowest, name="max")
+_min = te.comm_reducer(lambda a, b: tir.min(a, b), _highest, name="min")
+_prod = te.comm_reducer(lambda a, b: a * b, lambda t: tir.const(1, t), name="prod")
+
+
+def _reduction(name: str, reducer, identity: Callable):
+    def reduce(op, x):
         rank = len(x.shape)
         axes = _reduce_axes(op, rank)
         keep = bool(_attr(op, "keepdims", 1))
@@ -251,23 +293,34 @@ def _reduction(name: str, combine, init):
                         next(it)
                 else:
                     full.append(next(it))
-            return combine(x[tuple(full)], raxes)
-        reduced = te.compute(out_shape(op), at, name=name.split(".")[1])
+            return reducer(x[tuple(full)], axis=raxes)
+        count = 1
+        for a in axes:
+            count *= int(x.shape[a])
+        if count == 0:  # TIR initializes in the first step of the reduction loop, which never runs
+            reduced = te.compute(out_shape(op), lambda *i: identity(x.dtype), name="identity")
+        else:
+            reduced = te.compute(out_shape(op), at, name=name.split(".")[1])
         if name == "nn.reduce_mean":
-            count = 1
-            for a in axes:
-                count *= int(x.shape[a])
             return te.compute(out_shape(op), lambda *i: reduced[i] / const(count, x.dtype), name="mean")
         return reduced
+
+    @lowers(name)
+    def compute(op, x):
+        if x.dtype == "bool":  # max is any, min is all: reduce 0/1 as int8 (TVM has no bool extremes);
+            # `> 0` also maps the int8 identities of an empty reduction (-128, 127) to False, True
+            as_int = te.compute(x.shape, lambda *i: x[i].astype("int8"), name="as_int8")
+            y = reduce(op, as_int)
+            return te.compute(out_shape(op), lambda *i: y[i] > const(0, "int8"), name="as_bool")
+        return reduce(op, x)
     return compute
 
 
-_prod = te.comm_reducer(lambda a, b: a * b, lambda t: tir.const(1, t), name="prod")
-_reduction("nn.reduce_sum", lambda v, axes: te.sum(v, axis=axes), 0)
-_reduction("nn.reduce_mean", lambda v, axes: te.sum(v, axis=axes), 0)
-_reduction("nn.reduce_max", lambda v, axes: te.max(v, axis=axes), None)
-_reduction("nn.reduce_min", lambda v, axes: te.min(v, axis=axes), None)
-_reduction("nn.reduce_prod", lambda v, axes: _prod(v, axis=axes), 1)
+_reduction("nn.reduce_sum", te.sum, lambda t: const(0, t))
+_reduction("nn.reduce_mean", te.sum, lambda t: const(0, t))
+_reduction("nn.reduce_max", _max, _lowest)
+_reduction("nn.reduce_min", _min, _highest)
+_reduction("nn.reduce_prod", _prod, lambda t: const(1, t))
 
 
 @lowers("nn.softmax", "nn.log_softmax")
@@ -483,14 +536,16 @@ def conv2d(op, x, w, *bias):
     rc = te.reduce_axis((0, in_per_group), name="rc")
     ry = te.reduce_axis((0, kh), name="ry")
     rx = te.reduce_axis((0, kw), name="rx")
+    acc = accumulator(x.dtype)
 
     def at(b, o, i, j):
         ch = (o // per_group_out) * in_per_group + rc
-        return te.sum(xp[b, ch, i * sh + ry * dh, j * sw + rx * dw] * w[o, rc, ry, rx], axis=[rc, ry, rx])
+        return te.sum(xp[b, ch, i * sh + ry * dh, j * sw + rx * dw].astype(acc) * w[o, rc, ry, rx].astype(acc),
+                      axis=[rc, ry, rx])
     y = te.compute(_nchw_shape(op), at, name="conv2d")
     if bias:
-        y = te.compute(y.shape, lambda b, o, i, j: y[b, o, i, j] + bias[0][o], name="bias_add")
-    return back(y, "to_nhwc")
+        y = te.compute(y.shape, lambda b, o, i, j: y[b, o, i, j] + bias[0][o].astype(acc), name="bias_add")
+    return back(rounded(y, x.dtype), "to_nhwc")
 
 
 def _pool_geometry(op):
@@ -654,13 +709,13 @@ def gemm(op, a, b, *c):
     alpha, beta = _attr(op, "alpha", 1.0), _attr(op, "beta", 1.0)
     k_extent = int(a.shape[0] if ta else a.shape[1])
     k = te.reduce_axis((0, k_extent), name="k")
+    dt = accumulator(a.dtype)
     prod = te.compute(out_shape(op), lambda m, n: te.sum(
-        (a[k, m] if ta else a[m, k]) * (b[n, k] if tb else b[k, n]), axis=k), name="gemm")
-    dt = prod.dtype
+        (a[k, m] if ta else a[m, k]).astype(dt) * (b[n, k] if tb else b[k, n]).astype(dt), axis=k), name="gemm")
     if not c and alpha == 1.0:
-        return prod
-    return te.compute(out_shape(op), lambda m, n: const(alpha, dt) * prod[m, n]
-                      + (const(beta, dt) * broadcast_index(c[0], (m, n)) if c else const(0, dt)), name="gemm_out")
+        return rounded(prod, a.dtype)
+    return rounded(te.compute(out_shape(op), lambda m, n: const(alpha, dt) * prod[m, n] + (
+        const(beta, dt) * broadcast_index(c[0], (m, n)).astype(dt) if c else const(0, dt)), name="gemm_out"), a.dtype)
 
 
 @lowers("nn.depth_to_space")

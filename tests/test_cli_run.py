@@ -1,0 +1,193 @@
+"""`lamina run` and `lamina import` on real models, run as a user runs them: subprocesses of the
+venv's `lamina` script.
+
+Every model of the zoo (examples/models/zoo.py, written once per session into a temp dir) is
+compiled, run on `--fill random` inputs and checked against onnxruntime; `--interpret` must
+print the same outputs. Errors a user can cause (an op lamina lacks, a truncated file, an input
+of the wrong shape or dtype) print one `error:` line, optionally a `hint:` line, no traceback,
+and exit 1. All runs share one kernel cache for the session ($LAMINA_CACHE_DIR), so a kernel is
+built once even when several tests (or xdist workers) compile the same model.
+"""
+
+import importlib.util
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper  # noqa: E402
+
+LAMINA = Path(sys.executable).parent / "lamina"
+ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
+
+
+def _zoo_models() -> list[str]:
+    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.MODELS)
+
+
+MODELS = _zoo_models()
+
+
+@pytest.fixture(scope="session")
+def kernel_dir(tmp_path_factory) -> Path:
+    """One kernel cache for the session; under xdist in the workers' common temp dir."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    path = base / "cli-run-kernels"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("zoo")
+    subprocess.run([sys.executable, str(ZOO_PATH), "--out", str(out)], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lamina(kernel_dir):
+    env = {**os.environ, "LAMINA_CACHE_DIR": str(kernel_dir)}
+
+    def run(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(LAMINA), *map(str, args)], input=stdin, capture_output=True,
+                              text=True, env=env, timeout=300)
+    return run
+
+
+# `output logits: float32 [1, 1000]  mean -0.00327577 std 4.60208 min -14.3702 max 16.71`
+OUTPUT_LINE = re.compile(r"^output (\S+): (\w+) \[([\d, ]*)\]\s+mean (\S+) std (\S+) min (\S+) max (\S+)$", re.M)
+
+
+def printed_outputs(stdout: str) -> dict[str, tuple]:
+    """Output name -> (dtype, shape, (mean, std, min, max)) as `lamina run` prints them."""
+    return {m[1]: (m[2], m[3], tuple(float(v) for v in m.groups()[3:])) for m in OUTPUT_LINE.finditer(stdout)}
+
+
+def check_lines(stdout: str) -> list[str]:
+    """The per-output lines under `check against onnxruntime ...:`."""
+    _, found, rest = stdout.partition("check against onnxruntime")
+    assert found, f"no check line in:\n{stdout}"
+    return [line.strip() for line in rest.splitlines()[1:] if line.startswith("  ")]
+
+
+# -- every zoo model, compiled and interpreted ---------------------------------------------------
+
+
+@pytest.fixture(scope="session", params=MODELS)
+def compiled_run(request, zoo, lamina):
+    """(model path, the compiled `lamina run --fill random --check onnxruntime` of it)."""
+    path = zoo / f"{request.param}.onnx"
+    return path, lamina("run", path, "--fill", "random", "--check", "onnxruntime")
+
+
+def test_run_matches_onnxruntime(compiled_run):
+    path, proc = compiled_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("compiled @main for llvm:"), proc.stdout
+    lines = check_lines(proc.stdout)
+    assert lines and all(line.endswith(" ok") for line in lines), proc.stdout
+
+
+def test_interpret_matches_compiled(compiled_run, lamina):
+    """The same inputs (--fill random is seeded) give the same outputs, within 1e-4, printed as
+    dtype, shape and mean/std/min/max; and the interpreter passes the onnxruntime check too."""
+    path, compiled = compiled_run
+    interpreted = lamina("run", path, "--fill", "random", "--interpret", "--check", "onnxruntime")
+    assert interpreted.returncode == 0, interpreted.stdout + interpreted.stderr
+    assert interpreted.stdout.startswith("ran @main in the reference interpreter")
+    ours, theirs = printed_outputs(compiled.stdout), printed_outputs(interpreted.stdout)
+    assert ours and ours.keys() == theirs.keys(), (compiled.stdout, interpreted.stdout)
+    for name, (dtype, shape, stats) in ours.items():
+        assert (dtype, shape) == theirs[name][:2]
+        for a, b in zip(stats, theirs[name][2]):
+            assert math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-4), (name, stats, theirs[name][2])
+
+
+def test_import_then_opt_round_trips(zoo, lamina):
+    imported = lamina("import", zoo / "resnet18.onnx")
+    assert imported.returncode == 0, imported.stderr
+    opt = lamina("opt", "-p", "canonicalize", "--verify-roundtrip", stdin=imported.stdout)
+    assert opt.returncode == 0, opt.stderr
+    again = lamina("opt", stdin=opt.stdout)  # what canonicalize printed parses and verifies
+    assert again.returncode == 0, again.stderr
+    assert "func.func @main(%input: tensor<1x3x224x224xf32>) -> tensor<1x1000xf32>" in again.stdout
+    assert "nn.conv2d" in again.stdout
+
+
+# -- a model written as nn IR --------------------------------------------------------------------
+
+RELU_MLIR = """\
+func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %bias = nn.constant attributes {value = dense<1.0> : tensor<3xf32>} : () -> tensor<3xf32>
+  %sum = nn.add %x, %bias : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %y = nn.relu %sum : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %y : tensor<2x3xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("mode", ["compiled", "interpret"])
+def test_mlir_model_runs(tmp_path, lamina, mode):
+    model = tmp_path / "relu.mlir"
+    model.write_text(RELU_MLIR)
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([[-3, -2, -1], [0, 1, 2]], np.float32))  # relu(x + 1): [[0, 0, 0], [1, 2, 3]]
+    proc = lamina("run", model, "--input", f"x={x}", *(["--interpret"] if mode == "interpret" else []))
+    assert proc.returncode == 0, proc.stderr
+    assert printed_outputs(proc.stdout) == {"#0": ("float32", "2, 3", (1.0, 1.1547, 0.0, 3.0))}, proc.stdout
+
+
+# -- errors: one line, exit 1, no traceback ------------------------------------------------------
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines and "error: " in lines[0], proc.stderr
+    assert all(line.startswith("hint: ") for line in lines[1:]), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], proc.stderr
+    return lines[0]
+
+
+def test_unsupported_op_is_one_line_error(tmp_path, lamina):
+    graph = helper.make_graph([helper.make_node("Det", ["x"], ["y"], name="det0")], "det",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "det.onnx"
+    onnx.save(model, str(path))
+    assert_one_line_error(lamina("run", path, "--fill", "random"), "det0", "Det", "does not support")
+
+
+def test_truncated_onnx_is_one_line_error(tmp_path, zoo, lamina):
+    data = (zoo / "mlp.onnx").read_bytes()
+    path = tmp_path / "truncated.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    assert_one_line_error(lamina("run", path, "--fill", "random"), "truncated.onnx", "not a valid ONNX model")
+
+
+@pytest.mark.parametrize("mode", ["compiled", "interpret"])
+@pytest.mark.parametrize("value,fragments", [
+    (np.zeros((1, 783), np.float32), ("%input", "shape [1, 783]", "tensor<1x784xf32>")),
+    (np.zeros((1, 784), np.float64), ("%input", "dtype float64", "tensor<1x784xf32>")),
+], ids=["wrong-shape", "wrong-dtype"])
+def test_wrong_input_is_one_line_error(tmp_path, zoo, lamina, value, fragments, mode):
+    path = tmp_path / "input.npy"
+    np.save(path, value)
+    proc = lamina("run", zoo / "mlp.onnx", "--input", f"input={path}", *(["--interpret"] if mode == "interpret" else []))
+    assert_one_line_error(proc, *fragments)
