@@ -1,4 +1,4 @@
-"""Build one op into a kernel: TE compute (te_ops) -> PrimFunc -> default schedule -> compile.
+"""Build one op into a kernel: TE compute (lowering/te) -> PrimFunc -> default schedule -> compile.
 
 Kernels are cached on disk by a hash of the scheduled kernel's TVMScript and the target, so a
 second compile of the same model (or the same layer shape twice in one model) is a file load.
@@ -20,7 +20,7 @@ from lamina.compiler.ir import Operation
 
 from . import tvm_adapter as tvm
 from .schedule_cpu import default_cpu_schedule
-from .te_ops import COMPUTES, LoweringError, dtype_of
+from .te import COMPUTES, LoweringError, dtype_of
 
 
 class BuildError(LaminaError):

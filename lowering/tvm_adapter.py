@@ -2,8 +2,9 @@
 
 TVM 0.27 (see ../shared/docs/tvm-0.27-notes.md): TE computes become a PrimFunc with
 `te.create_prim_func`, are scheduled with `tvm.s_tir.Schedule`, and built with `tvm.compile` for a
-JSON-dict `Target`. The compute table (`te_ops.py`) writes expressions with the names re-exported
-here (`te`, `tir`, `topi`); schedules use `Schedule` through `build_kernel`.
+JSON-dict `Target`. The compute table (the `te/` package, one module per op family) writes
+expressions with the names re-exported here (`te`, `tir`, `topi`); schedules use `Schedule`
+through `build_kernel`.
 """
 
 from __future__ import annotations

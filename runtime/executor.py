@@ -1,7 +1,7 @@
 """The executor: compiles each op of a function to a kernel and runs them in order.
 
 For now every op is its own kernel (fusion comes later); constants are numpy arrays handed to the
-kernels that read them. `CompiledModel(*inputs)` checks each input against the function's type
+kernels that read them, and ops that depend only on constants are evaluated once at compile time. `CompiledModel(*inputs)` checks each input against the function's type
 (shape and dtype, naming the input when it is wrong) and returns numpy outputs.
 """
 
@@ -11,13 +11,14 @@ import time
 
 import numpy as np
 
+from lamina.compiler.attributes import DenseElementsAttr
 from lamina.compiler.ir import Operation
 from lamina.compiler.opdef import ConstantLike
 from lamina.compiler.symbols import SymbolTable
 from lamina.lowering import tvm_adapter
 from lamina.lowering.build import BuildError, BuildStats, build_op
 
-from .interpreter import InterpreterError, check_input, input_name
+from .interpreter import Interpreter, InterpreterError, check_input, input_name
 
 
 class CompiledModel:
@@ -43,12 +44,30 @@ class CompiledModel:
                 self.returns = list(op.operands)
             elif op.has_trait(ConstantLike):
                 self.constants[op.results[0]] = np.asarray(op.interpret())
+            elif self.evaluate_at_compile_time(op):
+                continue
             else:
                 kernel = build_op(op, self.target, self.threads, self.stats)
                 shapes = [tuple(r.type.shape) for r in op.results]
                 dtypes = [r.type.element_type.numpy_dtype for r in op.results]
                 self.steps.append((op, kernel.kernel, shapes, dtypes))
         self.compile_seconds = time.perf_counter() - start
+
+    def evaluate_at_compile_time(self, op: Operation) -> bool:
+        """Ops whose value is known before any input arrives run once, here, in the interpreter:
+        those whose operands are all constants (weight transforms, shape glue), and those whose
+        fold gives a constant (nn.shape of a static tensor). Returns whether `op` was one."""
+        if op.regions:
+            return False
+        if all(v in self.constants for v in op.operands):
+            outs = Interpreter.run_op(op, [self.constants[v] for v in op.operands])
+        else:
+            folded = op.fold(*[None] * len(op.operands)) if hasattr(op, "fold") else None
+            if not isinstance(folded, DenseElementsAttr):
+                return False
+            outs = [folded.array]
+        self.constants.update(zip(op.results, outs))
+        return True
 
     @property
     def num_kernels(self) -> int:

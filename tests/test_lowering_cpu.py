@@ -21,7 +21,7 @@ from lamina.compiler.types import RankedTensorType, f32, i1, i64
 from lamina.dialects.nn.base import ints, integer, real, string
 from lamina.lowering import tvm_adapter
 from lamina.lowering.build import build_op
-from lamina.lowering.te_ops import COMPUTES
+from lamina.lowering.te import COMPUTES
 
 EXAMPLES = 10 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 200
 TARGET = tvm_adapter.llvm_target()

@@ -1,0 +1,71 @@
+"""Types and small helpers shared by the compute families: TVM dtypes of lamina types, the
+result's static shape and dtype, constants, broadcasting reads, and op attributes."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from lamina.compiler.types import FloatType, IndexType, IntegerType, RankedTensorType
+
+from ..tvm_adapter import te, tir
+from . import LoweringError
+
+
+def dtype_of(element) -> str:
+    if isinstance(element, FloatType):
+        return {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}[element.name]
+    if isinstance(element, IndexType):
+        return "int64"
+    if isinstance(element, IntegerType):
+        if element.width == 1:
+            return "bool"
+        return f"{'u' if element.signedness == 'u' else ''}int{element.width}"
+    raise LoweringError(f"no TVM dtype for {element}")
+
+
+def out_shape(op, index: int = 0) -> tuple[int, ...]:
+    t = op.results[index].type
+    if not isinstance(t, RankedTensorType) or not t.has_static_shape:
+        raise LoweringError(f"'{op.name}' has result type {t}; lowering needs a static shape")
+    return tuple(int(d) for d in t.shape)
+
+
+def out_dtype(op, index: int = 0) -> str:
+    return dtype_of(op.results[index].type.element_type)
+
+
+def const(value, dtype: str):
+    return tir.const(value, dtype)
+
+
+def broadcast_index(tensor, index: tuple):
+    """Read `tensor` at the output `index` under numpy broadcasting (size-1 dims read index 0)."""
+    rank, shape = len(index), [int(d) for d in tensor.shape]
+    offset = rank - len(shape)
+    return tensor[tuple(0 if d == 1 else index[offset + k] for k, d in enumerate(shape))]
+
+
+def accumulator(dtype: str) -> str:
+    """The dtype a dot product sums in: float32 for half precision, which then rounds once (as
+    ONNX's reference and ONNX Runtime do) instead of at each of its k additions."""
+    return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
+def rounded(t, dtype: str):
+    """`t` as `dtype`: a cast stage, or `t` itself when it has that dtype already."""
+    if t.dtype == dtype:
+        return t
+    return te.compute(t.shape, lambda *i: t[i].astype(dtype), name="round")
+
+
+def elementwise(op, fn: Callable, *tensors, name: str | None = None):
+    """The result of `fn` applied to the broadcast operands at each index of the result."""
+    return te.compute(out_shape(op), lambda *i: fn(*(broadcast_index(t, i) for t in tensors)),
+                      name=name or op.name.split(".")[1])
+
+
+def _attr(op, name, default=None):
+    """An attribute's Python value (tuple for arrays), or `default` when absent."""
+    from lamina.dialects.nn.base import py
+
+    return py(op.properties.get(name), default)
