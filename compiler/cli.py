@@ -88,6 +88,16 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     run.set_defaults(handler=_run_run)
 
+    check = sub.add_parser("check-pass", help="check that a pass keeps the meaning of random nn graphs",
+                           description="Run random nn graphs through the reference interpreter before "
+                                       "and after a pass (or pipeline) and report the smallest graph "
+                                       "whose outputs differ.")
+    check.add_argument("pipeline", metavar="NAME", help='a pass or pipeline, e.g. "fold-constants" or "canonicalize,cse"')
+    check.add_argument("--examples", type=int, default=300, metavar="N", help="how many graphs to try (default 300)")
+    check.add_argument("--seed", type=int, help="hypothesis seed, for a reproducible run")
+    check.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    check.set_defaults(handler=_run_check_pass)
+
     # every argument after `bench` goes to the benchmark's own parser (prefix_chars="\0": none of
     # them is an option of this subparser), so `lamina bench --help` shows the benchmark's options
     bench = sub.add_parser("bench", add_help=False, prefix_chars="\0",
@@ -431,3 +441,11 @@ def _check_diagnostics(text: str, filename: str, error) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _run_check_pass(args) -> int:
+    from lamina.compiler.testing import check_pass
+
+    result = check_pass(args.pipeline, examples=args.examples, seed=args.seed)
+    print(result.report())
+    return 0 if result.ok else 1

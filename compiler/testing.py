@@ -54,7 +54,8 @@ from .types import (ELEMENT_TYPES, FloatType, FunctionType, IndexType, IntegerTy
 
 __all__ = ["element_types", "tensor_types", "types", "integer_attrs", "float_attrs",
            "string_values", "dense_elements", "dense_arrays", "attributes", "locations",
-           "name_hints", "symbol_names", "modules"]
+           "name_hints", "symbol_names", "modules", "nn_graphs", "random_inputs",
+           "check_pass", "CheckResult"]
 
 # ---------------------------------------------------------------------------------------------
 # Types
@@ -679,3 +680,342 @@ def modules(draw, allow_unregistered: bool = False, max_ops: int = 24, max_depth
     drawer = _ModuleDrawer(draw, allow_unregistered, max_ops, max_depth, locations,
                            discardable_attributes, large_dense, constant_types, value_types, ascii, ops)
     return drawer.module()
+
+
+# ---------------------------------------------------------------------------------------------
+# nn graphs, and checking that a pass keeps their meaning
+
+_NN_UNARY = ("neg", "relu", "abs", "tanh", "sigmoid", "identity", "leaky_relu", "hard_swish",
+             "erf", "dropout", "exp")
+_NN_BINARY = ("sub", "add", "mul", "max", "min", "div")
+_NN_REDUCE = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
+NN_GRAPH_KINDS = ("binary", "unary", "constant_subgraph", "reduce", "transpose", "reshape",
+                  "unsqueeze", "concat", "conv2d", "pool", "compare_where", "constant_of_shape")
+
+
+class _NnGraphDrawer:
+    """Draws one `func.func @main` of nn ops, op by op, from a pool of f32 values."""
+
+    def __init__(self, draw, max_ops: int, kinds: tuple):
+        from lamina.dialects import nn  # noqa: F401  (registers the nn ops)
+        from lamina.compiler.opdef import lookup_op
+
+        self.draw = draw
+        self.op = lambda name: lookup_op("nn." + name)
+        self.max_ops = max_ops
+        self.kinds = kinds
+
+    def shape(self, min_rank=1, max_rank=4):
+        return tuple(self.draw(st.lists(st.integers(1, 4), min_size=min_rank, max_size=max_rank)))
+
+    def constant(self, block, shape) -> Value:
+        from lamina.dialects.nn.base import ConstantOp
+
+        values = self.draw(st.lists(st.sampled_from([0.5, -1.0, 2.0, 0.25, 1.5, -0.75, 3.0]),
+                                    min_size=1, max_size=1 if not shape else 3))
+        rng = np.random.default_rng(self.draw(st.integers(0, 2 ** 16)))
+        t = RankedTensorType(tuple(shape), f32)
+        size = int(np.prod(shape, dtype=np.int64))
+        array = np.asarray(values * (size // len(values) + 1), np.float32)[:size].reshape(shape) \
+            if len(values) == 1 else rng.standard_normal(shape).astype(np.float32)
+        op = ConstantOp(result_types=[t], properties={"value": DenseElementsAttr(t, array)})
+        block.append(op)
+        return op.results[0]
+
+    def add(self, block, name, *operands, result_types=None, **props) -> Value | None:
+        """Build nn.`name`, or return None if its shape inference rejects the drawn attributes."""
+        from lamina.dialects.nn.base import ShapeError
+
+        try:
+            op = self.op(name).build(*operands, result_types=result_types, **props)
+        except (ShapeError, ValueError):
+            return None
+        block.append(op)
+        return op.results[0]
+
+    def broadcast_partner(self, shape) -> tuple:
+        """A shape that broadcasts with `shape`: a suffix of it with some dims set to 1."""
+        k = self.draw(st.integers(0, len(shape)))
+        tail = list(shape[len(shape) - k:])
+        return tuple(1 if self.draw(st.booleans()) else d for d in tail)
+
+    def pick(self, pool, pred=lambda v: True):
+        choices = [v for v in pool if pred(v)]
+        return self.draw(st.sampled_from(choices)) if choices else None
+
+    def step(self, block, pool, kind) -> Value | None:
+        from lamina.dialects.nn.base import integer, ints, real
+
+        floats = [v for v in pool if v.type.element_type == f32]
+        ranked = [v for v in floats if v.type.rank >= 1]  # (the inputs always qualify)
+        x = ranked[-1] if self.draw(st.booleans()) else self.draw(st.sampled_from(ranked))  # chains
+        shape = x.type.shape
+        if kind == "unary":
+            name = self.draw(st.sampled_from(_NN_UNARY))
+            props = {"alpha": real(self.draw(st.sampled_from([0.01, 0.2])))} if name == "leaky_relu" else {}
+            return self.add(block, name, x, **props)
+        if kind in ("binary", "constant_subgraph"):
+            name = self.draw(st.sampled_from(_NN_BINARY))
+            if kind == "constant_subgraph":  # a chain of ops on constants only: fold-constants' work
+                x = self.constant(block, self.shape(1, 3))
+                for _ in range(self.draw(st.integers(0, 2))):
+                    x = self.add(block, self.draw(st.sampled_from(_NN_UNARY[:6])), x)
+                shape = x.type.shape
+            same = [v for v in floats if v is not x and _broadcasts(v.type.shape, shape)]
+            if same and self.draw(st.booleans()):
+                y = self.draw(st.sampled_from(same))
+            else:
+                y = self.constant(block, self.broadcast_partner(shape))
+            if self.draw(st.booleans()):
+                x, y = y, x
+            return self.add(block, name, x, y)
+        if kind == "reduce":
+            axes = self.draw(st.lists(st.integers(-len(shape), len(shape) - 1), max_size=len(shape), unique_by=lambda a: a % len(shape)))
+            return self.add(block, self.draw(st.sampled_from(_NN_REDUCE)), x, axes=ints(axes),
+                            keepdims=integer(self.draw(st.integers(0, 1))))
+        if kind == "transpose":
+            perm = self.draw(st.permutations(range(len(shape))))
+            return self.add(block, "transpose", x, perm=ints(perm))
+        if kind == "reshape":
+            dims = list(shape)
+            if len(dims) > 1 and self.draw(st.booleans()):  # merge two neighbours
+                i = self.draw(st.integers(0, len(dims) - 2))
+                dims[i:i + 2] = [dims[i] * dims[i + 1]]
+            else:
+                dims = self.draw(st.permutations(dims))
+            return self.add(block, "reshape", x, shape=ints(dims))
+        if kind == "unsqueeze":
+            if len(shape) >= 4:
+                return None
+            return self.add(block, "unsqueeze", x, axes=ints([self.draw(st.integers(-len(shape) - 1, len(shape)))]))
+        if kind == "concat":
+            axis = self.draw(st.integers(0, len(shape) - 1))
+            other = list(shape)
+            other[axis] = self.draw(st.integers(1, 3))
+            y = self.pick(floats, lambda v: v.type.shape == tuple(other)) if self.draw(st.booleans()) else None
+            y = y if y is not None else self.constant(block, other)
+            return self.add(block, "concat", x, y, axis=integer(axis - len(shape) if self.draw(st.booleans()) else axis))
+        if kind in ("conv2d", "pool"):
+            if len(shape) != 4:
+                x = self.add(block, "reshape", x, shape=ints(_to_4d(shape)))
+                shape = x.type.shape
+            n, c, h, w = shape
+            kh, kw = self.draw(st.integers(1, min(3, h))), self.draw(st.integers(1, min(3, w)))
+            pads = [self.draw(st.integers(0, k - 1)) for k in (kh, kw, kh, kw)]
+            strides = [self.draw(st.integers(1, 2)) for _ in range(2)]
+            if kind == "pool":
+                name = self.draw(st.sampled_from(["max_pool2d", "avg_pool2d", "global_avg_pool"]))
+                if name == "global_avg_pool":
+                    return self.add(block, name, x)
+                props = {"count_include_pad": integer(self.draw(st.integers(0, 1)))} if name == "avg_pool2d" else {}
+                return self.add(block, name, x, kernel_shape=ints([kh, kw]), strides=ints(strides),
+                                pads=ints(pads), **props)
+            group = c if c > 1 and self.draw(st.booleans()) else 1
+            out = c * self.draw(st.integers(1, 2)) if group > 1 else self.draw(st.integers(1, 3))
+            dil = [self.draw(st.integers(1, 2)) for _ in range(2)]
+            if (kh - 1) * dil[0] + 1 > h + pads[0] + pads[2] or (kw - 1) * dil[1] + 1 > w + pads[1] + pads[3]:
+                dil = [1, 1]
+            weight = self.constant(block, (out, c // group, kh, kw))
+            operands = [x, weight] + ([self.constant(block, (out,))] if self.draw(st.booleans()) else [])
+            return self.add(block, "conv2d", *operands, strides=ints(strides), pads=ints(pads),
+                            dilations=ints(dil), group=integer(group))
+        if kind == "compare_where":
+            y = self.constant(block, self.broadcast_partner(shape))
+            cond = self.add(block, self.draw(st.sampled_from(["less", "greater", "equal"])), x, y)
+            if cond is None:
+                return None
+            return self.add(block, "where", cond, x, y) if self.draw(st.integers(0, 3)) else cond
+        if kind == "constant_of_shape":
+            s = self.add(block, "shape", x)
+            value = DenseElementsAttr(RankedTensorType((1,), f32), np.asarray([self.draw(st.sampled_from([0.0, 1.0, -2.5]))], np.float32))
+            c = self.add(block, "constant_of_shape", s, result_types=[x.type], value=value)
+            return self.add(block, "add", x, c)
+        raise ValueError(f"unknown nn graph kind {kind!r}")
+
+    def func(self):
+        from lamina.dialects.func import FuncOp, ReturnOp
+
+        input_types = [RankedTensorType(self.shape(), f32) for _ in range(self.draw(st.integers(1, 3)))]
+        fn = FuncOp.create_with_body("main", input_types, ())
+        block = fn.entry
+        pool = list(block.args)
+        # the plan first, as a list: hypothesis shrinks a failing graph by deleting its steps
+        for kind in self.draw(st.lists(st.sampled_from(self.kinds), min_size=1, max_size=self.max_ops)):
+            v = self.step(block, pool, kind)
+            if v is not None:
+                pool.append(v)
+        # return every value nothing uses (at most 3, the last first), so most ops are live
+        sinks = [v for v in reversed(pool[len(block.args):]) if not v.uses] or [pool[-1]]
+        outs = sinks[:3]
+        block.append(ReturnOp(operands=outs))
+        fn.function_type = TypeAttr(FunctionType(tuple(input_types), tuple(v.type for v in outs)))
+        return fn
+
+
+def _broadcasts(a, b) -> bool:
+    return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b)))
+
+
+def _to_4d(shape) -> tuple:
+    """`shape` as [N, C, H, W] with the same number of elements (the leading dims merged)."""
+    dims = [1] * max(0, 4 - len(shape)) + list(shape)
+    while len(dims) > 4:
+        dims[0:2] = [dims[0] * dims[1]]
+    return tuple(dims)
+
+
+@st.composite
+def nn_graphs(draw, max_ops: int = 8, kinds: tuple = NN_GRAPH_KINDS):
+    """A random well-typed `builtin.module` holding `func.func @main` of f32 tensor inputs (1-3,
+    rank 1-4, dims 1-4): chains and DAGs of unary and broadcasting binary ops, conv2d and pooling
+    with random strides, pads, dilations and groups, reshapes, transposes, unsqueezes, concats,
+    reductions, comparisons feeding `nn.where`, `constant_of_shape(shape(x))`, and constants
+    (operands, and whole constant subgraphs for fold-constants to fold). Every module verifies.
+
+    kinds: which of `NN_GRAPH_KINDS` to draw (hypothesis shrinks towards the first)."""
+    from lamina.dialects.builtin import ModuleOp
+
+    module = ModuleOp.empty()
+    module.block.append(_NnGraphDrawer(draw, max_ops, kinds).func())
+    return module
+
+
+def random_inputs(module: Operation, seed: int, function: str = "main") -> list:
+    """Standard-normal arrays (integers in [-4, 4], random bools) for `function`'s inputs."""
+    from lamina.compiler.symbols import SymbolTable
+
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for arg in SymbolTable(module).lookup(function).entry.args:
+        t = arg.type
+        dtype = np.dtype(t.element_type.numpy_dtype)
+        if dtype == np.bool_:
+            arrays.append(rng.random(t.shape) < 0.5)
+        elif dtype.kind in "iu":
+            arrays.append(rng.integers(-4, 5, t.shape).astype(dtype))
+        else:
+            arrays.append(rng.standard_normal(t.shape).astype(dtype))
+    return arrays
+
+
+class CheckResult:
+    """What `check_pass` found: `ok`, how many graphs it ran, and for a failure the smallest
+    graph's IR before and after the pass, its inputs, and the largest difference."""
+
+    def __init__(self, pipeline: str, ok: bool, examples: int, before: str | None = None,
+                 after: str | None = None, inputs: list | None = None, max_diff: float | None = None,
+                 message: str = ""):
+        self.pipeline, self.ok, self.examples = pipeline, ok, examples
+        self.before, self.after, self.inputs = before, after, inputs
+        self.max_diff, self.message = max_diff, message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"OK: '{self.pipeline}' kept the meaning of {self.examples} random nn graphs"
+        return f"FAILED: '{self.pipeline}' changed the meaning of a graph: {self.message}"
+
+    def report(self) -> str:
+        if self.ok:
+            return self.summary()
+        lines = [self.summary(), "", "smallest graph, before the pass:", self.before or "(none)",
+                 "", "after the pass:", self.after or "(the pass failed)", "", "inputs:"]
+        with np.printoptions(precision=4, threshold=50):
+            lines += [f"  #{i}: {np.array2string(a, separator=', ')}" for i, a in enumerate(self.inputs or [])]
+        if self.max_diff is not None:
+            lines.append(f"max difference: {self.max_diff:.6g}")
+        return "\n".join(lines)
+
+    __str__ = report
+
+
+class _Mismatch(AssertionError):
+    pass
+
+
+def _compare(before: list, after: list, rtol: float, atol: float) -> tuple[str, float] | None:
+    """None if the outputs agree; else (what differs, the max difference)."""
+    if len(before) != len(after):
+        return f"{len(before)} outputs before, {len(after)} after", math.inf
+    worst = 0.0
+    problem = None
+    for i, (b, a) in enumerate(zip(before, after)):
+        b, a = np.asarray(b), np.asarray(a)
+        if b.shape != a.shape or b.dtype != a.dtype:
+            return f"output #{i} was {b.dtype}{list(b.shape)}, is {a.dtype}{list(a.shape)}", math.inf
+        if b.dtype.kind == "f":
+            with np.errstate(all="ignore"):
+                diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+                diff = np.where(np.isnan(a) & np.isnan(b), 0.0, diff)
+                diff = np.where((a == b), 0.0, diff)  # equal infinities
+                diff = np.where(np.isnan(diff), math.inf, diff)
+            if diff.size:
+                worst = max(worst, float(diff.max()))
+            close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+        else:
+            close = a == b
+            if b.size and not close.all():
+                worst = max(worst, float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()))
+        if not np.all(close) and problem is None:
+            problem = f"output #{i} differs"
+    return None if problem is None else (problem, worst)
+
+
+def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *,
+               rtol: float = 1e-4, atol: float = 1e-5, graphs=None) -> CheckResult:
+    """Run the reference interpreter on random nn graphs (`nn_graphs()`, or `graphs`) and random
+    inputs before and after `pass_or_pipeline` (a pipeline string or a Pass instance, run with
+    verification). Outputs must agree (floats within rtol/atol, ints and bools exactly).
+
+    On a difference (or an error in the pass) hypothesis shrinks the graph and the result holds
+    the SMALLEST failing one: its IR before and after, its inputs, the max difference."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as seed_decorator
+
+    from lamina.compiler.passes.manager import PassManager
+    from lamina.compiler.passes.pass_base import Pass
+    from lamina.compiler.printer import print_ir
+    from lamina.runtime.interpreter import interpret
+
+    if isinstance(pass_or_pipeline, Pass):
+        label = pass_or_pipeline.pipeline_text()
+        make = lambda: PassManager([pass_or_pipeline])  # noqa: E731
+    else:
+        label = str(pass_or_pipeline)
+        PassManager.parse(label)  # a bad pipeline fails here, once, not on every graph
+        make = lambda: PassManager.parse(label)  # noqa: E731
+    count = [0]
+    last: list[CheckResult] = []
+
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck), print_blob=False)
+    @given(graphs if graphs is not None else nn_graphs(), st.integers(0, 2 ** 32 - 1))
+    def prop(module, input_seed):
+        count[0] += 1
+        text = print_ir(module)
+        inputs = random_inputs(module, input_seed)
+        expected = interpret(module, *inputs)
+        try:
+            make().run(module)
+            after_text = print_ir(module)
+            got = interpret(module, *inputs)
+        except Exception as e:  # noqa: BLE001 - a pass that crashes or breaks the IR fails too
+            last[:] = [CheckResult(label, False, count[0], text, None, inputs, None,
+                                   f"{type(e).__name__}: {e}")]
+            raise _Mismatch(str(e)) from None
+        diff = _compare(expected, got, rtol, atol)
+        if diff is not None:
+            last[:] = [CheckResult(label, False, count[0], text, after_text, inputs, diff[1], diff[0])]
+            raise _Mismatch(diff[0])
+
+    if seed is not None:
+        prop = seed_decorator(seed)(prop)
+    try:
+        prop()
+    except _Mismatch:
+        result = last[0]
+        result.examples = count[0]
+        return result
+    return CheckResult(label, True, count[0])

@@ -104,6 +104,7 @@ PASS_MODULES: dict[str, str] = {
     "canonicalize": "lamina.compiler.passes.canonicalize",
     "cse": "lamina.compiler.passes.cse",
     "dce": "lamina.compiler.passes.dce",
+    "fold-constants": "lamina.compiler.passes.fold_constants",
 }
 
 _PASSES: dict[str, type[Pass]] = {}
