@@ -33,4 +33,5 @@ class CanonicalizePass(Pass):
 
 def canonicalization_patterns() -> list[RewritePattern]:
     """The patterns of every registered op (importing the known dialects)."""
-    return [pattern for cls in all_op_classes() for pattern in cls.canonicalization_patterns]
+    patterns = [pattern for cls in all_op_classes() for pattern in cls.canonicalization_patterns]
+    return list({id(p): p for p in patterns}.values())  # one pattern may serve several ops

@@ -4,3 +4,4 @@ numpy reference (`interpret`). Importing this package registers every op."""
 from .base import nn  # noqa: F401  (the Dialect; op modules below register into it)
 from . import conv, linalg, norm, image  # noqa: F401
 from . import elementwise, reduce, shape  # noqa: F401
+from . import patterns  # noqa: F401  (elimination patterns, attached to the ops above)
