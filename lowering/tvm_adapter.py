@@ -88,6 +88,33 @@ class Kernel:
         return float(timer(*args, *outs).median)
 
 
+VERSION = tvm.__version__
+
+
+def host_cpu() -> str:
+    """LLVM's name for this machine's CPU ("znver5", ...), or "generic"."""
+    return str(tvm.target.codegen.llvm_get_system_cpu() or "generic")
+
+
+def device_tensor(array: np.ndarray):
+    """A copy of `array` on the CPU device."""
+    return tvm.runtime.tensor(np.asarray(array, order="C"), tvm.cpu())
+
+
+def empty_tensor(shape, dtype):
+    return tvm.runtime.empty(tuple(shape), str(np.dtype(dtype)), tvm.cpu())
+
+
+def shared_tensor(array: np.ndarray):
+    """A device tensor over `array`'s own memory (DLPack, no copy); raises if TVM refuses it."""
+    return tvm.runtime.from_dlpack(array)
+
+
+def median_seconds(module, entry: str, args, number: int = 10, repeat: int = 3) -> float:
+    timer = module.time_evaluator(entry, tvm.cpu(), number=number, repeat=repeat)
+    return float(timer(*args).median)
+
+
 def compile_module(scheduled_module, target) -> object:
     """Build a scheduled IRModule; returns the runtime module (the executable's `.mod`)."""
     return tvm.compile(scheduled_module, target=target)

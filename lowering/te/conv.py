@@ -37,6 +37,14 @@ def _nchw_shape(op):
     return shape
 
 
+def output_channel_block(out_c: int) -> int:
+    """Output channels summed together in one vector by the conv schedule (schedule_cpu.py)."""
+    for ob in (32, 16, 8, 4, 2):
+        if out_c % ob == 0:
+            return ob
+    return 1
+
+
 @lowers("nn.conv2d")
 def conv2d(op, x, w, *bias):
     x, back = _nchw(op, x)
@@ -44,16 +52,35 @@ def conv2d(op, x, w, *bias):
     dh, dw = _attr(op, "dilations", (1, 1))
     group = _attr(op, "group", 1)
     xp = _padded(x, _attr(op, "pads", (0, 0, 0, 0)), const(0, x.dtype))
-    out_c, in_per_group, kh, kw = (int(d) for d in w.shape)
+    if w.op.name.endswith("_packed"):  # a constant weight, packed once by build.py: [O/ob, C, KH, KW, ob]
+        oo_, in_per_group, kh, kw, ob_ = (int(d) for d in w.shape)
+        out_c = oo_ * ob_
+    else:
+        out_c, in_per_group, kh, kw = (int(d) for d in w.shape)
     per_group_out = out_c // group
     rc = te.reduce_axis((0, in_per_group), name="rc")
     ry = te.reduce_axis((0, kh), name="ry")
     rx = te.reduce_axis((0, kw), name="rx")
     acc = accumulator(x.dtype)
+    if w.op.name.endswith("_packed"):
+        ob = int(w.shape[-1])
+
+        def weight(o):
+            return w[o // ob, rc, ry, rx, o % ob]
+    elif group == 1:  # weights packed [out_c/ob, in_c, kh, kw, ob]: ob output channels are one vector
+        ob = output_channel_block(out_c)
+        wp = te.compute((out_c // ob, in_per_group, kh, kw, ob),
+                        lambda oo, c, y, x_, oi: w[oo * ob + oi, c, y, x_], name="pack_w")
+
+        def weight(o):
+            return wp[o // ob, rc, ry, rx, o % ob]
+    else:
+        def weight(o):
+            return w[o, rc, ry, rx]
 
     def at(b, o, i, j):
-        ch = (o // per_group_out) * in_per_group + rc
-        return te.sum(xp[b, ch, i * sh + ry * dh, j * sw + rx * dw].astype(acc) * w[o, rc, ry, rx].astype(acc),
+        ch = rc if group == 1 else (o // per_group_out) * in_per_group + rc
+        return te.sum(xp[b, ch, i * sh + ry * dh, j * sw + rx * dw].astype(acc) * weight(o).astype(acc),
                       axis=[rc, ry, rx])
     y = te.compute(_nchw_shape(op), at, name="conv2d")
     if bias:

@@ -1,0 +1,198 @@
+"""The CPU schedules of the anchor ops (lowering/schedule_cpu.py) on zoo-sized shapes: the
+register-blocked matmul/gemm and the blocked conv2d (group 1 and depthwise) give numpy's
+results, and the kernel really took the blocked schedule (no timing is asserted here; see
+bench/ for speed). tests/test_lowering_cpu.py covers the same schedules on small random shapes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from lamina.dialects.nn.base import ints, integer, real, string
+from lamina.lowering import tvm_adapter
+from lamina.lowering.build import build_op
+
+from test_lowering_cpu import make_op
+
+TARGET = tvm_adapter.llvm_target()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_cache(tmp_path_factory):
+    os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed + sum(shape)).standard_normal(shape).astype(np.float32)
+
+
+def run(name, operands, props):
+    op = make_op(name, operands, dict(props))
+    built = build_op(op, TARGET, threads=2)
+    shapes = [tuple(r.type.shape) for r in op.results]
+    (out,) = built.kernel.run(operands, shapes, [np.float32] * len(shapes))
+    return out, built.script
+
+
+def blocked(script: str) -> bool:
+    """The kernel sums into a local (register) block, vectorized, in a parallel loop."""
+    return 'scope="local"' in script and "T.vectorized" in script and "T.parallel" in script
+
+
+MATMULS = {  # transformer block, batched attention
+    "128x256@256x256": ((128, 256), (256, 256)),
+    "128x256@256x1024": ((128, 256), (256, 1024)),
+    "128x1024@1024x256": ((128, 1024), (1024, 256)),
+    "4x128x64@4x64x128": ((4, 128, 64), (4, 64, 128)),
+    "broadcast 2x128x64@64x96": ((2, 128, 64), (64, 96)),
+    "odd 33x70@70x45": ((33, 70), (70, 45)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MATMULS))
+def test_matmul_matches_numpy(case):
+    sa, sb = MATMULS[case]
+    a, b = rand(*sa), rand(*sb, seed=1)
+    out, script = run("nn.matmul", [a, b], {})
+    np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), rtol=1e-4, atol=1e-4)
+    assert blocked(script)
+    if sa[-2] >= 16:
+        assert "pack_b" in script
+
+
+GEMMS = {  # (m, k, n, trans_a, trans_b, bias)
+    "resnet fc 1x512@(1000x512)^T": (1, 512, 1000, 0, 1, True),
+    "mlp 1x784@784x256": (1, 784, 256, 0, 0, True),
+    "mlp 1x256@256x10 no bias": (1, 256, 10, 0, 0, False),
+    "batch 64x256@(128x256)^T": (64, 256, 128, 0, 1, True),
+    "trans_a 32x48^T@48x40": (32, 48, 40, 1, 0, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GEMMS))
+def test_gemm_matches_numpy(case):
+    m, k, n, ta, tb, bias = GEMMS[case]
+    a = rand(*((k, m) if ta else (m, k)))
+    b = rand(*((n, k) if tb else (k, n)), seed=1)
+    operands = [a, b] + ([rand(n, seed=2)] if bias else [])
+    props = {"trans_a": integer(ta), "trans_b": integer(tb), "alpha": real(1.0), "beta": real(1.0)}
+    out, script = run("nn.gemm", operands, props)
+    expected = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b)
+    if bias:
+        expected = expected + operands[2]
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    assert blocked(script)
+
+
+CONVS = {  # (n, c, h, w, out_c, k, stride, pad, group)
+    "resnet stem 7x7/2 3->64 224": (1, 3, 224, 224, 64, 7, 2, 3, 1),
+    "resnet 3x3 64->64 56": (1, 64, 56, 56, 64, 3, 1, 1, 1),
+    "resnet 3x3/2 128->256 28": (1, 128, 28, 28, 256, 3, 2, 1, 1),
+    "resnet 1x1/2 128->256 28": (1, 128, 28, 28, 256, 1, 2, 0, 1),
+    "mobilenet dw 3x3 32 112": (1, 32, 112, 112, 32, 3, 1, 1, 32),
+    "mobilenet dw 3x3/2 96 112": (1, 96, 112, 112, 96, 3, 2, 1, 96),
+    "mobilenet pw 1x1 96->24 56": (1, 96, 56, 56, 24, 1, 1, 0, 1),
+    "mobilenet pw 1x1 320->1280 7": (1, 320, 7, 7, 1280, 1, 1, 0, 1),
+    "odd 3x3 5->7 13x11": (2, 5, 13, 11, 7, 3, 1, 1, 1),
+}
+
+
+def conv_reference(x, w, b, stride, pad, group):
+    """Direct convolution in float64 with numpy (NCHW)."""
+    n, c, h, wd = x.shape
+    oc, cg, kh, kw = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    out = np.zeros((n, oc, oh, ow))
+    per_group = oc // group
+    for g in range(group):
+        xs = xp[:, g * cg:(g + 1) * cg]
+        ws = w[g * per_group:(g + 1) * per_group].astype(np.float64)
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xs[:, :, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride]
+                out[:, g * per_group:(g + 1) * per_group] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
+    return out + b[None, :, None, None]
+
+
+# every conv in NCHW; NHWC for the layers of 56x56 and less (one large NHWC case is enough)
+LAYOUT_CASES = [(case, "NCHW") for case in sorted(CONVS)] + \
+    [(case, "NHWC") for case in sorted(CONVS) if CONVS[case][2] <= 56]
+
+
+@pytest.mark.parametrize("case,layout", LAYOUT_CASES)
+def test_conv2d_matches_numpy(case, layout):
+    n, c, h, w, oc, k, s, p, g = CONVS[case]
+    x, wt, b = rand(n, c, h, w), rand(oc, c // g, k, k, seed=1), rand(oc, seed=2)
+    props = {"strides": ints([s, s]), "pads": ints([p] * 4), "dilations": ints([1, 1]), "group": integer(g)}
+    xin = x
+    if layout == "NHWC":
+        props["layout"] = string("NHWC")
+        xin = x.transpose(0, 2, 3, 1).copy()
+    out, script = run("nn.conv2d", [xin, wt, b], props)
+    expected = conv_reference(x, wt, b, s, p, g)
+    if layout == "NHWC":
+        expected = expected.transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=2e-4)
+    assert blocked(script)
+
+
+# ---------------------------------------------------------------------------------------------
+# constant weights: build.py packs them once (numpy) and keeps them as device tensors
+
+
+def run_with_constant_weight(name, operands, props):
+    """`name` with operand 1 produced by an nn.constant in the same block (as after import)."""
+    from lamina.compiler.attributes import DenseElementsAttr
+    from lamina.compiler.ir import Block
+    from lamina.compiler.opdef import lookup_op
+    from lamina.compiler.types import RankedTensorType, f32
+    from lamina.lowering.build import ConstantOperandsKernel
+
+    types = [RankedTensorType(a.shape, f32) for a in operands]
+    block = Block([types[0]] + types[2:])
+    const_cls = lookup_op("nn.constant")
+    const = const_cls(operands=[], result_types=[types[1]],
+                      properties={"value": DenseElementsAttr(types[1], operands[1])})
+    block.append(const)
+    cls = lookup_op(name)
+    args = [block.args[0], const.results[0], *block.args[1:]]
+    op = cls(operands=args, result_types=cls.infer_result_types(types, dict(props)), properties=dict(props))
+    block.append(op)
+    built = build_op(op, TARGET, threads=2)
+    assert isinstance(built.kernel, ConstantOperandsKernel)
+    weight = const.interpret()
+    shapes = [tuple(r.type.shape) for r in op.results]
+    inputs = [operands[0], weight, *operands[2:]]
+    first = built.kernel.run(inputs, shapes, [np.float32])[0]
+    again = built.kernel.run(inputs, shapes, [np.float32])[0]  # the packed weight reused
+    np.testing.assert_array_equal(first, again)
+    return first, built.script
+
+
+def test_constant_weight_conv_is_packed_once():
+    x, w, b = rand(1, 32, 20, 20), rand(64, 32, 3, 3, seed=1), rand(64, seed=2)
+    props = {"strides": ints([1, 1]), "pads": ints([1] * 4), "dilations": ints([1, 1]), "group": integer(1)}
+    out, script = run_with_constant_weight("nn.conv2d", [x, w, b], props)
+    assert "in1_packed" in script and "pack_w" not in script
+    np.testing.assert_allclose(out, conv_reference(x, w, b, 1, 1, 1), rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("tb", [0, 1])
+def test_constant_weight_gemm_is_packed_once(tb):
+    a, b, c = rand(1, 512), rand(*((1000, 512) if tb else (512, 1000)), seed=1), rand(1000, seed=2)
+    props = {"trans_b": integer(tb), "alpha": real(1.0), "beta": real(1.0)}
+    out, script = run_with_constant_weight("nn.gemm", [a, b, c], props)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ (b.T if tb else b) + c, rtol=1e-4, atol=1e-4)
+    if tb:
+        assert "in1_packed" in script
+
+
+def test_constant_weight_matmul_is_packed_once():
+    a, b = rand(2, 128, 256), rand(256, 96, seed=1)
+    out, script = run_with_constant_weight("nn.matmul", [a, b], {})
+    assert "in1_packed" in script and "pack_b" not in script
+    np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), rtol=1e-4, atol=1e-4)
