@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
-from .types import FloatType, IndexType, IntegerType, RankedTensorType, Type, f64, i1, i64
+from .types import FloatType, RankedTensorType, Type, f64, i1, i64
 
 
 class Attribute:

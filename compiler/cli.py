@@ -296,7 +296,7 @@ def _run_run(args) -> int:
         from lamina.runtime.interpreter import interpret
 
         outputs = interpret(module, *inputs)
-        print(f"ran @main in the reference interpreter")
+        print("ran @main in the reference interpreter")
     else:
         from lamina.runtime.executor import compile as compile_model
 

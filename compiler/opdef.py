@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from .attributes import Attribute
-from .ir import Operation, Region, Value
+from .ir import Operation, Value
 from .types import Type
 
 # ---------------------------------------------------------------------------------------------

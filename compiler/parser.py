@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from .attributes import (ArrayAttr, Attribute, BoolAttr, DenseArrayAttr, DenseElementsAttr,
                          DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr, StringAttr,
                          SymbolRefAttr, TypeAttr, UnitAttr)
 from .errors import ParseError, SourcePos
-from .ir import Block, BlockArgument, Operation, Region, Value
+from .ir import Block, Operation, Region, Value
 from .location import FileLineColLoc, FusedLoc, NameLoc, UnknownLoc
 from .opdef import IsolatedFromAbove, get_dialect, known_dialects, lookup_op
 from .types import (FloatType, FunctionType, IndexType, IntegerType, NoneType, OpaqueType,

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from .attributes import (HEX_THRESHOLD, ArrayAttr, Attribute, DenseElementsAttr, DictionaryAttr,
-                         FloatAttr, IntegerAttr, UnitAttr, format_attr_dict, format_float,
+                         FloatAttr, IntegerAttr, format_attr_dict, format_float,
                          format_symbol, quote_string)
 from .ir import Block, BlockArgument, Operation, Region, Value
 from .location import Location, UnknownLoc

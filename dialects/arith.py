@@ -12,14 +12,13 @@ import numpy as np
 
 from lamina.compiler.attributes import (Attribute, DenseElementsAttr, FloatAttr, IntegerAttr,
                                         OpaqueAttr)
-from lamina.compiler.ir import Value
 from lamina.compiler.opdef import (Attr, Commutative, ConstantLike, Dialect, Elementwise, Op,
                                    Operand, Pure, Result, SameOperandsAndResultType,
                                    TypeConstraint)
 from lamina.compiler.printer import CustomForm
 from lamina.compiler.rewrite import RewritePattern
-from lamina.compiler.types import (FloatType, IndexType, IntegerType, RankedTensorType, Type,
-                                   element_type_of, i1, is_float_like, is_integer_like)
+from lamina.compiler.types import (FloatType, RankedTensorType, Type, element_type_of, i1,
+                                   is_float_like, is_integer_like)
 
 arith = Dialect("arith", "Constants and scalar or elementwise arithmetic.")
 arith.opaque_attributes |= {"fastmath", "overflow"}  # flags as MLIR and xDSL print them
@@ -364,6 +363,3 @@ class SelectOp(Op):
                 return self.true_value if arr.reshape(-1)[0] else self.false_value
         return None
 
-
-def is_constant(value: Value) -> bool:
-    return isinstance(getattr(value, "op", None), ConstantOp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lamina.compiler.attributes import ArrayAttr, StringAttr, SymbolRefAttr, TypeAttr
-from lamina.compiler.ir import Block, BlockArgument, Region
+from lamina.compiler.ir import Block, Region
 from lamina.compiler.opdef import (Attr, Dialect, HasParent, IsolatedFromAbove, Op, Pure,
                                    RegionDef, SymbolOp, Terminator, VarOperand, VarResult)
 from lamina.compiler.printer import CustomForm

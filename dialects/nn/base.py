@@ -18,8 +18,7 @@ from lamina.compiler.attributes import (Attribute, DenseArrayAttr, DenseElements
 from lamina.compiler.opdef import (Attr, ConstantLike, Dialect, Elementwise, Op, Operand, Pure,
                                    Result, TypeConstraint)
 from lamina.compiler.printer import CustomForm
-from lamina.compiler.types import (FloatType, FunctionType, IntegerType, RankedTensorType, Type,
-                                   f32, i1, i64)
+from lamina.compiler.types import FloatType, FunctionType, RankedTensorType, Type, f32, i64
 
 nn = Dialect("nn", "Neural-network tensor ops with ONNX semantics (static shapes preferred).")
 
@@ -98,6 +97,16 @@ def broadcast_shapes(*shapes) -> tuple:
         else:
             out.append(1)
     return tuple(out)
+
+
+def broadcasts_to(shape, target) -> bool:
+    """Unidirectional broadcasting (a bias to its output): does `shape` stretch to `target`
+    without changing `target`?"""
+    try:
+        result = broadcast_shapes(shape, target)
+    except ShapeError:
+        return False
+    return len(shape) <= len(target) and all(t is None or r == t for r, t in zip(result, target))
 
 
 def _shape_str(shape) -> str:

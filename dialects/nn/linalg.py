@@ -8,7 +8,7 @@ from lamina.compiler.attributes import FloatAttr, IntegerAttr
 from lamina.compiler.opdef import Attr, Operand, Result, VarOperand
 from lamina.compiler.types import RankedTensorType
 
-from .base import (NnOp, ShapeError, _shape_str, broadcast_shapes, float_tensor, integer, nn,
+from .base import (NnOp, ShapeError, _shape_str, broadcast_shapes, broadcasts_to, float_tensor, integer, nn,
                    option, real, tensor_type)
 
 
@@ -18,15 +18,6 @@ def _same_element_type(*named) -> None:
         if t.element_type != first.element_type:
             raise ShapeError(f"{first_name} is {first.element_type} but {name} is {t.element_type}; "
                              "they must match")
-
-
-def _broadcasts_to(shape, target) -> bool:
-    """Unidirectional broadcasting: does `shape` stretch to `target` without changing it?"""
-    try:
-        result = broadcast_shapes(shape, target)
-    except ShapeError:
-        return False
-    return len(shape) <= len(target) and all(t is None or r == t for r, t in zip(result, target))
 
 
 def _dims_agree(a, b) -> bool:
@@ -98,7 +89,7 @@ class GemmOp(NnOp):
         if not _dims_agree(k, k2):
             raise ShapeError(f"op(a) is {_shape_str((m, k))} but op(b) is {_shape_str((k2, n))}; "
                              f"their inner dims {k} and {k2} must match")
-        if c and not _broadcasts_to(c[0].shape, (m, n)):
+        if c and not broadcasts_to(c[0].shape, (m, n)):
             raise ShapeError(f"c {_shape_str(c[0].shape)} does not broadcast to the result "
                              f"{_shape_str((m, n))}")
         return [RankedTensorType((m, n), a.element_type)]

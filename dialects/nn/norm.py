@@ -12,7 +12,7 @@ import numpy as np
 from lamina.compiler.attributes import FloatAttr, IntegerAttr
 from lamina.compiler.opdef import Attr, Operand, Result, VarOperand
 
-from .base import (NnOp, ShapeError, _shape_str, broadcast_shapes, float_tensor, integer, nn,
+from .base import (NnOp, ShapeError, _shape_str, broadcasts_to, float_tensor, integer, nn,
                    normalize_axis, option, real)
 
 
@@ -32,15 +32,6 @@ def _per_channel(x, **vectors) -> None:
         if t.rank != 1 or (c is not None and t.shape[0] not in (c, None)):
             raise ShapeError(f"{name} must have shape [{'?' if c is None else c}] (the input's "
                              f"channels), but has shape {_shape_str(t.shape)}")
-
-
-def _broadcasts_to(shape, target) -> bool:
-    """Unidirectional broadcasting: does `shape` stretch to `target` without changing it?"""
-    try:
-        result = broadcast_shapes(shape, target)
-    except ShapeError:
-        return False
-    return len(shape) <= len(target) and all(t is None or r == t for r, t in zip(result, target))
 
 
 def _channel_vector(v: np.ndarray, rank: int) -> np.ndarray:
@@ -104,7 +95,7 @@ class LayerNormOp(NnOp):
         named = {"scale": scale, **({"bias": bias[0]} if bias else {})}
         _same_element_type(x, **named)
         for name, t in named.items():
-            if not _broadcasts_to(t.shape, x.shape):
+            if not broadcasts_to(t.shape, x.shape):
                 raise ShapeError(f"{name} {_shape_str(t.shape)} does not broadcast to the input "
                                  f"{_shape_str(x.shape)}")
         return [x]

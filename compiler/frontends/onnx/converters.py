@@ -17,10 +17,10 @@ import math
 
 import numpy as np
 
-from lamina.compiler.types import FloatType, RankedTensorType
+from lamina.compiler.types import RankedTensorType
 from lamina.dialects.nn.base import integer, ints, real, string
 
-from .importer import OnnxImportError, element_type
+from .importer import element_type
 
 INT64_MAX = np.iinfo(np.int64).max
 

@@ -35,7 +35,7 @@ from lamina.compiler.errors import LaminaError
 from lamina.compiler.ir import Value
 from lamina.compiler.location import NameLoc
 from lamina.compiler.opdef import Pure, lookup_op
-from lamina.compiler.types import (FloatType, IntegerType, RankedTensorType, Type, bf16, f16, f32,
+from lamina.compiler.types import (IntegerType, RankedTensorType, Type, bf16, f16, f32,
                                    f64, i1, i8, i16, i32, i64)
 
 MIN_OPSET = 9

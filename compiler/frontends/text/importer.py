@@ -584,7 +584,7 @@ class TextImporter:
             element = f32 if isinstance(n.value, float) else i64
         if isinstance(element, IntegerType) and isinstance(n.value, float):
             raise self.error(f"{n.value!r} is not an integer, but the other operand is {_lang_type(like.type)}",
-                             n.pos, f"write an integer, or cast the other operand: cast(x, to=f32)")
+                             n.pos, "write an integer, or cast the other operand: cast(x, to=f32)")
         t = RankedTensorType((), element)
         lit = Literal("int" if isinstance(n.value, int) else "float", n.value, n.pos)
         array = self.literal_array(lit, t)
