@@ -1,7 +1,8 @@
 """The printer: IR to MLIR text, in the generic form or an op's custom (pretty) form.
 
 Output is deterministic: values are named from their name hints (`%x`, made unique with `_1`,
-`_2`) or numbered (`%0`, `%arg0`) in definition order, afresh inside each isolated-from-above op;
+`_2`) or numbered (`%0`, `%arg0`) in definition order, afresh inside each isolated-from-above op
+(whose names still differ from the enclosing ones);
 attribute dictionaries print sorted. `parse(print(m))` prints byte-identically.
 
 Custom forms are built from a fixed sequence of optional pieces (`CustomForm`), which the parser
@@ -141,8 +142,12 @@ class Printer:
 
     def _print_op(self, op: Operation, indent: int, root: bool = False) -> None:
         isolated = not root and bool(op.regions) and op.has_trait(IsolatedFromAbove)
-        if isolated:  # a fresh numbering inside, as MLIR does for each function
+        if isolated:  # a fresh numbering inside, as MLIR does for each function, but no name of
+            # an enclosing scope again: a reader that does not know the op is isolated (xdsl-opt
+            # with an unregistered dialect) would see a redefinition (nn.fused inside a function)
             scope = _Scope()
+            for outer in self._scopes[1:]:  # (the module's own names may recur in its functions)
+                scope.used |= outer.used
             self._scopes.append(scope)
             self._name_values_of(op, scope, include_results=False)
         self._emit(" " * indent)

@@ -22,12 +22,21 @@ The driver (`apply_patterns_greedily`), step by step:
      budget of rewrites (ten per op), so patterns that undo each other cannot spin. After
      `max_iterations` sweeps that still change the IR, raise a PassError naming the patterns
      that kept firing: two patterns that undo each other are reported, not looped on forever.
+
+Explaining why a pattern did not fire (MLIR's notifyMatchFailure): after its op-type guard, a
+pattern returns `rewriter.fail(op, "weights-constant")` instead of a bare False, naming the
+precondition that failed. Inside `with explaining_patterns() as log:` the driver records each
+of those as a `MatchFailure` (pattern, op, location, precondition) -- only from the last sweep,
+the one that changed nothing, so the log describes the final IR and not states rewritten since.
+Outside that block `fail` just returns False: recording costs nothing when nobody asks.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Iterable
 
 from .attributes import Attribute
@@ -51,13 +60,66 @@ class RewritePattern:
         raise NotImplementedError
 
 
+@dataclass
+class MatchFailure:
+    """A pattern matched `op`'s type but precondition `precondition` did not hold there."""
+
+    pattern: str
+    op: Operation
+    precondition: str
+
+    @property
+    def where(self) -> str:
+        """The op's source position (file:line:col) and location, as far as they are known."""
+        parts = [str(self.op.source_pos)] if self.op.source_pos is not None else []
+        loc = str(self.op.location)
+        if loc != "loc(unknown)":
+            parts.append(loc)
+        return " ".join(parts) or "(no location)"
+
+
+class MatchFailureLog:
+    """What `explaining_patterns()` collects: the failures of every driver run inside it."""
+
+    def __init__(self):
+        self.failures: list[MatchFailure] = []
+
+    def live(self) -> list[MatchFailure]:
+        """The failures on ops still in the IR (a later rewrite may have erased the op)."""
+        return [f for f in self.failures if f.op.parent is not None]
+
+
+_EXPLAIN: ContextVar[MatchFailureLog | None] = ContextVar("lamina_explain_patterns", default=None)
+
+
+@contextmanager
+def explaining_patterns():
+    """Record, for every greedy driver run inside the block, where patterns matched an op but a
+    named precondition failed (`rewriter.fail`); yields the `MatchFailureLog`."""
+    log = MatchFailureLog()
+    token = _EXPLAIN.set(log)
+    try:
+        yield log
+    finally:
+        _EXPLAIN.reset(token)
+
+
 class PatternRewriter:
     """The only way patterns change IR; it records what changed for the driver."""
 
-    def __init__(self):
+    def __init__(self, failures: dict | None = None):
         self.changed: list[Operation] = []  # ops to revisit
         self.erased: set[int] = set()
         self.has_changed = False
+        self.failures = failures  # (pattern, id(op)) -> MatchFailure, only when explaining
+        self.pattern: RewritePattern | None = None  # set by the driver, only when explaining
+
+    def fail(self, op: Operation, precondition: str) -> bool:
+        """Say that the pattern matched `op` but `precondition` (a short kebab-case name) does
+        not hold; returns False, so a pattern writes `return rewriter.fail(op, "...")`."""
+        if self.failures is not None and self.pattern is not None:
+            self.failures[(self.pattern.name, id(op))] = MatchFailure(self.pattern.name, op, precondition)
+        return False
 
     def _touch(self, *ops: Operation) -> None:
         self.has_changed = True
@@ -158,9 +220,11 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
     changed; `stats` counts how often each pattern (and "fold", "dead op") fired."""
     patterns = sorted(patterns, key=lambda p: -p.benefit)
     stats = Counter() if stats is None else stats
+    explain = _EXPLAIN.get()
     changed_any = False
     for iteration in range(max_iterations):
         fired: Counter = Counter()
+        failures: dict | None = {} if explain is not None else None  # this sweep's, by (pattern, op)
         worklist = [op for op in root.walk(order="post") if op is not root][::-1]  # pop() = first op
         in_list = set(map(id, worklist))
         erased: set[int] = set()
@@ -170,7 +234,7 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
             in_list.discard(id(op))
             if id(op) in erased or op.parent is None:
                 continue
-            rewriter = PatternRewriter()
+            rewriter = PatternRewriter(failures)
             if is_trivially_dead(op):
                 rewriter.erase_op(op)
                 fired["dead op"] += 1
@@ -178,6 +242,7 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
                 fired["fold"] += 1
             else:
                 for pattern in patterns:
+                    rewriter.pattern = pattern
                     if pattern.match_and_rewrite(op, rewriter):
                         fired[pattern.name] += 1
                         break
@@ -190,6 +255,8 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
                         in_list.add(id(touched))
         stats.update(fired)
         if not fired:
+            if explain is not None:  # the sweep that changed nothing saw the final IR
+                explain.failures.extend(failures.values())
             return changed_any
         changed_any = True
     names = ", ".join(f"{name} ({n}x)" for name, n in fired.most_common())

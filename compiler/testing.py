@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 
 import numpy as np
 from hypothesis import strategies as st
@@ -55,7 +56,7 @@ from .types import (ELEMENT_TYPES, FloatType, FunctionType, IndexType, IntegerTy
 __all__ = ["element_types", "tensor_types", "types", "integer_attrs", "float_attrs",
            "string_values", "dense_elements", "dense_arrays", "attributes", "locations",
            "name_hints", "symbol_names", "modules", "nn_graphs", "random_inputs",
-           "check_pass", "CheckResult"]
+           "check_pass", "CheckResult", "NN_GRAPH_KINDS", "CATALOGUE_KINDS"]
 
 # ---------------------------------------------------------------------------------------------
 # Types
@@ -691,6 +692,9 @@ _NN_BINARY = ("sub", "add", "mul", "max", "min", "div")
 _NN_REDUCE = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
 NN_GRAPH_KINDS = ("binary", "unary", "constant_subgraph", "reduce", "transpose", "reshape",
                   "unsqueeze", "concat", "conv2d", "pool", "compare_where", "constant_of_shape")
+# the inputs of combine-ops's catalogue, with near misses (not in the default kinds)
+CATALOGUE_KINDS = ("conv_bias_bn", "matmul_gemm", "layer_norm", "gelu", "hard_swish", "prelu",
+                   "reduce_mean_hw", "shuffle_channel", "batch_norm")
 
 
 class _NnGraphDrawer:
@@ -830,6 +834,8 @@ class _NnGraphDrawer:
             value = DenseElementsAttr(RankedTensorType((1,), f32), np.asarray([self.draw(st.sampled_from([0.0, 1.0, -2.5]))], np.float32))
             c = self.add(block, "constant_of_shape", s, result_types=[x.type], value=value)
             return self.add(block, "add", x, c)
+        if kind in CATALOGUE_KINDS:
+            return getattr(_CatalogueDrawer(self, block, x), kind)()
         raise ValueError(f"unknown nn graph kind {kind!r}")
 
     def func(self):
@@ -852,6 +858,224 @@ class _NnGraphDrawer:
         return fn
 
 
+class _CatalogueDrawer:
+    """The subgraphs combine-ops's catalogue looks for, drawn on `x` with random variations and
+    near misses (a wrong constant, a gamma that broadcasts along other axes, ...): one method
+    per kind in CATALOGUE_KINDS, each returning the last value it built (or None)."""
+
+    def __init__(self, graph: _NnGraphDrawer, block, x):
+        self.g, self.block, self.x = graph, block, x
+        self.draw = graph.draw
+
+    def add(self, name, *operands, **props):
+        if any(v is None for v in operands):
+            return None  # an earlier step's shapes did not fit
+        return self.g.add(self.block, name, *operands, **props)
+
+    def const(self, shape):
+        return self.g.constant(self.block, shape)
+
+    def scalar(self, value, shape=()):
+        from lamina.dialects.nn.base import ConstantOp
+
+        t = RankedTensorType(tuple(shape), f32)
+        op = ConstantOp(result_types=[t], properties={"value": DenseElementsAttr(t, np.full(shape, value, np.float32))})
+        self.block.append(op)
+        return op.results[0]
+
+    def near(self, value):
+        """`value`, or now and then a near miss."""
+        return value if self.draw(st.integers(0, 5)) else value * 0.8 + 0.1
+
+    def flip(self):
+        return self.draw(st.booleans())
+
+    def fresh_input(self, rank: int):
+        """A function argument (standard-normal data, so statistics are not degenerate) in
+        `rank` dims: leading dims merged, or leading 1s added."""
+        from lamina.dialects.nn.base import ints
+
+        arg = self.draw(st.sampled_from(list(self.block.args)))
+        dims = [1] * max(0, rank - arg.type.rank) + list(arg.type.shape)
+        while len(dims) > rank:
+            dims[0:2] = [dims[0] * dims[1]]
+        return self.add("reshape", arg, shape=ints(dims))
+
+    def image(self):
+        from lamina.dialects.nn.base import ints
+
+        x = self.x
+        if x.type.rank != 4:
+            x = self.add("reshape", x, shape=ints(_to_4d(x.type.shape)))
+        return x
+
+    def binary(self, name, a, b):
+        return self.add(name, *((a, b) if self.flip() else (b, a)))
+
+    def per_channel(self, channels: int, rank: int = 4):
+        """A constant that is the same along every axis but 1 (or a near miss along the last)."""
+        choice = self.draw(st.integers(0, 4))
+        if choice == 0:
+            return self.const(())
+        if choice == 4:
+            return self.const((self.draw(st.integers(1, 2)),))  # along the last axis: a near miss
+        shape = (channels,) + (1,) * (rank - 2)
+        return self.const((1,) + shape if choice == 1 else shape)
+
+    def bn_params(self, channels: int):
+        from lamina.dialects.nn.base import ConstantOp
+
+        values = []
+        for positive in (False, False, False, True):
+            t = RankedTensorType((channels,), f32)
+            rng = np.random.default_rng(self.draw(st.integers(0, 2 ** 16)))
+            array = rng.standard_normal(channels).astype(np.float32)
+            array = np.abs(array) + 0.5 if positive else array
+            op = ConstantOp(result_types=[t], properties={"value": DenseElementsAttr(t, array)})
+            self.block.append(op)
+            values.append(op.results[0])
+        return values
+
+    # -- the kinds -----------------------------------------------------------------------------
+
+    def conv_bias_bn(self):
+        from lamina.dialects.nn.base import ints
+
+        x = self.image()
+        n, c, h, w = x.type.shape
+        out = self.draw(st.integers(1, 3))
+        k = self.draw(st.integers(1, min(2, h, w)))
+        operands = [x, self.const((out, c, k, k))] + ([self.const((out,))] if self.flip() else [])
+        y = self.add("conv2d", *operands, pads=ints([0, 0, 0, 0]))
+        for step in self.draw(st.lists(st.sampled_from(["add", "bn", "mul", "relu"]), min_size=1, max_size=3)):
+            if step == "bn":
+                y = self.add("batch_norm", y, *self.bn_params(out))
+            elif step == "relu":
+                y = self.add("relu", y)
+            else:
+                y = self.binary(step, y, self.per_channel(out)) or y
+        return y
+
+    def matmul_gemm(self):
+        from lamina.dialects.nn.base import ints
+
+        x = self.x
+        m = x.type.shape[0]
+        k = int(np.prod(x.type.shape[1:], dtype=np.int64))
+        x = self.add("reshape", x, shape=ints([m, k]))
+        n = self.draw(st.integers(1, 3))
+        if self.flip():
+            b = self.add("transpose", self.const((n, k)), perm=ints([1, 0]))
+        else:
+            b = self.const((k, n))
+        if self.flip():
+            x = self.add("transpose", self.add("transpose", x), perm=ints([1, 0]))
+        y = self.add("matmul", x, b)
+        for step in self.draw(st.lists(st.sampled_from(["scale", "add", "bn"]), min_size=1, max_size=3)):
+            if step == "scale":
+                y = self.add(self.draw(st.sampled_from(["mul", "div"])), y, self.scalar(self.draw(st.sampled_from([2.0, 0.5, -4.0])), (1,)))
+            elif step == "add":
+                c = self.const(self.draw(st.sampled_from([(n,), (1, n), (m, 1), (m, n), ()])))
+                y = self.binary("add", y, c)
+            else:
+                y = self.add("batch_norm", y, *self.bn_params(n))
+        return y
+
+    def layer_norm(self):
+        from lamina.dialects.nn.base import integer, ints
+
+        rank = self.draw(st.integers(2, 3))
+        x = self.fresh_input(rank)
+        shape = x.type.shape
+        trailing = self.draw(st.integers(1, rank - 1))
+        axes = list(range(rank - trailing, rank))
+        if not self.draw(st.integers(0, 5)):
+            axes = [0]  # not the trailing axes: a near miss
+        mean = self.add("reduce_mean", x, axes=ints(axes), keepdims=integer(1))
+        d = self.add("sub", x, mean)
+        sq = self.add("mul", d, d) if self.flip() else self.add("pow", d, self.scalar(self.near(2.0)))
+        var = self.add("reduce_mean", sq, axes=ints(axes), keepdims=integer(1))
+        y = self.add("div", d, self.add("sqrt", self.binary("add", var, self.scalar(1e-5, (1,) * self.draw(st.integers(0, 1))))))
+        for name in ("mul", "add"):
+            if self.flip():
+                y = self.binary(name, y, self.const(self.parameter_shape(shape, rank - trailing)))
+        return y
+
+    def parameter_shape(self, shape, axis):
+        """A gamma / beta shape: the normalized dims, with leading 1s, one element, or one that
+        broadcasts differently (along a dim that is not normalized, or growing the result)."""
+        normalized = tuple(shape[axis:])
+        return self.draw(st.sampled_from([normalized, (1,) + normalized, (), (shape[-1],),
+                                          (shape[-2], 1), (2,) + (1,) * len(shape)]))
+
+    def gelu(self):
+        x = self.x
+        half, one = self.scalar(self.near(0.5)), self.scalar(1.0)
+        scaled = self.add("div", x, self.scalar(math.sqrt(2.0))) if self.flip() else \
+            self.binary("mul", x, self.scalar(self.near(1 / math.sqrt(2.0))))
+        gate = self.binary("add", self.add("erf", scaled), one)
+        form = self.draw(st.integers(0, 2))
+        if form == 0:
+            return self.binary("mul", self.binary("mul", x, gate), half)
+        if form == 1:
+            return self.binary("mul", self.binary("mul", x, half), gate)
+        return self.binary("mul", x, self.binary("mul", gate, half))
+
+    def hard_swish(self):
+        from lamina.dialects.nn.base import real
+
+        x = self.x
+        if self.flip():
+            hs = self.add("hard_sigmoid", x, alpha=real(self.near(1 / 6)), beta=real(0.5))
+            return self.binary("mul", x, hs)
+        relu6 = self.add("clip", self.binary("add", x, self.scalar(self.near(3.0))), min=real(0.0), max=real(6.0))
+        if self.flip():
+            return self.add("div", self.binary("mul", x, relu6), self.scalar(6.0))
+        return self.binary("mul", x, self.add("div", relu6, self.scalar(6.0)))
+
+    def prelu(self):
+        x = self.x
+        c = x.type.shape[1] if x.type.rank >= 2 else 1
+        slope = self.const(self.draw(st.sampled_from([(), (1,), (c,) + (1,) * max(0, x.type.rank - 2)])))
+        zero = self.scalar(0.0)
+        if self.flip():
+            negative = self.binary("mul", slope, self.binary("min", x, zero))
+            positive = self.add("relu", x) if self.flip() else self.binary("max", x, zero)
+        else:
+            negative = self.binary("mul", slope, self.add("relu", self.add("neg", x)))
+            positive = self.add("relu", x)
+        if negative is None:
+            return None
+        return self.binary("add", positive, negative)
+
+    def reduce_mean_hw(self):
+        from lamina.dialects.nn.base import integer, ints
+
+        axes = self.draw(st.sampled_from([[2, 3], [-1, -2], [3, 2], [1, 3]]))
+        return self.add("reduce_mean", self.image(), axes=ints(axes), keepdims=integer(self.draw(st.integers(0, 1))))
+
+    def shuffle_channel(self):
+        from lamina.dialects.nn.base import integer, ints
+
+        x = self.image()
+        if x.type.shape[1] == 1:
+            x = self.add("concat", x, x, x, x, axis=integer(1))
+        n, c, h, w = x.type.shape
+        groups = self.draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))
+        y = self.add("reshape", x, shape=ints([n, groups, c // groups, h, w]))
+        y = self.add("transpose", y, perm=ints(self.draw(st.sampled_from([[0, 2, 1, 3, 4], [0, 2, 1, 3, 4], [0, 1, 2, 4, 3]]))))
+        return self.add("reshape", y, shape=ints([n, c, h, w]))
+
+    def batch_norm(self):
+        x = self.x
+        if x.type.rank < 2:
+            return None
+        y = self.add("batch_norm", x, *self.bn_params(x.type.shape[1]))
+        if self.flip():  # a Caffe-style Scale after it
+            y = self.binary(self.draw(st.sampled_from(["mul", "add"])), y, self.per_channel(x.type.shape[1], x.type.rank))
+        return y
+
+
 def _broadcasts(a, b) -> bool:
     return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b)))
 
@@ -872,7 +1096,11 @@ def nn_graphs(draw, max_ops: int = 8, kinds: tuple = NN_GRAPH_KINDS):
     reductions, comparisons feeding `nn.where`, `constant_of_shape(shape(x))`, and constants
     (operands, and whole constant subgraphs for fold-constants to fold). Every module verifies.
 
-    kinds: which of `NN_GRAPH_KINDS` to draw (hypothesis shrinks towards the first)."""
+    kinds: which of `NN_GRAPH_KINDS` to draw (hypothesis shrinks towards the first); add
+    `CATALOGUE_KINDS` for the subgraphs combine-ops looks for (conv + bias + batch norm + scale,
+    matmul + scale / add / batch norm, decomposed layer norms with gamma and beta of random
+    shapes, erf GELU, hard-swish, PReLU, spatial means, channel shuffles, lone batch norms),
+    each with near misses."""
     from lamina.dialects.builtin import ModuleOp
 
     module = ModuleOp.empty()
@@ -908,6 +1136,7 @@ class CheckResult:
         self.pipeline, self.ok, self.examples = pipeline, ok, examples
         self.before, self.after, self.inputs = before, after, inputs
         self.max_diff, self.message = max_diff, message
+        self.statistics: Counter = Counter()  # the passes' statistics summed over every graph run
 
     def __bool__(self) -> bool:
         return self.ok
@@ -988,6 +1217,7 @@ def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *
         make = lambda: PassManager.parse(label)  # noqa: E731
     count = [0]
     last: list[CheckResult] = []
+    statistics: Counter = Counter()  # what the passes did, summed over every graph
 
     @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck), print_blob=False)
@@ -998,7 +1228,10 @@ def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *
         inputs = random_inputs(module, input_seed)
         expected = interpret(module, *inputs)
         try:
-            make().run(module)
+            manager = make()
+            manager.run(module)
+            for _, stats in manager.statistics:
+                statistics.update(stats)
             after_text = print_ir(module)
             got = interpret(module, *inputs)
         except Exception as e:  # noqa: BLE001 - a pass that crashes or breaks the IR fails too
@@ -1017,5 +1250,8 @@ def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *
     except _Mismatch:
         result = last[0]
         result.examples = count[0]
+        result.statistics = statistics
         return result
-    return CheckResult(label, True, count[0])
+    result = CheckResult(label, True, count[0])
+    result.statistics = statistics
+    return result

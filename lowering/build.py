@@ -1,4 +1,5 @@
-"""Build one op into a kernel: TE compute (lowering/te) -> PrimFunc -> default schedule -> compile.
+"""Build one op, or one fused group of ops (`nn.fused`), into a kernel: TE computes (lowering/te)
+-> one PrimFunc -> schedule (schedule_cpu.py) -> compile.
 
 Kernels are cached on disk by a hash of the scheduled kernel's TVMScript and the target, so a
 second compile of the same model (or the same layer shape twice in one model) is a file load.
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from lamina.compiler.errors import LaminaError
-from lamina.compiler.ir import OpResult, Operation
+from lamina.compiler.ir import BlockArgument, OpResult, Operation
 from lamina.compiler.opdef import ConstantLike
 
 from . import tvm_adapter as tvm
@@ -76,19 +77,40 @@ class Prepack:
 
 
 def prepack_for(op: Operation) -> Prepack | None:
-    """The packing of `op`'s constant weight, when its compute would pack it in the kernel."""
-    if len(op.operands) < 2 or not is_constant(op.operands[1]):
+    """The packing of the constant weight of `op` (or of a fused group's anchor), when its
+    compute would pack it in the kernel: the weight is the op's operand 1, or for a group the
+    group operand that feeds the anchor's operand 1 and nothing else."""
+    if op.name == "nn.fused":
+        anchors = [inner for inner in op.inner_ops if inner.name in ("nn.conv2d", "nn.matmul", "nn.gemm")]
+        if len(anchors) != 1 or len(anchors[0].operands) < 2:
+            return None
+        weight = anchors[0].operands[1]
+        if not isinstance(weight, BlockArgument) or weight.block is not op.block or len(weight.uses) != 1:
+            return None
+        anchor, index = anchors[0], weight.index
+    elif len(op.operands) >= 2:
+        anchor, index = op, 1
+    else:
         return None
+    if not is_constant(op.operands[index]):
+        return None
+    packing = _weight_packing(anchor)
+    return Prepack(index, *packing) if packing is not None else None
+
+
+def _weight_packing(op: Operation):
+    """(packed shape, numpy packing function) of operand 1 of a conv2d / matmul / gemm whose
+    compute packs it (te/conv.py `pack_w`, te/linalg.py `pack_b`), else None."""
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
     if op.name == "nn.conv2d" and _attr(op, "group", 1) == 1 and len(shapes[1]) == 4:
         o, c, kh, kw = shapes[1]
         ob = output_channel_block(o)
-        return Prepack(1, (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
-            w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1)))
+        return (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
+            w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:
         k, n = shapes[1]
         nv = vector_width(n)
-        return Prepack(1, (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2)))
+        return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2))
     if op.name == "nn.gemm" and len(shapes[0]) == 2 and len(shapes[1]) == 2:
         ta, tb = bool(_attr(op, "trans_a", 0)), bool(_attr(op, "trans_b", 0))
         m = shapes[0][1] if ta else shapes[0][0]
@@ -97,8 +119,8 @@ def prepack_for(op: Operation) -> Prepack | None:
         n, k = shapes[1] if tb else shapes[1][::-1]
         nv = vector_width(n)
         if tb:
-            return Prepack(1, (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(n // nv, nv, k).transpose(0, 2, 1)))
-        return Prepack(1, (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2)))
+            return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(n // nv, nv, k).transpose(0, 2, 1))
+        return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2))
     return None
 
 
@@ -129,6 +151,25 @@ class ConstantOperandsKernel:
         self.constant = constant  # operand index -> packing function or None
         self._source: dict = {}   # index -> the array last seen (held, so its id stays unique)
         self._tensor: dict = {}   # index -> its device tensor
+        self._function = None
+
+    @property
+    def function(self):
+        """The compiled entry point, looked up once (the executor calls it with prebuilt
+        argument lists: inputs, then outputs, as device tensors)."""
+        if self._function is None:
+            self._function = self.kernel.module[self.kernel.entry]
+        return self._function
+
+    def constant_argument(self, index: int, array):
+        """Constant operand `index` as the device tensor the kernel reads (packed first when
+        the compute reads a packed layout); made once per array object."""
+        if self._source.get(index) is not array:
+            pack = self.constant[index]
+            host = pack(np.asarray(array)) if pack is not None else np.asarray(array, order="C")
+            self._tensor[index] = tvm.device_tensor(host)
+            self._source[index] = array
+        return self._tensor[index]
 
     @staticmethod
     def _view(a):
@@ -148,12 +189,7 @@ class ConstantOperandsKernel:
                 t = self._view(a)
                 args.append(t if t is not None else tvm.device_tensor(a))
                 continue
-            if self._source.get(i) is not a:
-                pack = self.constant[i]
-                host = pack(np.asarray(a)) if pack is not None else np.asarray(a, order="C")
-                self._tensor[i] = tvm.device_tensor(host)
-                self._source[i] = a
-            args.append(self._tensor[i])
+            args.append(self.constant_argument(i, a))
         return args
 
     def _outs(self, output_shapes, output_dtypes):
@@ -170,7 +206,7 @@ class ConstantOperandsKernel:
     def run(self, inputs, output_shapes, output_dtypes):
         args = self._args(inputs)
         arrays, outs = self._outs(output_shapes, output_dtypes)
-        self.kernel.module[self.kernel.entry](*args, *outs)
+        self.function(*args, *outs)
         return [a if a is not None else t.numpy() for a, t in zip(arrays, outs)]
 
     def time(self, inputs, output_shapes, output_dtypes, number: int = 10, repeat: int = 3) -> float:
@@ -179,12 +215,34 @@ class ConstantOperandsKernel:
 
 
 def lower_op(op: Operation, prepack: Prepack | None = None):
-    """The op's scheduled IRModule, ready to compile. With `prepack`, that operand is a placeholder
-    of the packed layout (named in<i>_packed; the compute reads it as its packed weight)."""
-    compute = COMPUTES.get(op.name)
-    if compute is None:
-        raise BuildError(f"'{op.name}' has no TE lowering yet", pos=op.source_pos,
-                         hint=f"lowered ops: {', '.join(sorted(COMPUTES))}")
+    """The op's IRModule (one PrimFunc), ready to schedule. With `prepack`, that operand is a
+    placeholder of the packed layout (named in<i>_packed; the compute reads it as its packed
+    weight). An `nn.fused` group lowers all its ops into the one PrimFunc (`lower_group`)."""
+    inputs = _placeholders(op, prepack)
+    if op.name == "nn.fused":
+        return lower_group(op, inputs)
+    return tvm.prim_func(inputs, _apply_compute(op, inputs))
+
+
+def lower_group(group: Operation, inputs: list):
+    """A fused group as ONE PrimFunc: its block arguments are the placeholders `inputs`, each
+    inner op's compute (COMPUTES) is applied to the TE tensors of its operands, and the yielded
+    tensors are the outputs. The blocks of the inner ops keep their compute names (TVM makes
+    repeated names unique: add, add_1, ...); the schedule inlines what it can (schedule_cpu.py)."""
+    tensors = dict(zip(group.block.args, inputs))
+    for inner in group.inner_ops:
+        tensors.update(zip(inner.results, _apply_compute(inner, [tensors[v] for v in inner.operands])))
+    # a yielded block argument (left by a rewrite inside the group) is an output all the same: copy it
+    yielded = [_copy(tensors[v]) if isinstance(v, BlockArgument) else tensors[v]
+               for v in group.block.last_op.operands]
+    return tvm.prim_func(inputs, yielded)
+
+
+def _copy(t):
+    return tvm.te.compute(t.shape, lambda *i: t[i], name="copy")
+
+
+def _placeholders(op: Operation, prepack: Prepack | None) -> list:
     inputs = []
     for i, v in enumerate(op.operands):
         t = v.type
@@ -195,18 +253,29 @@ def lower_op(op: Operation, prepack: Prepack | None = None):
             inputs.append(tvm.placeholder(prepack.shape, dtype_of(t.element_type), f"in{i}_packed"))
         else:
             inputs.append(tvm.placeholder(t.shape, dtype_of(t.element_type), f"in{i}"))
+    return inputs
+
+
+def _apply_compute(op: Operation, tensors: list) -> list:
+    """The TE tensors of `op`'s results, from its compute applied to its operands' tensors."""
+    compute = COMPUTES.get(op.name)
+    if compute is None:
+        raise BuildError(f"'{op.name}' has no TE lowering yet", pos=op.source_pos,
+                         hint=f"lowered ops: {', '.join(sorted(COMPUTES))}")
     try:
-        outs = compute(op, *inputs)
+        outs = compute(op, *tensors)
     except LoweringError as e:
         raise BuildError(str(e), pos=op.source_pos) from None
-    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-    return tvm.prim_func(inputs, outs)
+    return list(outs) if isinstance(outs, (list, tuple)) else [outs]
 
 
 class EmptyKernel:
     """Stands in for a kernel whose outputs all have no elements (a slice that selects nothing):
     there is nothing to compute. (A kernel with only some empty outputs, a split with an empty
-    piece, is built; the schedule leaves loops of extent 0 alone.)"""
+    piece, is built; the schedule leaves loops of extent 0 alone.) The executor makes no call
+    for it (`function` is None)."""
+
+    function = None
 
     def run(self, inputs, output_shapes, output_dtypes):
         return [np.empty(s, d) for s, d in zip(output_shapes, output_dtypes)]

@@ -114,7 +114,7 @@ def test_unknown_pass_is_a_clear_error(good):
     assert lines[0] == "<pipeline>:1:14: error: unknown pass 'frobnicate'"
     assert lines[1] == "canonicalize,frobnicate"
     assert lines[2] == " " * 13 + "^"
-    assert "canonicalize, cse, dce" in proc.stderr  # the passes that do exist
+    assert "canonicalize, combine-ops, convert-layout, cse, dce" in proc.stderr  # the passes that do exist
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
 

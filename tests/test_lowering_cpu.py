@@ -135,6 +135,13 @@ def transpose(draw, name):
     return [arrays(draw, shape)], {"perm": ints(draw(st.permutations(range(len(shape)))))}
 
 
+@case("nn.channel_shuffle")
+def channel_shuffle(draw, name):
+    shape = draw(shapes(min_rank=2))
+    groups = draw(st.sampled_from([g for g in range(1, shape[1] + 1) if shape[1] % g == 0]))
+    return [arrays(draw, shape)], {"groups": integer(groups)}
+
+
 @case("nn.reshape")
 def reshape(draw, name):
     shape = draw(shapes())
@@ -326,6 +333,15 @@ def space_to_depth(draw, name):
     bs = draw(st.integers(1, 2))
     n, c, h, w = image(draw, side=3)
     return [arrays(draw, (n, c, h * bs, w * bs))], {"blocksize": integer(bs)}
+
+
+@case("nn.layout_transform")
+def layout_transform(draw, name):
+    src, dst = draw(st.permutations(["NCHW", "NHWC", "NCHW2c"]))[:2]
+    n, c, h, w = image(draw, channels=2 * draw(st.integers(1, 2)))
+    from lamina.dialects.nn.layout import NCHW, Layout, transform
+    x = transform(arrays(draw, (n, c, h, w)), NCHW, Layout.parse(src))
+    return [x], {"src": string(src), "dst": string(dst)}
 
 
 @case("nn.resize")

@@ -94,7 +94,7 @@ def test_conv2d_errors():
     assert verify_text_message(conv_text("tensor<1x3x8x8xf32>", "tensor<4x3x3x3xf32>", "tensor<1x4x6x6xf32>", "pads = array<i64: 1, 1>")) == \
         "'nn.conv2d' op pads must have 4 values (top, left, bottom, right), but has 2"
     assert verify_text_message(conv_text("tensor<1x3x8x8xf32>", "tensor<4x3x3x3xf32>", "tensor<1x4x6x6xf32>", 'layout = "CHWN"')) == \
-        "'nn.conv2d' op layout must be \"NCHW\" or \"NHWC\", but is \"CHWN\""
+        "'nn.conv2d' op layout must be \"NCHW\", \"NHWC\" or \"NCHW{c}c\" (like \"NCHW8c\"), but is \"CHWN\""
 
 
 def test_conv2d_bias_errors():

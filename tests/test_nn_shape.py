@@ -429,7 +429,8 @@ def test_constant_of_shape_messages():
 # Docstrings: every op's IR example parses, verifies and round-trips
 
 ALL_OPS = [S.ReshapeOp, S.FlattenOp, S.TransposeOp, S.SqueezeOp, S.UnsqueezeOp, S.ConcatOp, S.SplitOp,
-           S.SliceOp, S.GatherOp, S.ExpandOp, S.PadOp, S.TileOp, S.ConstantOfShapeOp, S.ShapeOp]
+           S.SliceOp, S.GatherOp, S.ExpandOp, S.PadOp, S.TileOp, S.ConstantOfShapeOp, S.ShapeOp,
+           S.ChannelShuffleOp]  # channel_shuffle's numbers: tests/test_combine_ops.py
 
 
 @pytest.mark.parametrize("op_class", ALL_OPS, ids=lambda c: c.name)

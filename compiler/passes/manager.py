@@ -9,10 +9,12 @@ What it can do around each pass, as MLIR's `mlir-opt` flags do:
     that changed it, each dump under MLIR's header
         // -----// IR Dump After Canonicalize (canonicalize) //----- //
   - time each pass and print a table (wall time, share of the total);
-  - collect each pass's statistics (pattern name -> times fired) and print them.
+  - collect each pass's statistics (pattern name -> times fired) and print them;
+  - explain patterns: for each pattern, the places where it matched an op but a named
+    precondition failed (`rewriter.fail(op, "weights-constant")` in rewrite.py), and print them.
 
 Reports go to `stream` (stderr by default); the numbers stay on the manager afterwards
-(`timings`, `statistics`) for tests and notebooks.
+(`timings`, `statistics`, `match_failures`) for tests and notebooks.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import IO, Iterable
 from ..errors import VerifyError
 from ..ir import Operation
 from ..printer import print_ir
+from ..rewrite import MatchFailure, explaining_patterns
 from ..verifier import verify
 from .pass_base import Pass
 from .pipeline import parse_pipeline
@@ -40,13 +43,16 @@ class PassManager:
     print_ir_after_change: print after a pass only if it changed the IR text; on its own it
         applies to every pass, with print_ir_after it narrows those passes to the changing ones.
     generic: print dumps in the generic op form.
+    explain_patterns: record where patterns matched an op but a precondition failed
+        (`match_failures`) and print `explain_report()` after the run.
     """
 
     def __init__(self, passes: Iterable[Pass], verify_each: bool = True,
                  print_ir_before: Iterable[str] = (), print_ir_after: Iterable[str] = (),
                  print_ir_after_all: bool = False, print_ir_after_change: bool = False,
                  timing: bool = False, print_statistics: bool = False,
-                 stream: IO[str] | None = None, generic: bool = False):
+                 stream: IO[str] | None = None, generic: bool = False,
+                 explain_patterns: bool = False):
         self.passes = list(passes)
         self.verify_each = verify_each
         self.print_ir_before = set(print_ir_before)
@@ -57,8 +63,10 @@ class PassManager:
         self.print_statistics = print_statistics
         self.stream = stream  # None: sys.stderr at the time of the run (so pytest can capture it)
         self.generic = generic
+        self.explain_patterns = explain_patterns
         self.timings: list[tuple[str, float]] = []           # (pass name, seconds), in run order
         self.statistics: list[tuple[Pass, Counter]] = []     # each pass run and what it recorded
+        self.match_failures: list[tuple[Pass, list[MatchFailure]]] = []  # with explain_patterns
 
     @classmethod
     def parse(cls, pipeline: str, **options) -> "PassManager":
@@ -79,7 +87,7 @@ class PassManager:
            the IR after (after-change compares the printed text from before the pass).
         3. Print the timing and statistics reports when asked.
         """
-        self.timings, self.statistics = [], []
+        self.timings, self.statistics, self.match_failures = [], [], []
         verify_time = 0.0
         if self.verify_each:
             verify_time += self._timed_verify(module, None)
@@ -89,7 +97,12 @@ class PassManager:
             text_before = self._text(module) if self.print_ir_after_change else None
             p.reset_statistics()
             start = time.perf_counter()
-            p.run(module)
+            if self.explain_patterns:
+                with explaining_patterns() as log:
+                    p.run(module)
+                self.match_failures.append((p, log.live()))
+            else:
+                p.run(module)
             self.timings.append((p.name, time.perf_counter() - start))
             self.statistics.append((p, Counter(p.statistics)))
             if self.verify_each:
@@ -102,6 +115,8 @@ class PassManager:
             self._out().write(self.timing_report())
         if self.print_statistics:
             self._out().write(self.statistics_report())
+        if self.explain_patterns:
+            self._out().write(self.explain_report())
         return module
 
     def _timed_verify(self, module: Operation, after: Pass | None) -> float:
@@ -158,6 +173,30 @@ class PassManager:
                 lines.append("  (nothing recorded)")
             for name, count in sorted(stats.items(), key=lambda kv: (-kv[1], kv[0])):
                 lines.append(f"  (S) {count:4d} {name}")
+        return "\n".join(lines) + "\n\n"
+
+    def explain_report(self) -> str:
+        """For each pass run and each pattern, the places where the pattern matched an op but a
+        precondition failed, grouped by the precondition's name:
+
+            CombineOps (combine-ops)
+              FuseBatchNormIntoConv
+                conv-single-use (1):
+                  nn.batch_norm at model.mlir:7:10 loc("bn1")
+        """
+        lines = [_RULE, "... Pattern explanation report ...".center(len(_RULE)).rstrip(), _RULE]
+        for p, failures in self.match_failures:
+            lines.append(f"{type(p).display_name()} ({p.name})")
+            if not failures:
+                lines.append("  (no pattern matched an op and then failed a precondition)")
+            by_pattern: dict[str, dict[str, list[MatchFailure]]] = {}
+            for f in failures:
+                by_pattern.setdefault(f.pattern, {}).setdefault(f.precondition, []).append(f)
+            for pattern in sorted(by_pattern):
+                lines.append(f"  {pattern}")
+                for precondition, where in sorted(by_pattern[pattern].items()):
+                    lines.append(f"    {precondition} ({len(where)}):")
+                    lines += [f"      {f.op.name} at {f.where}" for f in where]
         return "\n".join(lines) + "\n\n"
 
 

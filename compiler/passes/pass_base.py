@@ -105,6 +105,9 @@ PASS_MODULES: dict[str, str] = {
     "cse": "lamina.compiler.passes.cse",
     "dce": "lamina.compiler.passes.dce",
     "fold-constants": "lamina.compiler.passes.fold_constants",
+    "combine-ops": "lamina.compiler.passes.combine_ops",
+    "fuse": "lamina.compiler.passes.fuse",
+    "convert-layout": "lamina.compiler.passes.convert_layout",
 }
 
 _PASSES: dict[str, type[Pass]] = {}

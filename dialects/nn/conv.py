@@ -1,8 +1,12 @@
 """Convolution and pooling over the two spatial dims of an image tensor.
 
-Every op here takes a `layout`: "NCHW" (ONNX's) or "NHWC". The weight of a convolution is OIHW
-[out channels, in channels / group, KH, KW] in both layouts, and `pads` is [top, left, bottom,
-right] (ONNX's order: all begins, then all ends). The output size of a spatial dim is
+Every op here takes a `layout` of its image tensors (dialects/nn/layout.py): "NCHW" (ONNX's),
+"NHWC", or "NCHW{c}c" such as "NCHW8c" ([N, C/8, H, W, 8], channels in blocks of 8, innermost;
+C must be a multiple of 8), or any order of N, C, H, W with at most a block of C. A convolution's
+weight is OIHW [out channels, in channels / group, KH, KW] unless its `weight_layout` says
+otherwise (e.g. "OIHW8i8o" [O/8, I/8, KH, KW, 8, 8], the packed form an NCHW8c convolution reads,
+made once from the OIHW constant by constant folding). `pads` is [top, left, bottom, right]
+(ONNX's order: all begins, then all ends). The output size of a spatial dim is
 
     out = floor((in + pad_begin + pad_end - dilation * (kernel - 1) - 1) / stride) + 1
 
@@ -25,34 +29,30 @@ from lamina.compiler.opdef import Attr, Operand, Result, VarOperand
 from lamina.compiler.types import RankedTensorType
 
 from .base import NnOp, ShapeError, float_tensor, integer, ints, nn, option, string
-
-LAYOUTS = ("NCHW", "NHWC")
+from .layout import NCHW, OIHW, Layout, image_layout, layout_of, transform
 
 
 # ---------------------------------------------------------------------------------------------
 # Shapes: reading the attributes and computing output sizes
 
 
-def _layout(cls, properties) -> str:
-    layout = option(cls, properties, "layout")
-    if layout not in LAYOUTS:
-        raise ShapeError(f'layout must be "NCHW" or "NHWC", but is "{layout}"')
-    return layout
+def _layout(cls, properties) -> Layout:
+    return image_layout(option(cls, properties, "layout"))
 
 
-def _nchw(shape, layout: str) -> tuple:
+def _nchw(shape, layout: Layout) -> tuple:
     """An image shape in `layout` as (N, C, H, W)."""
-    return tuple(shape) if layout == "NCHW" else (shape[0], shape[3], shape[1], shape[2])
+    sizes = layout.sizes(shape)
+    return tuple(sizes[a] for a in "NCHW")
 
 
-def _from_nchw(shape, layout: str) -> tuple:
-    n, c, h, w = shape
-    return (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
+def _from_nchw(shape, layout: Layout) -> tuple:
+    return layout.shape(dict(zip("NCHW", shape)))
 
 
-def _check_image(what: str, t: RankedTensorType, layout: str) -> None:
-    if t.rank != 4:
-        raise ShapeError(f"{what} must be a 4-D tensor ({', '.join(layout)}), but has rank {t.rank}")
+def _check_image(what: str, t: RankedTensorType, layout: Layout) -> None:
+    if t.rank != layout.rank:
+        raise ShapeError(f"{what} must be a {layout.rank}-D tensor ({layout.axis_names()}), but has rank {t.rank}")
 
 
 def _pairs(cls, properties, name: str, size: int = 2, minimum: int = 1) -> tuple:
@@ -97,12 +97,12 @@ def _spatial(h, w, kernel, strides, dilations, pads, ceil_mode=False) -> tuple:
 # numpy: padding and im2col, in NCHW
 
 
-def _array_to_nchw(x: np.ndarray, layout: str) -> np.ndarray:
-    return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
+def _array_to_nchw(x: np.ndarray, layout: Layout) -> np.ndarray:
+    return x if layout == NCHW else transform(x, layout, NCHW)
 
 
-def _array_from_nchw(y: np.ndarray, layout: str) -> np.ndarray:
-    return y if layout == "NCHW" else y.transpose(0, 2, 3, 1)
+def _array_from_nchw(y: np.ndarray, layout: Layout) -> np.ndarray:
+    return y if layout == NCHW else transform(y, NCHW, layout)
 
 
 def _pad(x, pads, out_hw, kernel, strides, dilations, fill, tail_fill=None):
@@ -142,8 +142,9 @@ class Conv2DOp(NnOp):
 
         %y = nn.conv2d %x, %w, %b attributes {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) -> tensor<1x4x8x8xf32>
 
-    x is [N, C, H, W] (or [N, H, W, C] with layout "NHWC"), w is [O, C / group, KH, KW] in
-    both layouts, bias is [O]; y is [N, O, OH, OW] (or [N, OH, OW, O]).
+    x is [N, C, H, W] (or [N, H, W, C] with layout "NHWC", [N, C/8, H, W, 8] with "NCHW8c"), w is
+    [O, C / group, KH, KW] (or in `weight_layout`, e.g. "OIHW8i8o" [O/8, C/8, KH, KW, 8, 8]),
+    bias is [O] in every layout; y is [N, O, OH, OW] in the same layout as x.
     """
 
     name = "nn.conv2d"
@@ -156,14 +157,23 @@ class Conv2DOp(NnOp):
     dilations = Attr(DenseArrayAttr, default=ints([1, 1]))
     group = Attr(IntegerAttr, default=integer(1))
     layout = Attr(StringAttr, default=string("NCHW"))
+    weight_layout = Attr(StringAttr, default=string("OIHW"))
+
+    @classmethod
+    def weight_oihw(cls, w_shape, properties) -> tuple:
+        """The weight's shape as (O, I/group, KH, KW)."""
+        wl = layout_of(option(cls, properties, "weight_layout"), "OIHW")
+        if len(w_shape) != wl.rank:
+            axes = "O, I/group, KH, KW" if wl == OIHW else wl.text
+            raise ShapeError(f"weight must be a {wl.rank}-D tensor ({axes}), but has rank {len(w_shape)}")
+        sizes = wl.sizes(w_shape)
+        return tuple(sizes[a] for a in "OIHW")
 
     @classmethod
     def infer_result_types(cls, operand_types, properties):
         x, w, *bias = operand_types
         layout = _layout(cls, properties)
         _check_image("input", x, layout)
-        if w.rank != 4:
-            raise ShapeError(f"weight must be a 4-D tensor (O, I/group, KH, KW), but has rank {w.rank}")
         if len(bias) > 1:
             raise ShapeError(f"takes at most one bias, but got {len(bias)}")
         for other, t in (("weight", w), *(("bias", b) for b in bias)):
@@ -174,7 +184,7 @@ class Conv2DOp(NnOp):
         pads = _pairs(cls, properties, "pads", 4, minimum=0)
         group = option(cls, properties, "group")
         n, c, h, wd = _nchw(x.shape, layout)
-        o, c_per_group, kh, kw = w.shape
+        o, c_per_group, kh, kw = cls.weight_oihw(w.shape, properties)
         if group < 1:
             raise ShapeError(f"group must be at least 1, but is {group}")
         if o is not None and o % group:
@@ -191,7 +201,8 @@ class Conv2DOp(NnOp):
         return [RankedTensorType(_from_nchw((n, o, oh, ow), layout), x.element_type)]
 
     def interpret(self, x, w, *bias):
-        layout = self.layout.value
+        layout = image_layout(self.layout.value)
+        w = transform(w, layout_of(self.weight_layout.value, "OIHW"), OIHW)
         strides, pads, dilations = self.strides.values, self.pads.values, self.dilations.values
         group = self.group.value
         x = _array_to_nchw(x, layout)
@@ -245,7 +256,7 @@ class _Pool2DOp(NnOp):
 
     def _geometry(self):
         """(kernel, strides, dilations, pads, (OH, OW)) of this op."""
-        _, _, oh, ow = _nchw(self.y.type.shape, self.layout.value)
+        _, _, oh, ow = _nchw(self.y.type.shape, image_layout(self.layout.value))
         dilations = self.dilations.values if self.has_dilations else (1, 1)
         return self.kernel_shape.values, self.strides.values, dilations, self.pads.values, (oh, ow)
 
@@ -262,7 +273,7 @@ class MaxPool2DOp(_Pool2DOp):
     has_dilations = True
 
     def interpret(self, x):
-        layout = self.layout.value
+        layout = image_layout(self.layout.value)
         kernel, strides, dilations, pads, out_hw = self._geometry()
         # the lowest finite value, not -inf: a window that holds only padding (dilation can
         # skip every pixel) gives it, and -inf in x never beats it, as in ONNX Runtime
@@ -287,7 +298,7 @@ class AvgPool2DOp(_Pool2DOp):
     count_include_pad = Attr(IntegerAttr, default=integer(0))
 
     def interpret(self, x):
-        layout = self.layout.value
+        layout = image_layout(self.layout.value)
         kernel, strides, dilations, pads, out_hw = self._geometry()
         x = _array_to_nchw(x, layout)
         sums = _windows(_pad(x, pads, out_hw, kernel, strides, dilations, fill=0),
@@ -317,7 +328,8 @@ class _GlobalPoolOp(NnOp):
         return self.x if self.x.type == self.y.type else None
 
     def _axes(self):
-        return (2, 3) if self.layout.value == "NCHW" else (1, 2)
+        layout = image_layout(self.layout.value)
+        return tuple(i for i, (a, b) in enumerate(layout.axes) if a in "HW")
 
 
 @nn.op

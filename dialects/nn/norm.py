@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.compiler.attributes import FloatAttr, IntegerAttr
+from lamina.compiler.attributes import FloatAttr, IntegerAttr, StringAttr
 from lamina.compiler.opdef import Attr, Operand, Result, VarOperand
 
 from .base import (NnOp, ShapeError, _shape_str, broadcasts_to, float_tensor, integer, nn,
-                   normalize_axis, option, real)
+                   normalize_axis, option, real, string)
+from .layout import NCHW, image_layout, transform
 
 
 def _same_element_type(x, **others) -> None:
@@ -45,6 +46,12 @@ class BatchNormOp(NnOp):
     y = (x - mean) / sqrt(var + epsilon) * scale + bias.
 
         %y = nn.batch_norm %x, %scale, %bias, %mean, %var : (tensor<1x64x56x56xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<1x64x56x56xf32>
+
+    With `layout` "NHWC" or "NCHW{c}c" (like conv2d's) x is a 4-D image in that layout
+    ([N, H, W, C], [N, C/c, H, W, c]) and the channel of element [n, h, w, ch] is ch, of
+    [n, cb, h, w, ci] is cb * c + ci; scale, bias, mean and var stay [C] vectors in every layout
+    (the kernel reads them by channel, so convert-layout changes no constant). The default
+    "NCHW" takes any rank >= 2 with channels on axis 1, as ONNX does.
     """
 
     name = "nn.batch_norm"
@@ -55,14 +62,34 @@ class BatchNormOp(NnOp):
     var = Operand(float_tensor)
     y = Result(float_tensor)
     epsilon = Attr(FloatAttr, default=real(1e-5))
+    layout = Attr(StringAttr, default=string("NCHW"))
 
     @classmethod
     def infer_result_types(cls, operand_types, properties):
         x, scale, bias, mean, var = operand_types
-        _per_channel(x, scale=scale, bias=bias, mean=mean, var=var)
+        layout = image_layout(option(cls, properties, "layout"))
+        if layout == NCHW:
+            _per_channel(x, scale=scale, bias=bias, mean=mean, var=var)
+            return [x]
+        if x.rank != layout.rank:
+            raise ShapeError(f"input must be a {layout.rank}-D tensor ({layout.axis_names()}), "
+                             f"but has rank {x.rank}")
+        c = layout.sizes(x.shape)["C"]
+        _same_element_type(x, scale=scale, bias=bias, mean=mean, var=var)
+        for name, t in dict(scale=scale, bias=bias, mean=mean, var=var).items():
+            if t.rank != 1 or (c is not None and t.shape[0] not in (c, None)):
+                raise ShapeError(f"{name} must have shape [{'?' if c is None else c}] (the input's "
+                                 f"channels), but has shape {_shape_str(t.shape)}")
         return [x]
 
     def interpret(self, x, scale, bias, mean, var):
+        layout = image_layout(self.layout.value)
+        if layout != NCHW:
+            nchw = self._normalize(transform(x, layout, NCHW), scale, bias, mean, var)
+            return transform(nchw, NCHW, layout)
+        return self._normalize(x, scale, bias, mean, var)
+
+    def _normalize(self, x, scale, bias, mean, var):
         scale, bias, mean, var = (_channel_vector(v, x.ndim) for v in (scale, bias, mean, var))
         y = (x - mean) / np.sqrt(var + np.float32(self.epsilon.value).astype(x.dtype)) * scale + bias
         return y.astype(x.dtype, copy=False)

@@ -3,7 +3,9 @@ merge pairs of ops that undo each other, without changing any result.
 
 Each pattern is one class, named for what it does, with its rule `before -> after` as its
 docstring and a note of where the idea comes from. Guard clauses come first; every shape guard
-makes sure the replacement has exactly the type of what it replaces. Importing this module
+makes sure the replacement has exactly the type of what it replaces. After the op-type guard a
+pattern that gives up names the precondition that failed (`return rewriter.fail(op, "...")`),
+which `--explain-patterns` reports. Importing this module
 attaches the patterns to the op classes (`canonicalize` collects them from there).
 
 Eliminations that are folds of a single op live beside the op (dialects/nn/*.py) and are not
@@ -61,11 +63,11 @@ class EliminateUnitPool(RewritePattern):
         if not isinstance(op, (MaxPool2DOp, AvgPool2DOp)):
             return False
         if tuple(py(op.kernel_shape)) != (1, 1) or tuple(py(op.strides)) != (1, 1):
-            return False
+            return rewriter.fail(op, "unit-window-and-stride")
         if any(py(op.pads)):
-            return False
+            return rewriter.fail(op, "no-pads")
         if op.x.type != op.y.type:
-            return False
+            return rewriter.fail(op, "same-type")
         rewriter.replace_op(op, [op.x])
         return True
 
@@ -85,10 +87,10 @@ class FlattenAfterGlobalPoolToReshape(RewritePattern):
         if not isinstance(op, FlattenOp):
             return False
         if producer(op.x, GlobalAvgPoolOp, GlobalMaxPoolOp) is None:
-            return False
+            return rewriter.fail(op, "input-from-global-pool")
         shape = reshape_target(op.y.type.shape)
         if shape is None or not infers(ReshapeOp, [op.x.type], {"shape": ints(shape)}, op.y.type):
-            return False
+            return rewriter.fail(op, "result-type")
         rewriter.replace_op(op, ReshapeOp(operands=[op.x], result_types=[op.y.type],
                                           properties={"shape": ints(shape)}, location=op.location))
         return True
@@ -105,9 +107,9 @@ class MergeConsecutiveReshapes(RewritePattern):
             return False
         inner = producer(op.x, ReshapeOp, FlattenOp)
         if inner is None:
-            return False
+            return rewriter.fail(op, "input-from-reshape")
         if not infers(ReshapeOp, [inner.x.type], op.properties, op.y.type):
-            return False
+            return rewriter.fail(op, "result-type")
         with rewriter.modify(op):
             op.set_operand(0, inner.x)
         return True
@@ -125,10 +127,10 @@ class FlattenAfterReshapeToReshape(RewritePattern):
             return False
         inner = producer(op.x, ReshapeOp, FlattenOp)
         if inner is None:
-            return False
+            return rewriter.fail(op, "input-from-reshape")
         shape = reshape_target(op.y.type.shape)
         if shape is None or not infers(ReshapeOp, [inner.x.type], {"shape": ints(shape)}, op.y.type):
-            return False
+            return rewriter.fail(op, "result-type")
         rewriter.replace_op(op, ReshapeOp(operands=[inner.x], result_types=[op.y.type],
                                           properties={"shape": ints(shape)}, location=op.location))
         return True
@@ -149,15 +151,15 @@ class EliminateSqueezeOfUnsqueeze(RewritePattern):
             return False
         inner = producer(op.x, UnsqueezeOp)
         if inner is None:
-            return False
+            return rewriter.fail(op, "input-from-unsqueeze")
         squeezed, inserted = py(op.axes), py(inner.axes)
-        if not squeezed or not inserted:
-            return False  # squeeze without axes removes every size-1 dim, x's own included
+        if not squeezed or not inserted:  # squeeze without axes removes every size-1 dim, x's own included
+            return rewriter.fail(op, "explicit-axes")
         rank = inner.y.type.rank
         if set(distinct_axes(squeezed, rank)) != set(distinct_axes(inserted, rank)):
-            return False
+            return rewriter.fail(op, "same-axes")
         if inner.x.type != op.y.type:
-            return False
+            return rewriter.fail(op, "result-type")
         rewriter.replace_op(op, [inner.x])
         return True
 
@@ -173,15 +175,15 @@ class EliminateUnsqueezeOfSqueeze(RewritePattern):
             return False
         inner = producer(op.x, SqueezeOp)
         if inner is None:
-            return False
+            return rewriter.fail(op, "input-from-squeeze")
         inserted, squeezed = py(op.axes), py(inner.axes)
         if not squeezed or not inserted:
-            return False
+            return rewriter.fail(op, "explicit-axes")
         if inner.x.type != op.y.type:  # same rank, and x's squeezed dims statically 1
-            return False
+            return rewriter.fail(op, "result-type")
         rank = op.y.type.rank  # squeeze axes index x, unsqueeze axes index the result: both rank
         if set(distinct_axes(squeezed, rank)) != set(distinct_axes(inserted, rank)):
-            return False
+            return rewriter.fail(op, "same-axes")
         rewriter.replace_op(op, [inner.x])
         return True
 
@@ -198,18 +200,18 @@ class MergeConsecutiveTransposes(RewritePattern):
             return False
         inner = producer(op.x, TransposeOp)
         if inner is None:
-            return False
+            return rewriter.fail(op, "input-from-transpose")
         rank = inner.x.type.rank
         first = TransposeOp.permutation(inner.properties, rank)
         second = TransposeOp.permutation(op.properties, rank)
         perm = [first[q] for q in second]
         if perm == list(range(rank)):
             if inner.x.type != op.y.type:
-                return False
+                return rewriter.fail(op, "result-type")
             rewriter.replace_op(op, [inner.x])
             return True
         if not infers(TransposeOp, [inner.x.type], {"perm": ints(perm)}, op.y.type):
-            return False
+            return rewriter.fail(op, "result-type")
         rewriter.replace_op(op, TransposeOp(operands=[inner.x], result_types=[op.y.type],
                                             properties={"perm": ints(perm)}, location=op.location))
         return True
@@ -226,19 +228,19 @@ class SliceOfConcatToOperand(RewritePattern):
             return False
         concat = producer(op.x, ConcatOp)
         if concat is None:
-            return False
+            return rewriter.fail(op, "input-from-concat")
         rank = concat.y.type.rank
         axis = normalize_axis(py(concat.axis), rank)
         try:
             per_axis = SliceOp.per_axis(op.properties, rank)
         except ShapeError:
-            return False
-        if set(per_axis) != {axis}:
-            return False  # the slice must cut only along the concatenation axis
+            return rewriter.fail(op, "valid-slice")
+        if set(per_axis) != {axis}:  # the slice must cut only along the concatenation axis
+            return rewriter.fail(op, "slices-concat-axis-only")
         start, end, step = per_axis[axis]
         sizes = [t.shape[axis] for t in concat.operand_types]
         if step != 1 or None in sizes:
-            return False
+            return rewriter.fail(op, "unit-step-static-sizes")
         first, stop, _ = slice_bounds(start, end, step, sum(sizes))
         offset = 0
         for value, size in zip(concat.inputs, sizes):
@@ -246,7 +248,7 @@ class SliceOfConcatToOperand(RewritePattern):
                 rewriter.replace_op(op, [value])
                 return True
             offset += size
-        return False
+        return rewriter.fail(op, "cuts-exactly-one-operand")
 
 
 class SplitOfConcatToOperands(RewritePattern):
@@ -259,13 +261,15 @@ class SplitOfConcatToOperands(RewritePattern):
         if not isinstance(op, SplitOp):
             return False
         concat = producer(op.x, ConcatOp)
-        if concat is None or len(concat.inputs) != len(op.outputs):
-            return False
+        if concat is None:
+            return rewriter.fail(op, "input-from-concat")
+        if len(concat.inputs) != len(op.outputs):
+            return rewriter.fail(op, "same-piece-count")
         rank = concat.y.type.rank
         if normalize_axis(py(op.axis), rank) != normalize_axis(py(concat.axis), rank):
-            return False
+            return rewriter.fail(op, "same-axis")
         if [v.type for v in concat.inputs] != [r.type for r in op.outputs]:
-            return False  # sizes differ (or a dynamic size): the pieces are not the operands
+            return rewriter.fail(op, "same-pieces")  # sizes differ (or a dynamic size)
         rewriter.replace_op(op, list(concat.inputs))
         return True
 
@@ -284,10 +288,12 @@ class FoldUnsqueezeOfConstant(RewritePattern):
         if not isinstance(op, UnsqueezeOp):
             return False
         const = producer(op.x, ConstantOp)
-        if const is None or len(const.result.uses) != 1:
-            return False
+        if const is None:
+            return rewriter.fail(op, "input-constant")
+        if len(const.result.uses) != 1:
+            return rewriter.fail(op, "constant-single-use")
         if not op.y.type.has_static_shape:
-            return False
+            return rewriter.fail(op, "static-shape")
         value = DenseElementsAttr(op.y.type, const.value.array.reshape(op.y.type.shape))
         rewriter.replace_op(op, ConstantOp(result_types=[op.y.type], properties={"value": value},
                                            location=op.location))

@@ -1,7 +1,7 @@
 """Shape and data movement: ops that rearrange, select or repeat elements without arithmetic.
 
-    nn.reshape nn.flatten nn.transpose nn.squeeze nn.unsqueeze nn.concat nn.split nn.slice
-    nn.gather nn.expand nn.pad nn.tile nn.constant_of_shape nn.shape
+    nn.reshape nn.flatten nn.transpose nn.squeeze nn.unsqueeze nn.channel_shuffle nn.concat
+    nn.split nn.slice nn.gather nn.expand nn.pad nn.tile nn.constant_of_shape nn.shape
 
 Every size they need is an attribute (front-ends resolve ONNX's shape inputs at import), except
 `nn.constant_of_shape`, whose result shape is data. A dynamic dim (`?`, None here) stays dynamic
@@ -227,6 +227,45 @@ class UnsqueezeOp(NnOp):
     def fold(self, x):
         if self.x.type == self.y.type:  # unsqueeze(x) with no axes -> x
             return self.x
+        return None
+
+
+@nn.op
+class ChannelShuffleOp(NnOp):
+    """Interleave the channels of `groups` groups (ShuffleNet's channel shuffle; NCNN's
+    ShuffleChannel): x [N, C, ...] viewed as [N, groups, C / groups, ...], the two group axes
+    swapped, and viewed back, so output channel c is input channel
+    (c % groups) * (C / groups) + c // groups.
+
+        %y = nn.channel_shuffle %x attributes {groups = 2 : i64} : (tensor<1x8x4x4xf32>) -> tensor<1x8x4x4xf32>
+    """
+
+    name = "nn.channel_shuffle"
+    x = Operand(tensor_type)
+    y = Result(tensor_type)
+    groups = Attr(IntegerAttr)
+
+    @classmethod
+    def infer_result_types(cls, operand_types, properties):
+        (x,) = operand_types
+        groups = py(properties["groups"])
+        if x.rank < 2:
+            raise ShapeError(f"input must have a channel axis (rank 2 or more), but has rank {x.rank}")
+        if groups < 1:
+            raise ShapeError(f"groups must be positive, but is {groups}")
+        c = x.shape[1]
+        if c is not None and c % groups:
+            raise ShapeError(f"groups {groups} does not divide the input's {c} channels")
+        return [x]
+
+    def interpret(self, x):
+        n, c, *rest = x.shape
+        groups = py(self.groups)
+        return x.reshape(n, groups, c // groups, *rest).swapaxes(1, 2).reshape(x.shape).copy()
+
+    def fold(self, x):
+        if py(self.groups) == 1 or self.x.type.shape[1] == py(self.groups):
+            return self.x  # one group, or groups of one channel: nothing moves
         return None
 
 

@@ -37,5 +37,5 @@ class LoweringError(ValueError):
 
 # Importing the families registers their computes (they import `lowers` from this module, so it
 # and COMPUTES must be defined first).
-from . import common, conv, elementwise, image, linalg, norm, reduce, shape  # noqa: E402,F401
+from . import common, conv, elementwise, image, layout, linalg, norm, reduce, shape  # noqa: E402,F401
 from .common import dtype_of, out_dtype, out_shape  # noqa: E402,F401

@@ -1,22 +1,42 @@
-"""Convolution and pooling (NCHW; NHWC by reading through a transposed view)."""
+"""Convolution and pooling. The computes are written in NCHW; an op in another layout (NHWC,
+NCHW{c}c) reads through a view of its input in NCHW and writes through a view back (te/layout.py),
+which the schedule inlines. A group-1 or depthwise conv2d in NCHW{c}c with its weight packed to
+match ("OIHW{c}i{c}o", "OIHW{c}o") has a direct blocked compute instead (`conv2d_nchwc`)."""
 
 from __future__ import annotations
+
+from lamina.dialects.nn.layout import NCHW, OIHW, Layout, blocked_channels, image_layout
 
 from ..tvm_adapter import te, tir
 from . import lowers
 from .common import _attr, accumulator, const, out_shape, rounded
+from .layout import view
+
+
+def _layout(op) -> Layout:
+    return image_layout(_attr(op, "layout", "NCHW"))
 
 
 def _nchw(op, x):
     """`x` seen as NCHW, and a function that turns an NCHW result back into the op's layout."""
-    if _attr(op, "layout", "NCHW") == "NCHW":
+    layout = _layout(op)
+    if layout == NCHW:
         return x, lambda t, name: t
-    n, h, w, c = (int(d) for d in x.shape)
-    view = te.compute((n, c, h, w), lambda b, ch, i, j: x[b, i, j, ch], name="to_nchw")
+    sizes = layout.sizes([int(d) for d in x.shape])
+    nchw = view(x, layout, NCHW, [sizes[a] for a in "NCHW"], "to_nchw")
 
     def back(t, name):
-        return te.compute(out_shape(op), lambda b, i, j, ch: t[b, ch, i, j], name=name)
-    return view, back
+        return view(t, NCHW, layout, out_shape(op), name)
+    return nchw, back
+
+
+def _oihw(op, w):
+    """The weight seen as OIHW (a view when its `weight_layout` is another)."""
+    wl = Layout.parse(_attr(op, "weight_layout", "OIHW"))
+    if wl == OIHW:
+        return w
+    sizes = wl.sizes([int(d) for d in w.shape])
+    return view(w, wl, OIHW, [sizes[a] for a in "OIHW"], "to_oihw")
 
 
 def _padded(x, pads, value, name="pad"):
@@ -30,11 +50,8 @@ def _padded(x, pads, value, name="pad"):
 
 
 def _nchw_shape(op):
-    shape = out_shape(op)
-    if _attr(op, "layout", "NCHW") == "NHWC":
-        n, h, w, c = shape
-        return (n, c, h, w)
-    return shape
+    sizes = _layout(op).sizes(out_shape(op))
+    return tuple(sizes[a] for a in "NCHW")
 
 
 def output_channel_block(out_c: int) -> int:
@@ -47,7 +64,13 @@ def output_channel_block(out_c: int) -> int:
 
 @lowers("nn.conv2d")
 def conv2d(op, x, w, *bias):
+    block = blocked_channels(_attr(op, "layout", "NCHW"))
+    if block is not None:
+        direct = conv2d_nchwc(op, x, w, bias, block)
+        if direct is not None:
+            return direct
     x, back = _nchw(op, x)
+    w = _oihw(op, w)
     sh, sw = _attr(op, "strides", (1, 1))
     dh, dw = _attr(op, "dilations", (1, 1))
     group = _attr(op, "group", 1)
@@ -150,3 +173,59 @@ def global_pool(op, x):
         s = te.compute((n, c, 1, 1), lambda b, ch, i, j: te.sum(x[b, ch, ry, rx], axis=[ry, rx]), name="gsum")
         y = te.compute((n, c, 1, 1), lambda b, ch, i, j: s[b, ch, i, j] / const(h * w, x.dtype), name="gavg")
     return back(y, "to_nhwc")
+
+
+# ---------------------------------------------------------------------------------------------
+# conv2d in NCHW{c}c, read and written in blocks (TVM's conv2d_NCHWc)
+
+
+def _padded_blocked(x, pads, value):
+    """x [N, C/c, H, W, c] padded on H and W."""
+    top, left, bottom, right = pads
+    if not any(pads):
+        return x
+    n, cb, h, w, c = (int(d) for d in x.shape)
+    return te.compute((n, cb, h + top + bottom, w + left + right, c), lambda b, o, i, j, k: tir.Select(
+        tir.all(i >= top, i < top + h, j >= left, j < left + w),
+        x[b, o, tir.min(tir.max(i - top, 0), h - 1), tir.min(tir.max(j - left, 0), w - 1), k], value), name="pad")
+
+
+def conv2d_nchwc(op, x, w, bias, c: int):
+    """y[n, ob, i, j, oi] = sum over (icb, ky, kx, ic) of x[n, icb, i*sh + ky*dh, j*sw + kx*dw, ic]
+    * w[ob, icb, ky, kx, ic, oi] (group 1, weight "OIHW{c}i{c}o"), or over (ky, kx) of
+    x[n, ob, ..., oi] * w[ob, 0, ky, kx, oi] (depthwise, weight "OIHW{c}o"); None for other
+    convs (they go through NCHW views). The c channels of a block are the innermost axis of x, w
+    and y: one vector."""
+    wl = _attr(op, "weight_layout", "OIHW")
+    group = _attr(op, "group", 1)
+    sh, sw = _attr(op, "strides", (1, 1))
+    dh, dw = _attr(op, "dilations", (1, 1))
+    n, cb, h, wd, _ = (int(d) for d in x.shape)
+    acc = accumulator(x.dtype)
+    shape = out_shape(op)
+    depthwise = group == cb * c and int(shape[1]) == cb
+    if group == 1 and wl == f"OIHW{c}i{c}o":
+        _, _, kh, kw, _, _ = (int(d) for d in w.shape)
+    elif depthwise and wl == f"OIHW{c}o":
+        _, _, kh, kw, _ = (int(d) for d in w.shape)
+    else:
+        return None
+    xp = _padded_blocked(x, _attr(op, "pads", (0, 0, 0, 0)), const(0, x.dtype))
+    ry = te.reduce_axis((0, kh), name="ry")
+    rx = te.reduce_axis((0, kw), name="rx")
+    if group == 1:
+        rco = te.reduce_axis((0, cb), name="rco")
+        rci = te.reduce_axis((0, c), name="rci")
+
+        def at(b, ob, i, j, oi):
+            return te.sum(xp[b, rco, i * sh + ry * dh, j * sw + rx * dw, rci].astype(acc)
+                          * w[ob, rco, ry, rx, rci, oi].astype(acc), axis=[rco, ry, rx, rci])
+    else:
+        def at(b, ob, i, j, oi):
+            return te.sum(xp[b, ob, i * sh + ry * dh, j * sw + rx * dw, oi].astype(acc)
+                          * w[ob, 0, ry, rx, oi].astype(acc), axis=[ry, rx])
+    y = te.compute(shape, at, name="conv2d_nchwc")
+    if bias:
+        y = te.compute(shape, lambda b, ob, i, j, oi: y[b, ob, i, j, oi] + bias[0][ob * c + oi].astype(acc),
+                       name="bias_add")
+    return rounded(y, x.dtype)

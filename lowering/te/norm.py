@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from ..tvm_adapter import te, tir
 from . import lowers
+from lamina.dialects.nn.layout import NCHW, image_layout
+
 from .common import _attr, broadcast_index, const, out_shape
+from .layout import whole_indices
 
 
-def _channel(t, index):
-    return t[index[1]]
+def _channel_of(op):
+    """The channel of element index i of batch_norm's x: i[1] in NCHW (any rank), i[3] in NHWC,
+    i[1] * c + i[4] in NCHW{c}c."""
+    layout = image_layout(_attr(op, "layout", "NCHW"))
+    if layout == NCHW:
+        return lambda i: i[1]
+    return lambda i: whole_indices(layout, i)["C"]
 
 
 @lowers("nn.batch_norm")
 def batch_norm(op, x, scale, bias, mean, var):
     eps = const(_attr(op, "epsilon", 1e-5), x.dtype)
-    return te.compute(out_shape(op), lambda *i: (x[i] - mean[i[1]]) / tir.sqrt(var[i[1]] + eps) * scale[i[1]]
-                      + bias[i[1]], name="batch_norm")
+    ch = _channel_of(op)
+    return te.compute(out_shape(op), lambda *i: (x[i] - mean[ch(i)]) / tir.sqrt(var[ch(i)] + eps) * scale[ch(i)]
+                      + bias[ch(i)], name="batch_norm")
 
 
 def _moments(x, axes, name):

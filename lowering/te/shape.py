@@ -40,6 +40,15 @@ def transpose(op, x):
     return te.compute(out_shape(op), lambda *i: x[tuple(i[inverse[d]] for d in range(rank))], name="transpose")
 
 
+@lowers("nn.channel_shuffle")
+def channel_shuffle(op, x):
+    """Output channel c reads input channel (c % groups) * (C / groups) + c // groups."""
+    groups = _attr(op, "groups")
+    per_group = int(x.shape[1]) // groups
+    return te.compute(out_shape(op), lambda n, c, *rest: x[(n, (c % groups) * per_group + c // groups, *rest)],
+                      name="channel_shuffle")
+
+
 @lowers("nn.expand")
 def expand(op, x):
     return elementwise(op, lambda v: v, x, name="expand")

@@ -16,7 +16,7 @@ func.func @f(%x: i32) -> i32 {
 // UNKNOWN:      <pipeline>:1:1: error: unknown pass 'bogus'
 // UNKNOWN-NEXT: bogus
 // UNKNOWN-NEXT: ^
-// UNKNOWN-NEXT: known passes: canonicalize, cse, dce
+// UNKNOWN-NEXT: known passes: canonicalize, combine-ops, convert-layout, cse, dce
 
 // THIRD:      <pipeline>:1:18: error: unknown pass 'nope'
 // THIRD-NEXT: canonicalize,cse,nope

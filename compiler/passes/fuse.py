@@ -1,0 +1,253 @@
+"""fuse: group nn ops into kernels, as TVM's FuseOps does, each group an `nn.fused` region op.
+
+    %c = nn.conv2d %x, %w, %b ...            %r = nn.fused %x, %w, %b attributes {sources = [...]} : ... {
+    %r = nn.relu %c ...               ->     ^bb0(%x: ..., %w: ..., %b: ...):
+                                               %c = nn.conv2d %x, %w, %b ...
+                                               %r = nn.relu %c ...
+                                               nn.yield %r : ...
+                                             }
+
+Each group lowers to ONE kernel (lowering/build.py), so the values inside it never go to memory:
+fewer kernels, fewer passes over memory. The idea and the rules are TVM's FuseOps
+(src/relax/transform/fuse_ops.cc): every op has a pattern (`OP_PATTERNS`, `op_pattern`), ordered
+from cheapest to fuse to not fusable at all:
+
+    elementwise  <  broadcast  <  injective  <  reduction  <  out-elementwise-fusable  <  opaque
+    relu, add of     add of a      reshape,      reduce_*,      conv2d, matmul, gemm      shape, split,
+    equal shapes     bias          transpose,    softmax,       (the anchors)             anything unknown
+                                   concat, pad   pools, norms
+
+and a group is one of three shapes:
+
+  - a chain: elementwise, broadcast and injective ops only (inlined into one loop nest);
+  - an anchor (conv2d, matmul, gemm) with its epilogue: elementwise and broadcast ops after it
+    whose results have the anchor's output shape (bias, batch_norm, scale, residual add, relu,
+    clip, gelu, ...), computed in the anchor's register block before it is written back. Nothing
+    is fused INTO an anchor (an elementwise producer would be recomputed for every use of an
+    input element);
+  - a reduction with its elementwise, broadcast and injective producers (the reduction is the
+    group's last op: TVM fuses nothing after a reduction either).
+
+The algorithm:
+  1. Walk the ops of each function body in order. Ops that are never grouped stay as they are:
+     constants, ops whose operands are all known before the model runs (the executor evaluates
+     those once, at compile time), ops with dynamic shapes, with several results, or opaque.
+  2. Each other op starts a group of its own, with the op as its root (its only result is the
+     group's result). Then, until nothing changes, a producer group merges into it when
+       a. every user of the producer's root is already in the group (so a value used outside a
+          group is always a group's result: one result per group), and
+       b. the merged group is still one of the three shapes above.
+     Producer groups are tried in the order of the operands that read them; two anchors never
+     meet in one group, so in `add(conv_a, conv_b)` the first operand's conv gets the add.
+  3. Each group of two or more ops becomes an `nn.fused` op in place of its root: the values it
+     reads from outside are its operands (and its block's arguments inside, named as outside),
+     its ops are moved inside in their order, and `nn.yield` returns the root's result.
+     `sources` lists the ops' source (ONNX node) names from their name locations; the group's
+     location is its root's. A group of one op stays a plain op (the executor builds it as a kernel of its own all the same).
+
+Merging only ever moves a producer group into its consumers' group, and a producer group's values
+are all read inside the merged group (step 2a), so no path leaves a group and comes back: groups
+never form a cycle, and each group's inputs are defined before its root.
+
+Statistics: `groups` (nn.fused ops made), `ops fused` (ops moved into them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from ..ir import Block, Operation, Region, Value
+from ..opdef import ConstantLike, Elementwise
+from ..types import RankedTensorType
+from .pass_base import Pass, register_pass
+
+
+class Pattern(IntEnum):
+    """How an op's output reads its inputs, which decides what it fuses with (TVM's OpPatternKind)."""
+
+    ELEMENTWISE = 0   # out[i] = f(in[i]), every operand of the output's shape
+    BROADCAST = 1     # out[i] = f(in[broadcast(i)]): elementwise with a smaller operand (bias)
+    INJECTIVE = 2     # each output element reads one input element somewhere (reshape, transpose)
+    REDUCTION = 3     # output elements combine many input elements (reduce_sum, softmax, pools)
+    OUT_ELEMENTWISE_FUSABLE = 4  # an anchor: a reduction that takes an elementwise epilogue (conv, matmul)
+    OPAQUE = 8        # never grouped
+
+
+# The pattern of each nn op by name. Ops with the Elementwise trait that are not listed here are
+# elementwise; `op_pattern` calls an elementwise op "broadcast" when an operand is smaller than
+# its result. Ops not listed and not elementwise are opaque.
+OP_PATTERNS: dict[str, Pattern] = {
+    "nn.batch_norm": Pattern.BROADCAST,  # inference: per-channel scale and shift
+    **dict.fromkeys(["nn.reshape", "nn.flatten", "nn.squeeze", "nn.unsqueeze", "nn.transpose",
+                     "nn.expand", "nn.concat", "nn.slice", "nn.gather", "nn.tile", "nn.pad",
+                     "nn.resize", "nn.depth_to_space", "nn.space_to_depth", "nn.layout_transform"],
+                    Pattern.INJECTIVE),
+    **dict.fromkeys(["nn.reduce_sum", "nn.reduce_mean", "nn.reduce_max", "nn.reduce_min",
+                     "nn.reduce_prod", "nn.softmax", "nn.log_softmax", "nn.layer_norm",
+                     "nn.instance_norm", "nn.lrn", "nn.max_pool2d", "nn.avg_pool2d",
+                     "nn.global_avg_pool", "nn.global_max_pool"], Pattern.REDUCTION),
+    **dict.fromkeys(["nn.conv2d", "nn.matmul", "nn.gemm"], Pattern.OUT_ELEMENTWISE_FUSABLE),
+    # shape glue the executor evaluates at compile time, and the groups themselves
+    **dict.fromkeys(["nn.constant", "nn.shape", "nn.constant_of_shape", "nn.fused", "nn.yield"],
+                    Pattern.OPAQUE),
+}
+
+
+def op_pattern(op: Operation) -> Pattern:
+    """The fusion pattern of `op` (see `OP_PATTERNS`); ops with several results are opaque."""
+    if len(op.results) != 1:
+        return Pattern.OPAQUE
+    pattern = OP_PATTERNS.get(op.name)
+    if pattern is None:
+        if not (op.name.startswith("nn.") and op.has_trait(Elementwise)):
+            return Pattern.OPAQUE
+        pattern = Pattern.ELEMENTWISE
+    if pattern == Pattern.ELEMENTWISE and any(_shape(v) != _shape(op.results[0]) for v in op.operands):
+        return Pattern.BROADCAST
+    return pattern
+
+
+def _shape(value: Value):
+    return getattr(value.type, "shape", None)
+
+
+def _static(value: Value) -> bool:
+    return isinstance(value.type, RankedTensorType) and value.type.has_static_shape
+
+
+@dataclass(eq=False)
+class _Group:
+    root: Operation
+    ops: list[Operation] = field(default_factory=list)
+
+
+def group_is_valid(ops: list[Operation], root: Operation) -> bool:
+    """Whether `ops` (with result `root`) is one of the three group shapes of the module docstring."""
+    patterns = {id(op): op_pattern(op) for op in ops}
+    anchors = [op for op in ops if patterns[id(op)] == Pattern.OUT_ELEMENTWISE_FUSABLE]
+    reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
+    if len(anchors) + len(reductions) > 1:
+        return False
+    if anchors:  # the anchor and its epilogue
+        (anchor,) = anchors
+        members = {id(op) for op in ops}
+        if any(isinstance(v.owner, Operation) and id(v.owner) in members for v in anchor.operands):
+            return False  # nothing is fused into an anchor
+        shape = _shape(anchor.results[0])
+        return all(patterns[id(op)] <= Pattern.BROADCAST and _shape(op.results[0]) == shape
+                   for op in ops if op is not anchor)
+    if reductions:  # the reduction and its producers
+        return reductions[0] is root and all(
+            patterns[id(op)] <= Pattern.INJECTIVE for op in ops if op is not root)
+    return all(patterns[id(op)] <= Pattern.INJECTIVE for op in ops)
+
+
+@register_pass
+@dataclass(frozen=True)
+class FusePass(Pass):
+    """Group nn ops into kernels (TVM's FuseOps): chains of elementwise/injective ops, anchors
+    (conv2d, matmul, gemm) with their elementwise epilogue, reductions with their producers."""
+
+    name = "fuse"
+    summary = "group nn ops into nn.fused kernels (TVM FuseOps: anchors + epilogues, chains, reductions)"
+
+    def run(self, module: Operation) -> None:
+        for op in list(module.walk()):
+            if op.name == "func.func" and op.regions and op.regions[0].blocks:
+                self._fuse_block(op.regions[0].blocks[0])
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _fuse_block(self, block: Block) -> None:
+        group_of: dict[int, _Group] = {}  # id(op) -> its group
+        known: set[int] = set()           # id(value) of values known before the model runs
+        for op in list(block):
+            if self._known_before_run(op, known):  # 1.
+                known.update(id(r) for r in op.results)
+                continue
+            if not self._groupable(op):
+                continue
+            group = _Group(op, [op])  # 2.
+            group_of[id(op)] = group
+            while self._merge_a_producer(group, group_of):
+                pass
+        for group in {id(g): g for g in group_of.values()}.values():  # 3.
+            if len(group.ops) > 1:
+                self._materialize(group)
+
+    @staticmethod
+    def _known_before_run(op: Operation, known: set) -> bool:
+        if op.has_trait(ConstantLike):
+            return True
+        if op.regions or not op.results:
+            return False
+        if op.name == "nn.shape":  # folds to a constant for a static input
+            return all(_static(v) for v in op.operands)
+        return bool(op.operands) and all(id(v) in known for v in op.operands)
+
+    @staticmethod
+    def _groupable(op: Operation) -> bool:
+        return (op_pattern(op) != Pattern.OPAQUE and _static(op.results[0])
+                and all(_static(v) for v in op.operands))
+
+    @staticmethod
+    def _merge_a_producer(group: _Group, group_of: dict) -> bool:
+        """Merge the first producer group that may join `group` (step 2); whether one did."""
+        members = {id(op) for op in group.ops}
+        seen: set[int] = set()
+        for op in group.ops:
+            for v in op.operands:
+                producer = group_of.get(id(v.owner)) if isinstance(v.owner, Operation) else None
+                if producer is None or producer is group or id(producer) in seen:
+                    continue
+                seen.add(id(producer))
+                users_inside = all(id(use.operation) in members for r in producer.root.results for use in r.uses)
+                if not users_inside:
+                    continue
+                merged = producer.ops + group.ops
+                if not group_is_valid(merged, group.root):
+                    continue
+                group.ops = merged
+                for member in producer.ops:
+                    group_of[id(member)] = group
+                return True
+        return False
+
+    def _materialize(self, group: _Group) -> None:
+        """Step 3: the group as an nn.fused op in place of its root."""
+        from lamina.dialects.nn.fused import FusedOp, YieldOp, source_names, sources_attr
+
+        block = group.root.parent
+        order = {id(op): i for i, op in enumerate(block)}
+        ops = sorted(group.ops, key=lambda op: order[id(op)])
+        members = {id(op) for op in ops}
+        inputs: list[Value] = []
+        for op in ops:
+            for v in op.operands:
+                if not (isinstance(v.owner, Operation) and id(v.owner) in members) and v not in inputs:
+                    inputs.append(v)
+        root = group.root
+        body = Block()
+        for v in inputs:  # inside, each input is named as it is outside
+            body.add_arg(v.type, v.name_hint)
+        names = [n for op in ops for n in source_names(op.location)]
+        fused = FusedOp(operands=inputs, result_types=[r.type for r in root.results],
+                        properties={"sources": sources_attr(names)} if names else {},
+                        location=root.location)
+        fused.add_region(Region([body]))
+        for result, inner in zip(fused.results, root.results):
+            result.name_hint = inner.name_hint
+        block.insert_before(fused, root)
+        for r_out, r_in in zip(fused.results, root.results):
+            r_in.replace_uses_where(r_out, lambda use: id(use.operation) not in members)
+        mapping = dict(zip(inputs, body.args))
+        for op in ops:
+            op.detach()
+            for i, v in enumerate(op.operands):
+                if v in mapping:
+                    op.set_operand(i, mapping[v])
+            body.append(op)
+        body.append(YieldOp(operands=list(root.results)))
+        self.statistics["groups"] += 1
+        self.statistics["ops fused"] += len(ops)
