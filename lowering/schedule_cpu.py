@@ -1,5 +1,6 @@
-"""CPU schedules for one-op kernels: a default one for every op, and blocked ones for the anchor
-ops. `cpu_schedule` is the entry point (build.py).
+"""CPU schedules for kernels, of one op or of a fused group (`nn.fused`, one PrimFunc whose blocks
+are its ops' computes): a default one for every kernel, and blocked ones for kernels with an
+anchor op. `cpu_schedule` is the entry point (build.py).
 
 The default (`default_cpu_schedule`), simple, safe, and already parallel:
   1. Inline every block but the last (padding, broadcasting helpers) into its consumer.
@@ -14,7 +15,11 @@ Anchor ops, picked by the name of the kernel's reduction block:
     block of C in registers, k unrolled, vectorized, parallel over the blocks;
   - conv2d (`conv_schedule`): group 1 with weights packed [O/ob, C, KH, KW, ob] (te/conv.py) and
     an ob-channel x wb-column block in registers; depthwise with a vector of output columns.
-Either falls back to the default when the loop nest is not the shape it expects.
+Either falls back to the default when the loop nest is not the shape it expects. A fused group's
+epilogue (the blocks after the anchor: bias, batch_norm, residual add, relu, ...) is computed in
+the register block's write-back (`_epilogues`); a group without an anchor (a chain of elementwise
+and injective ops, a reduction with its producers) takes the default, which inlines the
+producers and keeps the reductions.
 """
 
 from __future__ import annotations
@@ -23,17 +28,25 @@ from .tvm_adapter import Schedule
 
 SPATIAL, REDUCE = 0, 2  # tvm IterVar iter_type values for data-parallel and reduction axes
 MAX_VECTOR = 64
+MIN_PARALLEL_ELEMENTS = 16384  # below this many loop iterations a kernel runs on one thread
 
 
 def cpu_schedule(sch: Schedule, threads: int) -> Schedule:
-    """The schedule for a one-op kernel: the anchor op's own, else the default."""
+    """The schedule for a kernel (one op or a fused group): its anchor op's own, else the default."""
     names = {sch.get(b).name_hint: b for b in sch.get_child_blocks(sch.get_sblock("root"))}
-    for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule)):
+    from .schedule_nchwc import nchwc_conv_schedule  # (imported here: it uses this module's helpers)
+    for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
+                     ("conv2d_nchwc", nchwc_conv_schedule)):
         if name in names:
             try:
                 return fn(sch.copy(), names[name], threads)
             except Exception:  # _NotThisShape, or a TVM schedule error on a shape not foreseen
                 break  # (tests/test_schedules_cpu.py checks the zoo's shapes do take the blocked one)
+    from .schedule_reduce import NotRowReduction, row_reduction_schedule
+    try:
+        return row_reduction_schedule(sch.copy(), threads)
+    except NotRowReduction:
+        pass
     return default_cpu_schedule(sch, threads)
 
 
@@ -74,7 +87,14 @@ def default_cpu_schedule(sch: Schedule, threads: int) -> Schedule:
         extents = [*extents[:-1], extents[-1] // v]
     else:
         outer = loops[: n_spatial] if n_spatial < len(loops) else loops[: n_spatial - 1] or loops[:1]
-    # 2. fuse outer spatial loops until there is work for each thread, then parallelize
+    # 2. fuse outer spatial loops until there is work for each thread, then parallelize; not
+    # when the whole kernel is small: waking the thread pool cost ~3 us per call, more than an
+    # add or relu on a few thousand floats takes on one core (the MLP's 256-wide epilogues)
+    total = 1
+    for extent in extents:
+        total *= extent
+    if total < MIN_PARALLEL_ELEMENTS:
+        return sch
     take, work = 0, 1
     while take < len(outer) and work < threads * 4:
         work *= extents[take]
@@ -124,12 +144,19 @@ def _parallel_spatial(sch, block, threads: int, vector_last: bool = True):
 
 
 def _epilogues(sch, producer):
-    """Inline each elementwise block after `producer` (gemm_out, round, bias_add) into it."""
+    """Compute the elementwise blocks after `producer` (the register block's write-back) in it:
+    the op's own (gemm_out, round, bias_add) and a fused group's epilogue (batch_norm, relu, a
+    residual add, ...). Each but the last is inlined into its consumers (`compute_inline`; an
+    epilogue that reads a value twice, x * erf(x), then reads the producer twice), and the last,
+    the kernel's output, into the producer (`reverse_compute_inline`), so the block is written
+    to memory once, finished."""
     blocks = sch.get_child_blocks(sch.get_sblock("root"))
     names = [sch.get(b).name_hint for b in blocks]
-    start = names.index(sch.get(producer).name_hint) + 1
-    for name in names[start:]:
-        sch.reverse_compute_inline(sch.get_sblock(name))
+    after = names[names.index(sch.get(producer).name_hint) + 1:]
+    for name in after[:-1]:
+        sch.compute_inline(sch.get_sblock(name))
+    if after:
+        sch.reverse_compute_inline(sch.get_sblock(after[-1]))
 
 
 def _vectorize_own(sch, blk, nest) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..tvm_adapter import tir
-from . import lowers
+from . import fast_math, lowers
 from .common import _attr, const, elementwise, out_dtype
 
 
@@ -18,13 +18,13 @@ def _unary(name: str, fn: Callable):
 
 _unary("nn.neg", lambda v, dt, op: -v)
 _unary("nn.abs", lambda v, dt, op: tir.abs(v))
-_unary("nn.exp", lambda v, dt, op: tir.exp(v))
+_unary("nn.exp", lambda v, dt, op: fast_math.exp(v))
 _unary("nn.log", lambda v, dt, op: tir.log(v))
 _unary("nn.sqrt", lambda v, dt, op: tir.sqrt(v))
 _unary("nn.reciprocal", lambda v, dt, op: const(1, dt) / v)
 _unary("nn.tanh", lambda v, dt, op: tir.tanh(v))
-_unary("nn.sigmoid", lambda v, dt, op: tir.sigmoid(v))
-_unary("nn.erf", lambda v, dt, op: tir.erf(v))
+_unary("nn.sigmoid", lambda v, dt, op: const(1, dt) / (const(1, dt) + fast_math.exp(-v)) if dt == "float32" else tir.sigmoid(v))
+_unary("nn.erf", lambda v, dt, op: fast_math.erf(v))
 _unary("nn.relu", lambda v, dt, op: tir.max(v, const(0, dt)))
 _unary("nn.identity", lambda v, dt, op: v)
 _unary("nn.dropout", lambda v, dt, op: v)  # inference
@@ -123,7 +123,7 @@ def gelu(op, x):
         c = const(0.7978845608028654, dt)  # sqrt(2 / pi)
         return elementwise(op, lambda v: const(0.5, dt) * v * (const(1, dt) + tir.tanh(
             c * (v + const(0.044715, dt) * v * v * v))), x)
-    return elementwise(op, lambda v: const(0.5, dt) * v * (const(1, dt) + tir.erf(v * const(0.7071067811865476, dt))), x)
+    return elementwise(op, lambda v: const(0.5, dt) * v * (const(1, dt) + fast_math.erf(v * const(0.7071067811865476, dt))), x)
 
 
 @lowers("nn.hard_sigmoid")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..tvm_adapter import te, tir
-from . import lowers
+from . import fast_math, lowers
 from .common import _attr, const, out_shape
 
 
@@ -87,11 +87,15 @@ def softmax(op, x):
     def with_axis(i, value):
         return (*i[:axis], value, *i[axis:])
     mx = te.compute(reduced_shape, lambda *i: te.max(x[with_axis(i, k)], axis=k), name="max")
-    total = te.compute(reduced_shape, lambda *i: te.sum(tir.exp(x[with_axis(i, k2)] - mx[i]), axis=k2),
-                       name="sum")
 
     def drop(i):
         return (*i[:axis], *i[axis + 1:])
     if op.name == "nn.log_softmax":
+        total = te.compute(reduced_shape, lambda *i: te.sum(fast_math.exp(x[with_axis(i, k2)] - mx[i]), axis=k2),
+                           name="sum")
         return te.compute(shape, lambda *i: x[i] - mx[drop(i)] - tir.log(total[drop(i)]), name="log_softmax")
-    return te.compute(shape, lambda *i: tir.exp(x[i] - mx[drop(i)]) / total[drop(i)], name="softmax")
+    # each exp once, kept: the sum reads it and the division rescales it (schedule_reduce.py
+    # computes all three a row at a time)
+    e = te.compute(shape, lambda *i: fast_math.exp(x[i] - mx[drop(i)]), name="softmax_exp")
+    total = te.compute(reduced_shape, lambda *i: te.sum(e[with_axis(i, k2)], axis=k2), name="sum")
+    return te.compute(shape, lambda *i: e[i] / total[drop(i)], name="softmax")
