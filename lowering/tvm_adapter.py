@@ -127,3 +127,12 @@ def export(executable, path: str) -> None:
 def load(path: str) -> Kernel:
     return Kernel(tvm.runtime.load_module(path))
 
+
+def copy_into(tensor, array: np.ndarray) -> None:
+    """Copy a numpy array into an existing device tensor of the same shape and dtype."""
+    tensor.copyfrom(np.ascontiguousarray(array))
+
+
+def to_numpy(tensor) -> np.ndarray:
+    """A numpy copy of a device tensor."""
+    return tensor.numpy()
