@@ -50,11 +50,16 @@ def load(path: str, input_shapes: dict | None = None):
     return module
 
 
-def compile(model, target: str = "llvm"):
-    """Compile a module (or a model file's path) for `target`; call the result with numpy arrays."""
+def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = ""):
+    """Compile a module (or a model file's path) for `target` after the passes of `opt_level`
+    (0-3, as `lamina compile -O`; a module you pass is copied first, not changed) and, with
+    `layout` ("NHWC", "NCHW8c"), a layout conversion; call the result with numpy arrays."""
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.passes.presets import pipeline_for
     from lamina.runtime.executor import compile as _compile
 
-    module = load(model) if isinstance(model, str) else model
+    module = load(model) if isinstance(model, str) else model.clone()
+    run_pipeline(module, pipeline_for(opt_level, layout))
     return _compile(module, target=target)
 
 

@@ -28,6 +28,7 @@ def _build_parser() -> argparse.ArgumentParser:
     opt.add_argument("input", nargs="?", default="-", help="an .mlir file, or - for standard input")
     opt.add_argument("-p", "--pipeline", "--passes", default="",
                      help='passes to run, e.g. "canonicalize,cse,dce" or "canonicalize{max-iterations=4}"')
+    _add_opt_level(opt, default=None, passes=False)
     opt.add_argument("-o", "--output", help="write the result here instead of standard output")
     opt.add_argument("--print-generic", action="store_true", help="print every op in MLIR's generic form")
     opt.add_argument("--allow-unregistered", "--allow-unregistered-dialect", action="store_true",
@@ -50,6 +51,8 @@ def _build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--timing", action="store_true", help="print a table of wall time per pass")
     opt.add_argument("--statistics", "--pattern-stats", dest="statistics", action="store_true",
                      help="print how often each rewrite pattern fired")
+    opt.add_argument("--explain-patterns", action="store_true",
+                     help="list, per pattern, the ops it matched where a named precondition failed")
     opt.add_argument("--elide-large-constants", type=int, metavar="N",
                      help="print dense constants with more than N elements as dense_resource<__elided__>")
     opt.add_argument("--no-locations", dest="print_locations", action="store_false",
@@ -80,6 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                      help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
     run.add_argument("--target", default="llvm", help="llvm (the CPU; default)")
+    _add_opt_level(run, default=3)
+    _add_pass_report_flags(run)
     run.add_argument("--interpret", action="store_true",
                      help="run the numpy reference interpreter instead of compiled kernels")
     run.add_argument("--check", choices=["onnxruntime"], help="compare the outputs with onnxruntime")
@@ -87,6 +92,23 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance for --check")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     run.set_defaults(handler=_run_run)
+
+    comp = sub.add_parser("compile", help="optimize a model and build its kernels; report what it became",
+                          description="Optimize a model (-O0..-O3, --layout), build its kernels for the "
+                                      "target, and print a summary: kernels before and after fusion, "
+                                      "compile time, and on request pass timings and the memory plan.")
+    comp.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
+    comp.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                      help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    comp.add_argument("--target", default="llvm", help="llvm (the CPU; default)")
+    _add_opt_level(comp, default=3)
+    _add_pass_report_flags(comp)
+    comp.add_argument("--memory-report", action="store_true",
+                      help="print the memory plan: peak bytes of the arena vs the sum of all intermediates")
+    comp.add_argument("-o", "--output", metavar="FILE.mlir",
+                      help="also write the optimized IR here (never over the model file)")
+    comp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    comp.set_defaults(handler=_run_compile)
 
     check = sub.add_parser("check-pass", help="check that a pass keeps the meaning of random nn graphs",
                            description="Run random nn graphs through the reference interpreter before "
@@ -105,6 +127,48 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("argv", nargs=argparse.REMAINDER)
     bench.set_defaults(handler=_run_bench)
     return parser
+
+
+def _add_opt_level(parser, default, passes: bool = True):
+    parser.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=default, metavar="N",
+                        help="optimization level 0-3 (see `lamina opt --list-passes`)"
+                             + (f"; default {default}" if default is not None else ""))
+    parser.add_argument("--layout", default="", metavar="LAYOUT",
+                        help="convert convolutions to NHWC or NCHW<c>c (e.g. NCHW8c) before fusion")
+    if passes:
+        parser.add_argument("-p", "--passes", dest="pipeline", default="",
+                            help="more passes to run after the -O level's, as a pipeline string")
+
+
+def _add_pass_report_flags(parser):
+    parser.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass")
+    parser.add_argument("--print-ir-after-change", action="store_true",
+                        help="print the IR after a pass only when the pass changed it")
+    parser.add_argument("--timing", action="store_true",
+                        help="print the wall time of each pass and of the kernel build")
+
+
+def _pipeline_of(args) -> str:
+    """The -O level's pipeline (with --layout's conversion), then the passes given with -p."""
+    from lamina.compiler.passes.presets import pipeline_for
+
+    if args.opt_level is None:
+        if args.layout:
+            from lamina.compiler.errors import LaminaError
+
+            raise LaminaError("--layout needs an optimization level", hint="add -O3 (or -O1, -O2)")
+        return args.pipeline
+    return ",".join(p for p in (pipeline_for(args.opt_level, args.layout), args.pipeline) if p)
+
+
+def _optimize(module, args, timing: bool = False):
+    """Run the pipeline of `args` on a loaded model; returns the pass manager (its timings)."""
+    from lamina.compiler.passes import PassManager
+
+    manager = PassManager.parse(_pipeline_of(args), print_ir_after_all=args.print_ir_after_all,
+                                print_ir_after_change=args.print_ir_after_change, timing=timing)
+    manager.run(module)
+    return manager
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +206,14 @@ def _run_opt(args) -> int:
     from lamina.compiler.passes import PassManager, describe_passes
 
     if args.list_passes:
+        from lamina.compiler.passes.presets import describe_levels
+
+        print("passes:")
         for name, summary in describe_passes():
-            print(f"{name:24} {summary}")
+            print(f"  {name:22} {summary}")
+        print("optimization levels (-O):")
+        for flag, summary, pipeline in describe_levels():
+            print(f"  {flag:22} {summary}\n  {'':22}   = {pipeline}")
         return 0
     text, filename = _read_input(args.input)
     if args.output and args.input != "-" and os.path.exists(args.output) \
@@ -151,10 +221,11 @@ def _run_opt(args) -> int:
         raise LaminaError(f"refusing to write the output over the input file {args.input}",
                           hint="choose another -o path")
     manager = PassManager.parse(
-        args.pipeline, verify_each=args.verify_each, print_ir_before=args.print_ir_before,
+        _pipeline_of(args), verify_each=args.verify_each, print_ir_before=args.print_ir_before,
         print_ir_after=args.print_ir_after, print_ir_after_all=args.print_ir_after_all,
         print_ir_after_change=args.print_ir_after_change, timing=args.timing,
-        print_statistics=args.statistics, generic=args.print_generic)
+        print_statistics=args.statistics, generic=args.print_generic,
+        explain_patterns=args.explain_patterns)
     chunks = _split(text) if args.split_input_file else [(0, text)]
     outputs, failures = [], 0
     for first_line, chunk in chunks:
@@ -292,6 +363,7 @@ def _run_run(args) -> int:
         else:
             raise LaminaError(f"no value for input {name} ({param.type})",
                               hint="give --input NAME=FILE.npy or --fill random")
+    _optimize(module, args, timing=args.timing)
     if args.interpret:
         from lamina.runtime.interpreter import interpret
 
@@ -303,7 +375,7 @@ def _run_run(args) -> int:
         model = compile_model(module, target=args.target)
         outputs = model(*inputs)
         stats = model.stats
-        print(f"compiled @main for {args.target}: {model.num_kernels} kernels in {model.compile_seconds:.2f} s "
+        print(f"compiled @main at -O{args.opt_level} for {args.target}: {model.num_kernels} kernels in {model.compile_seconds:.2f} s "
               f"({stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused), "
               f"TVM_NUM_THREADS={model.threads}")
     out_names = _output_names(args.model, len(outputs))
@@ -314,6 +386,38 @@ def _run_run(args) -> int:
         print(f"output {name}: {out.dtype} {list(out.shape)}  {summary}")
     if args.check:
         return _check_against_onnxruntime(args, names, inputs, outputs, out_names)
+    return 0
+
+
+def _run_compile(args) -> int:
+    import time
+
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.printer import print_ir
+    from lamina.runtime.executor import compile as compile_model
+    from lamina.runtime.benchmark import count_kernels
+
+    if args.output and os.path.exists(args.output) and os.path.samefile(args.output, args.model):
+        raise LaminaError(f"refusing to write the optimized IR over the model file {args.model}",
+                          hint="choose another -o path")
+    start = time.perf_counter()
+    module = _load_model(args.model, _input_shapes(args.input_shape))
+    load_seconds = time.perf_counter() - start
+    unfused = count_kernels(module)
+    manager = _optimize(module, args, timing=args.timing)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(print_ir(module))
+    model = compile_model(module, target=args.target)
+    stats = model.stats
+    print(f"compiled @main of {args.model} at -O{args.opt_level} for {args.target}")
+    print(f"  kernels: {model.num_kernels} (one per op, unfused: {unfused}); "
+          f"{stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused")
+    passes = sum(s for _, s in manager.timings)
+    print(f"  time: import {load_seconds:.2f} s, passes {passes:.2f} s, "
+          f"kernel build {model.compile_seconds:.2f} s; TVM_NUM_THREADS={model.threads}")
+    if args.memory_report:
+        print(model.memory_report(buffers=False))
     return 0
 
 

@@ -7,9 +7,10 @@
 For each model, in one process (Relax in a child process, so a slow build can be stopped):
   1. onnxruntime (CPUExecutionProvider, `intra_op_num_threads` = --threads) runs the model on a
      random input (seed 0); its outputs are the reference for the correctness columns.
-  2. lamina imports the model (`load_onnx`) and compiles it twice with
-     `lamina.runtime.executor.compile` (one kernel per op, default schedules): cold, into an empty
-     kernel cache folder, then warm, from that folder's files.
+  2. lamina imports the model (`load_onnx`), optimizes it at -O3 (or -O), and compiles it twice
+     with `lamina.runtime.executor.compile` (default schedules): cold, into an empty kernel cache
+     folder, then warm, from that folder's files. The table shows the kernels before fusion (one
+     per op) and after.
   3. Relax imports it with `from_onnx` and builds it with `tvm.compile(mod, llvm)`, whose default
      Relax pipeline legalizes every op to TIR without fusion or schedules; the relax VM runs it.
      A build that takes longer than --relax-timeout seconds is stopped and shown as "timeout".
@@ -51,9 +52,11 @@ class Row:
     is "ok", "skipped", "timeout" or "error" (the message in `notes`)."""
 
     model: str
+    unfused_kernels: int | None = None
     kernels: int | None = None
     kernels_built: int | None = None
     import_s: float | None = None
+    passes_s: float | None = None
     cold_compile_s: float | None = None
     warm_compile_s: float | None = None
     relax_compile_s: float | None = None
@@ -62,6 +65,7 @@ class Row:
     relax_s: float | None = None
     lamina_diff: float | None = None
     relax_diff: float | None = None
+    kernel_times: list = field(default_factory=list)  # (label, seconds) per kernel call, with --per-kernel
     lamina_status: str = "ok"
     relax_status: str = "ok"
     notes: list[str] = field(default_factory=list)
@@ -153,14 +157,62 @@ def run_onnxruntime(path: Path, feed: dict, threads: int, runs: int, warmup: int
     return outputs, median_seconds(lambda: session.run(None, feed), runs, warmup)
 
 
-def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int) -> None:
-    """Import, compile cold and warm (each into the same fresh cache folder), time, compare."""
+def count_kernels(module, function: str = "main") -> int:
+    """How many kernels the executor would build for `function` of `module` as it is: its
+    top-level ops but constants, the return, and ops it evaluates at compile time (those on
+    constants only, and folds to a constant such as nn.shape of a static tensor)."""
+    from lamina.compiler.attributes import DenseElementsAttr
+    from lamina.compiler.opdef import ConstantLike
+    from lamina.compiler.symbols import SymbolTable
+
+    known, count = set(), 0
+    for op in SymbolTable(module).lookup(function).entry:
+        if op.name == "func.return":
+            continue
+        if op.has_trait(ConstantLike) or (not op.regions and all(v in known for v in op.operands)):
+            known.update(op.results)
+            continue
+        folded = None
+        if not op.regions and hasattr(op, "fold"):
+            try:
+                folded = op.fold(*[None] * len(op.operands))
+            except Exception:  # a fold that cannot decide without its operands
+                folded = None
+        if isinstance(folded, DenseElementsAttr):
+            known.update(op.results)
+            continue
+        count += 1
+    return count
+
+
+def kernel_label(op) -> str:
+    """A kernel's name for the per-kernel table: the op (a fused group as its ops joined by +)
+    and its first result's shape."""
+    if op.regions:
+        inner = [o.name.split(".")[-1] for o in op.walk() if o is not op and o.name not in ("nn.yield",)]
+        name = "+".join(inner) or op.name
+    else:
+        name = op.name.split(".")[-1]
+    shape = "x".join(str(d) for d in getattr(op.results[0].type, "shape", ())) if op.results else ""
+    return f"{name} {shape}".strip()
+
+
+def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int,
+               opt_level: int = 3, per_kernel: bool = False) -> None:
+    """Import, optimize at `opt_level`, compile cold and warm (each into the same fresh cache
+    folder), time, compare."""
     from lamina.compiler.frontends.onnx import load_onnx
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.passes.presets import pipeline_for
     from lamina.runtime.executor import compile as compile_model
 
     start = time.perf_counter()
     module = load_onnx(str(path))
     row.import_s = time.perf_counter() - start
+    row.unfused_kernels = count_kernels(module)
+    start = time.perf_counter()
+    run_pipeline(module, pipeline_for(opt_level))
+    row.passes_s = time.perf_counter() - start
     cache = tempfile.mkdtemp(prefix="lamina-bench-cache-")
     previous = os.environ.get("LAMINA_CACHE_DIR")
     os.environ["LAMINA_CACHE_DIR"] = cache
@@ -180,6 +232,8 @@ def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: i
     inputs = list(feed.values())
     row.lamina_diff = max_abs_diff(warm(*inputs), reference)
     row.lamina_s = median_seconds(lambda: warm(*inputs), runs, warmup)
+    if per_kernel:
+        row.kernel_times = [(kernel_label(op), t) for op, t in warm.profile(*inputs, runs=max(runs, 5))]
 
 
 def run_relax(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int,
@@ -268,8 +322,9 @@ def _relax_worker(job_json: str) -> None:
 
 def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         relax_models: list[str] | None = None, relax_timeout: float = 120.0,
-        zoo: Path | None = None, progress=None) -> list[Row]:
-    """Benchmark `models`; Relax runs on `relax_models` (default: all of `models`)."""
+        zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False) -> list[Row]:
+    """Benchmark `models` (lamina at -O`opt_level`); Relax runs on `relax_models` (default: all
+    of `models`)."""
     os.environ["TVM_NUM_THREADS"] = str(threads)
     relax_models = models if relax_models is None else relax_models
     rows = []
@@ -284,7 +339,7 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         if progress:
             progress(f"{name}: lamina")
         try:
-            run_lamina(row, path, feed, reference, runs, warmup)
+            run_lamina(row, path, feed, reference, runs, warmup, opt_level, per_kernel)
         except Exception as e:  # one model that lamina cannot build does not stop the others
             row.lamina_status = "error"
             row.notes.append(f"lamina: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
@@ -298,7 +353,7 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
 
 
 # what each column is: describe_setup prints it above the table
-COLUMNS = ["model", "kernels", "built", "import s", "cold s", "warm s", "relax build s",
+COLUMNS = ["model", "ops", "kernels", "built", "import s", "passes s", "cold s", "warm s", "relax build s",
            "lamina ms", "ort ms", "relax ms", "lamina/ort", "relax/ort", "lamina diff", "relax diff"]
 
 
@@ -310,8 +365,9 @@ def _cells(row: Row) -> list[str]:
 
     ms = lambda v: None if v is None else v * 1e3  # noqa: E731
     lam, rlx = row.lamina_status, row.relax_status
-    return [row.model, num(row.kernels, "d", lam), num(row.kernels_built, "d", lam),
-            num(row.import_s, ".2f", lam), num(row.cold_compile_s, ".2f", lam),
+    return [row.model, num(row.unfused_kernels, "d", lam), num(row.kernels, "d", lam),
+            num(row.kernels_built, "d", lam), num(row.import_s, ".2f", lam),
+            num(row.passes_s, ".2f", lam), num(row.cold_compile_s, ".2f", lam),
             num(row.warm_compile_s, ".2f", lam), num(row.relax_compile_s, ".2f", rlx),
             num(ms(row.lamina_s), ".3f", lam), num(ms(row.ort_s), ".3f"), num(ms(row.relax_s), ".3f", rlx),
             num(row.lamina_ratio, _ratio_format(row.lamina_ratio), lam),
@@ -338,7 +394,27 @@ def format_table(rows: list[Row], markdown: bool = False) -> str:
     return "\n".join([fmt(COLUMNS), fmt(["-" * w for w in widths]), *(fmt(c) for c in cells)])
 
 
-def describe_setup(runs: int, warmup: int, threads: int) -> list[str]:
+def format_kernel_times(row: Row, top: int = 12) -> str:
+    """Where one model's time goes: its kernels grouped by label, the slowest first, with their
+    share of the sum of kernel times; and that sum against the measured end-to-end latency (the
+    rest is the executor's own time per call)."""
+    total = sum(t for _, t in row.kernel_times)
+    groups: dict = {}
+    for label, t in row.kernel_times:
+        count, seconds = groups.get(label, (0, 0.0))
+        groups[label] = (count + 1, seconds + t)
+    lines = [f"{row.model}: {len(row.kernel_times)} kernel calls, sum {total * 1e3:.3f} ms"
+             + (f" of {row.lamina_s * 1e3:.3f} ms end to end" if row.lamina_s else "")]
+    for label, (count, seconds) in sorted(groups.items(), key=lambda kv: -kv[1][1])[:top]:
+        share = 100 * seconds / total if total else 0.0
+        lines.append(f"  {seconds * 1e3:9.3f} ms {share:5.1f}%  {count:3d}x  {label}")
+    if len(groups) > top:
+        rest = sorted(groups.values(), key=lambda v: -v[1])[top:]
+        lines.append(f"  {sum(v[1] for v in rest) * 1e3:9.3f} ms in {sum(v[0] for v in rest)} more calls")
+    return "\n".join(lines)
+
+
+def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3) -> list[str]:
     import onnxruntime
     import tvm
 
@@ -353,9 +429,11 @@ def describe_setup(runs: int, warmup: int, threads: int) -> list[str]:
         f"(CPUExecutionProvider)",
         f"latency: median of {runs} runs after {warmup} warm-up runs, numpy in and out; "
         f"ratio = backend / onnxruntime (lower is faster)",
-        "lamina: executor.compile, one kernel per op, default schedules; kernels = kernels run per call, "
-        "built = kernels compiled cold (the rest reuse a kernel of the same shape); cold s = compile with "
-        "an empty kernel cache folder, warm s = the second compile, from its files; import s = load_onnx",
+        f"lamina: -O{opt_level} then executor.compile, default schedules; ops = kernels before fusion (one "
+        "per op of the imported graph), kernels = kernels run per call after the passes, built = kernels "
+        "compiled cold (the rest reuse a kernel of the same shape); import s = load_onnx, passes s = the "
+        f"-O{opt_level} pipeline, cold s = kernel build with an empty kernel cache folder, warm s = the "
+        "second build, from its files",
         "relax: from_onnx + tvm.compile(llvm), TVM's default Relax pipeline (legalize, no fusion, no "
         "schedules), relax VM; relax build s = from_onnx + tvm.compile",
         "ort = onnxruntime; diff = max |output - onnxruntime output| over all outputs",
@@ -411,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop a Relax build that takes longer than this (120)")
     ap.add_argument("--zoo", type=Path, help="folder of the .onnx models (default: examples/models, "
                                              "written by zoo.py when missing)")
+    ap.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=3, metavar="N",
+                    help="lamina's optimization level, 0-3 (3)")
+    ap.add_argument("--per-kernel", action="store_true",
+                    help="also time each kernel of lamina's model and print where the time goes")
     ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     args = ap.parse_args(argv)
@@ -421,12 +503,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.warmup < 0:
         ap.error("--runs must be at least 1 and --warmup at least 0")
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's thread pool starts
-    setup = describe_setup(args.runs, args.warmup, args.threads)
+    setup = describe_setup(args.runs, args.warmup, args.threads, args.opt_level)
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     before = _sample()
     try:
         rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
-                   args.relax_timeout, args.zoo, progress)
+                   args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel)
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1
@@ -439,6 +521,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(setup))
         print()
     print(format_table(rows, args.markdown))
+    if args.per_kernel:
+        for r in rows:
+            if r.kernel_times:
+                print()
+                print(format_kernel_times(r))
     notes = [f"{r.model}: {n}" for r in rows for n in r.notes]
     if notes:
         print()

@@ -1,0 +1,61 @@
+"""Optimization levels: `-O0` … `-O3` name pipelines, as a C compiler's levels do.
+
+Each level is the one below it plus more, so a model that runs at -O1 but not at -O2 points at
+the passes -O2 adds:
+
+    -O0  nothing: the graph as imported, each op its own kernel
+    -O1  clean-up: simplify ops and fold what is known at compile time, drop duplicates and dead ops
+    -O2  -O1 + the graph optimizer's catalogue (batch_norm into conv, matmul+add -> gemm, layer-norm
+         and GELU recognition, ...), then clean-up again
+    -O3  -O2 + fusion of the remaining ops into kernels (one TVM PrimFunc per group)
+
+A layout (`NHWC`, or `NCHW8c` for NCHWc with 8 channels per block) adds `convert-layout` before
+fusion. `pipeline_for(level, layout)` is what `lamina opt/compile/run -O<n> [--layout L]` run.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import LaminaError
+
+CLEANUP = "canonicalize,fold-constants,cse,dce"
+
+LEVELS: dict[int, tuple[str, str]] = {
+    0: ("", "no passes: each op of the imported graph is its own kernel"),
+    1: (CLEANUP, "clean-up: folds, constant evaluation, common subexpressions, dead ops"),
+    2: (f"{CLEANUP},combine-ops,{CLEANUP}",
+        "-O1 + the optimizer's catalogue (batch_norm into conv, matmul+add -> gemm, layer-norm, GELU, ...)"),
+    3: (f"{CLEANUP},combine-ops,{CLEANUP},fuse", "-O2 + fusion of ops into kernels (one PrimFunc per group)"),
+}
+
+_NCHWC = re.compile(r"NCHW(\d+)c")
+
+
+def layout_pass(layout: str) -> str:
+    """The convert-layout pass for a layout name: NCHW (none), NHWC, or NCHW<c>c."""
+    if layout in ("", "NCHW"):
+        return ""
+    if layout == "NHWC":
+        return "convert-layout{to=NHWC}"
+    m = _NCHWC.fullmatch(layout)
+    if m and int(m.group(1)) > 0:
+        return f"convert-layout{{to=NCHWc c={int(m.group(1))}}}"
+    raise LaminaError(f"unknown layout {layout!r}", hint="use NCHW, NHWC, or NCHW<c>c such as NCHW8c")
+
+
+def pipeline_for(level: int, layout: str = "") -> str:
+    """The pipeline string of optimization level `level`, with a layout conversion before fusion."""
+    if level not in LEVELS:
+        raise LaminaError(f"unknown optimization level -O{level}", hint="use -O0, -O1, -O2 or -O3")
+    passes = [p for p in LEVELS[level][0].split(",") if p]
+    convert = layout_pass(layout)
+    if convert:
+        at = passes.index("fuse") if "fuse" in passes else len(passes)
+        passes[at:at] = [convert, "fold-constants"]
+    return ",".join(passes)
+
+
+def describe_levels() -> list[tuple[str, str, str]]:
+    """(flag, one line, pipeline) for each level, for `lamina opt --list-passes`."""
+    return [(f"-O{n}", summary, text or "(none)") for n, (text, summary) in LEVELS.items()]
