@@ -114,9 +114,14 @@ def _build_parser() -> argparse.ArgumentParser:
                            description="Run random nn graphs through the reference interpreter before "
                                        "and after a pass (or pipeline) and report the smallest graph "
                                        "whose outputs differ.")
-    check.add_argument("pipeline", metavar="NAME", help='a pass or pipeline, e.g. "fold-constants" or "canonicalize,cse"')
+    check.add_argument("pipeline", metavar="NAME", nargs="?", default="",
+                       help='a pass or pipeline, e.g. "fold-constants" or "canonicalize,cse"')
+    check.add_argument("-O", dest="opt_level", type=int, choices=range(4), metavar="N",
+                       help="check an optimization level's pipeline (-O3) instead of NAME")
     check.add_argument("--examples", type=int, default=300, metavar="N", help="how many graphs to try (default 300)")
     check.add_argument("--seed", type=int, help="hypothesis seed, for a reproducible run")
+    check.add_argument("--compile", action="store_true",
+                       help="also build the optimized graph's kernels and check their outputs")
     check.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     check.set_defaults(handler=_run_check_pass)
 
@@ -550,6 +555,12 @@ if __name__ == "__main__":
 def _run_check_pass(args) -> int:
     from lamina.compiler.testing import check_pass
 
-    result = check_pass(args.pipeline, examples=args.examples, seed=args.seed)
+    from lamina.compiler.errors import LaminaError
+
+    if (args.opt_level is None) == (not args.pipeline):
+        raise LaminaError("check-pass needs a pass or pipeline NAME, or -O<n>, not both",
+                          hint='e.g. lamina check-pass fold-constants, or lamina check-pass -O3 --compile')
+    pipeline = f"-O{args.opt_level}" if args.opt_level is not None else args.pipeline
+    result = check_pass(pipeline, examples=args.examples, seed=args.seed, compile=args.compile)
     print(result.report())
     return 0 if result.ok else 1

@@ -1192,11 +1192,23 @@ def _compare(before: list, after: list, rtol: float, atol: float) -> tuple[str, 
     return None if problem is None else (problem, worst)
 
 
-def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *,
-               rtol: float = 1e-4, atol: float = 1e-5, graphs=None) -> CheckResult:
+def default_examples() -> int:
+    """How many graphs `check_pass` tries when not told: 300, or the active hypothesis profile's
+    max_examples when that is larger (5,000 under HYPOTHESIS_PROFILE=thorough)."""
+    from hypothesis import settings
+
+    return max(300, settings().max_examples)
+
+
+def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None = None, *,
+               rtol: float = 1e-4, atol: float = 1e-5, graphs=None, compile: bool = False) -> CheckResult:
     """Run the reference interpreter on random nn graphs (`nn_graphs()`, or `graphs`) and random
-    inputs before and after `pass_or_pipeline` (a pipeline string or a Pass instance, run with
-    verification). Outputs must agree (floats within rtol/atol, ints and bools exactly).
+    inputs before and after `pass_or_pipeline` (a pipeline string, an optimization level such as
+    "-O3", or a Pass instance, run with verification). Outputs must agree (floats within
+    rtol/atol, ints and bools exactly). With `compile`, the graph after the passes is also built
+    into kernels and run (lamina.runtime.executor), and those outputs must agree too.
+
+    examples: how many graphs (default: `default_examples()`).
 
     On a difference (or an error in the pass) hypothesis shrinks the graph and the result holds
     the SMALLEST failing one: its IR before and after, its inputs, the max difference."""
@@ -1208,13 +1220,27 @@ def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *
     from lamina.compiler.printer import print_ir
     from lamina.runtime.interpreter import interpret
 
+    examples = default_examples() if examples is None else examples
+    level_name = None
+    if isinstance(pass_or_pipeline, str) and pass_or_pipeline.startswith("-O"):
+        level_name = pass_or_pipeline
+        from lamina.compiler.passes.presets import pipeline_for
+
+        try:
+            level = int(pass_or_pipeline[2:])
+        except ValueError:
+            level = -1
+        pass_or_pipeline = pipeline_for(level)
     if isinstance(pass_or_pipeline, Pass):
         label = pass_or_pipeline.pipeline_text()
         make = lambda: PassManager([pass_or_pipeline])  # noqa: E731
     else:
-        label = str(pass_or_pipeline)
-        PassManager.parse(label)  # a bad pipeline fails here, once, not on every graph
-        make = lambda: PassManager.parse(label)  # noqa: E731
+        text = label = str(pass_or_pipeline)
+        PassManager.parse(text)  # a bad pipeline fails here, once, not on every graph
+        make = lambda: PassManager.parse(text)  # noqa: E731
+    label = level_name or label
+    if compile:
+        label += " + compile"
     count = [0]
     last: list[CheckResult] = []
     statistics: Counter = Counter()  # what the passes did, summed over every graph
@@ -1234,6 +1260,12 @@ def check_pass(pass_or_pipeline, examples: int = 300, seed: int | None = None, *
                 statistics.update(stats)
             after_text = print_ir(module)
             got = interpret(module, *inputs)
+            if compile:
+                from lamina.runtime.executor import compile as compile_module
+
+                diff = _compare(expected, got, rtol, atol)
+                if diff is None:  # the interpreter agreed: now the kernels
+                    got = compile_module(module)(*inputs)
         except Exception as e:  # noqa: BLE001 - a pass that crashes or breaks the IR fails too
             last[:] = [CheckResult(label, False, count[0], text, None, inputs, None,
                                    f"{type(e).__name__}: {e}")]

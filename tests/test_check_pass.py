@@ -1,6 +1,7 @@
 """check_pass: random nn graphs run by the interpreter before and after a pass must agree.
 
-Budget (CI profile, one core): each check below runs 300 graphs in about 2 s."""
+Budget (CI profile, one core): each interpreter-only check below runs 300 graphs in about 2 s;
+the compiled ones build kernels (about 35 s for 300 graphs with a cold cache)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from lamina.compiler.cli import main
 from lamina.compiler.ir import Operation
 from lamina.compiler.passes.pass_base import Pass, _PASSES, register_pass
 from lamina.compiler.printer import print_ir
-from lamina.compiler.testing import CheckResult, check_pass, nn_graphs, random_inputs
+from lamina.compiler.testing import (CATALOGUE_KINDS, NN_GRAPH_KINDS, CheckResult, check_pass,
+                                     default_examples, nn_graphs, random_inputs)
 from lamina.compiler.verifier import verify
 from lamina.runtime.interpreter import interpret
 
@@ -28,11 +30,30 @@ def test_nn_graphs_verify_and_run(module):
 
 
 @pytest.mark.parametrize("pipeline", ["fold-constants", "canonicalize", "cse", "dce",
-                                      "canonicalize,cse,dce,fold-constants"])
+                                      "canonicalize,cse,dce,fold-constants", "-O1", "-O2", "-O3"])
 def test_passes_keep_meaning(pipeline):
-    result = check_pass(pipeline, examples=300)
+    """300 graphs each (5,000 with HYPOTHESIS_PROFILE=thorough); -O2 and -O3 on graphs that
+    also hold the catalogue's patterns, so that combine-ops and fuse have work to do."""
+    graphs = nn_graphs(kinds=NN_GRAPH_KINDS + CATALOGUE_KINDS) if pipeline in ("-O2", "-O3") else None
+    result = check_pass(pipeline, graphs=graphs)
     assert result.ok, result.report()
-    assert result.examples >= 300
+    assert result.examples >= default_examples() >= 300
+
+
+@pytest.mark.parametrize("layout,examples", [("", None), ("NHWC", 100), ("NCHW2c", 100)])
+def test_optimized_and_compiled_graphs_keep_meaning(layout, examples, tmp_path, monkeypatch):
+    """The whole -O3 pipeline (with a layout conversion) and then the kernels built for the CPU,
+    against the interpreter on the graph before any pass: 300 graphs at -O3 (about 35 s with a
+    cold kernel cache), 100 with each layout."""
+    from lamina.compiler.passes.presets import pipeline_for
+
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
+    pipeline = pipeline_for(3, layout) if layout else "-O3"
+    result = check_pass(pipeline, examples=examples, compile=True,
+                        graphs=nn_graphs(kinds=NN_GRAPH_KINDS + CATALOGUE_KINDS))
+    assert result.ok, result.report()
+    assert result.examples >= (examples or default_examples())
+    assert result.summary().endswith("random nn graphs") and "+ compile" in result.summary()
 
 
 def test_pass_instance():
@@ -80,6 +101,14 @@ def test_cli_check_pass_ok(capsys):
     assert main(["check-pass", "dce", "--examples", "20"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK") and "20" in out and len(out.strip().splitlines()) == 1
+
+
+def test_cli_check_pass_level_and_compile(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
+    assert main(["check-pass", "-O3", "--compile", "--examples", "10", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("OK: '-O3 + compile' kept the meaning of 10 random nn graphs")
+    assert main(["check-pass", "dce", "-O1"]) == 1  # a name or a level, not both
+    assert "not both" in capsys.readouterr().err
 
 
 def test_cli_check_pass_failure(capsys):

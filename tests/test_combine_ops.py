@@ -93,7 +93,7 @@ def test_check_pass_on_catalogue_graphs_fires_every_pattern():
     their meaning; and on 200 more drawn from the catalogue kinds alone (so that each is drawn
     often whatever order hypothesis draws them in), every pattern fires at least once."""
     graphs = nn_graphs(kinds=CATALOGUE_KINDS + NN_GRAPH_KINDS)
-    result = check_pass("combine-ops", examples=300, seed=0, graphs=graphs)
+    result = check_pass("combine-ops", seed=0, graphs=graphs)
     assert result.ok, result.report()
     assert result.examples >= 300
     focused = check_pass("combine-ops", examples=200, seed=1, graphs=nn_graphs(kinds=CATALOGUE_KINDS))
