@@ -482,7 +482,8 @@ class _ToSyntax(Transformer):
     @staticmethod
     def _symbol_name(tok: Token) -> str:
         text = str(tok)[1:]
-        return _unescape(Token("STRING", text)) if text.startswith('"') else text
+        # (the new token borrows tok's position, so a bad escape is reported where it is)
+        return _unescape(Token.new_borrow_pos("STRING", text, tok)) if text.startswith('"') else text
 
     @staticmethod
     def _default_typed(value):

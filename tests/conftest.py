@@ -13,3 +13,21 @@ settings.register_profile("ci", max_examples=100, deadline=None, derandomize=Fal
 settings.register_profile("thorough", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ZOO_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory) -> Path:
+    """A folder holding every zoo model as ONNX (examples/models/zoo.py), written once per
+    session (per xdist worker): tests never depend on files a user may or may not have written."""
+    out = tmp_path_factory.mktemp("zoo")
+    subprocess.run([sys.executable, str(ZOO_SCRIPT), "--out", str(out)], check=True, capture_output=True)
+    return out

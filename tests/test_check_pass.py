@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from lamina.compiler.cli import main
 from lamina.compiler.ir import Operation
-from lamina.compiler.passes.pass_base import Pass, _PASSES, register_pass
-from lamina.compiler.printer import print_ir
+from lamina.compiler.passes.pass_base import Pass, register_pass
 from lamina.compiler.testing import (CATALOGUE_KINDS, NN_GRAPH_KINDS, CheckResult, check_pass,
                                      default_examples, nn_graphs, random_inputs)
 from lamina.compiler.verifier import verify

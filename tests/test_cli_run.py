@@ -51,13 +51,6 @@ def kernel_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def zoo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("zoo")
-    subprocess.run([sys.executable, str(ZOO_PATH), "--out", str(out)], check=True, capture_output=True)
-    return out
-
-
-@pytest.fixture(scope="session")
 def lamina(kernel_dir):
     env = {**os.environ, "LAMINA_CACHE_DIR": str(kernel_dir)}
 
@@ -249,3 +242,15 @@ def test_wrong_input_is_one_line_error(tmp_path, zoo, lamina, value, fragments, 
     np.save(path, value)
     proc = lamina("run", zoo / "mlp.onnx", "--input", f"input={path}", *(["--interpret"] if mode == "interpret" else []))
     assert_one_line_error(proc, *fragments)
+
+
+def test_run_prints_pass_reports(zoo, lamina):
+    """`lamina run` takes the pass manager's flags: the IR after each pass that changed it, and
+    the timing table, on standard error; the outputs still on standard output."""
+    proc = lamina("run", zoo / "mlp.onnx", "-O3", "--print-ir-after-change", "--timing", "--fill", "random")
+    assert proc.returncode == 0, proc.stderr
+    assert "// -----// IR Dump After CombineOps (combine-ops) //----- //" in proc.stderr
+    assert "// -----// IR Dump After Fuse (fuse) //----- //" in proc.stderr
+    assert "IR Dump After DCE" not in proc.stderr.split("IR Dump After Fuse")[1]  # unchanged: not printed
+    assert "Execution time report" in proc.stderr
+    assert printed_outputs(proc.stdout)

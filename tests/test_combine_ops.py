@@ -38,7 +38,6 @@ EXAMPLES = {path.name: path for path in sorted(FILECHECK.glob("combine-*.mlir"))
 OPTIONS = {"combine-options.mlir": ["combine-ops{conv1x1-to-gemm=true}", "combine-ops{gemm-to-conv1x1=true}"]}
 ALL_PATTERNS = {p.name for p in catalogue(True, True)}
 OPTION_PATTERNS = {"Conv1x1ToGemm", "GemmToConv1x1"}
-ZOO = Path(__file__).resolve().parents[1] / "examples" / "models"
 
 
 def run(module, pipeline: str = "combine-ops", **options) -> dict:
@@ -128,12 +127,10 @@ def test_second_run_on_random_graphs_fires_nothing(module):
     ("transformer_block", {"ErfGeluToGelu": 1}),
     ("mlp", {"MatMulAddToGemm": 3}),
 ])
-def test_zoo_models_keep_results(name, expected):
+def test_zoo_models_keep_results(name, expected, zoo):
     from lamina.compiler.frontends.onnx.importer import load_onnx
 
-    path = ZOO / f"{name}.onnx"
-    if not path.exists():
-        pytest.skip(f"{path} not written (python examples/models/zoo.py)")
+    path = zoo / f"{name}.onnx"
     module = load_onnx(path)
     inputs = random_inputs(module, 0)
     before = interpret(module, *inputs)

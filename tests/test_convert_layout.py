@@ -7,10 +7,7 @@ convert-layout-*.mlir.)"""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -370,21 +367,13 @@ def conversion_counts(pipeline: str, graphs, examples: int) -> Counter:
 # ---------------------------------------------------------------------------------------------
 # The zoo against onnxruntime, interpreted and compiled
 
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
 ZOO_MODELS = ["resnet18", "mobilenetv2", "mlp", "transformer_block", "tiny_yolo", "glue"]
 LAYOUTS = ["convert-layout{to=NHWC}", "convert-layout{to=NCHWc c=8}"]
 
 
-@pytest.fixture(scope="session")
-def zoo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("zoo-layouts")
-    subprocess.run([sys.executable, str(ZOO_PATH), "--out", str(out)], check=True, capture_output=True)
-    return out
-
-
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("name", ZOO_MODELS)
-def test_zoo_model_in_layout_matches_onnxruntime(name, layout, zoo_dir, kernel_cache):
+def test_zoo_model_in_layout_matches_onnxruntime(name, layout, zoo, kernel_cache):
     pytest.importorskip("onnxruntime")
     import onnx
 
@@ -392,7 +381,7 @@ def test_zoo_model_in_layout_matches_onnxruntime(name, layout, zoo_dir, kernel_c
     from lamina.runtime import executor
     from lamina.runtime.compare import difference, run_onnxruntime
 
-    path = zoo_dir / f"{name}.onnx"
+    path = zoo / f"{name}.onnx"
     module = load_onnx(str(path))
     module = module[0] if isinstance(module, tuple) else module
     PassManager.parse(f"canonicalize,fold-constants,{layout}").run(module)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,7 +28,6 @@ from lamina.runtime.executor import compile as compile_module
 from lamina.runtime.interpreter import interpret
 
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -209,14 +205,6 @@ def test_interpret_runs_the_group_body():
 
 # ---------------------------------------------------------------------------------------------
 # the zoo
-
-
-@pytest.fixture(scope="module")
-def zoo(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("zoo")
-    subprocess.run([sys.executable, str(ZOO_PATH), "--out", str(out), *ZOO_MODELS], check=True,
-                   capture_output=True)
-    return out
 
 
 def _kernels_unfused(module) -> int:

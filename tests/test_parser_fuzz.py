@@ -144,3 +144,14 @@ def test_an_error_at_the_end_of_input_points_into_the_last_line(text):
     assert info.value.message.endswith("found the end of input")
     assert info.value.line == 1
     assert 1 <= info.value.column <= len(text) + 1
+
+
+def test_bad_escape_in_a_quoted_symbol_name_has_a_position():
+    """Found by the mutation fuzzer: the escape check of `@"..."` had lost the token's position."""
+    from lamina.compiler.errors import ParseError
+    from lamina.compiler.parser import parse
+
+    with pytest.raises(ParseError) as info:
+        parse('func.func @"a\\q"() {\n  func.return\n}\n', "f.mlir")
+    assert (info.value.line, info.value.column) == (1, 11)
+    assert "invalid escape" in str(info.value)

@@ -70,3 +70,20 @@ func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
     assert proc.stdout.count("nn.relu") == 1  # cse at -O1
     proc = subprocess.run([str(LAMINA), "opt", "-O0", "-"], input=source, capture_output=True, text=True)
     assert proc.stdout.count("nn.relu") == 2
+
+
+@pytest.mark.parametrize("model", ["resnet18", "mobilenetv2", "transformer_block", "tiny_yolo", "mlp"])
+def test_O3_again_on_its_own_output_fires_nothing(zoo, model):
+    """The optimizer runs its patterns to a fixpoint: -O3 on the output of -O3 fires no pattern,
+    folds nothing, fuses nothing, and prints the same IR."""
+    from lamina.compiler.frontends.onnx import load_onnx
+    from lamina.compiler.printer import print_ir
+
+    module = load_onnx(str(zoo / f"{model}.onnx"))
+    PassManager.parse(pipeline_for(3)).run(module)
+    once = print_ir(module)
+    again = PassManager.parse(pipeline_for(3))
+    again.run(module)
+    fired = {p.name: dict(stats) for p, stats in again.statistics if stats}
+    assert fired == {}
+    assert print_ir(module) == once
