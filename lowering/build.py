@@ -24,7 +24,7 @@ from . import tvm_adapter as tvm
 from .schedule_cpu import cpu_schedule
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import _attr
-from .te.conv import output_channel_block
+from .te.conv import conv_output_width, output_channel_block
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
 
@@ -104,7 +104,7 @@ def _weight_packing(op: Operation):
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
     if op.name == "nn.conv2d" and _attr(op, "group", 1) == 1 and len(shapes[1]) == 4:
         o, c, kh, kw = shapes[1]
-        ob = output_channel_block(o)
+        ob = output_channel_block(o, kh * kw, conv_output_width(op), c)
         return (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
             w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:
