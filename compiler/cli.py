@@ -386,8 +386,9 @@ def _run_run(args) -> int:
     out_names = _output_names(args.model, len(outputs))
     for name, out in zip(out_names, outputs):
         out = np.asarray(out)
-        summary = (f"mean {out.mean():.6g} std {out.std():.6g} min {out.min():.6g} max {out.max():.6g}"
-                   if out.size and out.dtype.kind in "fiub" else "")
+        with np.errstate(all="ignore"):  # (inf and nan outputs summarize as inf and nan)
+            summary = (f"mean {out.mean():.6g} std {out.std():.6g} min {out.min():.6g} max {out.max():.6g}"
+                       if out.size and out.dtype.kind in "fiub" else "")
         print(f"output {name}: {out.dtype} {list(out.shape)}  {summary}")
     if args.check:
         return _check_against_onnxruntime(args, names, inputs, outputs, out_names)

@@ -1246,7 +1246,7 @@ def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None =
     statistics: Counter = Counter()  # what the passes did, summed over every graph
 
     @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck), print_blob=False)
+              suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False)
     @given(graphs if graphs is not None else nn_graphs(), st.integers(0, 2 ** 32 - 1))
     def prop(module, input_seed):
         count[0] += 1

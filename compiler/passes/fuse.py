@@ -122,8 +122,22 @@ class _Group:
     ops: list[Operation] = field(default_factory=list)
 
 
+# Ops that divide by an operand (its index). TVM's simplifier rewrites x - x to 0.0 and then
+# refuses to build y / 0.0 ("Divide by zero"), so a divisor computed inside the group would stop
+# the kernel from building (found by check_pass -O3 --compile: div(y, sub(x, x))). A divisor that
+# is a group input is a buffer read, which the simplifier cannot fold.
+DIVISORS = {"nn.div": 1, "nn.reciprocal": 0}
+
+
 def group_is_valid(ops: list[Operation], root: Operation) -> bool:
-    """Whether `ops` (with result `root`) is one of the three group shapes of the module docstring."""
+    """Whether `ops` (with result `root`) is one of the three group shapes of the module
+    docstring, and no op in it divides by a value computed in it (`DIVISORS`)."""
+    members = {id(op) for op in ops}
+    for op in ops:
+        if op.name in DIVISORS:
+            divisor = op.operands[DIVISORS[op.name]].owner
+            if isinstance(divisor, Operation) and id(divisor) in members:
+                return False
     patterns = {id(op): op_pattern(op) for op in ops}
     anchors = [op for op in ops if patterns[id(op)] == Pattern.OUT_ELEMENTWISE_FUSABLE]
     reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
@@ -131,7 +145,6 @@ def group_is_valid(ops: list[Operation], root: Operation) -> bool:
         return False
     if anchors:  # the anchor and its epilogue
         (anchor,) = anchors
-        members = {id(op) for op in ops}
         if any(isinstance(v.owner, Operation) and id(v.owner) in members for v in anchor.operands):
             return False  # nothing is fused into an anchor
         shape = _shape(anchor.results[0])
@@ -188,8 +201,12 @@ class FusePass(Pass):
 
     @staticmethod
     def _groupable(op: Operation) -> bool:
-        return (op_pattern(op) != Pattern.OPAQUE and _static(op.results[0])
-                and all(_static(v) for v in op.operands))
+        """Not opaque, static shapes, and no empty tensor in or out: an op on no elements is no
+        work alone (an EmptyKernel), but inside a group its index arithmetic (a reshape's % 0)
+        is still compiled, and TVM's constant folder rejects the division by zero."""
+        values = [*op.results, *op.operands]
+        return (op_pattern(op) != Pattern.OPAQUE and all(_static(v) for v in values)
+                and all(0 not in v.type.shape for v in values))
 
     @staticmethod
     def _merge_a_producer(group: _Group, group_of: dict) -> bool:
