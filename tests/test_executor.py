@@ -2,6 +2,7 @@
 
 import numpy as np
 
+import lamina
 from lamina.compiler.parser import parse
 from lamina.compiler.verifier import verify
 from lamina.runtime.executor import compile
@@ -31,3 +32,24 @@ def test_constant_and_shape_ops_are_evaluated_at_compile_time(tmp_path, monkeypa
     np.testing.assert_array_equal(y, x + 1.5)
     for ours, reference in zip(model(x), interpret(module, x)):
         np.testing.assert_array_equal(ours, reference)
+
+
+def test_nan_and_infinities_propagate_as_in_numpy(tmp_path, monkeypatch):
+    """relu, clip, max and min keep NaN as numpy does (tir.max is LLVM's maxnum, which drops
+    it: relu(NaN) was 0 compiled and NaN interpreted; found by check_pass -O3 --compile)."""
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
+    module = lamina.parse("""\
+func.func @main(%x: tensor<6xf32>, %y: tensor<6xf32>) -> (tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) {
+  %r = nn.relu %x : (tensor<6xf32>) -> tensor<6xf32>
+  %c = nn.clip %x attributes {min = -1.0 : f32, max = 1.0 : f32} : (tensor<6xf32>) -> tensor<6xf32>
+  %m = nn.max %x, %y : (tensor<6xf32>, tensor<6xf32>) -> tensor<6xf32>
+  %n = nn.min %x, %y : (tensor<6xf32>, tensor<6xf32>) -> tensor<6xf32>
+  func.return %r, %c, %m, %n : tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>
+}
+""")
+    x = np.array([np.nan, -2, 0.5, 3, np.inf, -np.inf], np.float32)
+    y = np.array([1, np.nan, 0.25, 5, 0, 0], np.float32)
+    for level in (0, 3):
+        got = lamina.compile(module, opt_level=level)(x, y)
+        for expected, ours in zip(lamina.interpret(module, x, y), got):
+            np.testing.assert_array_equal(ours, expected)

@@ -6,6 +6,7 @@ from typing import Callable
 
 from ..tvm_adapter import tir
 from . import fast_math, lowers
+from .fast_math import _dtype
 from .common import _attr, const, elementwise, out_dtype
 
 
@@ -25,7 +26,7 @@ _unary("nn.reciprocal", lambda v, dt, op: const(1, dt) / v)
 _unary("nn.tanh", lambda v, dt, op: tir.tanh(v))
 _unary("nn.sigmoid", lambda v, dt, op: const(1, dt) / (const(1, dt) + fast_math.exp(-v)) if dt == "float32" else tir.sigmoid(v))
 _unary("nn.erf", lambda v, dt, op: fast_math.erf(v))
-_unary("nn.relu", lambda v, dt, op: tir.max(v, const(0, dt)))
+_unary("nn.relu", lambda v, dt, op: tir.Select(v < const(0, dt), const(0, dt), v))  # NaN stays NaN (see _nan_max)
 _unary("nn.identity", lambda v, dt, op: v)
 _unary("nn.dropout", lambda v, dt, op: v)  # inference
 _unary("nn.hard_swish", lambda v, dt, op: v * tir.max(const(0, dt), tir.min(const(1, dt), v / const(6, dt) + const(0.5, dt))))
@@ -47,8 +48,23 @@ def _binary(name: str, fn: Callable):
 _binary("nn.add", lambda u, v: u + v)
 _binary("nn.sub", lambda u, v: u - v)
 _binary("nn.mul", lambda u, v: u * v)
-_binary("nn.max", lambda u, v: tir.max(u, v))
-_binary("nn.min", lambda u, v: tir.min(u, v))
+def _nan_max(u, v):
+    """numpy.maximum: NaN if either is NaN. (tir.max becomes LLVM's maxnum, which returns the
+    other operand: relu(NaN) was 0 in a kernel and NaN in the interpreter; check_pass -O3
+    --compile found it on a pow of a negative base.)"""
+    if not str(_dtype(u)).startswith(("float", "bfloat")):
+        return tir.max(u, v)
+    return tir.Select(tir.isnan(u) | (u > v), u, v)
+
+
+def _nan_min(u, v):
+    if not str(_dtype(u)).startswith(("float", "bfloat")):
+        return tir.min(u, v)
+    return tir.Select(tir.isnan(u) | (u < v), u, v)
+
+
+_binary("nn.max", _nan_max)
+_binary("nn.min", _nan_min)
 
 
 @lowers("nn.div")
@@ -109,9 +125,9 @@ def clip(op, x):
 
     def fn(v):
         if lo is not None:
-            v = tir.max(v, const(lo, x.dtype))
+            v = tir.Select(v < const(lo, x.dtype), const(lo, x.dtype), v)  # NaN stays NaN, as numpy's
         if hi is not None:
-            v = tir.min(v, const(hi, x.dtype))
+            v = tir.Select(v > const(hi, x.dtype), const(hi, x.dtype), v)
         return v
     return elementwise(op, fn, x)
 
