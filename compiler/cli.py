@@ -401,7 +401,7 @@ def _run_compile(args) -> int:
     from lamina.compiler.errors import LaminaError
     from lamina.compiler.printer import print_ir
     from lamina.runtime.executor import compile as compile_model
-    from lamina.runtime.benchmark import count_kernels
+    from lamina.runtime.executor import count_kernels
 
     if args.output and os.path.exists(args.output) and os.path.samefile(args.output, args.model):
         raise LaminaError(f"refusing to write the optimized IR over the model file {args.model}",

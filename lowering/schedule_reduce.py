@@ -21,22 +21,12 @@ the caller keeps the default schedule.
 
 from __future__ import annotations
 
+from .schedule_cpu import MAX_VECTOR, REDUCE, SPATIAL, _extents, _kinds
 from .tvm_adapter import Schedule
-
-SPATIAL, REDUCE = 0, 2
-MAX_VECTOR = 64
 
 
 class NotRowReduction(Exception):
     pass
-
-
-def _kinds(sch, block):
-    return [iv.iter_type for iv in sch.get(block).iter_vars]
-
-
-def _extents(sch, loops):
-    return [int(sch.get(loop).extent) for loop in loops]
 
 
 def _is_reduction(sch, block) -> bool:

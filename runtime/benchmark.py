@@ -157,34 +157,6 @@ def run_onnxruntime(path: Path, feed: dict, threads: int, runs: int, warmup: int
     return outputs, median_seconds(lambda: session.run(None, feed), runs, warmup)
 
 
-def count_kernels(module, function: str = "main") -> int:
-    """How many kernels the executor would build for `function` of `module` as it is: its
-    top-level ops but constants, the return, and ops it evaluates at compile time (those on
-    constants only, and folds to a constant such as nn.shape of a static tensor)."""
-    from lamina.compiler.attributes import DenseElementsAttr
-    from lamina.compiler.opdef import ConstantLike
-    from lamina.compiler.symbols import SymbolTable
-
-    known, count = set(), 0
-    for op in SymbolTable(module).lookup(function).entry:
-        if op.name == "func.return":
-            continue
-        if op.has_trait(ConstantLike) or (not op.regions and all(v in known for v in op.operands)):
-            known.update(op.results)
-            continue
-        folded = None
-        if not op.regions and hasattr(op, "fold"):
-            try:
-                folded = op.fold(*[None] * len(op.operands))
-            except Exception:  # a fold that cannot decide without its operands
-                folded = None
-        if isinstance(folded, DenseElementsAttr):
-            known.update(op.results)
-            continue
-        count += 1
-    return count
-
-
 def kernel_label(op) -> str:
     """A kernel's name for the per-kernel table: the op (a fused group as its ops joined by +)
     and its first result's shape."""
@@ -205,6 +177,7 @@ def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: i
     from lamina.compiler.passes import run_pipeline
     from lamina.compiler.passes.presets import pipeline_for
     from lamina.runtime.executor import compile as compile_model
+    from lamina.runtime.executor import count_kernels
 
     start = time.perf_counter()
     module = load_onnx(str(path))

@@ -121,8 +121,8 @@ class CompiledModel:
         if all(v in self.constants for v in op.operands):
             outs = Interpreter.run_op(op, [self.constants[v] for v in op.operands])
         else:
-            folded = op.fold(*[None] * len(op.operands)) if hasattr(op, "fold") else None
-            if not isinstance(folded, DenseElementsAttr):
+            folded = _fold_without_operands(op)
+            if folded is None:
                 return False
             outs = [folded.array]
         self.constants.update(zip(op.results, outs))
@@ -242,6 +242,33 @@ class CompiledModel:
         """The memory plan as text: one line per buffer (unless `buffers=False`), then the
         peak bytes planned vs the naive sum."""
         return self.memory_plan.report(buffers)
+
+
+def _fold_without_operands(op: Operation) -> DenseElementsAttr | None:
+    """The constant `op` folds to knowing only its operands' types (nn.shape of a static tensor)."""
+    if not hasattr(op, "fold"):
+        return None
+    try:
+        folded = op.fold(*[None] * len(op.operands))
+    except (ValueError, TypeError, ArithmeticError):  # a fold that cannot decide without values
+        return None
+    return folded if isinstance(folded, DenseElementsAttr) else None
+
+
+def count_kernels(module: Operation, function: str = "main") -> int:
+    """How many kernels `compile` builds for `function` of `module` as it is, without building
+    them: its top-level ops but constants, the return, and the ops `evaluate_at_compile_time`
+    takes (on constants only, or folding to a constant)."""
+    known, count = set(), 0
+    for op in SymbolTable(module).lookup(function).entry:
+        if op.name == "func.return":
+            continue
+        if op.has_trait(ConstantLike) or (not op.regions and (
+                all(v in known for v in op.operands) or _fold_without_operands(op) is not None)):
+            known.update(op.results)
+            continue
+        count += 1
+    return count
 
 
 def compile(module: Operation, target: str = "llvm", function: str = "main") -> CompiledModel:

@@ -25,6 +25,7 @@ from lamina.compiler.passes.manager import PassManager
 from lamina.compiler.printer import print_ir
 from lamina.compiler.testing import check_pass, nn_graphs, random_inputs
 from lamina.runtime.executor import compile as compile_module
+from lamina.runtime.executor import count_kernels
 from lamina.runtime.interpreter import interpret
 
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
@@ -207,21 +208,6 @@ def test_interpret_runs_the_group_body():
 # the zoo
 
 
-def _kernels_unfused(module) -> int:
-    """Kernels the executor builds for an unfused module: ops that are not constants and not
-    computed from constants only (the executor evaluates those at compile time)."""
-    from lamina.compiler.passes.fuse import FusePass
-
-    known: set = set()
-    count = 0
-    for op in main_function(module).entry:
-        if FusePass._known_before_run(op, known):
-            known.update(id(r) for r in op.results)
-        elif op.name != "func.return":
-            count += 1
-    return count
-
-
 def main_function(module):
     """The module's @main."""
     from lamina.compiler.symbols import SymbolTable
@@ -241,7 +227,7 @@ def test_zoo_model_fuses_and_matches_onnxruntime(zoo, name):
     path = zoo / f"{name}.onnx"
     module = lamina.load_onnx(str(path))
     lamina.run_pipeline(module, "canonicalize,fold-constants")
-    before = _kernels_unfused(module)
+    before = count_kernels(module)
     lamina.run_pipeline(module, "fuse")
     start = time.perf_counter()
     model = compile_module(module)

@@ -15,7 +15,8 @@ import numpy as np
 
 import lamina
 from lamina.compiler.passes.presets import LEVELS, pipeline_for
-from lamina.runtime.benchmark import count_kernels, kernel_label
+from lamina.runtime.benchmark import kernel_label
+from lamina.runtime.executor import count_kernels
 
 name = sys.argv[1] if len(sys.argv) > 1 else "tiny_yolo"
 folder = Path(tempfile.mkdtemp())

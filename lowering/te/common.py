@@ -23,6 +23,14 @@ def dtype_of(element) -> str:
     raise LoweringError(f"no TVM dtype for {element}")
 
 
+def expr_dtype(v) -> str:
+    """The dtype of a TE element read (`.dtype`) or of a TIR expression (`.ty` in TVM 0.27)."""
+    try:
+        return str(v.dtype)
+    except AttributeError:
+        return str(v.ty)
+
+
 def out_shape(op, index: int = 0) -> tuple[int, ...]:
     t = op.results[index].type
     if not isinstance(t, RankedTensorType) or not t.has_static_shape:

@@ -6,8 +6,7 @@ from typing import Callable
 
 from ..tvm_adapter import tir
 from . import fast_math, lowers
-from .fast_math import _dtype
-from .common import _attr, const, elementwise, out_dtype
+from .common import _attr, const, elementwise, expr_dtype, out_dtype
 
 
 def _unary(name: str, fn: Callable):
@@ -52,13 +51,13 @@ def _nan_max(u, v):
     """numpy.maximum: NaN if either is NaN. (tir.max becomes LLVM's maxnum, which returns the
     other operand: relu(NaN) was 0 in a kernel and NaN in the interpreter; check_pass -O3
     --compile found it on a pow of a negative base.)"""
-    if not str(_dtype(u)).startswith("float"):  # (TVM has no isnan for bfloat16)
+    if not str(expr_dtype(u)).startswith("float"):  # (TVM has no isnan for bfloat16)
         return tir.max(u, v)
     return tir.Select(tir.isnan(u) | (u > v), u, v)
 
 
 def _nan_min(u, v):
-    if not str(_dtype(u)).startswith("float"):
+    if not str(expr_dtype(u)).startswith("float"):
         return tir.min(u, v)
     return tir.Select(tir.isnan(u) | (u < v), u, v)
 

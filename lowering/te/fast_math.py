@@ -13,6 +13,7 @@ calls: f64 needs the precision, f16/bf16 the exact rounding.
 from __future__ import annotations
 
 from ..tvm_adapter import tir
+from .common import expr_dtype
 
 _EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1)
 _ERF_ALPHA = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
@@ -25,14 +26,6 @@ def _f(value: float):
     return tir.const(value, "float32")
 
 
-def _dtype(v) -> str:
-    """The dtype of a TE element read (`.dtype`) or of a TIR expression (`.ty` in TVM 0.27)."""
-    try:
-        return str(v.dtype)
-    except AttributeError:
-        return str(v.ty)
-
-
 def _horner(x, coefficients):
     acc = _f(coefficients[0])
     for c in coefficients[1:]:
@@ -42,7 +35,7 @@ def _horner(x, coefficients):
 
 def exp(v):
     """e**v: exp(v) = 2**n * exp(r), n = round(v / ln 2), r = v - n ln 2 in [-ln2/2, ln2/2]."""
-    if _dtype(v) != "float32":
+    if expr_dtype(v) != "float32":
         return tir.exp(v)
     x = tir.max(tir.min(v, _f(88.72283935546875)), _f(-87.3365478515625))  # log of the largest/smallest normal
     n = tir.floor(x * _f(1.44269504088896341) + _f(0.5))
@@ -59,7 +52,7 @@ def exp(v):
 
 def erf(v):
     """erf(v) = v * P(v^2) / Q(v^2) on [-4, 4] (|erf| is 1 to float32 precision beyond)."""
-    if _dtype(v) != "float32":
+    if expr_dtype(v) != "float32":
         return tir.erf(v)
     x = tir.max(tir.min(v, _f(4.0)), _f(-4.0))
     x2 = x * x
