@@ -321,7 +321,15 @@ class Dialect:
         # names of `#dialect.name<...>` attributes this dialect owns but keeps as text (arith's
         # fastmath flags): they parse without --allow-unregistered
         self.opaque_attributes: set[str] = set()
+        self.types: dict[str, Type] = {}  # `!dialect.name` types it owns (parameterless)
         _DIALECTS[name] = self
+
+    def register_type(self, name: str) -> Type:
+        """A parameterless type `!<dialect>.<name>` of this dialect (compiler/types.DialectType)."""
+        from .types import DialectType
+
+        self.types[name] = DialectType(self.name, name)
+        return self.types[name]
 
     def op(self, cls: type[Op]) -> type[Op]:
         if not cls.name.startswith(self.name + "."):
@@ -344,6 +352,7 @@ DIALECT_MODULES = {
     "func": "lamina.dialects.func",
     "arith": "lamina.dialects.arith",
     "nn": "lamina.dialects.nn",
+    "sched": "lamina.dialects.sched",
 }
 
 

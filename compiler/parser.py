@@ -63,6 +63,7 @@ class _FormSyntax:
     attr_dict: dict | None = None
     types: list[Type] | FunctionType | None = None
     region: "_RegionSyntax | None" = None
+    result_count: int = 0  # how many results the op's `%a, %b:2 =` names (set before from_custom)
 
 
 @dataclass
@@ -366,6 +367,9 @@ class _ToSyntax(Transformer):
 
     def opaque_type(self, c):
         tok = c[0]
+        known = re.fullmatch(r"!([A-Za-z_][\w$]*)\.([\w$]+)", str(tok))
+        if known and get_dialect(known.group(1)) is not None and known.group(2) in get_dialect(known.group(1)).types:
+            return get_dialect(known.group(1)).types[known.group(2)]
         if not self.allow_unregistered:
             raise _SyntaxError(f"unknown type {tok}", tok,
                                "types of unregistered dialects need --allow-unregistered")
@@ -591,6 +595,14 @@ class _IRBuilder:
                                      ph.use_token)
                 ph.replace_all_uses_with(values[idx])
 
+    def type_of(self, name: _Name) -> Type | None:
+        """The type `%name` was defined with, if it is defined already (for an op whose operand
+        may be of several types, such as sched.annotate's loop or block)."""
+        for scope in self._visible_scopes():
+            if name.name in scope.values and name.index < len(scope.values[name.name]):
+                return scope.values[name.name][name.index].type
+        return None
+
     def use(self, name: _Name, type: Type) -> Value:
         for scope in self._visible_scopes():
             if name.name in scope.values:
@@ -695,6 +707,7 @@ class _IRBuilder:
                 raise self.error(f"'{syn.op_name}' has no custom form; write it in the generic form "
                                  f"\"{syn.op_name}\"(...) : (...) -> (...)", syn.form.token)
             self._isolated_next = cls.has_trait(IsolatedFromAbove)
+            syn.form.result_count = sum(count for _, count in syn.results)
             try:
                 op = cls.from_custom(syn.form, self)
             except NotImplementedError:

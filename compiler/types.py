@@ -142,6 +142,19 @@ class OpaqueType(Type):
         return f"!{self.dialect}.{self.name}{self.body}" if self.name else f"!{self.dialect}{self.body}"
 
 
+@dataclass(frozen=True)
+class DialectType(Type):
+    """`!dialect.name`: a parameterless type a dialect registers (`Dialect.register_type`), such as
+    the schedule dialect's handles `!sched.block` and `!sched.loop`. It parses without
+    --allow-unregistered and compares by name."""
+
+    dialect: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"!{self.dialect}.{self.name}"
+
+
 # The element types the issue names, for strategies and documentation.
 i1, i8, i16, i32, i64 = (IntegerType(w) for w in (1, 8, 16, 32, 64))
 f16, bf16, f32, f64 = (FloatType(n) for n in ("f16", "bf16", "f32", "f64"))

@@ -1,5 +1,6 @@
 """Build one op, or one fused group of ops (`nn.fused`), into a kernel: TE computes (lowering/te)
--> one PrimFunc -> schedule (schedule_cpu.py) -> compile.
+-> one PrimFunc -> a schedule program (lowering/schedules/, or one the user wrote) applied to it
+-> compile for a target (lowering/targets.py).
 
 Kernels are cached on disk by a hash of the scheduled kernel's TVMScript and the target, so a
 second compile of the same model (or the same layer shape twice in one model) is a file load.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,9 @@ from lamina.compiler.ir import BlockArgument, OpResult, Operation
 from lamina.compiler.opdef import ConstantLike
 
 from . import tvm_adapter as tvm
-from .schedule_cpu import cpu_schedule
+from . import targets
 from .te import COMPUTES, LoweringError, dtype_of
-from .te.common import _attr
+from .te.common import _attr, compute_knobs, knob
 from .te.conv import conv_output_width, output_channel_block
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
@@ -52,6 +54,9 @@ class BuiltKernel:
     kernel: tvm.Kernel
     key: str
     script: str
+    library: Path | None = None  # the compiled kernel's file in the kernel cache (a package copies it)
+    scheduled: "ScheduledKernel | None" = None  # its schedule program and modules
+    name: str = "kernel"
 
 
 def is_constant(value, depth: int = 8) -> bool:
@@ -104,12 +109,12 @@ def _weight_packing(op: Operation):
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
     if op.name == "nn.conv2d" and _attr(op, "group", 1) == 1 and len(shapes[1]) == 4:
         o, c, kh, kw = shapes[1]
-        ob = output_channel_block(o, kh * kw, conv_output_width(op), c)
+        ob = knob("pack_ob", output_channel_block(o, kh * kw, conv_output_width(op), c), o, "output channels")
         return (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
             w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:
         k, n = shapes[1]
-        nv = vector_width(n)
+        nv = knob("pack_nv", vector_width(n), n, "columns of B")
         return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2))
     if op.name == "nn.gemm" and len(shapes[0]) == 2 and len(shapes[1]) == 2:
         ta, tb = bool(_attr(op, "trans_a", 0)), bool(_attr(op, "trans_b", 0))
@@ -117,7 +122,7 @@ def _weight_packing(op: Operation):
         if not (tb or m >= PACK_MIN_ROWS):
             return None
         n, k = shapes[1] if tb else shapes[1][::-1]
-        nv = vector_width(n)
+        nv = knob("pack_nv", vector_width(n), n, "columns of B")
         if tb:
             return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(n // nv, nv, k).transpose(0, 2, 1))
         return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2))
@@ -146,8 +151,9 @@ class ConstantOperandsKernel:
       kernels are) are passed by DLPack, without a copy; the rest are copied, as `Kernel.run` does;
     - outputs are aligned numpy arrays that the kernel writes into (no copy back)."""
 
-    def __init__(self, kernel, constant: dict):
+    def __init__(self, kernel, constant: dict, library: Path | None = None):
         self.kernel = kernel
+        self.library = library    # the kernel's shared library in the kernel cache
         self.constant = constant  # operand index -> packing function or None
         self._source: dict = {}   # index -> the array last seen (held, so its id stays unique)
         self._tensor: dict = {}   # index -> its device tensor
@@ -228,7 +234,7 @@ def lower_group(group: Operation, inputs: list):
     """A fused group as ONE PrimFunc: its block arguments are the placeholders `inputs`, each
     inner op's compute (COMPUTES) is applied to the TE tensors of its operands, and the yielded
     tensors are the outputs. The blocks of the inner ops keep their compute names (TVM makes
-    repeated names unique: add, add_1, ...); the schedule inlines what it can (schedule_cpu.py)."""
+    repeated names unique: add, add_1, ...); the schedule inlines what it can (schedules/cpu.py)."""
     tensors = dict(zip(group.block.args, inputs))
     for inner in group.inner_ops:
         tensors.update(zip(inner.results, _apply_compute(inner, [tensors[v] for v in inner.operands])))
@@ -281,58 +287,136 @@ class EmptyKernel:
         return [np.empty(s, d) for s, d in zip(output_shapes, output_dtypes)]
 
 
-def host_cpu_target(target):
-    """A plain {"kind": "llvm"} target as this host's CPU (mcpu = LLVM's name for it).
+@dataclass
+class ScheduledKernel:
+    """A kernel ready to compile: its unscheduled module, its schedule program (`sched.schedule`)
+    and the scheduled module, with the packed weight (if any) and the compute knobs it used."""
 
-    Plain "llvm" compiles for generic x86-64 (SSE2): the blocked matmul ran 7x slower so (62 vs
-    403 GFLOP/s at 1024^3, 2 threads, AVX-512 host). Targets that name a CPU are kept as given.
-    """
+    name: str
+    module: object
+    program: object
+    scheduled: object
+    prepack: Prepack | None
+    knobs: dict
+
+
+def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> ScheduledKernel:
+    """Lower `op` and schedule it for `target` (a lowering.targets.Target): with `program`, a
+    sched.schedule written for it (its knobs set the compute's packing blocks; it is verified
+    against the kernel and the target before TVM applies it), else the target's default
+    generator's."""
+    from .schedules import default_schedule, verify_schedule
+
+    overrides = program.knobs() if program is not None else {}
     try:
-        if str(target.kind.name) != "llvm" or target.attrs.get("mcpu"):
-            return target
-        cpu = tvm.host_cpu()
-        if not cpu or cpu == "generic":
-            return target
-        return tvm.llvm_target(cpu)
-    except Exception:  # an exotic target object: leave it alone
-        return target
+        with compute_knobs(overrides) as used:
+            prepack = prepack_for(op)
+            module = lower_op(op, prepack)
+    except LoweringError as e:
+        raise BuildError(str(e), pos=getattr(program, "source_pos", None) or op.source_pos) from None
+    if program is None:
+        builder = default_schedule(name, module, target)
+        for knob_name, value in used.items():  # a compute knob the schedule did not use: still editable
+            builder.knob(knob_name, value)
+        return ScheduledKernel(name, module, builder.program, builder.mod, prepack, used)
+    verify_schedule(program, target, tvm.kernel_info(module))
+    return ScheduledKernel(name, module, program, tvm.apply_schedule(module, program, target), prepack, used)
 
 
-def build_op(op: Operation, target, threads: int, stats: BuildStats | None = None) -> BuiltKernel:
+def build_op(op: Operation, target="llvm", threads: int | None = None, stats: BuildStats | None = None,
+             name: str = "kernel", program=None) -> BuiltKernel:
+    """One kernel for `op` (an nn op or an nn.fused group), built for `target` (a name or a
+    lowering.targets.Target) with its default schedule or `program`; cached on disk."""
+    target = targets.get(target, threads=threads) if isinstance(target, str) else target
     stats = stats if stats is not None else BuildStats()
-    target = host_cpu_target(target)
     if all(0 in getattr(r.type, "shape", ()) for r in op.results):
-        return BuiltKernel(EmptyKernel(), "empty", "")
-    prepack = prepack_for(op)
-    sch = cpu_schedule(tvm.schedule(lower_op(op, prepack)), threads)
-    text = tvm.script(sch.mod)
-    key = hashlib.sha256(f"{text}\n{target}\n{tvm.VERSION}".encode()).hexdigest()[:32]
+        return BuiltKernel(EmptyKernel(), "empty", "", name=name)
+    scheduled = schedule_op(op, target, name, program)
+    text = tvm.script(scheduled.scheduled)
+    tvm_target = target.tvm_target()
+    key = hashlib.sha256(f"{text}\n{tvm_target}\n{tvm.VERSION}".encode()).hexdigest()[:32]
     if key in stats._memory:
         stats.from_memory += 1
-        return _with_constants(op, stats._memory[key], prepack)
-    path = cache_dir() / f"{key}.so"
+        return _with_constants(op, stats._memory[key], scheduled, target)
+    path = cache_dir() / f"{key}{'.tar' if target.cross else '.so'}"
     if path.exists():
-        kernel = tvm.load(str(path))
+        kernel = CrossKernel(target.name) if target.cross else tvm.load(str(path))
         stats.from_disk += 1
     else:
-        executable = tvm.compile_module(sch.mod, target)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+        executable = tvm.compile_module(scheduled.scheduled, tvm_target)
+        fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
         os.close(fd)
         tvm.export(executable, tmp)
         os.replace(tmp, path)  # atomic: a concurrent build never sees half a file
-        kernel = tvm.Kernel(executable.mod)
+        kernel = CrossKernel(target.name) if target.cross else tvm.Kernel(executable.mod)
         stats.built += 1
-    built = BuiltKernel(kernel, key, text)
+    built = BuiltKernel(kernel, key, text, path)
     stats._memory[key] = built
-    return _with_constants(op, built, prepack)
+    return _with_constants(op, built, scheduled, target)
 
 
-def _with_constants(op: Operation, built: BuiltKernel, prepack: Prepack | None) -> BuiltKernel:
+def node_names(op: Operation) -> list[str]:
+    """The names of the model nodes an op (or a fused group's ops) came from, in order: its
+    locations' names (a folded batch_norm adds its own to the conv's)."""
+    from lamina.compiler.location import FileLineColLoc, FusedLoc, NameLoc
+
+    def names(loc):
+        if isinstance(loc, NameLoc):
+            return [loc.name]
+        if isinstance(loc, FusedLoc):
+            return [n for part in loc.locations for n in names(part)]
+        if isinstance(loc, FileLineColLoc):
+            return [f"{Path(loc.file).stem}_{loc.line}"]
+        return []
+    ops = op.inner_ops if op.name == "nn.fused" else [op]
+    out = []
+    for inner in ops:
+        for n in names(inner.location):
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def kernel_names(ops: list[Operation]) -> list[str]:
+    """A name per kernel, after the nodes it computes (`conv1+bn1+relu`; at most four names,
+    then `+more`), cleaned for a file name (`/`, `:` and spaces become `_`) and made unique in
+    the model by a suffix (`_2`, `_3`, ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for op in ops:
+        parts = node_names(op) or [op.name.split(".")[-1]]
+        text = "+".join(parts[:4]) + ("+more" if len(parts) > 4 else "")
+        text = re.sub(r"[/:\\\s]+", "_", text).strip("_.") or op.name.split(".")[-1]
+        text = text[:120]
+        seen[text] = seen.get(text, 0) + 1
+        out.append(text if seen[text] == 1 else f"{text}_{seen[text]}")
+    return out
+
+
+class CrossKernel:
+    """A kernel built for another machine (object files in the kernel cache): it goes into a
+    package, and cannot run here."""
+
+    function = None
+
+    def __init__(self, target_name: str):
+        self.target_name = target_name
+
+    def run(self, inputs, output_shapes, output_dtypes):
+        raise BuildError(f"this kernel was built for {self.target_name}; it runs on that device",
+                         hint=f"write a package (lamina compile ... --target {self.target_name} -o model.tar) "
+                              "and run it there")
+
+
+def _with_constants(op: Operation, built: BuiltKernel, scheduled: ScheduledKernel, target) -> BuiltKernel:
     """The kernel for this op: its constant operands (and a packed weight) held as device tensors
-    of its own; the compiled kernel is shared between ops of the same shape."""
+    of its own; the compiled kernel is shared between ops of the same shape. The schedule program
+    goes with it (`lamina compile --emit-schedules`)."""
+    prepack = scheduled.prepack
     constant = {i: None for i, v in enumerate(op.operands) if is_constant(v)}
     if prepack is not None:
         constant[prepack.index] = prepack.pack
-    if not isinstance(built.kernel, tvm.Kernel):
-        return built
-    return BuiltKernel(ConstantOperandsKernel(built.kernel, constant), built.key, built.script)
+    kernel = built.kernel
+    if isinstance(kernel, tvm.Kernel):
+        kernel = ConstantOperandsKernel(kernel, constant, built.library)
+    return BuiltKernel(kernel, built.key, built.script, built.library, scheduled, scheduled.name)

@@ -2,9 +2,10 @@
 
 TVM 0.27 (see ../shared/docs/tvm-0.27-notes.md): TE computes become a PrimFunc with
 `te.create_prim_func`, are scheduled with `tvm.s_tir.Schedule`, and built with `tvm.compile` for a
-JSON-dict `Target`. The compute table (the `te/` package, one module per op family) writes
-expressions with the names re-exported here (`te`, `tir`, `topi`); schedules use `Schedule`
-through `build_kernel`.
+JSON-dict `Target` (made from lowering/targets.py's registry by `make_target`). The compute table
+(the `te/` package, one module per op family) writes expressions with the names re-exported here
+(`te`, `tir`, `topi`); a schedule program (the sched dialect) is applied by `ScheduleState`, op by
+op, and schedule generators drive one through lowering/schedules/builder.py.
 """
 
 from __future__ import annotations
@@ -19,20 +20,6 @@ from tvm import tirx as tir  # noqa: F401
 Schedule = tvm.s_tir.Schedule
 
 
-def llvm_target(mcpu: str | None = None):
-    """The host CPU target. A plain {"kind": "llvm"} was measured as fast as naming the CPU."""
-    spec = {"kind": "llvm"}
-    if mcpu:
-        spec.update({"mcpu": mcpu, "mtriple": "x86_64-linux-gnu"})
-    return tvm.target.Target(spec)
-
-
-def target_for(name: str):
-    if name in ("llvm", "cpu"):
-        return llvm_target()
-    raise ValueError(f"unknown target {name!r}")
-
-
 def placeholder(shape, dtype: str, name: str):
     return te.placeholder(tuple(int(d) for d in shape), dtype=dtype, name=name)
 
@@ -42,19 +29,15 @@ def prim_func(inputs: list, outputs: list):
     return tvm.IRModule({"main": te.create_prim_func([*inputs, *outputs])})
 
 
-def schedule(module) -> "tvm.s_tir.Schedule":
-    return Schedule(module)
-
-
 def script(module) -> str:
     """TVMScript text: what a kernel looks like after scheduling, and the key of the disk cache."""
     return module.script()
 
 
-def set_num_threads() -> int:
+def set_num_threads(threads: int | None = None) -> int:
     """TVM's runtime uses TVM_NUM_THREADS; unset, it ran parallel loops as slowly as one thread
-    on the 2-core machines. Default it to the number of cores."""
-    n = os.environ.get("TVM_NUM_THREADS") or str(os.cpu_count() or 1)
+    on the 2-core machines. Default it to the target's thread count (the cores)."""
+    n = os.environ.get("TVM_NUM_THREADS") or str(threads or os.cpu_count() or 1)
     os.environ["TVM_NUM_THREADS"] = n
     return int(n)
 
@@ -136,3 +119,228 @@ def copy_into(tensor, array: np.ndarray) -> None:
 def to_numpy(tensor) -> np.ndarray:
     """A numpy copy of a device tensor."""
     return tensor.numpy()
+
+
+def make_target(spec: dict, host: dict | None = None):
+    """TVM's Target from the registry's JSON forms (lowering/targets.py)."""
+    return tvm.target.Target(spec, host=host) if host else tvm.target.Target(spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules: a sched.schedule program applied to a PrimFunc with tvm.s_tir.Schedule
+
+
+_ITER_KINDS = {0: "spatial", 2: "reduce"}
+
+
+def kernel_info(module):
+    """The blocks of a kernel's PrimFunc in order, each with its loops (name, extent, kind)
+    before any scheduling: what the schedule verifier checks a program against."""
+    from .schedules.verify import KernelInfo, LoopInfo
+
+    sch = Schedule(module)
+    info = KernelInfo()
+    for b in sch.get_child_blocks(sch.get_sblock("root")):
+        block = sch.get(b)
+        kinds = [_ITER_KINDS.get(int(iv.iter_type), "other") for iv in block.iter_vars]
+        loops = sch.get_loops(b)
+        if len(loops) != len(kinds):
+            kinds = [None] * len(loops)
+        info.blocks[str(block.name_hint)] = [
+            LoopInfo(str(sch.get(l).loop_var.name), int(sch.get(l).extent), k) for l, k in zip(loops, kinds)]
+    return info
+
+
+def _tvm_message(e: Exception) -> str:
+    """The one sentence TVM's ScheduleError says, without the IR dump around it."""
+    text = str(e)
+    for marker in ("Error message:", "error:"):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+            break
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(e).__name__)
+    return line[:300]
+
+
+class ScheduleState:
+    """A kernel's TVM schedule and the values of a schedule program's handles: `apply(op)` runs
+    one sched op on it. Schedule generators drive one (through schedules/builder.py) and read
+    the kernel from it (`block_names`, `extent`, `iter_kinds`, `reads`); a schedule file is run
+    through one op by op. Ops are checked before TVM sees them (schedules/verify.py's checks,
+    on the real loops), and an error TVM still raises comes back as a ScheduleError at the op.
+    """
+
+    def __init__(self, module, target=None):
+        self.sch = Schedule(module) if module is not None else None
+        self.target = target
+        self.values: dict = {}   # sched Value -> BlockRV / LoopRV / int
+        self.consumed: dict = {}
+
+    def copy(self) -> "ScheduleState":
+        other = ScheduleState(None, self.target)
+        other.sch = self.sch.copy()
+        other.values = dict(self.values)
+        other.consumed = dict(self.consumed)
+        return other
+
+    @property
+    def mod(self):
+        return self.sch.mod
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def block_names(self) -> list[str]:
+        return [str(self.sch.get(b).name_hint) for b in self.sch.get_child_blocks(self.sch.get_sblock("root"))]
+
+    def has_block(self, name: str) -> bool:
+        return name in self.block_names()
+
+    def extent(self, loop) -> int:
+        return int(self.sch.get(self.values[loop]).extent)
+
+    def loop_name(self, loop) -> str:
+        return str(self.sch.get(self.values[loop]).loop_var.name)
+
+    def iter_kinds(self, block) -> list[str]:
+        return [_ITER_KINDS.get(int(iv.iter_type), "other") for iv in self.sch.get(self.values[block]).iter_vars]
+
+    def kinds_of(self, name: str) -> list[str]:
+        return [_ITER_KINDS.get(int(iv.iter_type), "other") for iv in self.sch.get(self.sch.get_sblock(name)).iter_vars]
+
+    def loop_count(self, block) -> int:
+        return len(self.sch.get_loops(self.values[block]))
+
+    def reads(self, block) -> list[tuple[str, tuple]]:
+        """(buffer name, shape) of what the block reads."""
+        return [(str(r.source.name), tuple(int(d) for d in r.source.shape)) for r in self.sch.get(self.values[block]).reads]
+
+    def same_loop(self, a, b) -> bool:
+        return self.sch.get(self.values[a]).same_as(self.sch.get(self.values[b]))
+
+    def loops_of(self, block_name: str) -> list:
+        """The TVM loops of a block by name (for the generators' shared-loop tests)."""
+        return [self.sch.get(l) for l in self.sch.get_loops(self.sch.get_sblock(block_name))]
+
+    # -- applying --------------------------------------------------------------------------------
+
+    def apply(self, op) -> None:
+        from .schedules.verify import error
+
+        for v in op.operands:
+            if v in self.consumed:
+                by = self.consumed[v]
+                where = f"at {by.source_pos.line}:{by.source_pos.col}" if by.source_pos else f"by '{by.name}'"
+                raise error(op, f"uses a handle that '{by.name}' {where} consumed",
+                            "take a fresh handle (sched.get_loops / sched.get_block) after that primitive")
+        kind = op.name.split(".", 1)[1]
+        try:
+            getattr(self, "_" + kind)(op)
+        except Exception as e:
+            from .schedules.verify import ScheduleError
+
+            if isinstance(e, ScheduleError):
+                raise
+            raise error(op, f"was refused by TVM: {_tvm_message(e)}") from None
+
+    def _v(self, value):
+        return self.values[value]
+
+    def _knob(self, op):
+        self.values[op.result] = op.decision
+
+    def _get_block(self, op):
+        from .schedules.verify import error
+
+        name = op.block_name.value
+        if name not in self.block_names():
+            raise error(op, f"names block @{name}, which the kernel does not have (here)",
+                        f"its blocks: {', '.join('@' + b for b in self.block_names())}")
+        self.values[op.result] = self.sch.get_sblock(name)
+
+    def _get_loops(self, op):
+        from .schedules.verify import error
+
+        loops = self.sch.get_loops(self._v(op.target))
+        if len(loops) != len(op.results):
+            names = ", ".join(str(self.sch.get(l).loop_var.name) for l in loops)
+            raise error(op, f"names {len(op.results)} loops, but the block has {len(loops)} here ({names})")
+        self.values.update(zip(op.results, loops))
+
+    def _split(self, op):
+        from .schedules.verify import check_split, error
+
+        factors = [self._v(f) for f in op.factors]
+        extent = int(self.sch.get(self._v(op.loop)).extent)
+        check_split(op, extent, factors, bool(op.exact))
+        want = len(factors) + (0 if op.exact else 1)
+        if len(op.results) != want:
+            raise error(op, f"gives {want} loops, not {len(op.results)}")
+        loops = self.sch.split(self._v(op.loop), factors if op.exact else [None, *factors])
+        self.values.update(zip(op.results, loops))
+        self.consumed[op.loop] = op
+
+    def _fuse(self, op):
+        self.values[op.result] = self.sch.fuse(*[self._v(v) for v in op.loops])
+        for v in op.loops:
+            self.consumed[v] = op
+
+    def _reorder(self, op):
+        self.sch.reorder(*[self._v(v) for v in op.loops])
+
+    def _bind(self, op):
+        from .schedules.verify import check_bind
+
+        if self.target is not None:
+            check_bind(op, self.target, op.thread.value, int(self.sch.get(self._v(op.loop)).extent))
+        self.sch.bind(self._v(op.loop), op.thread.value)
+
+    def _parallel(self, op):
+        self.sch.parallel(self._v(op.loop))
+
+    def _vectorize(self, op):
+        self.sch.vectorize(self._v(op.loop))
+
+    def _unroll(self, op):
+        self.sch.unroll(self._v(op.loop))
+
+    def _annotate(self, op):
+        self.sch.annotate(self._v(op.target), op.key.value, int(op.value.value))
+
+    def _compute_at(self, op):
+        self.sch.compute_at(self._v(op.block), self._v(op.loop))
+
+    def _reverse_compute_at(self, op):
+        self.sch.reverse_compute_at(self._v(op.block), self._v(op.loop))
+
+    def _compute_inline(self, op):
+        self.sch.compute_inline(self._v(op.block))
+        self.consumed[op.block] = op
+
+    def _reverse_compute_inline(self, op):
+        self.sch.reverse_compute_inline(self._v(op.block))
+        self.consumed[op.block] = op
+
+    def _cache_read(self, op):
+        self.values[op.result] = self.sch.cache_read(self._v(op.block), int(op.buffer_index.value), op.scope.value)
+
+    def _cache_write(self, op):
+        self.values[op.result] = self.sch.cache_write(self._v(op.block), int(op.buffer_index.value), op.scope.value)
+
+    def _decompose_reduction(self, op):
+        self.values[op.result] = self.sch.decompose_reduction(self._v(op.block), self._v(op.loop))
+
+    def _rfactor(self, op):
+        self.values[op.result] = self.sch.rfactor(self._v(op.loop), int(op.factor_axis.value))
+
+    def _transform_layout(self, op):
+        axes = op.axes
+        self.sch.transform_layout(self._v(op.block), (op.buffer.value, op.buffer_index),
+                                  lambda *idx: tuple(idx[a] for a in axes))
+
+
+def apply_schedule(module, program, target=None):
+    """The scheduled IRModule: `program` (a verified sched.schedule op) applied in order."""
+    state = ScheduleState(module, target)
+    for op in program.block:
+        state.apply(op)
+    return state.mod

@@ -34,7 +34,8 @@ from lamina.compiler.ir import Operation
 from lamina.compiler.opdef import ConstantLike
 from lamina.compiler.symbols import SymbolTable
 from lamina.lowering import tvm_adapter
-from lamina.lowering.build import ALIGN, BuildError, BuildStats, aligned_empty, build_op
+from lamina.lowering import targets
+from lamina.lowering.build import ALIGN, BuildError, BuildStats, aligned_empty, build_op, kernel_names
 
 from .interpreter import Interpreter, InterpreterError, check_input, input_name
 from .memory_plan import MemoryPlan, plan_steps
@@ -80,12 +81,19 @@ class CompiledModel:
     `steps`: (op, kernel, output shapes, output dtypes) per kernel, in run order;
     `memory_plan`: where each kernel output lives in the arena (`memory_report()` prints it)."""
 
-    def __init__(self, module: Operation, target: str = "llvm", function: str = "main"):
+    def __init__(self, module: Operation, target="llvm", function: str = "main",
+                 schedules: dict | None = None, threads: int | None = None):
         start = time.perf_counter()
         self.module = module
-        self.target_name = target
-        self.threads = tvm_adapter.set_num_threads()
-        self.target = tvm_adapter.target_for(target)
+        self.target = targets.get(target, threads=threads)
+        if not self.target.schedules_ready:
+            raise BuildError(f"target '{self.target.name}' is listed but lamina has no schedules for it yet",
+                             hint="build for llvm (this CPU) or aarch64-android")
+        self.target_name = self.target.name
+        self.threads = self.target.threads
+        if not self.target.cross:
+            tvm_adapter.set_num_threads(self.threads)
+        schedules = dict(schedules or {})
         fn = SymbolTable(module).lookup(function)
         if fn is None or fn.name != "func.func" or fn.is_declaration:
             raise InterpreterError(f"no function @{function} with a body in the module")
@@ -94,19 +102,23 @@ class CompiledModel:
         self.stats = BuildStats()
         self.constants: dict = {}
         self.steps = []  # (op, kernel, output shapes, output dtypes)
+        self.kernels = []  # the BuiltKernel of each step: its name, schedule program, library
         self.returns = []
+        kernel_ops = []
         for op in fn.entry:
             if op.name == "func.return":
                 self.returns = list(op.operands)
             elif op.has_trait(ConstantLike):
                 self.constants[op.results[0]] = np.asarray(op.interpret())
-            elif self.evaluate_at_compile_time(op):
-                continue
-            else:
-                kernel = build_op(op, self.target, self.threads, self.stats)
-                shapes = [tuple(r.type.shape) for r in op.results]
-                dtypes = [r.type.element_type.numpy_dtype for r in op.results]
-                self.steps.append((op, kernel.kernel, shapes, dtypes))
+            elif not self.evaluate_at_compile_time(op):
+                kernel_ops.append(op)
+        for op, name in zip(kernel_ops, kernel_names(kernel_ops)):
+            kernel = build_op(op, self.target, stats=self.stats, name=name, program=schedules.pop(name, None))
+            shapes = [tuple(r.type.shape) for r in op.results]
+            dtypes = [r.type.element_type.numpy_dtype for r in op.results]
+            self.steps.append((op, kernel.kernel, shapes, dtypes))
+            self.kernels.append(kernel)
+        self.unused_schedules = sorted(schedules)  # schedule files that name no kernel (a warning)
         self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns)
         self._bind(buffer_of)
         self._lock = threading.Lock()
@@ -271,11 +283,12 @@ def count_kernels(module: Operation, function: str = "main") -> int:
     return count
 
 
-def compile(module: Operation, target: str = "llvm", function: str = "main") -> CompiledModel:
-    """Compile `function` of `module` for `target`; the result is callable with numpy arrays."""
-    if target not in ("llvm", "cpu"):
-        raise BuildError(f"target {target!r} is not supported yet", hint="use --target llvm")
-    return CompiledModel(module, target, function)
+def compile(module: Operation, target="llvm", function: str = "main", schedules: dict | None = None,
+            threads: int | None = None) -> CompiledModel:
+    """Compile `function` of `module` for `target` (a name from `lamina targets`, or a
+    lowering.targets.Target); the result is callable with numpy arrays. `schedules` maps kernel
+    names to sched.schedule programs to use instead of the default ones."""
+    return CompiledModel(module, target, function, schedules, threads)
 
 
 __all__ = ["CompiledModel", "MemoryPlan", "compile"]

@@ -286,6 +286,6 @@ def test_channel_shuffle_te_compute_equals_interpret():
     block = Block([t])
     op = ChannelShuffleOp(operands=block.args, result_types=[t], properties={"groups": integer(3)})
     block.append(op)
-    kernel = build_op(op, tvm_adapter.llvm_target(), threads=1).kernel
+    kernel = build_op(op, "llvm", threads=1).kernel
     (got,) = kernel.run([x], [x.shape], [np.float32])
     np.testing.assert_array_equal(got, op.interpret(x))

@@ -158,7 +158,7 @@ def _kernel_matches(op, operands):
     from lamina.lowering.build import build_op
 
     expected = op.interpret(*operands)
-    kernel = build_op(op, tvm_adapter.llvm_target(), threads=2).kernel
+    kernel = build_op(op, "llvm", threads=2).kernel
     (got,) = kernel.run(operands, [tuple(op.results[0].type.shape)], [np.float32])
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 

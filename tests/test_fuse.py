@@ -1,5 +1,5 @@
 """Operator fusion (compiler/passes/fuse.py, dialects/nn/fused.py) and the lowering of each group
-to ONE kernel (lowering/build.py, schedule_cpu.py).
+to ONE kernel (lowering/build.py, schedules/cpu.py).
 
 The exact IR of small cases is in tests/filecheck/passes/fuse*.mlir. Here: the pattern table,
 the interpreter before == after `fuse` on random nn graphs, compiled == interpreted after `fuse`
@@ -157,7 +157,7 @@ def _group_kernel(module):
     from lamina.lowering.build import build_op, prepack_for
 
     (group,) = groups(module)
-    return group, build_op(group, tvm_adapter.llvm_target(), threads=2), prepack_for(group)
+    return group, build_op(group, "llvm", threads=2), prepack_for(group)
 
 
 @pytest.mark.parametrize("text, ops", [

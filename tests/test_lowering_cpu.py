@@ -19,12 +19,12 @@ from lamina.compiler.ir import Block
 from lamina.compiler.opdef import lookup_op
 from lamina.compiler.types import RankedTensorType, f32, i1, i64
 from lamina.dialects.nn.base import ints, integer, real, string
-from lamina.lowering import tvm_adapter
+from lamina.lowering import targets, tvm_adapter
 from lamina.lowering.build import build_op
 from lamina.lowering.te import COMPUTES
 
 EXAMPLES = 10 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 200
-TARGET = tvm_adapter.llvm_target()
+TARGET = targets.get("llvm", threads=2)
 ELEMENT = {np.dtype("float32"): f32, np.dtype("bool"): i1, np.dtype("int64"): i64}
 
 

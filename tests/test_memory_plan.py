@@ -259,8 +259,8 @@ def test_fallbacks_when_tvm_cannot_share_memory_or_a_kernel_has_no_entry_point(m
 
     real_build = executor.build_op
 
-    def plain_kernels(op, *args):
-        built = real_build(op, *args)
+    def plain_kernels(op, *args, **kwargs):
+        built = real_build(op, *args, **kwargs)
         kernel = built.kernel.kernel if isinstance(built.kernel, ConstantOperandsKernel) else built.kernel
         return BuiltKernel(kernel, built.key, built.script)
 

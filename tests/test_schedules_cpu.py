@@ -1,4 +1,4 @@
-"""The CPU schedules of the anchor ops (lowering/schedule_cpu.py) on zoo-sized shapes: the
+"""The CPU schedules of the anchor ops (lowering/schedules/cpu.py) on zoo-sized shapes: the
 register-blocked matmul/gemm and the blocked conv2d (group 1 and depthwise) give numpy's
 results, and the kernel really took the blocked schedule (no timing is asserted here; see
 bench/ for speed). tests/test_lowering_cpu.py covers the same schedules on small random shapes.
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from lamina.dialects.nn.base import ints, integer, real, string
-from lamina.lowering import tvm_adapter
+from lamina.lowering import targets, tvm_adapter
 from lamina.lowering.build import build_op
 
 from test_lowering_cpu import make_op
 
-TARGET = tvm_adapter.llvm_target()
+TARGET = targets.get("llvm", threads=2)
 
 
 @pytest.fixture(autouse=True, scope="module")

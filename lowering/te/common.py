@@ -3,6 +3,8 @@ result's static shape and dtype, constants, broadcasting reads, and op attribute
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Callable
 
 from lamina.compiler.types import FloatType, IndexType, IntegerType, RankedTensorType
@@ -77,3 +79,40 @@ def _attr(op, name, default=None):
     from lamina.dialects.nn.base import py
 
     return py(op.properties.get(name), default)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compute knobs: choices that shape a compute (the weight-packing block sizes), named so that a
+# schedule program can set them (`sched.knob pack_ob 16`) and tuning can search them.
+
+_KNOBS: ContextVar = ContextVar("lamina_compute_knobs", default=None)
+
+
+@contextmanager
+def compute_knobs(overrides: dict | None = None):
+    """Lower computes with the knob values in `overrides`; yields the dict of every knob the
+    computes asked for and the value each used (the second `pack_nv` of a kernel is `pack_nv_1`)."""
+    used: dict = {}
+    token = _KNOBS.set((dict(overrides or {}), used))
+    try:
+        yield used
+    finally:
+        _KNOBS.reset(token)
+
+
+def knob(name: str, default: int, divides: int | None = None, what: str = "") -> int:
+    """The value of compute knob `name`: the override, else `default`. With `divides`, the value
+    must divide it (a packing block of a dimension)."""
+    state = _KNOBS.get()
+    if state is None:
+        return default
+    overrides, used = state
+    key, n = name, 0
+    while key in used:
+        n += 1
+        key = f"{name}_{n}"
+    value = int(overrides.get(key, default))
+    if divides is not None and (value < 1 or divides % value):
+        raise LoweringError(f"knob {key} = {value} does not divide the {divides} {what or 'elements'} it blocks")
+    used[key] = value
+    return value

@@ -9,7 +9,7 @@ from lamina.dialects.nn.layout import NCHW, OIHW, Layout, blocked_channels, imag
 
 from ..tvm_adapter import te, tir
 from . import lowers
-from .common import _attr, accumulator, const, out_shape, rounded
+from .common import _attr, accumulator, const, knob, out_shape, rounded
 from .layout import view
 
 
@@ -109,7 +109,8 @@ def conv2d(op, x, w, *bias):
         def weight(o):
             return w[o // ob, rc, ry, rx, o % ob]
     elif group == 1:  # weights packed [out_c/ob, in_c, kh, kw, ob]: ob output channels are one vector
-        ob = output_channel_block(out_c, kh * kw, conv_output_width(op), in_per_group)
+        ob = knob("pack_ob", output_channel_block(out_c, kh * kw, conv_output_width(op), in_per_group),
+                  out_c, "output channels")
         wp = te.compute((out_c // ob, in_per_group, kh, kw, ob),
                         lambda oo, c, y, x_, oi: w[oo * ob + oi, c, y, x_], name="pack_w")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..tvm_adapter import te
 from . import lowers
-from .common import _attr, accumulator, broadcast_index, const, out_shape, rounded
+from .common import _attr, accumulator, broadcast_index, const, knob, out_shape, rounded
 
 PACK_MIN_ROWS = 16  # below this many rows of A (per batch), B is read in place unless transposed
 
@@ -31,7 +31,7 @@ def pack_b(b, transposed: bool = False):
         return b, int(b.shape[-1])
     *batch, r0, r1 = (int(d) for d in b.shape)
     k_extent, n = (r1, r0) if transposed else (r0, r1)
-    nv = vector_width(n)
+    nv = knob("pack_nv", vector_width(n), n, "columns of B")
 
     def at(*idx):
         *bi, no, k, ni = idx

@@ -1,9 +1,9 @@
-"""CPU schedule for kernels that reduce rows and then use the result elementwise: softmax (and
-a fused group holding one, e.g. scale -> add mask -> softmax).
+"""The CPU schedule generator for kernels that reduce rows and then use the result elementwise:
+softmax (and a fused group holding one, e.g. scale -> add mask -> softmax).
 
-The default schedule (schedule_cpu.py) leaves each reduction as a loop nest of its own over the
-whole tensor, one thread, scalar: softmax over 4x128x128 floats took 0.36 ms so. Here the work is
-done a row at a time, as TVM's x86 softmax schedule does:
+The default schedule (cpu.py) leaves each reduction as a loop nest of its own over the whole
+tensor, one thread, scalar: softmax over 4x128x128 floats took 0.36 ms so. Here the work is done
+a row at a time, as TVM's x86 softmax schedule does:
 
   1. Inline every block that can be (elementwise producers) except the ones a reduction reads
      whole rows of and the output reads again (softmax's exp: computed once, kept for the row).
@@ -12,7 +12,8 @@ done a row at a time, as TVM's x86 softmax schedule does:
      the output's loop of its last row axis (`compute_at`, consumers first), so one row's max,
      exp, sum and output are computed together while the row is in cache.
   3. The row loops are fused and run in parallel; the output's innermost loop and every
-     elementwise block's innermost loop are vectorized.
+     elementwise block's innermost loop are vectorized (knob `vector_<block>` when a piece of a
+     long row).
 
 `row_reduction_schedule` raises `NotRowReduction` when the kernel is not of this shape (a
 reduction over a leading axis, a reduction feeding another's row loop in a different order), and
@@ -21,52 +22,45 @@ the caller keeps the default schedule.
 
 from __future__ import annotations
 
-from .schedule_cpu import MAX_VECTOR, REDUCE, SPATIAL, _extents, _kinds
-from .tvm_adapter import Schedule
+from .common import MAX_VECTOR, REDUCE, SPATIAL
 
 
 class NotRowReduction(Exception):
     pass
 
 
-def _is_reduction(sch, block) -> bool:
-    return REDUCE in _kinds(sch, block)
-
-
-def row_reduction_schedule(sch: Schedule, threads: int) -> Schedule:
-    root = sch.get_sblock("root")
-    blocks = list(sch.get_child_blocks(root))
-    if not any(_is_reduction(sch, b) for b in blocks[:-1]) or _is_reduction(sch, blocks[-1]):
+def row_reduction_schedule(b, threads: int) -> None:
+    names = b.block_names()
+    kinds = {n: b.kinds_of(n) for n in names}
+    if not any(REDUCE in kinds[n] for n in names[:-1]) or REDUCE in kinds[names[-1]]:
         raise NotRowReduction
-    if not any(sch.get(b).name_hint.endswith("_exp") for b in blocks):
+    if not any(n.endswith("_exp") for n in names):
         # measured: layer_norm and log_softmax ran no faster a row at a time than with the
         # default schedule (their reductions stay scalar either way); softmax ran 4.7x faster
         raise NotRowReduction
-    out = blocks[-1]
-    out_loops = sch.get_loops(out)
-    out_ext = _extents(sch, out_loops)
-    if len(out_loops) < 2 or 0 in out_ext:
+    out_name = names[-1]
+    out_ext = b.block_loop_extents(out_name)
+    if len(out_ext) < 2 or 0 in out_ext:
         raise NotRowReduction
     # 1. inline elementwise blocks, except those whose values a reduction and the output share
-    for block in blocks[:-1]:
-        if _is_reduction(sch, block):
+    for name in names[:-1]:
+        if REDUCE in kinds[name] or name.endswith("_exp"):
             continue
-        name = sch.get(block).name_hint
-        if name.endswith("_exp"):
-            continue
+        trial = b.fork()
         try:
-            sch.compute_inline(block)
+            trial.compute_inline(trial.get_block(name))
         except Exception:  # read by a reduction in a way that cannot inline: keep it
-            pass
-    kept = list(sch.get_child_blocks(root))[:-1]
+            continue
+        b.compute_inline(b.get_block(name))
+    kept = b.block_names()[:-1]
     # 2. the row depth of each kept block: how many leading output loops its spatial loops match
     depth = {}
-    for block in kept:
-        kinds = _kinds(sch, block)
-        ext = _extents(sch, sch.get_loops(block))
-        spatial = [e for k, e in zip(kinds, ext) if k == SPATIAL]
-        if _is_reduction(sch, block):
-            if kinds[: len(spatial)] != [SPATIAL] * len(spatial):
+    for name in kept:
+        block_kinds = kinds[name]
+        ext = b.block_loop_extents(name)
+        spatial = [e for k, e in zip(block_kinds, ext) if k == SPATIAL]
+        if REDUCE in block_kinds:
+            if block_kinds[: len(spatial)] != [SPATIAL] * len(spatial):
                 raise NotRowReduction
             rows = spatial
             # keepdims writes 1s for the reduced axes: drop trailing 1s the output does not have
@@ -81,35 +75,32 @@ def row_reduction_schedule(sch: Schedule, threads: int) -> Schedule:
             n -= 1
         if n == 0 or n >= len(out_ext):
             raise NotRowReduction
-        depth[sch.get(block).name_hint] = n
+        depth[name] = n
     rows = min(depth.values())
-    for block in reversed(kept):  # consumers first: compute_at needs them under the loop already
-        name = sch.get(block).name_hint
-        sch.compute_at(sch.get_sblock(name), sch.get_loops(out)[rows - 1])
+    out = b.get_block(out_name)
+    for name in reversed(kept):  # consumers first: compute_at needs them under the loop already
+        b.compute_at(b.get_block(name), b.get_loops(out)[rows - 1])
     # 3. parallel rows, vectorized inner loops
-    out_loops = sch.get_loops(out)
-    _vectorize_inner(sch, out)
-    for block in kept:
-        name = sch.get(block).name_hint
-        blk = sch.get_sblock(name)
-        if not _is_reduction(sch, blk):
-            _vectorize_inner(sch, blk)
-    fused = sch.fuse(*out_loops[:rows]) if rows > 1 else out_loops[0]
-    sch.parallel(fused)
-    return sch
+    out_loops = b.get_loops(out)
+    _vectorize_inner(b, out, out_name)
+    for name in kept:
+        if REDUCE not in kinds[name]:
+            _vectorize_inner(b, b.get_block(name), name)
+    fused = b.fuse(*out_loops[:rows]) if rows > 1 else out_loops[0]
+    b.parallel(fused)
 
 
-def _vectorize_inner(sch, block) -> None:
+def _vectorize_inner(b, block, name: str) -> None:
     """Vectorize the innermost loop, or a 16/8/4-wide piece of it when it is long."""
-    loops = sch.get_loops(block)
+    loops = b.get_loops(block)
     if not loops:
         return
-    extent = _extents(sch, loops[-1:])[0]
+    extent = b.extent(loops[-1])
     if extent <= MAX_VECTOR:
-        sch.vectorize(loops[-1])
+        b.vectorize(loops[-1])
         return
     for width in (16, 8, 4):
         if extent % width == 0:
-            _, inner = sch.split(loops[-1], [None, width])
-            sch.vectorize(inner)
+            _, inner = b.split(loops[-1], [b.knob(f"vector_{name}", width)])
+            b.vectorize(inner)
             return

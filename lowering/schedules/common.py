@@ -1,0 +1,67 @@
+"""Helpers the CPU schedule generators share (cpu.py, nchwc.py, reduce.py): each emits schedule
+IR through a ScheduleBuilder `b`."""
+
+from __future__ import annotations
+
+from .verify import REDUCE, SPATIAL  # noqa: F401  (loop kinds, re-exported for the generators)
+
+MAX_VECTOR = 64                # the longest innermost loop vectorized whole
+MIN_PARALLEL_ELEMENTS = 16384  # below this many loop iterations a kernel runs on one thread
+
+
+class NotThisShape(Exception):
+    """A generator was asked for a kernel whose loop nest is not the one it schedules; the
+    caller falls back to the next generator."""
+
+
+def divisor(n: int, choices) -> int:
+    """The first of `choices` that divides n (1 if none does)."""
+    for c in choices:
+        if n % c == 0:
+            return c
+    return 1
+
+
+def parallel_spatial(b, name: str, threads: int, vector_last: bool = True) -> None:
+    """A data-parallel block (a packing copy, a pad): outer loops fused and parallel, the
+    innermost vectorized."""
+    block = b.get_block(name)
+    loops = b.get_loops(block)
+    ext = b.extents(loops)
+    if len(loops) > 1 and vector_last and ext[-1] <= MAX_VECTOR:
+        b.vectorize(loops[-1])
+        loops, ext = loops[:-1], ext[:-1]
+    take, work = 0, 1
+    while take < len(loops) and work < threads * 4:
+        work *= ext[take]
+        take += 1
+    if take:
+        b.parallel(b.fuse(*loops[:take]) if take > 1 else loops[0])
+
+
+def epilogues(b, producer_name: str) -> None:
+    """Compute the elementwise blocks after `producer_name` (the register block's write-back) in
+    it: the op's own (gemm_out, round, bias_add) and a fused group's epilogue (batch_norm, relu,
+    a residual add, ...). Each but the last is inlined into its consumers (`compute_inline`; an
+    epilogue that reads a value twice, x * erf(x), then reads the producer twice), and the last,
+    the kernel's output, into the producer (`reverse_compute_inline`), so the block is written
+    to memory once, finished."""
+    names = b.block_names()
+    after = names[names.index(producer_name) + 1:]
+    for name in after[:-1]:
+        b.compute_inline(b.get_block(name))
+    if after:
+        b.reverse_compute_inline(b.get_block(after[-1]))
+
+
+def vectorize_own(b, block, nest) -> None:
+    """Vectorize the innermost loop of `block` that is its own (not shared with block `nest`):
+    a loop of extent 1 disappears in compute-at, and the shared loop around a reduction must not
+    be vectorized."""
+    own = b.own_loops(nest, b.get_loops(block))
+    if own:
+        b.vectorize(own[-1])
+
+
+def block_name_of(b, block) -> str:
+    return b.state.sch.get(b.state.values[block]).name_hint

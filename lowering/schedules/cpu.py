@@ -1,0 +1,261 @@
+"""CPU schedule generators for kernels of one op or of a fused group (`nn.fused`, one PrimFunc
+whose blocks are its ops' computes): a default one for every kernel, and blocked ones for kernels
+with an anchor op. Each emits schedule IR (builder.py), its choices as knobs. `cpu_schedule` is
+the entry point.
+
+The default (`default_schedule`), simple, safe, and already parallel:
+  1. Inline every block but the last (padding, broadcasting helpers) into its consumer.
+  2. In the output block, the loops over spatial axes come first (TE writes them that way).
+     Fuse the outer spatial loops until there is enough work for every core, and run the fused
+     loop in parallel.
+  3. If the innermost loop is spatial (nothing is reduced inside it), vectorize it when short, or
+     a piece of it (knob `vector`: 16, 8 or 4 lanes that divide it) when long. Reductions keep
+     their loop order.
+
+Anchor ops, picked by the name of the kernel's reduction block:
+  - matmul / gemm (`matmul_schedule`): B packed [N/nv, K, nv] (te/linalg.py, knob `pack_nv`), an
+    mb x (nj*nv) block of C in registers, k unrolled by ku, vectorized, parallel over the blocks;
+  - conv2d (`conv_schedule`): group 1 with weights packed [O/ob, C, KH, KW, ob] (te/conv.py, knob
+    `pack_ob`) and an ob-channel x wb-column block in registers; depthwise with a vector of vw
+    output columns;
+  - conv2d_nchwc (nchwc.py).
+Either falls back to the default when the loop nest is not the shape it expects. A fused group's
+epilogue (the blocks after the anchor: bias, batch_norm, residual add, relu, ...) is computed in
+the register block's write-back (`epilogues`); a group without an anchor (a chain of elementwise
+and injective ops, a reduction with its producers) takes the row-reduction schedule (reduce.py)
+when it fits, else the default, which inlines the producers and keeps the reductions.
+"""
+
+from __future__ import annotations
+
+from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, NotThisShape, block_name_of, divisor,
+                     epilogues, parallel_spatial, vectorize_own)
+from .nchwc import nchwc_conv_schedule
+from .reduce import NotRowReduction, row_reduction_schedule
+
+
+def cpu_schedule(b, threads: int):
+    """The schedule for a kernel (one op or a fused group): its anchor op's own, else the
+    row-reduction one, else the default. Returns the builder that holds it."""
+    names = b.block_names()
+    for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
+                     ("conv2d_nchwc", nchwc_conv_schedule)):
+        if name in names:
+            trial = b.fork()
+            try:
+                fn(trial, name, threads)
+                return trial
+            except Exception:  # NotThisShape, or a TVM schedule error on a shape not foreseen
+                break  # (tests/test_schedules_cpu.py checks the zoo's shapes do take the blocked one)
+    trial = b.fork()
+    try:
+        row_reduction_schedule(trial, threads)
+        return trial
+    except NotRowReduction:
+        pass
+    default_schedule(b, threads)
+    return b
+
+
+def default_schedule(b, threads: int) -> None:
+    names = b.block_names()
+    for name in names[:-1]:  # 1.
+        trial = b.fork()
+        try:
+            trial.compute_inline(trial.get_block(name))
+        except Exception:  # not inlinable (a reduction feeding another): leave it as its own loop nest
+            continue
+        b.compute_inline(b.get_block(name))
+    out = b.get_block(b.block_names()[-1])
+    kinds = b.iter_kinds(out)
+    if b.loop_count(out) != len(kinds):
+        return
+    loops = b.get_loops(out)
+    n_spatial = 0
+    while n_spatial < len(kinds) and kinds[n_spatial] == SPATIAL:
+        n_spatial += 1
+    if n_spatial == 0:
+        return
+    extents = b.extents(loops)
+    if 0 in extents:  # an empty output (a split's empty piece): nothing to run, TVM cannot vectorize it
+        return
+    # 3. vectorize the innermost loop when it is spatial and short (before fusing changes loops)
+    if n_spatial == len(loops) and len(loops) > 1 and extents[-1] <= MAX_VECTOR:
+        b.vectorize(loops[-1])
+        outer = loops[: n_spatial - 1]
+    elif n_spatial == len(loops) and extents[-1] > MAX_VECTOR and divisor(extents[-1], (16, 8, 4)) > 1:
+        # a long innermost loop (an image row, a flat tensor): vectorize a piece that divides it
+        v = divisor(extents[-1], (16, 8, 4))
+        lo, li = b.split(loops[-1], [b.knob("vector", v)])
+        b.vectorize(li)
+        outer = [*loops[: n_spatial - 1], lo]
+        extents = [*extents[:-1], extents[-1] // v]
+    else:
+        outer = loops[: n_spatial] if n_spatial < len(loops) else loops[: n_spatial - 1] or loops[:1]
+    # 2. fuse outer spatial loops until there is work for each thread, then parallelize; not
+    # when the whole kernel is small: waking the thread pool cost ~3 us per call, more than an
+    # add or relu on a few thousand floats takes on one core (the MLP's 256-wide epilogues)
+    total = 1
+    for extent in extents:
+        total *= extent
+    if total < MIN_PARALLEL_ELEMENTS:
+        return
+    take, work = 0, 1
+    while take < len(outer) and work < threads * 4:
+        work *= extents[take]
+        take += 1
+    if take == 0:
+        return
+    fused = b.fuse(*outer[:take]) if take > 1 else outer[0]
+    b.parallel(fused)
+
+
+# ---------------------------------------------------------------------------------------------
+# matmul / gemm
+
+
+REGISTER_FLOATS = 256  # accumulators kept in registers: 16 AVX-512 registers of 16 floats
+
+
+def _packed_width(b, block) -> int | None:
+    packed = [shape for name, shape in b.reads(block) if name.endswith("_packed")]
+    return int(packed[0][-1]) if packed else None
+
+
+def matmul_schedule(b, name: str, threads: int) -> None:
+    """C[..., i, j] = sum_k A[..., i, k] * B'[..., k, j], B' packed [N/nv, K, nv] or read in place.
+
+    An mb x (nj*nv) block of C is summed in a local buffer (registers) while k runs (unrolled by
+    ku); its nv columns are one vector, its mb rows and nj vectors unrolled. The loops over
+    batch, row blocks and column blocks are fused and parallel; the packing copy is its own
+    parallel loop nest. The block then goes to C through the epilogue (alpha/beta/bias, a cast).
+    """
+    block = b.get_block(name)
+    kinds = b.iter_kinds(block)
+    if b.loop_count(block) != len(kinds) or len(kinds) < 3 or kinds[-1] != REDUCE or REDUCE in kinds[:-1]:
+        raise NotThisShape
+    loops = b.get_loops(block)
+    ext = b.extents(loops)
+    if 0 in ext:
+        raise NotThisShape
+    *batch_ext, m, n, k = ext
+    names = b.block_names()
+    if "pack_b" in names:
+        nv = b.block_loop_extents("pack_b")[-1]
+    elif _packed_width(b, block):
+        nv = _packed_width(b, block)
+    else:
+        nv = divisor(n, (32, 16, 8, 4, 2))
+    mb = divisor(m, (8, 6, 4, 3, 2))
+    ku = divisor(k, (4, 2))
+    batch = 1
+    for d in batch_ext:
+        batch *= d
+    nj = 1
+    for cand in range(max(1, REGISTER_FLOATS // (mb * nv)), 0, -1):
+        if (n // nv) % cand == 0 and batch * (m // mb) * (n // (nv * cand)) >= min(2 * threads, batch * (m // mb) * (n // nv)):
+            nj = cand
+            break
+
+    for other in names[: names.index(name)]:  # stages before it but the packing
+        if other != "pack_b":
+            b.compute_inline(b.get_block(other))
+    wb = b.cache_write(block, 0, "local")
+    epilogues(b, block_name_of(b, wb))
+    *bl, i, j, kk = b.get_loops(block)
+    nv_knob = b.knob("pack_nv", nv) if "pack_b" in names or _packed_width(b, block) else b.knob("nv", nv)
+    io, ii = b.split(i, [b.knob("mb", mb)])
+    jo, jm, ji = b.split(j, [b.knob("nj", nj), nv_knob])
+    ko, ki = b.split(kk, [b.knob("ku", ku)])
+    b.reorder(*bl, io, jo, ko, ki, ii, jm, ji)
+    b.reverse_compute_at(wb, jo)
+    vectorize_own(b, wb, block)
+    outer = b.fuse(*bl, io, jo)
+    b.parallel(outer)
+    b.vectorize(ji)
+    b.unroll(jm)
+    b.unroll(ii)
+    b.unroll(ki)
+    init = b.decompose_reduction(block, ko)
+    vectorize_own(b, init, block)
+    if "pack_b" in names:
+        parallel_spatial(b, "pack_b", threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# conv2d (NCHW; an NHWC op reads and writes through transposes that are inlined)
+
+
+def _conv_prologue(b, name: str) -> None:
+    """Inline the layout views before the conv (to_nchw); keep `pad` and `pack_w` as their own
+    loop nests (a padded copy makes the inner loop read without a bounds test)."""
+    names = b.block_names()
+    for other in names[: names.index(name)]:
+        if other not in ("pad", "pack_w"):
+            b.compute_inline(b.get_block(other))
+
+
+def _finish_spatial(b, threads: int) -> None:
+    for name in ("pad", "pack_w"):
+        if name in b.block_names():
+            parallel_spatial(b, name, threads)
+
+
+def conv_schedule(b, name: str, threads: int) -> None:
+    """Direct convolution, register-blocked.
+
+    Group 1 (weights packed by `pack_w` to [O/ob, C, KH, KW, ob]): an ob x wb block of the output
+    (ob channels, one vector; wb output columns, unrolled) is summed in registers over (c, ky,
+    kx). Depthwise (one input channel per group): a vector of vw output columns of one channel is
+    summed in registers over (ky, kx). Other grouped convs keep the default schedule.
+    """
+    block = b.get_block(name)
+    kinds = b.iter_kinds(block)
+    if b.loop_count(block) != 7 or kinds[:4] != [SPATIAL] * 4 or kinds[4:] != [REDUCE] * 3:
+        raise NotThisShape
+    loops = b.get_loops(block)
+    ext = b.extents(loops)
+    if 0 in ext:
+        raise NotThisShape
+    _, o_ext, h_ext, w_ext, c_ext, _, _ = ext
+    names = b.block_names()
+    packed = _packed_width(b, block)
+    if "pack_w" in names or packed:
+        ob = packed if packed else b.block_loop_extents("pack_w")[-1]
+        wb = max(d for d in range(1, 15) if w_ext % d == 0)
+        _conv_prologue(b, name)
+        wbk = b.cache_write(block, 0, "local")
+        # the register block's channels innermost, so that one vector is contiguous
+        b.transform_layout(block, "write", 0, (0, 2, 3, 1))
+        epilogues(b, block_name_of(b, wbk))
+        bb, o, i, j, rc, ry, rx = b.get_loops(block)
+        oo, oi = b.split(o, [b.knob("pack_ob", ob)])
+        jo, ji = b.split(j, [b.knob("wb", wb)])
+        b.reorder(bb, oo, i, jo, rc, ry, rx, ji, oi)
+        b.reverse_compute_at(wbk, jo)
+        vectorize_own(b, wbk, block)
+        b.parallel(b.fuse(bb, oo, i))
+        b.vectorize(oi)
+        b.unroll(ji)
+        init = b.decompose_reduction(block, rc)
+        vectorize_own(b, init, block)
+    elif c_ext == 1:  # depthwise (or any one-channel-per-group conv)
+        vw = divisor(w_ext, (16, 14, 8, 7, 4, 2))
+        _conv_prologue(b, name)
+        if "pad" in names and b.block_loop_extents("pad")[-1] >= 2 * w_ext - 1:
+            # strided: the padded copy costs more than the bounds tests it saves (measured)
+            b.compute_inline(b.get_block("pad"))
+        wbk = b.cache_write(block, 0, "local")
+        epilogues(b, block_name_of(b, wbk))
+        bb, o, i, j, rc, ry, rx = b.get_loops(block)
+        jo, ji = b.split(j, [b.knob("vw", vw)])
+        b.reorder(bb, o, i, jo, rc, ry, rx, ji)
+        b.reverse_compute_at(wbk, jo)
+        vectorize_own(b, wbk, block)
+        b.parallel(b.fuse(bb, o))
+        b.vectorize(ji)
+        init = b.decompose_reduction(block, rc)
+        vectorize_own(b, init, block)
+    else:
+        raise NotThisShape
+    _finish_spatial(b, threads)
