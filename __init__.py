@@ -15,13 +15,28 @@ CLI), lamina.dialects (builtin, func, arith, nn), lamina.lowering (TVM) and lami
 Everything that needs TVM or ONNX is imported on first use, so `import lamina` stays quick.
 """
 
-from lamina.compiler import (LaminaError, ParseError, PassError, VerifyError, parse, print_ir,
-                             run_pipeline, verify)
+from lamina.compiler import LaminaError, ParseError, PassError, VerifyError, print_ir, verify
+
+import os
 
 __version__ = "0.1.0"
 
-__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "interpret",
+__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "kernel", "interpret",
            "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
+
+
+def parse(text: str, filename: str = "<string>", allow_unregistered: bool = False):
+    """MLIR text -> a builtin.module (lamina.compiler.parser.parse; lark loads on first use)."""
+    from lamina.compiler.parser import parse as _parse
+
+    return _parse(text, filename, allow_unregistered)
+
+
+def run_pipeline(module, pipeline: str, **options):
+    """Run a pass pipeline string on `module` (lamina.compiler.passes.run_pipeline)."""
+    from lamina.compiler.passes import run_pipeline as _run_pipeline
+
+    return _run_pipeline(module, pipeline, **options)
 
 
 def load_onnx(path_or_model, input_shapes: dict | None = None):
@@ -50,17 +65,32 @@ def load(path: str, input_shapes: dict | None = None):
     return module
 
 
-def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = ""):
-    """Compile a module (or a model file's path) for `target` after the passes of `opt_level`
-    (0-3, as `lamina compile -O`; a module you pass is copied first, not changed) and, with
-    `layout` ("NHWC", "NCHW8c"), a layout conversion; call the result with numpy arrays."""
+def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", schedules=None,
+            threads: int | None = None):
+    """Compile a module (or a model file's path) for `target` (`lamina targets`) after the passes
+    of `opt_level` (0-3, as `lamina compile -O`; a module you pass is copied first, not changed)
+    and, with `layout` ("NHWC", "NCHW8c"), a layout conversion; call the result with numpy arrays.
+    `schedules`: kernel name -> sched.schedule program (or a directory of schedule files, as
+    `--schedules DIR`) to use instead of the default schedules."""
     from lamina.compiler.passes import run_pipeline
     from lamina.compiler.passes.presets import pipeline_for
     from lamina.runtime.executor import compile as _compile
 
     module = load(model) if isinstance(model, str) else model.clone()
     run_pipeline(module, pipeline_for(opt_level, layout))
-    return _compile(module, target=target)
+    if isinstance(schedules, (str, os.PathLike)):
+        from lamina.lowering.schedules.files import read_schedules
+
+        schedules = read_schedules(schedules)
+    return _compile(module, target=target, schedules=schedules, threads=threads)
+
+
+def kernel(source, target: str = "llvm", seed: int = 0):
+    """One op or fused group (MLIR text, a module with one kernel in @main, or an op) built for
+    `target`, to read and edit its schedule, check it and time it (lowering/experiment.py)."""
+    from lamina.lowering.experiment import kernel as _kernel
+
+    return _kernel(source, target, seed=seed)
 
 
 def interpret(module, *inputs, function: str = "main"):

@@ -82,7 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="generate the inputs not given with --input (random: seed 0)")
     run.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                      help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
-    run.add_argument("--target", default="llvm", help="llvm (the CPU; default)")
+    _add_target_flags(run)
+    run.add_argument("--schedules", metavar="DIR",
+                     help="apply the schedule files in DIR to the kernels they name (see compile --emit-schedules)")
     _add_opt_level(run, default=3)
     _add_pass_report_flags(run)
     run.add_argument("--interpret", action="store_true",
@@ -100,13 +102,22 @@ def _build_parser() -> argparse.ArgumentParser:
     comp.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
     comp.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                       help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
-    comp.add_argument("--target", default="llvm", help="llvm (the CPU; default)")
+    _add_target_flags(comp)
     _add_opt_level(comp, default=3)
     _add_pass_report_flags(comp)
     comp.add_argument("--memory-report", action="store_true",
                       help="print the memory plan: peak bytes of the arena vs the sum of all intermediates")
-    comp.add_argument("-o", "--output", metavar="FILE.mlir",
-                      help="also write the optimized IR here (never over the model file)")
+    comp.add_argument("-o", "--output", metavar="FILE.mlir|FILE.tar",
+                      help="write the optimized IR (.mlir) or a package that runs without recompiling (.tar) "
+                           "here (never over the model file)")
+    comp.add_argument("--emit-schedules", metavar="DIR",
+                      help="write each kernel's schedule (sched dialect) to DIR/<kernel>.mlir")
+    comp.add_argument("--schedules", metavar="DIR",
+                      help="apply the schedule files in DIR to the kernels they name, the defaults to the rest")
+    comp.add_argument("--cross-compiler", metavar="CMD",
+                      help="for a cross target, link the kernels into shared libraries with this C compiler")
+    comp.add_argument("--print-tir", metavar="KERNEL",
+                      help="print a kernel's scheduled TIR (TVMScript) and its lowered loop nest")
     comp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     comp.set_defaults(handler=_run_compile)
 
@@ -127,11 +138,22 @@ def _build_parser() -> argparse.ArgumentParser:
 
     # every argument after `bench` goes to the benchmark's own parser (prefix_chars="\0": none of
     # them is an option of this subparser), so `lamina bench --help` shows the benchmark's options
+    tg = sub.add_parser("targets", help="list the targets --target accepts, with their limits")
+    tg.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    tg.set_defaults(handler=_run_targets)
+
     bench = sub.add_parser("bench", add_help=False, prefix_chars="\0",
                            help="benchmark the model zoo: lamina, onnxruntime, TVM Relax (--help)")
     bench.add_argument("argv", nargs=argparse.REMAINDER)
     bench.set_defaults(handler=_run_bench)
     return parser
+
+
+def _add_target_flags(parser):
+    parser.add_argument("--target", default="llvm", metavar="NAME",
+                        help="what to build for: llvm (this CPU; default), aarch64-android, ... (`lamina targets`)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads the kernels are scheduled for (default: this machine's cores)")
 
 
 def _add_opt_level(parser, default, passes: bool = True):
@@ -342,6 +364,8 @@ def _run_run(args) -> int:
     from lamina.compiler.errors import LaminaError
     from lamina.compiler.symbols import SymbolTable
 
+    if args.model.endswith(".tar"):
+        return _run_package(args)
     module = _load_model(args.model, _input_shapes(args.input_shape))
     main_fn = SymbolTable(module).lookup("main")
     if main_fn is None:
@@ -377,21 +401,87 @@ def _run_run(args) -> int:
     else:
         from lamina.runtime.executor import compile as compile_model
 
-        model = compile_model(module, target=args.target)
+        model = compile_model(module, target=args.target, schedules=_schedules(args), threads=args.threads)
+        _warn_unused_schedules(args, model)
         outputs = model(*inputs)
         stats = model.stats
         print(f"compiled @main at -O{args.opt_level} for {args.target}: {model.num_kernels} kernels in {model.compile_seconds:.2f} s "
               f"({stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused), "
               f"TVM_NUM_THREADS={model.threads}")
     out_names = _output_names(args.model, len(outputs))
+    _print_outputs(out_names, outputs)
+    if args.check:
+        return _check_against_onnxruntime(args, names, inputs, outputs, out_names)
+    return 0
+
+
+def _print_outputs(out_names, outputs) -> None:
+    import numpy as np
+
     for name, out in zip(out_names, outputs):
         out = np.asarray(out)
         with np.errstate(all="ignore"):  # (inf and nan outputs summarize as inf and nan)
             summary = (f"mean {out.mean():.6g} std {out.std():.6g} min {out.min():.6g} max {out.max():.6g}"
                        if out.size and out.dtype.kind in "fiub" else "")
         print(f"output {name}: {out.dtype} {list(out.shape)}  {summary}")
-    if args.check:
-        return _check_against_onnxruntime(args, names, inputs, outputs, out_names)
+
+
+def _run_package(args) -> int:
+    """`lamina run model.tar`: the package's kernels, without TVM's compiler (runtime/package_runner.py)."""
+    import numpy as np
+
+    from lamina.compiler.errors import LaminaError
+    from lamina.runtime.package_runner import fill, load_package
+
+    if args.check or args.interpret or args.schedules or args.input_shape:
+        raise LaminaError(f"{args.model} is a compiled package: --check, --interpret, --schedules and "
+                          "--input-shape need the model itself", hint="run the .onnx/.mlir model for those")
+    model = load_package(args.model)
+    given = {}
+    for spec in args.input:
+        name, _, file = spec.partition("=")
+        try:
+            given[name.lstrip("%")] = np.load(file)
+        except (OSError, ValueError) as e:
+            raise LaminaError(f"cannot read --input {spec}: {e}") from None
+    unknown = set(given) - set(model.input_names)
+    if unknown:
+        raise LaminaError(f"--input names {', '.join(sorted(unknown))}, which the package does not have",
+                          hint=f"its inputs: {', '.join(model.input_names)}")
+    inputs = []
+    for i, (name, shape, dtype) in enumerate(zip(model.input_names, model.input_shapes, model.input_dtypes)):
+        if name in given:
+            inputs.append(given[name])
+        elif args.fill:
+            inputs.append(fill(shape, dtype, args.fill, i))
+        else:
+            raise LaminaError(f"no value for input {name} ({dtype} {list(shape)})",
+                              hint="give --input NAME=FILE.npy or --fill random")
+    outputs = model(*inputs)
+    print(f"loaded package {args.model} ({model.target_name}, {model.num_kernels} kernels) in "
+          f"{model.load_seconds:.2f} s, TVM_NUM_THREADS={model.threads}")
+    _print_outputs(model.output_names, outputs)
+    return 0
+
+
+def _schedules(args) -> dict | None:
+    if not getattr(args, "schedules", None):
+        return None
+    from lamina.lowering.schedules.files import read_schedules
+
+    return read_schedules(args.schedules)
+
+
+def _warn_unused_schedules(args, model) -> None:
+    for name in getattr(model, "unused_schedules", []):
+        print(f"warning: {args.schedules}: the schedule of kernel {name} matches no kernel of this model",
+              file=sys.stderr)
+
+
+def _run_targets(args) -> int:
+    from lamina.lowering.targets import table
+
+    print(table())
     return 0
 
 
@@ -403,18 +493,44 @@ def _run_compile(args) -> int:
     from lamina.runtime.executor import compile as compile_model
     from lamina.runtime.executor import count_kernels
 
+    if args.output and not args.output.endswith((".mlir", ".tar")):
+        raise LaminaError(f"-o {args.output}: the suffix says what to write: .mlir (the optimized IR) or "
+                          ".tar (a package)", hint="name the file model.mlir or model.tar")
     if args.output and os.path.exists(args.output) and os.path.samefile(args.output, args.model):
-        raise LaminaError(f"refusing to write the optimized IR over the model file {args.model}",
+        raise LaminaError(f"refusing to write over the model file {args.model}",
                           hint="choose another -o path")
+    schedules = _schedules(args)
     start = time.perf_counter()
     module = _load_model(args.model, _input_shapes(args.input_shape))
     load_seconds = time.perf_counter() - start
     unfused = count_kernels(module)
     manager = _optimize(module, args, timing=args.timing)
-    if args.output:
+    ir_text = print_ir(module)
+    model = compile_model(module, target=args.target, schedules=schedules, threads=args.threads)
+    _warn_unused_schedules(args, model)
+    if args.cross_compiler:
+        if not model.target.cross:
+            raise LaminaError(f"--cross-compiler is for cross targets; {model.target.name} builds for this machine")
+        from lamina.lowering.build import link_cross_kernels
+
+        link_cross_kernels(model.kernels, args.cross_compiler)
+    if args.output and args.output.endswith(".mlir"):
         with open(args.output, "w") as f:
-            f.write(print_ir(module))
-    model = compile_model(module, target=args.target)
+            f.write(ir_text)
+    elif args.output:
+        from lamina.lowering.schedules.files import file_name, schedule_text
+        from lamina.runtime.package import write_package
+
+        texts = {file_name(k.name)[:-5]: schedule_text(k) for k in model.kernels if k.scheduled is not None}
+        write_package(model, args.output, ir_text=ir_text, schedules=texts, inputs=[args.model],
+                      output_names=_output_names(args.model, len(model.returns)))
+    if args.emit_schedules:
+        from lamina.lowering.schedules.files import write_schedules
+
+        written = write_schedules(model.kernels, args.emit_schedules)
+        print(f"wrote {len(written)} schedule files to {args.emit_schedules}")
+    if args.print_tir:
+        _print_tir(model, args.print_tir)
     stats = model.stats
     print(f"compiled @main of {args.model} at -O{args.opt_level} for {args.target}")
     print(f"  kernels: {model.num_kernels} (one per op, unfused: {unfused}); "
@@ -425,6 +541,21 @@ def _run_compile(args) -> int:
     if args.memory_report:
         print(model.memory_report(buffers=False))
     return 0
+
+
+def _print_tir(model, name: str) -> None:
+    from lamina.compiler.errors import LaminaError
+    from lamina.lowering import tvm_adapter
+
+    kernel = next((k for k in model.kernels if k.name == name and k.scheduled is not None), None)
+    if kernel is None:
+        known = [k.name for k in model.kernels if k.scheduled is not None]
+        raise LaminaError(f"--print-tir {name}: the model has no kernel of that name",
+                          hint=f"its kernels: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}")
+    print(f"// kernel {name}: scheduled TIR (TVMScript)")
+    print(tvm_adapter.script(kernel.scheduled.scheduled))
+    print(f"// kernel {name}: lowered loop nest (TVM's loop lowering, before codegen)")
+    print(tvm_adapter.lowered_loops(kernel.scheduled.scheduled, model.target.tvm_target()))
 
 
 def _run_bench(args) -> int:

@@ -340,7 +340,7 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
         return _with_constants(op, stats._memory[key], scheduled, target)
     path = cache_dir() / f"{key}{'.tar' if target.cross else '.so'}"
     if path.exists():
-        kernel = CrossKernel(target.name) if target.cross else tvm.load(str(path))
+        kernel = CrossKernel(target.name, path) if target.cross else tvm.load(str(path))
         stats.from_disk += 1
     else:
         executable = tvm.compile_module(scheduled.scheduled, tvm_target)
@@ -348,11 +348,49 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
         os.close(fd)
         tvm.export(executable, tmp)
         os.replace(tmp, path)  # atomic: a concurrent build never sees half a file
-        kernel = CrossKernel(target.name) if target.cross else tvm.Kernel(executable.mod)
+        kernel = CrossKernel(target.name, path) if target.cross else tvm.Kernel(executable.mod)
         stats.built += 1
     built = BuiltKernel(kernel, key, text, path)
     stats._memory[key] = built
     return _with_constants(op, built, scheduled, target)
+
+
+def link_cross_kernels(kernels, compiler: str) -> None:
+    """Link each cross-built kernel's object files into a shared library with `compiler` (a C
+    compiler for the target, e.g. aarch64-linux-android21-clang or aarch64-linux-gnu-gcc: tvmc's
+    `cross`), kept beside the objects in the kernel cache; the kernels then name the `.so`."""
+    import shlex
+    import subprocess
+    import tarfile
+
+    done: dict = {}
+    for built in kernels:
+        kernel = built.kernel
+        if not isinstance(kernel, CrossKernel) or kernel.library.suffix != ".tar":
+            continue
+        tag = hashlib.sha256(compiler.encode()).hexdigest()[:8]
+        out = kernel.library.with_name(f"{kernel.library.stem}.{tag}.so")
+        if out not in done.values() and not out.exists():
+            with tempfile.TemporaryDirectory() as tmp:
+                with tarfile.open(kernel.library) as tar:
+                    tar.extractall(tmp, filter="data")
+                objects = sorted(str(p) for p in Path(tmp).rglob("*.o"))
+                fd, tmp_out = tempfile.mkstemp(suffix=".so", dir=out.parent)
+                os.close(fd)
+                cmd = [*shlex.split(compiler), "-shared", "-fPIC", "-o", tmp_out, *objects]
+                try:
+                    result = subprocess.run(cmd, capture_output=True, text=True)
+                except OSError as e:
+                    raise BuildError(f"--cross-compiler {compiler!r} cannot run: {e}",
+                                     hint="give a C compiler for the target, e.g. aarch64-linux-gnu-gcc") from None
+                if result.returncode:
+                    os.unlink(tmp_out)
+                    first = (result.stderr.strip().splitlines() or ["(no message)"])[0]
+                    raise BuildError(f"--cross-compiler {compiler!r} failed to link a kernel: {first}")
+                os.replace(tmp_out, out)
+        done[kernel.library] = out
+        kernel.library = out
+        built.library = out
 
 
 def node_names(op: Operation) -> list[str]:
@@ -398,9 +436,12 @@ class CrossKernel:
     package, and cannot run here."""
 
     function = None
+    entry = "main"
 
-    def __init__(self, target_name: str):
+    def __init__(self, target_name: str, library: Path, constant: dict | None = None):
         self.target_name = target_name
+        self.library = library    # a .tar of object files (TVM's export_library), or a linked .so
+        self.constant = constant or {}  # operand index -> packing function or None, as ConstantOperandsKernel
 
     def run(self, inputs, output_shapes, output_dtypes):
         raise BuildError(f"this kernel was built for {self.target_name}; it runs on that device",
@@ -419,4 +460,6 @@ def _with_constants(op: Operation, built: BuiltKernel, scheduled: ScheduledKerne
     kernel = built.kernel
     if isinstance(kernel, tvm.Kernel):
         kernel = ConstantOperandsKernel(kernel, constant, built.library)
+    elif isinstance(kernel, CrossKernel):
+        kernel = CrossKernel(kernel.target_name, kernel.library, constant)
     return BuiltKernel(kernel, built.key, built.script, built.library, scheduled, scheduled.name)

@@ -344,3 +344,28 @@ def apply_schedule(module, program, target=None):
     for op in program.block:
         state.apply(op)
     return state.mod
+
+
+def block_reads(module) -> dict[str, list[str]]:
+    """The names of the buffers each block of an unscheduled kernel reads."""
+    sch = Schedule(module)
+    return {str(sch.get(b).name_hint): [str(r.source.name) for r in sch.get(b).reads]
+            for b in sch.get_child_blocks(sch.get_sblock("root"))}
+
+
+def lowered_loops(scheduled_module, target) -> str:
+    """The scheduled kernel after TVM's loop lowering (the first part of its default TIR
+    pipeline, tvm/s_tir/pipeline.py: blocks made opaque, buffers flattened, loops vectorized and
+    unrolled), before host/device splitting and codegen: the loop nest the machine code follows."""
+    from tvm import s_tir as st
+
+    passes = [
+        tir.transform.BindTarget(target),
+        st.transform.CanonicalizeLoop(), st.transform.LowerInitBlock(),
+        st.transform.PlanAndUpdateBufferAllocationLocation(), st.transform.ConvertBlocksToOpaque(),
+        st.transform.CompactBufferAllocation(), st.transform.LowerMatchBuffer(), st.transform.StmtSimplify(),
+        st.transform.LowerOpaqueBlock(), tir.transform.FlattenBuffer(), tir.transform.NarrowDataType(32),
+        st.transform.LoopPartition(), tir.transform.VectorizeLoop(True), tir.transform.StorageRewrite(),
+        tir.transform.UnrollLoop(), tir.transform.StmtSimplify(), tir.transform.RemoveNoOp(),
+    ]
+    return tvm.ir.transform.Sequential(passes)(scheduled_module).script()

@@ -120,6 +120,7 @@ class CompiledModel:
             self.kernels.append(kernel)
         self.unused_schedules = sorted(schedules)  # schedule files that name no kernel (a warning)
         self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns)
+        self.buffer_of = buffer_of  # value -> its buffer in the memory plan (a package writes it down)
         self._bind(buffer_of)
         self._lock = threading.Lock()
         self.compile_seconds = time.perf_counter() - start

@@ -1,0 +1,100 @@
+"""Schedule files: `lamina compile --emit-schedules DIR` writes one `.mlir` file per kernel
+(its nodes, target and TE compute as comments, then its sched.schedule), and `--schedules DIR`
+reads them back, so a user edits a kernel's schedule as text.
+
+A file names its kernel in the program (`sched.schedule @conv1+bn1+relu`), not by its file name,
+so files can be renamed. Emitting never overwrites a file that differs from what it would write
+(the user may have edited it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from lamina.compiler.errors import LaminaError
+
+
+class ScheduleFileError(LaminaError):
+    """A schedule directory or file that cannot be read or written."""
+
+
+def file_name(kernel: str) -> str:
+    return re.sub(r"[^\w.+\-]", "_", kernel) + ".mlir"
+
+
+def compute_summary(module) -> list[str]:
+    """The kernel's TE computes, one line per block: its loops (extent; reduction loops after
+    `|`) and the buffers it reads."""
+    from .. import tvm_adapter
+
+    info = tvm_adapter.kernel_info(module)
+    reads = tvm_adapter.block_reads(module)
+    lines = []
+    width = max((len(n) for n in info.blocks), default=0)
+    for name, loops in info.blocks.items():
+        spatial = [f"{l.name} {l.extent}" for l in loops if l.kind != "reduce"]
+        reduced = [f"{l.name} {l.extent}" for l in loops if l.kind == "reduce"]
+        nest = ", ".join(spatial) + (" | " + ", ".join(reduced) if reduced else "")
+        lines.append(f"{name:{width}}  [{nest}]  reads {', '.join(reads.get(name, [])) or 'nothing'}")
+    return lines
+
+
+def schedule_text(kernel) -> str:
+    """The file for one built kernel (a lowering.build.BuiltKernel)."""
+    from lamina.compiler.printer import print_ir
+
+    scheduled = kernel.scheduled
+    program = scheduled.program
+    header = [f"// lamina schedule of kernel {kernel.name}, for target {program.target_name}",
+              "// compute (TE, before scheduling): a block per compute, its loops (reduction loops after |)"]
+    header += [f"//   {line}" for line in compute_summary(scheduled.module)]
+    header += ["// edit the knobs or the ops, then: lamina compile MODEL --schedules DIR (or lamina run ...)"]
+    return "\n".join(header) + "\n" + print_ir(program, print_locations=False)
+
+
+def write_schedules(kernels, directory) -> list[Path]:
+    """One file per kernel with a schedule (not the empty ones) in `directory` (made if missing)."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ScheduleFileError(f"--emit-schedules {directory}: exists and is not a directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    texts = {directory / file_name(k.name): schedule_text(k) for k in kernels if k.scheduled is not None}
+    for path, text in texts.items():
+        if path.exists() and path.read_text(encoding="utf-8") != text:
+            raise ScheduleFileError(f"{path} exists and differs from the schedule lamina would write there",
+                                    hint="emit into an empty directory, or remove the file if you do not need it")
+    for path, text in texts.items():
+        tmp = path.with_suffix(".mlir.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return list(texts)
+
+
+def read_schedules(directory) -> dict:
+    """The sched.schedule programs in `directory`'s .mlir files, by the kernel each names."""
+    from lamina.compiler.parser import parse
+    from lamina.compiler.verifier import verify
+    from lamina.dialects.sched import ScheduleOp
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ScheduleFileError(f"--schedules {directory}: no such directory")
+    programs: dict = {}
+    for path in sorted(directory.glob("*.mlir")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ScheduleFileError(f"{path}: cannot read it ({e})") from None
+        module = parse(text, str(path))
+        verify(module)
+        found = [op for op in module.block if isinstance(op, ScheduleOp)]
+        if len(found) != 1 or len(module.block.ops) != 1:
+            raise ScheduleFileError(f"{path}: a schedule file holds exactly one sched.schedule op",
+                                    hint="emit one with lamina compile MODEL --emit-schedules DIR")
+        program = found[0]
+        if program.kernel in programs:
+            raise ScheduleFileError(f"{path}: kernel {program.kernel} has a schedule in two files")
+        programs[program.kernel] = program
+    return programs
