@@ -306,7 +306,7 @@ class SplitOp(Op):
             return "needs at least one factor"
         want = len(self.factors) + (0 if self.exact else 1)
         if len(self.results) != want:
-            return f"with {len(self.factors)} factor{'s' * (len(self.factors) != 1)} gives {want} loops, not {len(self.results)}"
+            return f"with {len(self.factors)} factor{'s' * (len(self.factors) != 1)} gives {want} loop{'s' * (want != 1)}, not {len(self.results)}"
 
     def print_custom(self, p):
         return CustomForm(keyword="exact" if self.exact else None, operands=[self.loop],

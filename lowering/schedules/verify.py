@@ -92,7 +92,7 @@ def check_bind(op, target, tag: str, extent: int | None) -> None:
 def check_loop_kind(op, kind: str | None) -> None:
     if kind == REDUCE and op.name in ("sched.vectorize", "sched.parallel", "sched.bind"):
         what = op.name.split(".")[1]
-        raise error(op, f"would {what} a reduction loop", "only data-parallel loops can be "
+        raise error(op, f"would {'parallelize' if what == 'parallel' else what} a reduction loop", "only data-parallel loops can be "
                     f"{'vectorized' if what == 'vectorize' else 'run in parallel'}; rfactor the reduction first")
 
 
@@ -192,6 +192,8 @@ class _Walk:
         for r, e in zip(op.results, extents):
             self.loops[r] = _Loop(e, loop.kind, loop.owner, uneven)
         self.consume(op, op.loop)
+        if loop.owner:  # its nest has more loops now: a later get_loops is not the compute's
+            self.reshaped.add(loop.owner)
 
     def op_fuse(self, op):
         parts = [self.loops.get(v, _Loop(None, None, None)) for v in op.loops]
@@ -202,6 +204,8 @@ class _Walk:
         kind = REDUCE if REDUCE in kinds else (SPATIAL if kinds == {SPATIAL} else None)
         self.loops[op.result] = _Loop(extent, kind, parts[0].owner, any(p.uneven_split for p in parts))
         self.consume(op, *op.loops)
+        if parts and parts[0].owner:
+            self.reshaped.add(parts[0].owner)
 
     def op_bind(self, op):
         loop = self.loops.get(op.loop, _Loop(None, None, None))
