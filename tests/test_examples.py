@@ -1,4 +1,5 @@
-"""The tutorial scripts under examples/passes/ run to the end (each asserts what it shows)."""
+"""The tutorial scripts under examples/passes/ and examples/schedules/ run to the end (each asserts
+what it shows)."""
 
 import subprocess
 import sys
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "examples" / "passes").glob("*.py"))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCRIPTS = sorted([*(EXAMPLES / "passes").glob("*.py"), *(EXAMPLES / "schedules").glob("*.py")])
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -17,4 +19,4 @@ def test_example_runs(script, tmp_path):
 
 
 def test_there_are_examples():
-    assert {p.name for p in SCRIPTS} >= {"write_a_pattern.py", "optimization_levels.py"}
+    assert {p.name for p in SCRIPTS} >= {"write_a_pattern.py", "optimization_levels.py", "edit_a_schedule.py"}
