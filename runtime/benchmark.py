@@ -16,6 +16,13 @@ For each model, in one process (Relax in a child process, so a slow build can be
      A build that takes longer than --relax-timeout seconds is stopped and shown as "timeout".
   4. Latency is the median of --runs calls after --warmup calls, numpy in and numpy out for every
      backend (lamina's executor copies each kernel's operands; that copying is part of its time).
+  5. With --package: lamina writes the compiled model as a package (runtime/package.py) and runs
+     it in fresh processes with the lean runner (runtime/package_runner.py, loaded as a file: no
+     tvm, onnx or lark); each process loads the package, runs it once and exits. "pkg s" is the
+     median wall time from starting the process to its exit (an upper bound on the time to the
+     first output), "pkg MiB" the process's peak RSS; "ort MiB" the peak RSS of a fresh process
+     that imports onnxruntime, loads the model and runs it once (the peer: the smallest way to
+     run the model with onnxruntime from Python).
 
 TVM_NUM_THREADS is set to --threads before TVM starts its thread pool, for lamina and Relax alike.
 The models come from examples/models/ (written there by examples/models/zoo.py when missing) or
@@ -66,6 +73,9 @@ class Row:
     lamina_diff: float | None = None
     relax_diff: float | None = None
     kernel_times: list = field(default_factory=list)  # (label, seconds) per kernel call, with --per-kernel
+    package_s: float | None = None      # with --package: process start to exit, load + one run
+    package_mib: float | None = None    # its peak RSS
+    ort_process_mib: float | None = None  # the peak RSS of onnxruntime doing the same
     lamina_status: str = "ok"
     relax_status: str = "ok"
     notes: list[str] = field(default_factory=list)
@@ -170,9 +180,9 @@ def kernel_label(op) -> str:
 
 
 def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int,
-               opt_level: int = 3, per_kernel: bool = False) -> None:
+               opt_level: int = 3, per_kernel: bool = False, package=None) -> None:
     """Import, optimize at `opt_level`, compile cold and warm (each into the same fresh cache
-    folder), time, compare."""
+    folder), time, compare; then `package(compiled)`, if given, while the kernels' files exist."""
     from lamina.compiler.frontends.onnx import load_onnx
     from lamina.compiler.passes import run_pipeline
     from lamina.compiler.passes.presets import pipeline_for
@@ -192,12 +202,18 @@ def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: i
     try:
         cold = compile_model(module, target="llvm")
         warm = compile_model(module, target="llvm")
+        _time_lamina(row, cold, warm, feed, reference, runs, warmup, per_kernel)
+        if package is not None:
+            package(warm)
     finally:
         if previous is None:
             os.environ.pop("LAMINA_CACHE_DIR", None)
         else:
             os.environ["LAMINA_CACHE_DIR"] = previous
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def _time_lamina(row: Row, cold, warm, feed: dict, reference, runs: int, warmup: int, per_kernel: bool) -> None:
     row.kernels, row.kernels_built = cold.num_kernels, cold.stats.built
     row.cold_compile_s, row.warm_compile_s = cold.compile_seconds, warm.compile_seconds
     if warm.stats.built:
@@ -207,6 +223,80 @@ def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: i
     row.lamina_s = median_seconds(lambda: warm(*inputs), runs, warmup)
     if per_kernel:
         row.kernel_times = [(kernel_label(op), t) for op, t in warm.profile(*inputs, runs=max(runs, 5))]
+
+
+# ---------------------------------------------------------------------------------------------
+# packages: load time and memory in a fresh process
+
+
+# Each child prints its own peak RSS (VmHWM) last: the parent's rusage of a child counts the
+# parent's RSS at fork time too (Linux keeps the larger of the pre-exec and post-exec high-water
+# marks), and this parent holds TVM.
+PEAK_RSS = """
+def _peak_mib():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return -1
+"""
+
+PACKAGE_ONCE = PEAK_RSS + """
+import runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as e:
+    if e.code:
+        raise
+print(_peak_mib())
+"""
+
+ORT_ONCE = PEAK_RSS + """
+import sys
+import numpy as np
+import onnxruntime as ort
+options = ort.SessionOptions()
+options.intra_op_num_threads = int(sys.argv[2])
+options.inter_op_num_threads = 1
+session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+feed = {}
+for i in session.get_inputs():
+    shape = [d if isinstance(d, int) else 1 for d in i.shape]
+    dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]
+    feed[i.name] = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+session.run(None, feed)
+print(_peak_mib())
+"""
+
+
+def _child(argv: list[str], env: dict) -> tuple[float, float | None]:
+    """(wall seconds from start to exit, peak RSS in MiB or None) of one child process, which
+    prints its peak RSS as its last line."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        err = proc.stderr.strip().splitlines()
+        raise RuntimeError(f"exited with {proc.returncode}: {err[-1] if err else ''}")
+    peak = float(proc.stdout.strip().splitlines()[-1])
+    return wall, (peak if peak >= 0 else None)
+
+
+def run_package(row: Row, compiled, path: Path, threads: int, runs: int) -> None:
+    """Write `compiled` as a package and run it `runs` times, each in a fresh process with the
+    lean runner; the same for onnxruntime's peak memory."""
+    from lamina.runtime.package import runner_path, write_package
+
+    env = dict(os.environ, TVM_NUM_THREADS=str(threads))
+    with tempfile.TemporaryDirectory(prefix="lamina-bench-package-") as work:
+        tar = write_package(compiled, Path(work) / f"{row.model}.tar")
+        package = [_child([sys.executable, "-c", PACKAGE_ONCE, str(runner_path()), str(tar), "--fill", "random"], env)
+                   for _ in range(runs)]
+    ort = [_child([sys.executable, "-c", ORT_ONCE, str(path), str(threads)], env) for _ in range(max(1, runs // 2))]
+    row.package_s = statistics.median(wall for wall, _ in package)
+    row.package_mib = max((mib for _, mib in package if mib is not None), default=None)
+    row.ort_process_mib = max((mib for _, mib in ort if mib is not None), default=None)
 
 
 def run_relax(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int,
@@ -295,7 +385,8 @@ def _relax_worker(job_json: str) -> None:
 
 def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         relax_models: list[str] | None = None, relax_timeout: float = 120.0,
-        zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False) -> list[Row]:
+        zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False,
+        package: bool = False) -> list[Row]:
     """Benchmark `models` (lamina at -O`opt_level`); Relax runs on `relax_models` (default: all
     of `models`)."""
     os.environ["TVM_NUM_THREADS"] = str(threads)
@@ -311,8 +402,17 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         reference, row.ort_s = run_onnxruntime(path, feed, threads, runs, warmup)
         if progress:
             progress(f"{name}: lamina")
+        def measure_package(compiled, row=row, path=path, name=name):
+            if progress:
+                progress(f"{name}: package, in fresh processes")
+            try:
+                run_package(row, compiled, path, threads, max(3, min(runs, 5)))
+            except Exception as e:  # the package columns stay empty; the note says why
+                row.notes.append(f"package: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
         try:
-            run_lamina(row, path, feed, reference, runs, warmup, opt_level, per_kernel)
+            run_lamina(row, path, feed, reference, runs, warmup, opt_level, per_kernel,
+                       measure_package if package else None)
         except Exception as e:  # one model that lamina cannot build does not stop the others
             row.lamina_status = "error"
             row.notes.append(f"lamina: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
@@ -355,16 +455,25 @@ def _ratio_format(v) -> str:
     return ".1f" if v >= 10 else ".2f" if v >= 1 else ".3f"
 
 
+PACKAGE_COLUMNS = ["pkg s", "pkg MiB", "ort MiB"]
+
+
 def format_table(rows: list[Row], markdown: bool = False) -> str:
+    columns = list(COLUMNS)
     cells = [_cells(r) for r in rows]
+    if any(r.package_s is not None for r in rows):
+        columns += PACKAGE_COLUMNS
+        fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+        cells = [c + [fmt(r.package_s, ".2f"), fmt(r.package_mib, ".0f"), fmt(r.ort_process_mib, ".0f")]
+                 for c, r in zip(cells, rows)]
     if markdown:
-        lines = ["| " + " | ".join(COLUMNS) + " |",
-                 "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|"]
+        lines = ["| " + " | ".join(columns) + " |",
+                 "|" + "|".join(["---"] + ["---:"] * (len(columns) - 1)) + "|"]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
-    widths = [max(len(col), *(len(c[i]) for c in cells)) for i, col in enumerate(COLUMNS)]
-    fmt = lambda c: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths)))  # noqa: E731
-    return "\n".join([fmt(COLUMNS), fmt(["-" * w for w in widths]), *(fmt(c) for c in cells)])
+    widths = [max(len(col), *(len(c[i]) for c in cells)) for i, col in enumerate(columns)]
+    line = lambda c: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths)))  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
 
 
 def format_kernel_times(row: Row, top: int = 12) -> str:
@@ -466,6 +575,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="lamina's optimization level, 0-3 (3)")
     ap.add_argument("--per-kernel", action="store_true",
                     help="also time each kernel of lamina's model and print where the time goes")
+    ap.add_argument("--package", action="store_true",
+                    help="also write each model as a package and measure, in fresh processes, its load + first "
+                         "run time and peak memory, and onnxruntime's peak memory")
     ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     args = ap.parse_args(argv)
@@ -477,11 +589,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--runs must be at least 1 and --warmup at least 0")
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's thread pool starts
     setup = describe_setup(args.runs, args.warmup, args.threads, args.opt_level)
+    if args.package:
+        setup.append("package: pkg s = median wall time of a fresh process that loads the package with the lean "
+                     "runner (no tvm, onnx or lark) and runs it once, start to exit; pkg MiB = its peak RSS; "
+                     "ort MiB = the peak RSS of a fresh process that loads the model in onnxruntime and runs it once")
     progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     before = _sample()
     try:
         rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
-                   args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel)
+                   args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel, args.package)
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1

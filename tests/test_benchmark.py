@@ -71,6 +71,18 @@ def test_main_prints_the_setup_and_the_table(zoo, capsys):
     assert any(line.startswith("glue ") for line in out.splitlines())
 
 
+def test_package_columns_measure_a_fresh_process(zoo):
+    """--package: the package's load + first run in a fresh lean process, and the peak memory of
+    that process and of onnxruntime's, each a plausible number of MiB (a Python process with
+    numpy holds more than 10; nothing here is near 2 GiB)."""
+    (row,) = benchmark.run(["mlp"], runs=1, warmup=0, relax_models=[], zoo=zoo, package=True)
+    assert not row.notes, row.notes
+    assert 0 < row.package_s < 60
+    assert 10 < row.package_mib < 2048 and 10 < row.ort_process_mib < 2048
+    table = benchmark.format_table([row]).splitlines()
+    assert table[0].split()[-6:] == ["pkg", "s", "pkg", "MiB", "ort", "MiB"]
+
+
 def test_main_rejects_unknown_models(capsys):
     with pytest.raises(SystemExit) as e:
         benchmark.main(["--models", "resnet50"])
