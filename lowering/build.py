@@ -26,7 +26,7 @@ from . import tvm_adapter as tvm
 from . import targets
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import _attr, compute_knobs, knob
-from .te.conv import conv_output_width, output_channel_block
+from .te.conv import conv_channel_block, packs_weight
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
 
@@ -107,9 +107,12 @@ def _weight_packing(op: Operation):
     """(packed shape, numpy packing function) of operand 1 of a conv2d / matmul / gemm whose
     compute packs it (te/conv.py `pack_w`, te/linalg.py `pack_b`), else None."""
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
-    if op.name == "nn.conv2d" and _attr(op, "group", 1) == 1 and len(shapes[1]) == 4:
+    group = _attr(op, "group", 1)
+    if op.name == "nn.conv2d" and len(shapes[1]) == 4 and packs_weight(group, shapes[1][1]) \
+            and _attr(op, "weight_layout", "OIHW") == "OIHW":
         o, c, kh, kw = shapes[1]
-        ob = knob("pack_ob", output_channel_block(o, kh * kw, conv_output_width(op), c), o, "output channels")
+        ob = knob("pack_ob", conv_channel_block(op, o // group, kh * kw, c), o // group,
+                  "output channels of a group")
         return (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
             w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:

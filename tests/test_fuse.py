@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import lamina
 from lamina.compiler.opdef import ConstantLike, lookup_op
+from lamina.dialects.nn.base import integer
 from lamina.compiler.passes.fuse import Pattern, op_pattern
 from lamina.compiler.passes.manager import PassManager
 from lamina.compiler.printer import print_ir
@@ -68,6 +69,7 @@ def test_op_patterns():
     assert op_pattern(_op("nn.add", [(2, 3), (3,)], (2, 3))) == Pattern.BROADCAST
     assert op_pattern(_op("nn.batch_norm", [(1, 2, 3, 3)] + [(2,)] * 4, (1, 2, 3, 3))) == Pattern.BROADCAST
     assert op_pattern(_op("nn.transpose", [(2, 3)], (3, 2))) == Pattern.INJECTIVE
+    assert op_pattern(_op("nn.channel_shuffle", [(1, 6, 2, 2)], (1, 6, 2, 2), groups=integer(3))) == Pattern.INJECTIVE
     assert op_pattern(_op("nn.reduce_sum", [(2, 3)], (2, 1))) == Pattern.REDUCTION
     assert op_pattern(_op("nn.softmax", [(2, 3)], (2, 3))) == Pattern.REDUCTION
     assert op_pattern(_op("nn.matmul", [(2, 3), (3, 4)], (2, 4))) == Pattern.OUT_ELEMENTWISE_FUSABLE

@@ -80,9 +80,9 @@ def conv_text(x, w, y, attrs=""):
 
 def test_conv2d_errors():
     assert verify_text_message(conv_text("tensor<1x3x8x8xf32>", "tensor<4x4x3x3xf32>", "tensor<1x4x6x6xf32>")) == \
-        "'nn.conv2d' op input has 3 channels but the weight expects 4 (× group 1)"
+        "'nn.conv2d' op input has 3 channels but the weight expects 4"
     assert verify_text_message(conv_text("tensor<1x6x8x8xf32>", "tensor<4x2x3x3xf32>", "tensor<1x4x6x6xf32>", "group = 2 : i64")) == \
-        "'nn.conv2d' op input has 6 channels but the weight expects 2 (× group 2)"
+        "'nn.conv2d' op input has 6 channels but the weight expects 4 (2 per group × group 2)"
     assert verify_text_message(conv_text("tensor<1x6x8x8xf32>", "tensor<4x2x3x3xf32>", "tensor<1x4x6x6xf32>", "group = 3 : i64")) == \
         "'nn.conv2d' op group 3 does not divide the weight's 4 output channels"
     assert verify_text_message(conv_text("tensor<3x8x8xf32>", "tensor<4x3x3x3xf32>", "tensor<1x4x6x6xf32>")) == \

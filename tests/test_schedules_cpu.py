@@ -1,5 +1,5 @@
 """The CPU schedules of the anchor ops (lowering/schedules/cpu.py) on zoo-sized shapes: the
-register-blocked matmul/gemm and the blocked conv2d (group 1 and depthwise) give numpy's
+register-blocked matmul/gemm and the blocked conv2d (dense, grouped and depthwise) give numpy's
 results, and the kernel really took the blocked schedule (no timing is asserted here; see
 bench/ for speed). tests/test_lowering_cpu.py covers the same schedules on small random shapes.
 """
@@ -97,6 +97,10 @@ CONVS = {  # (n, c, h, w, out_c, k, stride, pad, group)
     "mobilenet pw 1x1 96->24 56": (1, 96, 56, 56, 24, 1, 1, 0, 1),
     "mobilenet pw 1x1 320->1280 7": (1, 320, 7, 7, 1280, 1, 1, 0, 1),
     "odd 3x3 5->7 13x11": (2, 5, 13, 11, 7, 3, 1, 1, 1),
+    "alexnet grouped 5x5 96->256 27 g2": (1, 96, 27, 27, 256, 5, 1, 2, 2),
+    "alexnet grouped 3x3 384->256 13 g2": (1, 384, 13, 13, 256, 3, 1, 1, 2),
+    "shufflenet grouped 1x1 240->60 28 g3": (1, 240, 28, 28, 60, 1, 1, 0, 3),
+    "shufflenet grouped 1x1 96->384 14 g8": (1, 96, 14, 14, 384, 1, 1, 0, 8),
 }
 
 
@@ -179,6 +183,14 @@ def test_constant_weight_conv_is_packed_once():
     out, script = run_with_constant_weight("nn.conv2d", [x, w, b], props)
     assert "in1_packed" in script and "pack_w" not in script
     np.testing.assert_allclose(out, conv_reference(x, w, b, 1, 1, 1), rtol=1e-4, atol=2e-4)
+
+
+def test_constant_weight_grouped_conv_is_packed_per_group():
+    x, w, b = rand(1, 24, 10, 10), rand(48, 8, 3, 3, seed=1), rand(48, seed=2)
+    props = {"strides": ints([1, 1]), "pads": ints([1] * 4), "dilations": ints([1, 1]), "group": integer(3)}
+    out, script = run_with_constant_weight("nn.conv2d", [x, w, b], props)
+    assert "in1_packed" in script and "pack_w" not in script and blocked(script)
+    np.testing.assert_allclose(out, conv_reference(x, w, b, 1, 1, 3), rtol=1e-4, atol=2e-4)
 
 
 @pytest.mark.parametrize("tb", [0, 1])

@@ -24,7 +24,9 @@ and a group is one of three shapes:
     whose results have the anchor's output shape (bias, batch_norm, scale, residual add, relu,
     clip, gelu, ...), computed in the anchor's register block before it is written back. Nothing
     is fused INTO an anchor (an elementwise producer would be recomputed for every use of an
-    input element);
+    input element), except a prologue of pure index remaps (`PROLOGUE_OPS`: channel_shuffle) on
+    its data operand: they cost only index arithmetic on each read, and save a copy kernel (a
+    ShuffleNet unit's shuffle is read by its depthwise conv's padding, which copies anyway);
   - a reduction with its elementwise, broadcast and injective producers (the reduction is the
     group's last op: TVM fuses nothing after a reduction either).
 
@@ -83,6 +85,7 @@ OP_PATTERNS: dict[str, Pattern] = {
                      "nn.expand", "nn.concat", "nn.slice", "nn.gather", "nn.tile", "nn.pad",
                      "nn.resize", "nn.depth_to_space", "nn.space_to_depth", "nn.layout_transform"],
                     Pattern.INJECTIVE),
+    "nn.channel_shuffle": Pattern.INJECTIVE,
     **dict.fromkeys(["nn.reduce_sum", "nn.reduce_mean", "nn.reduce_max", "nn.reduce_min",
                      "nn.reduce_prod", "nn.softmax", "nn.log_softmax", "nn.layer_norm",
                      "nn.instance_norm", "nn.lrn", "nn.max_pool2d", "nn.avg_pool2d",
@@ -122,6 +125,28 @@ class _Group:
     ops: list[Operation] = field(default_factory=list)
 
 
+# Injective ops that only move elements (no arithmetic on values): an anchor may read its data
+# operand through them (see the module docstring).
+PROLOGUE_OPS = {"nn.channel_shuffle"}
+
+
+def _prologue(anchor: Operation, members: set[int]) -> list[Operation] | None:
+    """The group's ops that the anchor's data operand (operand 0) is computed by, or None when
+    an op in the group computes another operand of the anchor or is not a `PROLOGUE_OPS` op."""
+    if any(isinstance(v.owner, Operation) and id(v.owner) in members for v in anchor.operands[1:]):
+        return None
+    prologue, todo = [], [anchor.operands[0]]
+    while todo:
+        owner = todo.pop().owner
+        if not (isinstance(owner, Operation) and id(owner) in members):
+            continue
+        if owner.name not in PROLOGUE_OPS:
+            return None
+        prologue.append(owner)
+        todo.extend(owner.operands)
+    return prologue
+
+
 # Ops that divide by an operand (its index). TVM's simplifier rewrites x - x to 0.0 and then
 # refuses to build y / 0.0 ("Divide by zero"), so a divisor computed inside the group would stop
 # the kernel from building (found by check_pass -O3 --compile: div(y, sub(x, x))). A divisor that
@@ -143,13 +168,17 @@ def group_is_valid(ops: list[Operation], root: Operation) -> bool:
     reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
     if len(anchors) + len(reductions) > 1:
         return False
-    if anchors:  # the anchor and its epilogue
+    if anchors:  # the anchor, a prologue of index remaps on its data operand, and its epilogue
         (anchor,) = anchors
-        if any(isinstance(v.owner, Operation) and id(v.owner) in members for v in anchor.operands):
-            return False  # nothing is fused into an anchor
+        prologue = _prologue(anchor, members)
+        if prologue is None:
+            return False  # nothing else is fused into an anchor
+        inside = {id(op) for op in prologue} | {id(anchor)}
+        if any(id(use.operation) not in inside for op in prologue for r in op.results for use in r.uses):
+            return False  # a remapped value read by the epilogue too
         shape = _shape(anchor.results[0])
         return all(patterns[id(op)] <= Pattern.BROADCAST and _shape(op.results[0]) == shape
-                   for op in ops if op is not anchor)
+                   for op in ops if id(op) not in inside)
     if reductions:  # the reduction and its producers
         return reductions[0] is root and all(
             patterns[id(op)] <= Pattern.INJECTIVE for op in ops if op is not root)

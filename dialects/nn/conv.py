@@ -190,7 +190,12 @@ class Conv2DOp(NnOp):
         if o is not None and o % group:
             raise ShapeError(f"group {group} does not divide the weight's {o} output channels")
         if c is not None and c_per_group is not None and c != c_per_group * group:
-            raise ShapeError(f"input has {c} channels but the weight expects {c_per_group} (× group {group})")
+            if group == 1:
+                raise ShapeError(f"input has {c} channels but the weight expects {c_per_group}")
+            if c % group:
+                raise ShapeError(f"group {group} does not divide the input's {c} channels")
+            raise ShapeError(f"input has {c} channels but the weight expects {c_per_group * group} "
+                             f"({c_per_group} per group × group {group})")
         if bias and (bias[0].rank != 1 or (o is not None and bias[0].shape[0] not in (o, None))):
             raise ShapeError(f"bias has shape [{', '.join(map(str, bias[0].shape))}] but the weight "
                              f"has {o} output channels")

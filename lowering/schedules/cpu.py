@@ -15,9 +15,9 @@ The default (`default_schedule`), simple, safe, and already parallel:
 Anchor ops, picked by the name of the kernel's reduction block:
   - matmul / gemm (`matmul_schedule`): B packed [N/nv, K, nv] (te/linalg.py, knob `pack_nv`), an
     mb x (nj*nv) block of C in registers, k unrolled by ku, vectorized, parallel over the blocks;
-  - conv2d (`conv_schedule`): group 1 with weights packed [O/ob, C, KH, KW, ob] (te/conv.py, knob
-    `pack_ob`) and an ob-channel x wb-column block in registers; depthwise with a vector of vw
-    output columns;
+  - conv2d (`conv_schedule`): dense and grouped, with weights packed [O/ob, C/G, KH, KW, ob]
+    (te/conv.py, knob `pack_ob`) and an ob-channel x wb-column block in registers; depthwise with
+    a vector of vw output columns;
   - conv2d_nchwc (nchwc.py).
 Either falls back to the default when the loop nest is not the shape it expects. A fused group's
 epilogue (the blocks after the anchor: bias, batch_norm, residual add, relu, ...) is computed in
@@ -204,10 +204,12 @@ def _finish_spatial(b, threads: int) -> None:
 def conv_schedule(b, name: str, threads: int) -> None:
     """Direct convolution, register-blocked.
 
-    Group 1 (weights packed by `pack_w` to [O/ob, C, KH, KW, ob]): an ob x wb block of the output
-    (ob channels, one vector; wb output columns, unrolled) is summed in registers over (c, ky,
-    kx). Depthwise (one input channel per group): a vector of vw output columns of one channel is
-    summed in registers over (ky, kx). Other grouped convs keep the default schedule.
+    Weights packed by `pack_w` to [O/ob, C/G, KH, KW, ob] (group 1, and grouped convs with more
+    than one input channel per group: ob divides a group's output channels, so a block's ob
+    channels read the same input channels): an ob x wb block of the output (ob channels, one
+    vector; wb output columns, unrolled) is summed in registers over (c, ky, kx). Depthwise (one
+    input channel per group): a vector of vw output columns of one channel is summed in registers
+    over (ky, kx).
     """
     block = b.get_block(name)
     kinds = b.iter_kinds(block)

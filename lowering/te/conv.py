@@ -74,6 +74,18 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
     return 1
 
 
+def packs_weight(group: int, in_per_group: int) -> bool:
+    """Whether a conv's compute reads its weight packed [O/ob, C/G, KH, KW, ob]: every conv but
+    the depthwise-like ones (one input channel per group, which have their own schedule)."""
+    return group == 1 or in_per_group > 1
+
+
+def conv_channel_block(op, per_group_out: int, window: int, in_per_group: int) -> int:
+    """The default packing block (`pack_ob`) of a conv whose groups have `per_group_out` output
+    channels: `output_channel_block` of one group, so a block never straddles two groups."""
+    return output_channel_block(per_group_out, window, conv_output_width(op), in_per_group)
+
+
 def conv_output_width(op) -> int:
     """The width of a conv2d's output (its W axis in the op's layout)."""
     shape = out_shape(op)
@@ -108,20 +120,28 @@ def conv2d(op, x, w, *bias):
 
         def weight(o):
             return w[o // ob, rc, ry, rx, o % ob]
-    elif group == 1:  # weights packed [out_c/ob, in_c, kh, kw, ob]: ob output channels are one vector
-        ob = knob("pack_ob", output_channel_block(out_c, kh * kw, conv_output_width(op), in_per_group),
-                  out_c, "output channels")
+    elif packs_weight(group, in_per_group):
+        # weights packed [out_c/ob, in_c/group, kh, kw, ob]: ob output channels of one group are
+        # one vector (ob divides the group's output channels)
+        ob = knob("pack_ob", conv_channel_block(op, per_group_out, kh * kw, in_per_group), per_group_out,
+                  "output channels of a group")
         wp = te.compute((out_c // ob, in_per_group, kh, kw, ob),
                         lambda oo, c, y, x_, oi: w[oo * ob + oi, c, y, x_], name="pack_w")
 
         def weight(o):
             return wp[o // ob, rc, ry, rx, o % ob]
     else:
+        ob = 1
+
         def weight(o):
             return w[o, rc, ry, rx]
 
+    blocks_per_group = per_group_out // ob
+
     def at(b, o, i, j):
-        ch = rc if group == 1 else (o // per_group_out) * in_per_group + rc
+        # the group's first input channel, written through o // ob (the packed block) so that it
+        # is one value for the ob channels of a vector once the schedule splits o by ob
+        ch = rc if group == 1 else (o // ob // blocks_per_group) * in_per_group + rc
         return te.sum(xp[b, ch, i * sh + ry * dh, j * sw + rx * dw].astype(acc) * weight(o).astype(acc),
                       axis=[rc, ry, rx])
     y = te.compute(_nchw_shape(op), at, name="conv2d")

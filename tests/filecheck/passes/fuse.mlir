@@ -168,3 +168,42 @@ func.func @shape_changes(%x: tensor<2x3xf32>, %y: tensor<3x3xf32>, %z: tensor<4x
   %t = nn.transpose %r attributes {perm = array<i64: 2, 1, 0>} : (tensor<4x2x3xf32>) -> tensor<3x2x4xf32>
   func.return %t : tensor<3x2x4xf32>
 }
+
+// A channel shuffle is an index remap: it joins the group of the conv that reads it (the conv reads
+// its input through the shuffle's index map; ShuffleNet's shuffle costs no kernel of its own), but
+// never the epilogue of the conv that makes it. A shuffle whose value is read by another op too
+// stays a kernel of its own.
+// CHECK-LABEL: func.func @shuffle_into_conv(%x: tensor<1x6x4x4xf32>) -> (tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>) {
+// CHECK-NEXT:    %w = nn.constant attributes {value = dense<5.000000e-01> : tensor<6x2x1x1xf32>} : () -> tensor<6x2x1x1xf32>
+// CHECK-NEXT:    %r = nn.fused %x, %w : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32> {
+// CHECK-NEXT:    ^bb0(%x_1: tensor<1x6x4x4xf32>, %w_1: tensor<6x2x1x1xf32>):
+// CHECK-NEXT:      %c = nn.conv2d %x_1, %w_1 attributes {group = 3 : i64} : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:      %r_1 = nn.relu %c : (tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:      nn.yield %r_1 : tensor<1x6x4x4xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %d = nn.fused %r, %w : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32> {
+// CHECK-NEXT:    ^bb0(%r_1: tensor<1x6x4x4xf32>, %w_1: tensor<6x2x1x1xf32>):
+// CHECK-NEXT:      %s = nn.channel_shuffle %r_1 attributes {groups = 3 : i64} : (tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:      %d_1 = nn.conv2d %s, %w_1 attributes {group = 3 : i64} : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:      nn.yield %d_1 : tensor<1x6x4x4xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    %t = nn.channel_shuffle %x attributes {groups = 2 : i64} : (tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:    %f = nn.fused %t, %w : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32> {
+// CHECK-NEXT:    ^bb0(%t_1: tensor<1x6x4x4xf32>, %w_1: tensor<6x2x1x1xf32>):
+// CHECK-NEXT:      %e = nn.conv2d %t_1, %w_1 attributes {group = 3 : i64} : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:      %f_1 = nn.add %e, %t_1 : (tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+// CHECK-NEXT:      nn.yield %f_1 : tensor<1x6x4x4xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    func.return %d, %f : tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>
+// CHECK-NEXT:  }
+func.func @shuffle_into_conv(%x: tensor<1x6x4x4xf32>) -> (tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>) {
+  %w = nn.constant attributes {value = dense<0.5> : tensor<6x2x1x1xf32>} : () -> tensor<6x2x1x1xf32>
+  %c = nn.conv2d %x, %w attributes {group = 3 : i64} : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32>
+  %r = nn.relu %c : (tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+  %s = nn.channel_shuffle %r attributes {groups = 3 : i64} : (tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+  %d = nn.conv2d %s, %w attributes {group = 3 : i64} : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32>
+  %t = nn.channel_shuffle %x attributes {groups = 2 : i64} : (tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+  %e = nn.conv2d %t, %w attributes {group = 3 : i64} : (tensor<1x6x4x4xf32>, tensor<6x2x1x1xf32>) -> tensor<1x6x4x4xf32>
+  %f = nn.add %e, %t : (tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
+  func.return %d, %f : tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>
+}
