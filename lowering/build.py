@@ -58,6 +58,12 @@ class BuiltKernel:
     scheduled: "ScheduledKernel | None" = None  # its schedule program and modules
     name: str = "kernel"
 
+    @property
+    def generator(self) -> str | None:
+        """The schedule generator that wrote its schedule ("conv_schedule", ...; "file" for a
+        user's schedule file), None for a kernel without one (nothing to compute)."""
+        return self.scheduled.generator if self.scheduled is not None else None
+
 
 def is_constant(value, depth: int = 8) -> bool:
     """Whether `value` is known before any input arrives: a constant, or computed from constants
@@ -301,6 +307,7 @@ class ScheduledKernel:
     scheduled: object
     prepack: Prepack | None
     knobs: dict
+    generator: str = "file"  # the schedule generator that wrote `program`; "file": a user's schedule
 
 
 def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> ScheduledKernel:
@@ -321,7 +328,8 @@ def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> Sc
         builder = default_schedule(name, module, target)
         for knob_name, value in used.items():  # a compute knob the schedule did not use: still editable
             builder.knob(knob_name, value)
-        return ScheduledKernel(name, module, builder.program, builder.mod, prepack, used)
+        return ScheduledKernel(name, module, builder.program, builder.mod, prepack, used,
+                               builder.generator or "default")
     verify_schedule(program, target, tvm.kernel_info(module))
     return ScheduledKernel(name, module, program, tvm.apply_schedule(module, program, target), prepack, used)
 

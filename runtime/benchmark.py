@@ -1,22 +1,39 @@
-"""The model benchmark (issue 4): the model zoo through lamina, onnxruntime and TVM's Relax.
+"""The model benchmark (issue 4): the zoo or any .onnx file through lamina, onnxruntime, Relax.
 
-    python bench/models.py                               # all six models, a plain-text table
+    python bench/models.py                               # every model of the zoo, a plain-text table
     python bench/models.py --models mlp,glue --runs 5 --markdown
-    python bench/models.py --skip-relax                  # lamina and onnxruntime only
+    python bench/models.py --models path/to/model.onnx,resnet18 --skip-relax --per-kernel
+
+`--models` takes the zoo's names (examples/models/zoo.py's MODELS, read from that file, so a model
+added there is benchmarked without an edit here) and paths of .onnx files (anything that ends in
+.onnx or is a file). Inputs are random (seed 0): standard-normal floats, integers 0 or 1 (valid as
+a mask, a token type, or an index into any axis of 2 or more), and symbolic dims set to 1.
 
 For each model, in one process (Relax in a child process, so a slow build can be stopped):
-  1. onnxruntime (CPUExecutionProvider, `intra_op_num_threads` = --threads) runs the model on a
-     random input (seed 0); its outputs are the reference for the correctness columns.
-  2. lamina imports the model (`load_onnx`), optimizes it at -O3 (or -O), and compiles it twice
+  1. The FMA peak (once, at the start): a TVM microkernel of independent fused multiply-add
+     chains on registers, with --threads threads (runtime/flops.py `fma_peak`); the header says
+     what it measured.
+  2. onnxruntime (CPUExecutionProvider, `intra_op_num_threads` = --threads) loads the model and
+     runs it on the inputs once; its outputs are the reference for the correctness columns.
+  3. lamina imports the model (`load_onnx`), optimizes it at -O3 (or -O), and compiles it twice
      with `lamina.runtime.executor.compile` (default schedules): cold, into an empty kernel cache
      folder, then warm, from that folder's files. The table shows the kernels before fusion (one
      per op) and after.
-  3. Relax imports it with `from_onnx` and builds it with `tvm.compile(mod, llvm)`, whose default
-     Relax pipeline legalizes every op to TIR without fusion or schedules; the relax VM runs it.
-     A build that takes longer than --relax-timeout seconds is stopped and shown as "timeout".
-  4. Latency is the median of --runs calls after --warmup calls, numpy in and numpy out for every
-     backend (lamina's executor copies each kernel's operands; that copying is part of its time).
-  5. With --package: lamina writes the compiled model as a package (runtime/package.py) and runs
+  4. Latency, with both sides built: lamina and onnxruntime are timed in blocks, A B A B A B
+     (--blocks each, 3 by default): a block is --warmup untimed calls then --runs timed calls of
+     one side; each side's latency is its best block's median. Single calls are never
+     alternated: on 2 cores one runtime's spinning worker threads slowed the other 2-4x when
+     single runs alternated. numpy in and numpy out for every backend (lamina's executor copies
+     each kernel's operands; that copying is part of its time).
+  5. Relax imports it with `from_onnx` and builds it with `tvm.compile(mod, llvm)`, whose default
+     Relax pipeline legalizes every op to TIR without fusion or schedules; the relax VM runs it,
+     the median of --runs calls after --warmup calls. A build that takes longer than
+     --relax-timeout seconds is stopped and shown as "timeout".
+  6. With --per-kernel: each kernel of lamina's model timed alone (`CompiledModel.profile`), one
+     row per kernel with its FLOPs (runtime/flops.py), GFLOP/s and share of the FMA peak, the
+     ONNX nodes it computes and the schedule generator that wrote its schedule; and per model the
+     sum of the kernel times against the end-to-end latency (the rest is the executor's own time).
+  7. With --package: lamina writes the compiled model as a package (runtime/package.py) and runs
      it in fresh processes with the lean runner (runtime/package_runner.py, loaded as a file: no
      tvm, onnx or lark); each process loads the package, runs it once and exits. "pkg s" is the
      median wall time from starting the process to its exit (an upper bound on the time to the
@@ -25,8 +42,8 @@ For each model, in one process (Relax in a child process, so a slow build can be
      run the model with onnxruntime from Python).
 
 TVM_NUM_THREADS is set to --threads before TVM starts its thread pool, for lamina and Relax alike.
-The models come from examples/models/ (written there by examples/models/zoo.py when missing) or
-from --zoo DIR.
+The zoo's models come from examples/models/ (written there by examples/models/zoo.py when
+missing) or from --zoo DIR.
 """
 
 from __future__ import annotations
@@ -41,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,9 +66,9 @@ import numpy as np
 
 from lamina.compiler.errors import LaminaError
 
-MODELS = ["resnet18", "mobilenetv2", "mlp", "transformer_block", "tiny_yolo", "glue"]
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout, for an editable install
 DEFAULT_ZOO = REPO_ROOT / "examples" / "models"
+ZOO_SCRIPT = DEFAULT_ZOO / "zoo.py"
 
 
 @dataclass
@@ -67,12 +85,14 @@ class Row:
     cold_compile_s: float | None = None
     warm_compile_s: float | None = None
     relax_compile_s: float | None = None
-    lamina_s: float | None = None
+    lamina_s: float | None = None       # the best block's median (see `time_in_blocks`)
     ort_s: float | None = None
+    lamina_blocks: list = field(default_factory=list)  # each block's median, in the order they ran
+    ort_blocks: list = field(default_factory=list)
     relax_s: float | None = None
     lamina_diff: float | None = None
     relax_diff: float | None = None
-    kernel_times: list = field(default_factory=list)  # (label, seconds) per kernel call, with --per-kernel
+    kernel_times: list = field(default_factory=list)  # a KernelTime per kernel call, with --per-kernel
     package_s: float | None = None      # with --package: process start to exit, load + one run
     package_mib: float | None = None    # its peak RSS
     ort_process_mib: float | None = None  # the peak RSS of onnxruntime doing the same
@@ -88,6 +108,34 @@ class Row:
     def relax_ratio(self) -> float | None:
         return _ratio(self.relax_s, self.ort_s)
 
+    @property
+    def kernel_sum_s(self) -> float | None:
+        """The sum of the kernels' times (each timed alone), with --per-kernel."""
+        return sum(k.seconds for k in self.kernel_times) if self.kernel_times else None
+
+    @property
+    def outside_s(self) -> float | None:
+        """End-to-end latency minus the kernel sum: what a call spends outside its kernels."""
+        total = self.kernel_sum_s
+        return None if total is None or self.lamina_s is None else self.lamina_s - total
+
+
+@dataclass
+class KernelTime:
+    """One kernel call of lamina's model, with --per-kernel: `index` in run order, `label` (its
+    ops and output shape), median `seconds` alone, `flops` per call (None if unknown), the ONNX
+    `nodes` it computes, and the schedule `generator` that wrote its schedule ("file": a user's)."""
+
+    index: int
+    label: str
+    seconds: float
+    flops: int | None
+    nodes: list
+    generator: str
+
+    def gflops(self) -> float | None:
+        return self.flops / self.seconds / 1e9 if self.flops and self.seconds > 0 else None
+
 
 def _ratio(a, b):
     return a / b if a is not None and b else None
@@ -97,22 +145,58 @@ def _ratio(a, b):
 # inputs and the models
 
 
+def zoo_models() -> list[str]:
+    """The zoo's model names: examples/models/zoo.py's `MODELS`, read from that file (so a model
+    added to the zoo is benchmarked without an edit here); [] when the file is not there."""
+    import importlib.util
+
+    if not ZOO_SCRIPT.exists():
+        return []
+    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.MODELS)
+
+
+def is_model_file(spec: str) -> bool:
+    """Whether a --models entry is a path: it ends in .onnx, or it is a file."""
+    return spec.endswith(".onnx") or Path(spec).is_file()
+
+
+def model_name(spec: str) -> str:
+    """A model's name in the table: a zoo name as it is, a path by its file's stem."""
+    return Path(spec).stem if is_model_file(spec) else spec
+
+
+def resolve_model(spec: str, zoo: Path | None = None) -> Path:
+    """The .onnx file of a --models entry: a path as given, else the zoo model `spec` (written
+    when missing, unless `zoo` is given)."""
+    if is_model_file(spec):
+        path = Path(spec)
+        if not path.is_file():
+            raise LaminaError(f"no model file {path}",
+                              hint="give the path of an .onnx file, or a zoo model: " + ", ".join(zoo_models()))
+        return path
+    return model_path(zoo or DEFAULT_ZOO, spec, generate=zoo is None)
+
+
 def model_path(zoo: Path, name: str, generate: bool) -> Path:
     """`zoo/name.onnx`; written by examples/models/zoo.py when missing and `generate` is set."""
     path = zoo / f"{name}.onnx"
     hint = f"write it with: python examples/models/zoo.py --out {zoo} {name}"
     if path.exists():
         return path
-    script = REPO_ROOT / "examples" / "models" / "zoo.py"
-    if not generate or not script.exists():
+    if not generate or not ZOO_SCRIPT.exists():
         raise LaminaError(f"no model file {path}", hint=hint)
-    subprocess.run([sys.executable, str(script), "--out", str(zoo), name], check=True,
+    subprocess.run([sys.executable, str(ZOO_SCRIPT), "--out", str(zoo), name], check=True,
                    stdout=subprocess.DEVNULL)
     return path
 
 
 def random_inputs(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
-    """A standard-normal float32 array for every graph input that is not an initializer."""
+    """An array for every graph input that is not an initializer, in the graph's order: floats
+    standard-normal, integers 0 or 1 (a valid mask, token type, or index into any axis of 2 or
+    more), booleans half true; a symbolic (or unknown) dim is 1."""
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
@@ -123,9 +207,14 @@ def random_inputs(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
         if value.name in initializers:
             continue
         tensor = value.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
-        feed[value.name] = rng.standard_normal(shape).astype(dtype)
+        shape = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in tensor.shape.dim]
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type))
+        if dtype == np.bool_:
+            feed[value.name] = rng.random(shape) < 0.5
+        elif np.issubdtype(dtype, np.integer):
+            feed[value.name] = rng.integers(0, 2, shape).astype(dtype)
+        else:
+            feed[value.name] = rng.standard_normal(shape).astype(dtype)
     return feed
 
 
@@ -138,6 +227,32 @@ def median_seconds(fn, runs: int, warmup: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def time_in_blocks(sides: dict, runs: int, warmup: int, blocks: int = 3, clock=time.perf_counter) -> dict:
+    """Time each side (name -> a function that runs it once) in blocks: for each of `blocks`
+    rounds, each side in turn gets a block of `warmup` untimed calls and `runs` timed ones (A B
+    A B A B for two sides). Returns name -> the median of each of its blocks, in order; a side's
+    latency is the best of them (`best_block`). Blocks, and never single calls in turn: with
+    both runtimes' worker threads on 2 cores, alternating single calls slowed each 2-4x."""
+    medians = {name: [] for name in sides}
+    for _ in range(blocks):
+        for name, fn in sides.items():
+            for _ in range(warmup):
+                fn()
+            times = []
+            for _ in range(runs):
+                start = clock()
+                fn()
+                times.append(clock() - start)
+            medians[name].append(statistics.median(times))
+    return medians
+
+
+def best_block(medians: list[float]) -> float:
+    """A side's latency: its fastest block's median (the block least disturbed by the rest of
+    the machine)."""
+    return min(medians)
 
 
 def max_abs_diff(outputs, reference) -> float:
@@ -155,16 +270,14 @@ def max_abs_diff(outputs, reference) -> float:
 # the three backends
 
 
-def run_onnxruntime(path: Path, feed: dict, threads: int, runs: int, warmup: int):
-    """(outputs, median seconds)."""
+def onnxruntime_session(path: Path, threads: int):
+    """An onnxruntime session on the CPU with `threads` intra-op threads."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    outputs = session.run(None, feed)
-    return outputs, median_seconds(lambda: session.run(None, feed), runs, warmup)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def kernel_label(op) -> str:
@@ -179,32 +292,25 @@ def kernel_label(op) -> str:
     return f"{name} {shape}".strip()
 
 
-def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: int,
-               opt_level: int = 3, per_kernel: bool = False, package=None) -> None:
-    """Import, optimize at `opt_level`, compile cold and warm (each into the same fresh cache
-    folder), time, compare; then `package(compiled)`, if given, while the kernels' files exist."""
-    from lamina.compiler.frontends.onnx import load_onnx
-    from lamina.compiler.passes import run_pipeline
-    from lamina.compiler.passes.presets import pipeline_for
-    from lamina.runtime.executor import compile as compile_model
-    from lamina.runtime.executor import count_kernels
+def kernel_nodes(op) -> list[str]:
+    """The ONNX nodes a kernel computes: a fused group's `sources` attribute, else the names in
+    its ops' locations (compiler/location.py: a NameLoc, or the parts of a FusedLoc)."""
+    from lamina.lowering.build import node_names
 
-    start = time.perf_counter()
-    module = load_onnx(str(path))
-    row.import_s = time.perf_counter() - start
-    row.unfused_kernels = count_kernels(module)
-    start = time.perf_counter()
-    run_pipeline(module, pipeline_for(opt_level))
-    row.passes_s = time.perf_counter() - start
+    if op.name == "nn.fused" and getattr(op, "source_names", None):
+        return list(op.source_names)
+    return node_names(op)
+
+
+@contextmanager
+def kernel_cache():
+    """A fresh, empty kernel cache folder as $LAMINA_CACHE_DIR while the block runs (so the
+    cold compile builds every kernel), removed after."""
     cache = tempfile.mkdtemp(prefix="lamina-bench-cache-")
     previous = os.environ.get("LAMINA_CACHE_DIR")
     os.environ["LAMINA_CACHE_DIR"] = cache
     try:
-        cold = compile_model(module, target="llvm")
-        warm = compile_model(module, target="llvm")
-        _time_lamina(row, cold, warm, feed, reference, runs, warmup, per_kernel)
-        if package is not None:
-            package(warm)
+        yield Path(cache)
     finally:
         if previous is None:
             os.environ.pop("LAMINA_CACHE_DIR", None)
@@ -213,16 +319,48 @@ def run_lamina(row: Row, path: Path, feed: dict, reference, runs: int, warmup: i
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def _time_lamina(row: Row, cold, warm, feed: dict, reference, runs: int, warmup: int, per_kernel: bool) -> None:
+def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3):
+    """Import (input dims pinned to the feed's), optimize at `opt_level`, compile cold and warm
+    (into the current kernel cache folder: run it inside `kernel_cache()`), and compare with
+    `reference`. Returns the warm CompiledModel."""
+    from lamina.compiler.frontends.onnx import load_onnx
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.passes.presets import pipeline_for
+    from lamina.runtime.executor import compile as compile_model
+    from lamina.runtime.executor import count_kernels
+
+    start = time.perf_counter()
+    module = load_onnx(str(path), input_shapes={name: a.shape for name, a in feed.items()})
+    row.import_s = time.perf_counter() - start
+    row.unfused_kernels = count_kernels(module)
+    start = time.perf_counter()
+    run_pipeline(module, pipeline_for(opt_level))
+    row.passes_s = time.perf_counter() - start
+    cold = compile_model(module, target="llvm")
+    warm = compile_model(module, target="llvm")
     row.kernels, row.kernels_built = cold.num_kernels, cold.stats.built
     row.cold_compile_s, row.warm_compile_s = cold.compile_seconds, warm.compile_seconds
     if warm.stats.built:
         row.notes.append(f"lamina: the warm compile built {warm.stats.built} kernels again")
-    inputs = list(feed.values())
-    row.lamina_diff = max_abs_diff(warm(*inputs), reference)
-    row.lamina_s = median_seconds(lambda: warm(*inputs), runs, warmup)
-    if per_kernel:
-        row.kernel_times = [(kernel_label(op), t) for op, t in warm.profile(*inputs, runs=max(runs, 5))]
+    row.lamina_diff = max_abs_diff(warm(*feed.values()), reference)
+    return warm
+
+
+def profile_kernels(compiled, inputs: list, runs: int, blocks: int = 3) -> list[KernelTime]:
+    """Each kernel call of `compiled` timed alone, with its FLOPs, ONNX nodes and schedule
+    generator: `CompiledModel.profile` (the median of `runs` calls in a row of each kernel)
+    `blocks` times, a kernel's time the best of its medians, as for the model's latency."""
+    from lamina.runtime.flops import op_flops
+
+    built = {id(step[0]): kernel for step, kernel in zip(compiled.steps, compiled.kernels)}
+    profiles = [compiled.profile(*inputs, runs=runs) for _ in range(blocks)]
+    out = []
+    for index, timings in enumerate(zip(*profiles)):
+        op = timings[0][0]
+        generator = getattr(built.get(id(op)), "generator", None) or "-"
+        out.append(KernelTime(index, kernel_label(op), min(t for _, t in timings), op_flops(op),
+                              kernel_nodes(op), generator))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,9 +400,10 @@ options.inter_op_num_threads = 1
 session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
 feed = {}
 for i in session.get_inputs():
-    shape = [d if isinstance(d, int) else 1 for d in i.shape]
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
     dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]
-    feed[i.name] = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    rng = np.random.default_rng(0)
+    feed[i.name] = (rng.integers(0, 2, shape) if dtype is not np.float32 else rng.standard_normal(shape)).astype(dtype)
 session.run(None, feed)
 print(_peak_mib())
 """
@@ -386,43 +525,72 @@ def _relax_worker(job_json: str) -> None:
 def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         relax_models: list[str] | None = None, relax_timeout: float = 120.0,
         zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False,
-        package: bool = False) -> list[Row]:
-    """Benchmark `models` (lamina at -O`opt_level`); Relax runs on `relax_models` (default: all
-    of `models`)."""
+        package: bool = False, blocks: int = 3) -> list[Row]:
+    """Benchmark `models` (zoo names or .onnx paths; lamina at -O`opt_level`); Relax runs on
+    `relax_models` (default: all of `models`). lamina and onnxruntime are both built, then timed
+    in `blocks` blocks each (`time_in_blocks`)."""
     os.environ["TVM_NUM_THREADS"] = str(threads)
     relax_models = models if relax_models is None else relax_models
     rows = []
-    for name in models:
+    say = progress or (lambda msg: None)
+    for spec in models:
+        name = model_name(spec)
         row = Row(name)
         rows.append(row)
-        if progress:
-            progress(f"{name}: onnxruntime")
-        path = model_path(zoo or DEFAULT_ZOO, name, generate=zoo is None)
+        path = resolve_model(spec, zoo)
         feed = random_inputs(path)
-        reference, row.ort_s = run_onnxruntime(path, feed, threads, runs, warmup)
-        if progress:
-            progress(f"{name}: lamina")
-        def measure_package(compiled, row=row, path=path, name=name):
-            if progress:
-                progress(f"{name}: package, in fresh processes")
+        inputs = list(feed.values())
+        say(f"{name}: onnxruntime")
+        session = onnxruntime_session(path, threads)
+        reference = session.run(None, feed)
+        sides = {}
+        with kernel_cache():
+            say(f"{name}: lamina")
+            compiled = None
             try:
-                run_package(row, compiled, path, threads, max(3, min(runs, 5)))
-            except Exception as e:  # the package columns stay empty; the note says why
-                row.notes.append(f"package: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-
-        try:
-            run_lamina(row, path, feed, reference, runs, warmup, opt_level, per_kernel,
-                       measure_package if package else None)
-        except Exception as e:  # one model that lamina cannot build does not stop the others
-            row.lamina_status = "error"
-            row.notes.append(f"lamina: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        if name not in relax_models:
+                compiled = build_lamina(row, path, feed, reference, opt_level)
+                sides["lamina"] = lambda compiled=compiled: compiled(*inputs)
+            except Exception as e:  # one model that lamina cannot build does not stop the others
+                _lamina_error(row, e)
+            sides["onnxruntime"] = lambda session=session, feed=feed: session.run(None, feed)
+            say(f"{name}: timing in blocks ({', '.join(sides)}) x {blocks}")
+            try:
+                medians = time_in_blocks(sides, runs, warmup, blocks)
+            except Exception as e:  # lamina failed on a call: time onnxruntime alone
+                _lamina_error(row, e)
+                medians = time_in_blocks({"onnxruntime": sides["onnxruntime"]}, runs, warmup, blocks)
+            row.ort_blocks = medians["onnxruntime"]
+            row.ort_s = best_block(row.ort_blocks)
+            if row.lamina_status == "ok" and "lamina" in medians:
+                row.lamina_blocks = medians["lamina"]
+                row.lamina_s = best_block(row.lamina_blocks)
+            sides.clear()
+            del session  # its worker threads go (they spin after a run, and would slow the kernels)
+            if row.lamina_status == "ok" and per_kernel:
+                say(f"{name}: lamina's kernels, one at a time")
+                row.kernel_times = profile_kernels(compiled, inputs, max(runs, 20), blocks)
+            if row.lamina_status == "ok" and package:
+                say(f"{name}: package, in fresh processes")
+                try:
+                    run_package(row, compiled, path, threads, max(3, min(runs, 5)))
+                except Exception as e:  # the package columns stay empty; the note says why
+                    row.notes.append(f"package: {type(e).__name__}: {_first_line(e)}")
+        del compiled
+        if spec not in relax_models:
             row.relax_status = "skipped"
             continue
-        if progress:
-            progress(f"{name}: relax")
+        say(f"{name}: relax")
         run_relax(row, path, feed, reference, runs, warmup, threads, relax_timeout)
     return rows
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).splitlines()[0] if str(e) else ""
+
+
+def _lamina_error(row: Row, e: Exception) -> None:
+    row.lamina_status = "error"
+    row.notes.append(f"lamina: {type(e).__name__}: {_first_line(e)}")
 
 
 # what each column is: describe_setup prints it above the table
@@ -456,6 +624,24 @@ def _ratio_format(v) -> str:
 
 
 PACKAGE_COLUMNS = ["pkg s", "pkg MiB", "ort MiB"]
+KERNEL_SUM_COLUMNS = ["kernel sum ms", "outside ms", "outside %"]  # with --per-kernel
+
+
+def _fmt(v, f) -> str:
+    return "-" if v is None else format(v, f)
+
+
+def _render(columns: list[str], cells: list[list[str]], markdown: bool, left: tuple = (0,)) -> str:
+    """A table: Markdown, or plain text with columns padded (those in `left` left-aligned)."""
+    if markdown:
+        lines = ["| " + " | ".join(columns) + " |",
+                 "|" + "|".join("---" if i in left else "---:" for i in range(len(columns))) + "|"]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        return "\n".join(lines)
+    widths = [max(len(col), *(len(c[i]) for c in cells)) for i, col in enumerate(columns)]
+    line = lambda c: "  ".join(v.ljust(w) if i in left else v.rjust(w)  # noqa: E731
+                               for i, (v, w) in enumerate(zip(c, widths))).rstrip()
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
 
 
 def format_table(rows: list[Row], markdown: bool = False) -> str:
@@ -463,54 +649,118 @@ def format_table(rows: list[Row], markdown: bool = False) -> str:
     cells = [_cells(r) for r in rows]
     if any(r.package_s is not None for r in rows):
         columns += PACKAGE_COLUMNS
-        fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-        cells = [c + [fmt(r.package_s, ".2f"), fmt(r.package_mib, ".0f"), fmt(r.ort_process_mib, ".0f")]
+        cells = [c + [_fmt(r.package_s, ".2f"), _fmt(r.package_mib, ".0f"), _fmt(r.ort_process_mib, ".0f")]
                  for c, r in zip(cells, rows)]
-    if markdown:
-        lines = ["| " + " | ".join(columns) + " |",
-                 "|" + "|".join(["---"] + ["---:"] * (len(columns) - 1)) + "|"]
-        lines += ["| " + " | ".join(c) + " |" for c in cells]
-        return "\n".join(lines)
-    widths = [max(len(col), *(len(c[i]) for c in cells)) for i, col in enumerate(columns)]
-    line = lambda c: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths)))  # noqa: E731
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+    if any(r.kernel_times for r in rows):
+        columns += KERNEL_SUM_COLUMNS
+        cells = [c + [_fmt(_ms(r.kernel_sum_s), ".3f"), _fmt(_ms(r.outside_s), ".3f"),
+                      _fmt(_percent(r.outside_s, r.lamina_s), ".1f")] for c, r in zip(cells, rows)]
+    return _render(columns, cells, markdown)
 
 
-def format_kernel_times(row: Row, top: int = 12) -> str:
-    """Where one model's time goes: its kernels grouped by label, the slowest first, with their
-    share of the sum of kernel times; and that sum against the measured end-to-end latency (the
-    rest is the executor's own time per call)."""
-    total = sum(t for _, t in row.kernel_times)
-    groups: dict = {}
-    for label, t in row.kernel_times:
-        count, seconds = groups.get(label, (0, 0.0))
-        groups[label] = (count + 1, seconds + t)
-    lines = [f"{row.model}: {len(row.kernel_times)} kernel calls, sum {total * 1e3:.3f} ms"
-             + (f" of {row.lamina_s * 1e3:.3f} ms end to end" if row.lamina_s else "")]
-    for label, (count, seconds) in sorted(groups.items(), key=lambda kv: -kv[1][1])[:top]:
-        share = 100 * seconds / total if total else 0.0
-        lines.append(f"  {seconds * 1e3:9.3f} ms {share:5.1f}%  {count:3d}x  {label}")
-    if len(groups) > top:
-        rest = sorted(groups.values(), key=lambda v: -v[1])[top:]
-        lines.append(f"  {sum(v[1] for v in rest) * 1e3:9.3f} ms in {sum(v[0] for v in rest)} more calls")
+def format_blocks(rows: list[Row]) -> str:
+    """Each block's median per model and side, in the order they ran: how much the machine
+    moved the numbers (the tables show the best block's)."""
+    lines = ["blocks (median ms of each block, in the order they ran; the tables show the best):"]
+    for r in rows:
+        sides = [(side, blocks) for side, blocks in (("lamina", r.lamina_blocks), ("onnxruntime", r.ort_blocks))
+                 if blocks]
+        if sides:
+            lines.append(f"  {r.model}: " + "; ".join(
+                f"{side} " + " ".join(f"{b * 1e3:.3f}" for b in blocks) for side, blocks in sides))
     return "\n".join(lines)
 
 
-def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3) -> list[str]:
+def _ms(v):
+    return None if v is None else v * 1e3
+
+
+def _percent(part, whole):
+    return 100 * part / whole if part is not None and whole else None
+
+
+KERNEL_COLUMNS = ["#", "ms", "share %", "MFLOP", "GFLOP/s", "% peak", "generator", "kernel", "ONNX nodes"]
+
+
+def kernel_cells(row: Row, peak_gflops: float | None = None) -> list[list[str]]:
+    """The per-kernel table's rows, the slowest kernel first: its place in the run order, ms,
+    share of the kernel sum, MFLOP per call, GFLOP/s, % of the FMA peak, schedule generator,
+    label (ops and output shape) and the ONNX nodes it computes."""
+    total = sum(k.seconds for k in row.kernel_times)
+    out = []
+    for k in sorted(row.kernel_times, key=lambda k: -k.seconds):
+        rate = k.gflops()
+        out.append([str(k.index), f"{k.seconds * 1e3:.3f}", _fmt(_percent(k.seconds, total), ".1f"),
+                    "?" if k.flops is None else _significant(k.flops / 1e6), _fmt(rate, ".1f"),
+                    _fmt(_percent(rate, peak_gflops), ".1f"), k.generator, k.label, _nodes_text(k.nodes)])
+    return out
+
+
+def _significant(v: float) -> str:
+    """0 as 0, else three significant figures without an exponent: 0.00512, 3.21, 1234."""
+    if v == 0:
+        return "0"
+    if v >= 100:
+        return f"{v:.0f}"
+    digits = max(0, 2 - int(np.floor(np.log10(abs(v)))))
+    return f"{v:.{digits}f}"
+
+
+def _nodes_text(nodes: list, width: int = 60) -> str:
+    """The node names joined by +, the tail as "+N more" past `width` characters."""
+    text = ""
+    for i, n in enumerate(nodes):
+        more = f"+{len(nodes) - i} more"
+        piece = n if not text else f"{text}+{n}"
+        if len(piece) > width and text:
+            return f"{text} {more}"
+        text = piece
+    return text or "-"
+
+
+def format_kernel_times(row: Row, peak_gflops: float | None = None, markdown: bool = False) -> str:
+    """Where one model's time goes: a row per kernel call (`kernel_cells`), the slowest first;
+    above them, the sum of the kernel times against the end-to-end latency (the rest is what
+    the executor spends outside its kernels per call)."""
+    total = row.kernel_sum_s or 0.0
+    head = f"{row.model}: {len(row.kernel_times)} kernels, kernel sum {total * 1e3:.3f} ms"
+    if row.lamina_s:
+        head += (f", end to end {row.lamina_s * 1e3:.3f} ms: {row.outside_s * 1e3:.3f} ms "
+                 f"({_percent(row.outside_s, row.lamina_s):.1f}%) outside the kernels")
+    flops = [k.flops for k in row.kernel_times]
+    if total and None not in flops:
+        rate = sum(flops) / total / 1e9
+        head += f"; {sum(flops) / 1e6:.1f} MFLOP, {rate:.1f} GFLOP/s over the kernel sum"
+        if peak_gflops:
+            head += f" ({100 * rate / peak_gflops:.1f}% of peak)"
+    gap = "\n\n" if markdown else "\n"  # Markdown: a table starts after a blank line
+    return head + gap + _render(KERNEL_COLUMNS, kernel_cells(row, peak_gflops), markdown, left=(6, 7, 8))
+
+
+def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blocks: int = 3,
+                   peak=None, per_kernel: bool = False) -> list[str]:
     import onnxruntime
     import tvm
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     blas = os.environ.get("OPENBLAS_CORETYPE")
-    return [
+    lines = [
         f"machine: {cpu}, {os.cpu_count()} cores, load average {_load()} at start",
+    ]
+    if peak is not None:
+        lines.append(peak.describe())
+    lines += [
         f"python {platform.python_version()}, tvm {tvm.__version__}, onnxruntime {onnxruntime.__version__}, "
         f"numpy {np.__version__} (not timed as a peer{f'; OPENBLAS_CORETYPE={blas}' if blas else ''})",
         f"threads: TVM_NUM_THREADS={threads} (lamina and relax), onnxruntime intra_op_num_threads={threads} "
         f"(CPUExecutionProvider)",
-        f"latency: median of {runs} runs after {warmup} warm-up runs, numpy in and out; "
-        f"ratio = backend / onnxruntime (lower is faster)",
+        f"latency: lamina and onnxruntime both built, then timed in blocks A B A B ... ({blocks} blocks each): a "
+        f"block is {warmup} warm-up calls then {runs} timed calls of one side, and a side's latency is its best "
+        f"block's median of {runs} runs after {warmup} warm-up runs (single calls are never alternated: on 2 "
+        f"cores one runtime's spinning worker threads slowed the other 2-4x); relax: median of {runs} runs after "
+        f"{warmup} warm-up runs in its own process; numpy in and out; ratio = backend / onnxruntime (lower is "
+        f"faster)",
         f"lamina: -O{opt_level} then executor.compile, default schedules; ops = kernels before fusion (one "
         "per op of the imported graph), kernels = kernels run per call after the passes, built = kernels "
         "compiled cold (the rest reuse a kernel of the same shape); import s = load_onnx, passes s = the "
@@ -520,6 +770,16 @@ def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3) -> 
         "schedules), relax VM; relax build s = from_onnx + tvm.compile",
         "ort = onnxruntime; diff = max |output - onnxruntime output| over all outputs",
     ]
+    if per_kernel:
+        lines.append(
+            "per kernel: each kernel call of lamina's model timed alone (the best of its blocks' medians of its "
+            "calls in a row); kernel sum ms = their sum, outside = lamina ms - kernel sum (what a call spends "
+            "outside its kernels: the executor, argument passing); share % = of the kernel sum; MFLOP per call "
+            "as runtime/flops.py counts (conv and matmul 2 per multiply-add, elementwise 1 per output, "
+            "reductions 1 per input, data movement 0); % peak = GFLOP/s / the FMA peak above (the one % of "
+            "peak uses); generator = the schedule generator that wrote the kernel's schedule "
+            "(lowering/schedules/cpu.py; file = a schedule file); ONNX nodes = the nodes the kernel computes")
+    return lines
 
 
 def _busy_cpu_seconds() -> float | None:
@@ -559,45 +819,73 @@ def _load() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    zoo_names = zoo_models()
     ap = argparse.ArgumentParser(prog="lamina bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=",".join(MODELS),
-                    help=f"comma-separated models (default: all of {','.join(MODELS)})")
-    ap.add_argument("--runs", type=int, default=10, help="timed runs per backend (10)")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed runs before them (2)")
+    ap.add_argument("--models", default=",".join(zoo_names),
+                    help=f"comma-separated zoo models and .onnx file paths (default: the zoo, "
+                         f"{','.join(zoo_names)})")
+    ap.add_argument("--runs", type=int, default=10, help="timed runs per block (10)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed runs before them, in every block (2)")
+    ap.add_argument("--blocks", type=int, default=3,
+                    help="blocks per side: lamina and onnxruntime take turns, a block of runs each (3)")
     ap.add_argument("--threads", type=int, default=2,
                     help="TVM_NUM_THREADS and onnxruntime's intra-op threads (2)")
     ap.add_argument("--skip-relax", action="store_true", help="do not build or run TVM's Relax")
     ap.add_argument("--relax-timeout", type=float, default=120.0, metavar="SECONDS",
                     help="stop a Relax build that takes longer than this (120)")
-    ap.add_argument("--zoo", type=Path, help="folder of the .onnx models (default: examples/models, "
+    ap.add_argument("--zoo", type=Path, help="folder of the zoo's .onnx models (default: examples/models, "
                                              "written by zoo.py when missing)")
     ap.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=3, metavar="N",
                     help="lamina's optimization level, 0-3 (3)")
     ap.add_argument("--per-kernel", action="store_true",
-                    help="also time each kernel of lamina's model and print where the time goes")
+                    help="also time each kernel of lamina's model alone: a row per kernel with its FLOPs, "
+                         "GFLOP/s, %% of the FMA peak, ONNX nodes and schedule generator")
     ap.add_argument("--package", action="store_true",
                     help="also write each model as a package and measure, in fresh processes, its load + first "
                          "run time and peak memory, and onnxruntime's peak memory")
-    ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    ap.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     args = ap.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in zoo_names and not is_model_file(m)]
     if unknown:
-        ap.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    if args.runs < 1 or args.warmup < 0:
-        ap.error("--runs must be at least 1 and --warmup at least 0")
+        ap.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(zoo_names)}, or give the path "
+                 "of an .onnx file")
+    if not models:
+        ap.error("no models: give --models")
+    if args.runs < 1 or args.warmup < 0 or args.blocks < 1:
+        ap.error("--runs and --blocks must be at least 1 and --warmup at least 0")
+    try:  # a missing file fails now, not after the models before it
+        for spec in models:
+            if is_model_file(spec):
+                resolve_model(spec)
+    except LaminaError as e:
+        print(e.render(), file=sys.stderr)
+        return 1
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's thread pool starts
-    setup = describe_setup(args.runs, args.warmup, args.threads, args.opt_level)
+    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if progress:
+        progress(f"FMA peak, {args.threads} threads")
+    peak, peak_note = None, None
+    try:
+        from lamina.runtime.flops import fma_peak
+
+        peak = fma_peak(args.threads)
+    except Exception as e:  # noqa: BLE001  (the tables do without it)
+        peak_note = f"peak: not measured ({type(e).__name__}: {_first_line(e)})"
+    setup = describe_setup(args.runs, args.warmup, args.threads, args.opt_level, args.blocks, peak,
+                           args.per_kernel)
+    if peak_note:
+        setup.insert(1, peak_note)
     if args.package:
         setup.append("package: pkg s = median wall time of a fresh process that loads the package with the lean "
                      "runner (no tvm, onnx or lark) and runs it once, start to exit; pkg MiB = its peak RSS; "
                      "ort MiB = the peak RSS of a fresh process that loads the model in onnxruntime and runs it once")
-    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     before = _sample()
     try:
         rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
-                   args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel, args.package)
+                   args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel, args.package,
+                   args.blocks)
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1
@@ -610,11 +898,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(setup))
         print()
     print(format_table(rows, args.markdown))
+    print()
+    print(format_blocks(rows))
     if args.per_kernel:
         for r in rows:
             if r.kernel_times:
                 print()
-                print(format_kernel_times(r))
+                print(format_kernel_times(r, peak.reference if peak else None, args.markdown))
     notes = [f"{r.model}: {n}" for r in rows for n in r.notes]
     if notes:
         print()

@@ -26,6 +26,9 @@ class ScheduleBuilder:
         self.state = state if state is not None else tvm_adapter.ScheduleState(module, target)
         self._knobs: dict[str, object] = {}
         self._n_knobs = 0
+        # the generator whose schedule this is (cpu.py `cpu_schedule` names the one it picked:
+        # "matmul_schedule", "conv_schedule", ...); `lamina bench --per-kernel` shows it
+        self.generator = ""
 
     def fork(self) -> "ScheduleBuilder":
         """A copy to try a schedule on (`cpu.py` falls back to the default when one fails)."""
@@ -38,6 +41,7 @@ class ScheduleBuilder:
         other.state.consumed = {mapping.get(k, k): v for k, v in self.state.consumed.items()}
         other._knobs = {k: mapping.get(v, v) for k, v in self._knobs.items()}
         other._n_knobs = self._n_knobs
+        other.generator = self.generator
         return other
 
     # -- emitting --------------------------------------------------------------------------------

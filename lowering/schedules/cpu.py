@@ -36,7 +36,8 @@ from .reduce import NotRowReduction, row_reduction_schedule
 
 def cpu_schedule(b, threads: int):
     """The schedule for a kernel (one op or a fused group): its anchor op's own, else the
-    row-reduction one, else the default. Returns the builder that holds it."""
+    row-reduction one, else the default. Returns the builder that holds it, with the name of the
+    generator that wrote it in `generator`."""
     names = b.block_names()
     for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
                      ("conv2d_nchwc", nchwc_conv_schedule)):
@@ -44,16 +45,19 @@ def cpu_schedule(b, threads: int):
             trial = b.fork()
             try:
                 fn(trial, name, threads)
+                trial.generator = fn.__name__
                 return trial
             except Exception:  # NotThisShape, or a TVM schedule error on a shape not foreseen
                 break  # (tests/test_schedules_cpu.py checks the zoo's shapes do take the blocked one)
     trial = b.fork()
     try:
         row_reduction_schedule(trial, threads)
+        trial.generator = row_reduction_schedule.__name__
         return trial
     except NotRowReduction:
         pass
     default_schedule(b, threads)
+    b.generator = default_schedule.__name__
     return b
 
 
