@@ -4,8 +4,12 @@ memory plan.
 Compile time does all the work that does not depend on the inputs:
 1. constants are numpy arrays; ops that depend only on constants (or fold to one) are evaluated
    once, here, in the interpreter; every other op becomes a kernel (`build_op`), one step each;
-2. `memory_plan.plan_steps` gives every kernel output a place in ONE 64-byte aligned arena
-   (liveness, in place for elementwise kernels, best fit); the arena is allocated once;
+2. `memory_plan.plan_concats` finds the standalone concats that cost nothing (their inputs are
+   contiguous, 64-byte aligned slices of the output, each written only for the concat): those
+   are not built and not run, each producer writes its slice of the concat's output directly;
+   `memory_plan.plan_steps` gives every kernel output a place in ONE 64-byte aligned arena
+   (liveness, in place for elementwise kernels, free concats' inputs as views of their output,
+   best fit); the arena is allocated once;
 3. each arena buffer gets its numpy view and its TVM tensor (DLPack, same memory) once; each
    input gets an aligned buffer of its own; each constant operand becomes a device tensor once
    (packed where the kernel reads a packed layout); every step's argument list is built once.
@@ -38,7 +42,7 @@ from lamina.lowering import targets
 from lamina.lowering.build import ALIGN, BuildError, BuildStats, aligned_empty, build_op, kernel_names
 
 from .interpreter import Interpreter, InterpreterError, check_input, input_name
-from .memory_plan import MemoryPlan, plan_steps
+from .memory_plan import ConcatPlan, MemoryPlan, plan_concats, plan_steps
 
 
 class Slot:
@@ -78,11 +82,14 @@ class Slot:
 class CompiledModel:
     """A function of a module, built for `target`; call it with numpy arrays.
 
-    `steps`: (op, kernel, output shapes, output dtypes) per kernel, in run order;
-    `memory_plan`: where each kernel output lives in the arena (`memory_report()` prints it)."""
+    `steps`: (op, kernel, output shapes, output dtypes) per kernel, in run order (`num_kernels`
+    of them; a free concat is no step);
+    `memory_plan`: where each kernel output lives in the arena (`memory_report()` prints it);
+    `concats`: what became of each standalone nn.concat (`memory_plan.ConcatPlan`: free, or
+    copied and why)."""
 
     def __init__(self, module: Operation, target="llvm", function: str = "main",
-                 schedules: dict | None = None, threads: int | None = None):
+                 schedules: dict | None = None, threads: int | None = None, free_concats: bool = True):
         start = time.perf_counter()
         self.module = module
         self.target = targets.get(target, threads=threads)
@@ -112,14 +119,26 @@ class CompiledModel:
                 self.constants[op.results[0]] = np.asarray(op.interpret())
             elif not self.evaluate_at_compile_time(op):
                 kernel_ops.append(op)
+        # names over all kernels, free concats too, so that a kernel's name (and its schedule
+        # file) does not depend on which concats are free
+        self.concats = plan_concats(kernel_ops, self.returns, can_view=_can_share)
+        if not free_concats:  # every concat copies (to compare, and to measure what free ones save)
+            self.concats = [ConcatPlan(c.op, False, "free concats are off (free_concats=False)")
+                            for c in self.concats]
+        free = {id(c.op) for c in self.concats if c.free}
+        self._free_concats = []  # (the step it would have run before, op) of each free concat
         for op, name in zip(kernel_ops, kernel_names(kernel_ops)):
+            if id(op) in free:
+                schedules.pop(name, None)  # a kernel that is not needed: its schedule is not unused
+                self._free_concats.append((len(self.steps), op))
+                continue
             kernel = build_op(op, self.target, stats=self.stats, name=name, program=schedules.pop(name, None))
             shapes = [tuple(r.type.shape) for r in op.results]
             dtypes = [r.type.element_type.numpy_dtype for r in op.results]
             self.steps.append((op, kernel.kernel, shapes, dtypes))
             self.kernels.append(kernel)
         self.unused_schedules = sorted(schedules)  # schedule files that name no kernel (a warning)
-        self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns)
+        self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns, concats=self.concats)
         self.buffer_of = buffer_of  # value -> its buffer in the memory plan (a package writes it down)
         self._bind(buffer_of)
         self._lock = threading.Lock()
@@ -166,7 +185,11 @@ class CompiledModel:
         constant_tensors: dict = {}  # value -> device tensor, for constants no kernel holds itself
         self._calls = []  # (compiled function, argument tuple), or (python callable, None)
         self._call_ops = []  # the op each call runs, for `profile`
-        for op, kernel, shapes, dtypes in self.steps:
+        copies = self._unshared_concats(slots)
+        for position, (op, kernel, shapes, dtypes) in enumerate(self.steps):
+            for concat in copies.get(position, ()):
+                self._calls.append((self._copy_step(concat, slots), None))
+                self._call_ops.append(concat)
             function = getattr(kernel, "function", None)
             outs = [slots[r] for r in op.results]
             if function is None and all(0 in s for s in shapes):
@@ -187,6 +210,9 @@ class CompiledModel:
                     args.append(constant_tensors[v])
             self._calls.append((function, tuple(args + [s.tensor for s in outs])))
             self._call_ops.append(op)
+        for concat in copies.get(len(self.steps), ()):
+            self._calls.append((self._copy_step(concat, slots), None))
+            self._call_ops.append(concat)
         # where each output comes from: an arena buffer, an input, or a constant
         self._outputs = []
         for v in self.returns:
@@ -196,6 +222,26 @@ class CompiledModel:
                 self._outputs.append(("constant", self.constants[v]))
             else:
                 self._outputs.append(("input", self.params.index(v)))
+
+    def _unshared_concats(self, slots: dict) -> dict:
+        """Free concats whose buffers TVM did not share after all (a view it refused): their
+        producers wrote into device tensors of their own, so the concat is done by a copy, in
+        numpy, where it stood. Position -> ops. Normally empty: `_can_share` keeps the dtypes
+        TVM refuses out of free concats."""
+        copies: dict = {}
+        for position, op in self._free_concats:
+            group = [slots[op.results[0]]] + [slots[v] for v in op.operands]
+            if any(slot.array is None for slot in group):
+                copies.setdefault(position, []).append(op)
+        return copies
+
+    @staticmethod
+    def _copy_step(op, slots):
+        axis = int(getattr(op.axis, "value", op.axis))
+
+        def step():
+            slots[op.results[0]].write(np.concatenate([slots[v].view() for v in op.operands], axis=axis))
+        return step
 
     def _fallback_step(self, op, kernel, shapes, dtypes, slots, outs):
         """A kernel without a prebuilt-argument entry point: called with numpy arrays through
@@ -257,6 +303,17 @@ class CompiledModel:
         return self.memory_plan.report(buffers)
 
 
+def _can_share(dtype) -> bool:
+    """Whether TVM shares numpy memory of `dtype` (DLPack): a free concat's inputs are views of
+    its output only then (bfloat16, from ml_dtypes, it refuses). Asked once per concat (a few
+    microseconds), not cached, so it follows `tvm_adapter.shared_tensor` as it is now."""
+    try:
+        tvm_adapter.shared_tensor(aligned_empty((1,), np.dtype(dtype)))
+        return True
+    except Exception:  # TVM's own error types
+        return False
+
+
 def _fold_without_operands(op: Operation) -> DenseElementsAttr | None:
     """The constant `op` folds to knowing only its operands' types (nn.shape of a static tensor)."""
     if not hasattr(op, "fold"):
@@ -271,7 +328,8 @@ def _fold_without_operands(op: Operation) -> DenseElementsAttr | None:
 def count_kernels(module: Operation, function: str = "main") -> int:
     """How many kernels `compile` builds for `function` of `module` as it is, without building
     them: its top-level ops but constants, the return, and the ops `evaluate_at_compile_time`
-    takes (on constants only, or folding to a constant)."""
+    takes (on constants only, or folding to a constant). A concat counts as a kernel here even
+    where the memory plan makes it free (`CompiledModel.num_kernels` does not count those)."""
     known, count = set(), 0
     for op in SymbolTable(module).lookup(function).entry:
         if op.name == "func.return":
@@ -285,11 +343,12 @@ def count_kernels(module: Operation, function: str = "main") -> int:
 
 
 def compile(module: Operation, target="llvm", function: str = "main", schedules: dict | None = None,
-            threads: int | None = None) -> CompiledModel:
+            threads: int | None = None, free_concats: bool = True) -> CompiledModel:
     """Compile `function` of `module` for `target` (a name from `lamina targets`, or a
     lowering.targets.Target); the result is callable with numpy arrays. `schedules` maps kernel
-    names to sched.schedule programs to use instead of the default ones."""
-    return CompiledModel(module, target, function, schedules, threads)
+    names to sched.schedule programs to use instead of the default ones. `free_concats=False`
+    makes every standalone concat a copying kernel (as before free concats; to compare)."""
+    return CompiledModel(module, target, function, schedules, threads, free_concats)
 
 
 __all__ = ["CompiledModel", "MemoryPlan", "compile"]

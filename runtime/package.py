@@ -16,7 +16,8 @@ model gives the same bytes):
                          "calls": [{"kernel": i, "entry": "main", "op": "nn.fused", "args": [ARG]}],
                          "constants": [{"offset", "shape", "dtype", "nbytes"}],
                          "inputs": [{"name", "shape", "dtype"}],
-                         "outputs": [{"name", "shape", "dtype", "from": ARG}]}
+                         "outputs": [{"name", "shape", "dtype", "from": ARG}],
+                         "free_concats": [{"op": "nn.concat", "output": ARG, "inputs": [ARG]}]}
                         ARG = {"kind": "arena", "offset", "shape", "dtype"} | {"kind": "input", "index"}
                             | {"kind": "constant", "index"}
     weights.bin         every constant a kernel reads, each at a 64-byte aligned offset, already in the
@@ -31,7 +32,16 @@ model gives the same bytes):
 The plan is what `CompiledModel._bind` builds (runtime/executor.py), written down: the same kernel
 order, the same arena offsets (from the same `memory_plan.plan_steps`), the same constant
 operands (packed with the kernel's own packing function), outputs from the arena, an input or a
-constant. Names: inputs as `lamina run` names them (the parameter's name, else input<i>);
+constant.
+
+Free concats (runtime/memory_plan.py `plan_concats`) need nothing new to run: the concat has no
+call, and each producer's output argument is already its slice of the concat's output (an
+"arena" argument at the slice's offset, inside the output's bytes), exactly as the executor
+binds it. `free_concats` records the aliasing for people and for the reader's bounds check
+(every input slice inside its output); a reader that ignores it runs the package the same. So
+the plan's meaning did not change and the format stays 1: a package with free concats runs
+correctly on a format-1 reader that predates them, and this reader takes packages without the
+key. Names: inputs as `lamina run` names them (the parameter's name, else input<i>);
 outputs as given (`output_names`), else the results' names (an ONNX model's output names), else #<i>.
 """
 
@@ -157,7 +167,8 @@ def buffer_placement(compiled) -> dict:
     buffer_of = getattr(compiled, "buffer_of", None)
     plan = compiled.memory_plan
     if buffer_of is None:
-        replanned, buffer_of = plan_steps([s[0] for s in compiled.steps], compiled.returns)
+        replanned, buffer_of = plan_steps([s[0] for s in compiled.steps], compiled.returns,
+                                          concats=getattr(compiled, "concats", ()))
         same = len(replanned.buffers) == len(plan.buffers) and all(
             (a.offset, a.nbytes) == (b.offset, b.nbytes) for a, b in zip(replanned.buffers, plan.buffers))
         if not same:
@@ -212,6 +223,8 @@ def build_plan(compiled, output_names: list[str] | None = None) -> tuple[dict, _
         "outputs": [_output_entry(compiled, v, name, placement, weights, params, arena)
                     for v, name in zip(compiled.returns, names)],
     }
+    plan["free_concats"] = [{"op": c.op.name, "output": arena(c.op.results[0]), "inputs": [arena(v) for v in c.op.operands]}
+                            for c in getattr(compiled, "concats", ()) if c.free]
     plan["constants"] = weights.entries  # last: outputs may add constants
     return plan, weights, kernels
 

@@ -443,6 +443,19 @@ class _Plan:
             if not 0 <= k < len(self.kernels):
                 raise ValueError(f"call of kernel {k}, which the plan does not list")
         self.outputs = [(str(o["name"]), self._argument(o["from"])) for o in plan["outputs"]]
+        # free concats (optional, for people and this check): each input slice inside its output;
+        # running needs nothing from it (each producer's argument is already its slice)
+        self.free_concats = []
+        for f in plan.get("free_concats", []):
+            output, inputs = self._argument(f["output"]), [self._argument(a) for a in f["inputs"]]
+            for arg in [output, *inputs]:
+                if arg[0] != "arena":
+                    raise ValueError(f"a free concat's argument {arg[0]!r} is not in the arena")
+            end = output[1] + _nbytes(output[2], output[3])
+            for arg in inputs:
+                if not output[1] <= arg[1] <= arg[1] + _nbytes(arg[2], arg[3]) <= end:
+                    raise ValueError(f"free concat input at {arg[1]} is outside its output at {output[1]}..{end}")
+            self.free_concats.append((output, inputs))
 
     def _argument(self, arg: dict) -> tuple:
         kind = arg["kind"]
@@ -473,7 +486,8 @@ class PackagedModel:
 
     Attributes (as `lamina run` needs them to make and name inputs and outputs):
     `input_names`, `input_shapes`, `input_dtypes`, `output_names`, `output_shapes`,
-    `output_dtypes`, `num_kernels` (kernel calls per run), `threads` (TVM_NUM_THREADS in
+    `output_dtypes`, `num_kernels` (kernel calls per run), `free_concats` (concats that run no
+    kernel: their producers write into the output), `threads` (TVM_NUM_THREADS in
     effect), `target_name`, `tvm_version`, `manifest`, `path`, `load_seconds`.
 
     As with `CompiledModel`, calls share one arena, so they are serialised by a lock, and the
@@ -520,6 +534,7 @@ class PackagedModel:
         self._calls = [(functions[(k, entry)], tuple(self._tensor(a) for a in args))
                        for k, entry, args, _ in plan.calls]
         self.call_ops = [op for *_, op in plan.calls]
+        self.free_concats = len(plan.free_concats)
         self._inputs = sorted(self._input_buffers.items())
         self.output_names = [n for n, _ in plan.outputs]
         self._outputs = [self._output_source(a) for _, a in plan.outputs]

@@ -26,7 +26,7 @@ from lamina.compiler.testing import nn_graphs, random_inputs
 from lamina.compiler.verifier import verify
 from lamina.runtime.executor import compile
 from lamina.runtime.interpreter import interpret
-from lamina.runtime.memory_plan import ALIGN, Buffer, MemoryPlan, plan_buffers, plan_steps
+from lamina.runtime.memory_plan import ALIGN, Buffer, MemoryPlan, plan_buffers, plan_concats, plan_steps
 
 COMPILED_EXAMPLES = 50 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 300
 
@@ -42,6 +42,12 @@ def kernel_cache(tmp_path_factory):
         os.environ["LAMINA_CACHE_DIR"] = previous
 
 
+def _root(bufs, i):
+    while bufs[i].view_of is not None:
+        i = bufs[i].view_of
+    return i
+
+
 def check_plan(plan: MemoryPlan) -> None:
     """The invariants every plan keeps."""
     bufs = plan.buffers
@@ -51,7 +57,30 @@ def check_plan(plan: MemoryPlan) -> None:
         if a.in_place_of is not None:
             donor = bufs[a.in_place_of]
             assert donor.last == a.first and donor.nbytes == a.nbytes and donor.offset == a.offset
-        for j in range(i + 1, len(bufs)):
+            assert not a.is_view and not donor.is_view
+        if a.is_view:
+            # a view lies inside the buffer it is a slice of, lives as long as its root, and
+            # every buffer it is in is live from the view's first step
+            parent = bufs[a.view_of]
+            assert a.view_offset % ALIGN == 0 and a.view_offset + a.nbytes <= parent.nbytes
+            assert a.offset == parent.offset + a.view_offset
+            root = bufs[_root(bufs, i)]
+            assert a.last == root.last and root.first <= a.first
+            j = i
+            while bufs[j].view_of is not None:
+                j = bufs[j].view_of
+                assert bufs[j].first <= a.first and bufs[j].last >= a.last
+    children = {}
+    for i, b in enumerate(bufs):
+        if b.is_view and b.nbytes:
+            children.setdefault(b.view_of, []).append((b.view_offset, b.view_offset + b.nbytes))
+    for spans in children.values():  # sibling views are disjoint
+        spans.sort()
+        assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    own = [i for i, b in enumerate(bufs) if not b.is_view]
+    for n, i in enumerate(own):
+        a = bufs[i]
+        for j in own[n + 1:]:
             b = bufs[j]
             if not (a.nbytes and b.nbytes and a.overlaps_in_time(b)):
                 continue
@@ -60,18 +89,20 @@ def check_plan(plan: MemoryPlan) -> None:
             assert a.offset + a.nbytes <= b.offset or b.offset + b.nbytes <= a.offset, \
                 f"{a} and {b} are live at the same time and overlap"
     # the lower bound, computed here independently: live bytes per step, an in-place output
-    # counted once with its donor
+    # counted once with its donor, a view not at all (its bytes are its root's)
     lower = 0
     for step in range(plan.num_steps + 1):
-        live = [i for i, b in enumerate(bufs) if b.first <= step <= b.last]
+        live = [i for i in own if bufs[i].first <= step <= bufs[i].last]
         shared = {bufs[i].in_place_of for i in live} & set(live)
         lower = max(lower, sum(bufs[i].nbytes for i in live if i not in shared))
     assert lower <= plan.arena_bytes <= plan.naive_bytes
-    assert plan.naive_bytes == sum(-(-b.nbytes // ALIGN) * ALIGN for b in bufs)
+    assert plan.naive_bytes == sum(-(-bufs[i].nbytes // ALIGN) * ALIGN for i in own)
 
 
 @st.composite
 def liveness_problems(draw):
+    """Random buffers, in-place requests (some of them impossible), and views: slices of a
+    buffer (or of a view: nested) at 64-byte aligned offsets, disjoint, written at a random step."""
     steps = draw(st.integers(1, 12))
     buffers = []
     for k in range(draw(st.integers(0, 24))):
@@ -79,20 +110,46 @@ def liveness_problems(draw):
         last = draw(st.integers(first, steps))
         size = draw(st.sampled_from([0, 1, 4, 63, 64, 65, 100, 256, 1000, 4096]))
         buffers.append(Buffer(f"b{k}", size, first, last))
+    views, cursor = {}, {}
+    if buffers:
+        for k in range(draw(st.integers(0, 8))):
+            parent = draw(st.integers(0, len(buffers) - 1))
+            size = draw(st.sampled_from([0, 1, 4, 64, 100, 256, 1000]))
+            offset = -(-cursor.get(parent, 0) // ALIGN) * ALIGN
+            if offset + size > buffers[parent].nbytes:
+                continue
+            cursor[parent] = offset + size
+            first = draw(st.integers(0, steps - 1))
+            views[len(buffers)] = (parent, offset)
+            buffers.append(Buffer(f"v{k}", size, first, first))
     requests = {}
     if buffers:
         for _ in range(draw(st.integers(0, 6))):
             taker = draw(st.integers(0, len(buffers) - 1))
             requests[taker] = draw(st.integers(0, len(buffers) - 1))
-    return buffers, steps, requests
+    return buffers, steps, requests, views
 
 
 @settings(max_examples=300, deadline=None)
 @given(liveness_problems())
 def test_random_liveness_problems_never_overlap(problem):
-    buffers, steps, requests = problem
-    plan = plan_buffers(buffers, steps, requests)
+    buffers, steps, requests, views = problem
+    plan = plan_buffers(buffers, steps, requests, views)
     check_plan(plan)
+    for i, (parent, offset) in views.items():
+        assert buffers[i].view_of == parent and buffers[i].view_offset == offset
+
+
+@pytest.mark.parametrize("views, message", [
+    ({1: (0, 32)}, "not a 64-byte aligned slice"),
+    ({1: (0, 192)}, "not a 64-byte aligned slice"),   # runs past the end of its buffer
+    ({1: (0, 0), 2: (0, 0)}, "overlap"),
+    ({1: (2, 0), 2: (1, 0)}, "aligned slice|cycle"),
+])
+def test_malformed_views_are_refused(views, message):
+    bufs = [Buffer("a", 256, 0, 2), Buffer("b", 100, 0, 0), Buffer("c", 100, 1, 1)]
+    with pytest.raises(ValueError, match=message):
+        plan_buffers(bufs, 3, {}, views)
 
 
 def test_best_fit_reuses_the_smallest_gap_and_in_place_shares():
@@ -117,11 +174,14 @@ def step_ops(module):
 @given(nn_graphs(max_ops=12))
 def test_plans_of_random_nn_graphs_never_overlap(module):
     ops, outputs = step_ops(module)
-    plan, index = plan_steps(ops, outputs)
+    concats = plan_concats(ops, outputs)
+    free = {id(c.op) for c in concats if c.free}
+    steps = [op for op in ops if id(op) not in free]
+    plan, index = plan_steps(steps, outputs, concats=concats)
     check_plan(plan)
     for v in outputs:
         if v in index:
-            assert plan.buffers[index[v]].last == len(ops)
+            assert plan.buffers[index[v]].last == len(steps)
 
 
 @settings(max_examples=COMPILED_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

@@ -402,3 +402,64 @@ def test_writing_is_atomic(mlp, package, tmp_path, monkeypatch):
         write_package(model, tmp_path)
     with pytest.raises(PackageError, match="cannot write"):
         write_package(model, tmp_path / "no-such-folder" / "m.tar")
+
+
+# ---------------------------------------------------------------------------------------------
+# free concats (runtime/memory_plan.py plan_concats): the aliasing travels as argument offsets
+
+
+@pytest.fixture(scope="module")
+def fire_package(tmp_path_factory):
+    """Two SqueezeNet fire modules (tests/test_free_concat.py) at -O3: both concats free."""
+    from test_free_concat import fire
+
+    module = lamina.parse(fire(blocks=2))
+    model = lamina.compile(module, opt_level=3)
+    assert [c.name for c in model.concats if c.free] == ["%cat0", "%cat1"]
+    path = write_package(model, tmp_path_factory.mktemp("fire") / "fire.tar")
+    return module, model, path
+
+
+def _inside(arg, outer) -> bool:
+    size = lambda a: int(np.prod(a["shape"])) * np.dtype(a["dtype"]).itemsize  # noqa: E731
+    return outer["offset"] <= arg["offset"] and arg["offset"] + size(arg) <= outer["offset"] + size(outer)
+
+
+def test_free_concats_run_from_a_package_as_compiled(fire_package):
+    module, model, path = fire_package
+    packaged = load_package(path)
+    assert packaged.num_kernels == model.num_kernels and packaged.free_concats == 2
+    for seed in (0, 1):
+        x = np.random.default_rng(seed).standard_normal((1, 16, 6, 6)).astype(np.float32)
+        ours = packaged(x)[0]
+        assert np.array_equal(ours, model(x)[0])
+        np.testing.assert_allclose(ours, lamina.interpret(module, x)[0], rtol=1e-4, atol=1e-5)
+    manifest, plan = inspect_package(path)
+    assert manifest["format"] == 1  # the plan means what it meant: see package.py's docstring
+    assert not any(c["op"] == "nn.concat" for c in plan["calls"])
+    outputs_written = [c["args"][-1] for c in plan["calls"]]
+    assert len(plan["free_concats"]) == 2
+    for concat in plan["free_concats"]:
+        for arg in concat["inputs"]:  # each input is some kernel's output, inside the concat's output
+            assert arg in outputs_written and _inside(arg, concat["output"])
+
+
+def test_a_reader_that_ignores_free_concats_runs_the_package_the_same(fire_package, tmp_path):
+    _, model, path = fire_package
+    old_style = _rewrite(path, tmp_path / "old.tar", plan=lambda p: {k: v for k, v in p.items() if k != "free_concats"},
+                         rehash=True)
+    packaged = load_package(old_style)
+    x = np.random.default_rng(2).standard_normal((1, 16, 6, 6)).astype(np.float32)
+    assert packaged.free_concats == 0 and np.array_equal(packaged(x)[0], model(x)[0])
+
+
+def test_a_free_concat_input_outside_its_output_is_refused(fire_package, tmp_path):
+    _, _, path = fire_package
+
+    def move(plan):
+        plan["free_concats"][0]["inputs"][1]["offset"] += 1 << 20
+        return plan
+
+    bad = _rewrite(path, tmp_path / "bad.tar", plan=move, rehash=True)
+    with pytest.raises(PackageError, match="plan.json is malformed"):
+        load_package(bad)
