@@ -35,6 +35,12 @@ EXPECTED = {
     "mobilenetv2": ([1, 3, 224, 224], [1, 1000],
                     {"Conv", "BatchNormalization", "Clip", "Add", "GlobalAveragePool", "Reshape",
                      "Gemm"}),
+    "alexnet": ([1, 3, 224, 224], [1, 1000], {"Conv", "Relu", "LRN", "MaxPool", "Flatten", "Gemm"}),
+    "shufflenet": ([1, 3, 224, 224], [1, 1000],
+                   {"Conv", "BatchNormalization", "Relu", "MaxPool", "Reshape", "Transpose", "Add",
+                    "AveragePool", "Concat", "GlobalAveragePool", "Flatten", "Gemm"}),
+    "squeezenet": ([1, 3, 224, 224], [1, 1000],
+                   {"Conv", "Relu", "MaxPool", "Concat", "GlobalAveragePool", "Flatten"}),
     "mlp": ([1, 784], [1, 10], {"MatMul", "Add", "Relu", "Softmax"}),
     "transformer_block": ([1, 128, 256], [1, 128, 256],
                           {"MatMul", "Add", "Reshape", "Transpose", "Div", "Softmax", "Erf", "Mul",
@@ -166,6 +172,54 @@ def test_mobilenetv2_uses_depthwise_conv_and_relu6_initializers():
         assert weight.shape[1:] == (1, 3, 3)
     for n in (n for n in model.graph.node if n.op_type == "Clip"):
         assert inits[n.input[1]] == 0.0 and inits[n.input[2]] == 6.0
+
+
+def test_alexnet_groups_conv2_conv4_conv5_and_normalizes_after_conv1_conv2():
+    model = zoo.alexnet()
+    inits = _inits(model)
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert [_attr(n, "group") for n in convs] == [1, 2, 1, 2, 2]
+    assert [inits[n.input[1]].shape[:2] for n in convs] == [(96, 3), (256, 48), (384, 256),
+                                                             (384, 192), (256, 192)]
+    assert all(len(n.input) == 3 for n in convs)                       # every conv has a bias
+    assert [n.input[0] for n in model.graph.node if n.op_type == "LRN"] == ["features.1",
+                                                                            "features.5"]
+    gemms = [n for n in model.graph.node if n.op_type == "Gemm"]
+    assert [inits[n.input[1]].shape for n in gemms] == [(512, 9216), (512, 512), (1000, 512)]
+    assert model.ByteSize() < 40e6
+
+
+def test_shufflenet_units_shuffle_grouped_convs():
+    model = zoo.shufflenet()
+    inits = _inits(model)
+    nodes = {n.name: n for n in model.graph.node}
+    pointwise = [n for n in model.graph.node if n.op_type == "Conv"
+                 and inits[n.input[1]].shape[2:] == (1, 1)]
+    assert len(pointwise) == 2 * 16
+    # every 1x1 conv is grouped (g = 3) except the very first, on the stem's 24 channels
+    assert [_attr(n, "group") for n in pointwise] == [1] + [3] * 31
+    transposes = [n for n in model.graph.node if n.op_type == "Transpose"]
+    assert len(transposes) == 16
+    for t in transposes:
+        unit = t.name.rsplit(".", 1)[0]
+        split, merge = nodes[f"{unit}.reshape"], nodes[f"{unit}.reshape_back"]
+        groups, per_group, h, w = inits[split.input[1]].tolist()[1:]
+        assert groups == 3 and _attr(t, "perm") == [0, 2, 1, 3, 4]
+        assert inits[merge.input[1]].tolist() == [1, groups * per_group, h, w]
+    concats = [n for n in model.graph.node if n.op_type == "Concat"]
+    assert [nodes[c.input[0]].op_type for c in concats] == ["AveragePool"] * 3
+
+
+def test_squeezenet_fires_concat_two_expands():
+    model = zoo.squeezenet()
+    nodes = {n.name: n for n in model.graph.node}
+    cats = [n for n in model.graph.node if n.op_type == "Concat"]
+    assert len(cats) == 8 and all(_attr(n, "axis") == 1 for n in cats)
+    for cat in cats:
+        assert [nodes[nodes[i].input[0]].name.rsplit(".", 1)[1] for i in cat.input] == [
+            "expand1x1", "expand3x3"]
+    pools = [n for n in model.graph.node if n.op_type == "MaxPool"]
+    assert len(pools) == 3 and all(_attr(n, "ceil_mode") == 1 for n in pools)
 
 
 def test_tiny_yolo_focus_and_upsample_take_initializers():

@@ -9,14 +9,25 @@ intermediate tensor has a `value_info` entry.
     python examples/models/zoo.py                      # every model into examples/models/
     python examples/models/zoo.py --out /tmp/zoo mlp   # just mlp.onnx into /tmp/zoo
 
-| model               | input       | output (name)              | exercises                       |
-|---------------------|-------------|----------------------------|---------------------------------|
-| `resnet18`          | 1x3x224x224 | 1x1000 (`logits`)          | Conv+BN+Relu, MaxPool, Add      |
-| `mobilenetv2`       | 1x3x224x224 | 1x1000 (`logits`)          | depthwise Conv, Clip as ReLU6   |
-| `mlp`               | 1x784       | 1x10 (`probs`)             | MatMul+Add+Relu, Softmax        |
-| `transformer_block` | 1x128x256   | 1x128x256 (`output`)       | attention, LayerNorm, Erf GELU  |
-| `tiny_yolo`         | 1x3x128x128 | 1x75x16x16 (`predictions`) | Focus Slices, LeakyRelu, Resize |
-| `glue`              | 1x16x4x4    | 1x10 (`logits`)            | Shape arithmetic, Constant(s)   |
+| model               | input       | output (name)              | exercises                              |
+|---------------------|-------------|----------------------------|----------------------------------------|
+| `resnet18`          | 1x3x224x224 | 1x1000 (`logits`)          | Conv+BN+Relu, MaxPool, Add             |
+| `mobilenetv2`       | 1x3x224x224 | 1x1000 (`logits`)          | depthwise Conv, Clip as ReLU6          |
+| `alexnet` (1)       | 1x3x224x224 | 1x1000 (`logits`)          | group=2 Conv, LRN, 11x11/4 Conv, Gemm  |
+| `shufflenet`        | 1x3x224x224 | 1x1000 (`logits`)          | group=3 1x1 Conv, channel shuffle (2)  |
+| `squeezenet`        | 1x3x224x224 | 1x1000 (`logits`)          | fire Concat, MaxPool ceil_mode, no BN  |
+| `mlp`               | 1x784       | 1x10 (`probs`)             | MatMul+Add+Relu, Softmax               |
+| `transformer_block` | 1x128x256   | 1x128x256 (`output`)       | attention, LayerNorm, Erf GELU         |
+| `tiny_yolo`         | 1x3x128x128 | 1x75x16x16 (`predictions`) | Focus Slices, LeakyRelu, Resize        |
+| `glue`              | 1x16x4x4    | 1x10 (`logits`)            | Shape arithmetic, Constant(s)          |
+
+(1) Not the paper's classifier: its fully connected layers are 9216 -> 512 -> 512 -> 1000, 1/8
+    of the paper's 4096 width, so the file is ~31 MB instead of ~240 MB (the 4096-wide layers
+    hold 58M of AlexNet's 61M parameters; CI writes every model and runs it many times). The
+    convolutions are the paper's (96, 256, 384, 384, 256 channels; conv2/4/5 with group=2).
+(2) ShuffleNet v1, g=3, 1x, with the paper's 4/8/4 units per stage: Reshape -> Transpose ->
+    Reshape as PyTorch exports the shuffle (lamina's -O3 turns it into nn.channel_shuffle),
+    depthwise 3x3, AveragePool 3x3/2 + Concat in the downsampling units.
 
 Node names follow the PyTorch modules they imitate (`layer1.0.conv1`, `features.3.conv.1.bn`).
 A node's output tensor has the node's name (graph outputs excepted) and its parameters are
@@ -87,15 +98,16 @@ class GraphBuilder:
         return name
 
     def conv(self, x: str, name: str, cin: int, cout: int, k: int, stride: int = 1,
-             groups: int = 1, bias: bool = False) -> str:
-        """Conv2d with 'same'-style padding k//2; He-initialised weight [cout, cin/groups, k, k]."""
+             groups: int = 1, bias: bool = False, pad: int | None = None) -> str:
+        """Conv2d with padding `pad` on every side ('same'-style k//2 unless given);
+        He-initialised weight [cout, cin/groups, k, k]."""
         fan_in = cin // groups * k * k
         inputs = [x, self.randn(f"{name}.weight", (cout, cin // groups, k, k),
                                 std=math.sqrt(2.0 / fan_in))]
         if bias:
             inputs.append(self.randn(f"{name}.bias", (cout,), std=0.01))
         return self.op("Conv", inputs, name, kernel_shape=[k, k], strides=[stride, stride],
-                       pads=[k // 2] * 4, group=groups)
+                       pads=[k // 2 if pad is None else pad] * 4, group=groups)
 
     def batch_norm(self, x: str, name: str, c: int, gamma: tuple[float, float] = (0.8, 1.2)) -> str:
         """Inference-mode BatchNormalization with plausible statistics.
@@ -279,6 +291,168 @@ def mobilenetv2(seed: int = 0) -> onnx.ModelProto:
                    {"logits": (x, [1, 1000])})
 
 
+# --- AlexNet ---------------------------------------------------------------------------------
+
+def alexnet(seed: int = 0, hidden: int = 512) -> onnx.ModelProto:
+    """ImageNet AlexNet (Krizhevsky et al. 2012) with grouped convs: 1x3x224x224 -> 1x1000 logits.
+
+    The two-GPU net as one graph, with the paper's widths and grouping: conv1 11x11/4 96 (pad 2,
+    as torchvision) -> ReLU -> LRN (size 5, alpha 1e-4, beta 0.75, bias 2) -> MaxPool 3x3/2;
+    conv2 5x5 256 group=2 -> ReLU -> LRN -> MaxPool; conv3 3x3 384 (ungrouped: the layer that
+    talks across GPUs); conv4 3x3 384 group=2; conv5 3x3 256 group=2 -> MaxPool to 256x6x6
+    (no AdaptiveAvgPool: at 224 it is the identity). Every conv has a bias and a ReLU. Flatten
+    to 9216, then the classifier Gemm -> ReLU -> Gemm -> ReLU -> Gemm (Dropout is absent at
+    inference) at 1/8 of the paper's width, 9216 -> 512 -> 512 -> 1000: the 4096-wide layers
+    hold 58M of the paper's 61M parameters (230 MB); these hold 5.5M (7.8M in all, ~31 MB).
+
+    Ops: Conv (with bias, group=2), Relu, LRN, MaxPool (no padding), Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+
+    def lrn(t: str, name: str) -> str:
+        return g.op("LRN", [t], name, size=5, alpha=1e-4, beta=0.75, bias=2.0)
+
+    def maxpool(t: str, name: str) -> str:  # overlapping pooling, no padding
+        return g.op("MaxPool", [t], name, kernel_shape=[3, 3], strides=[2, 2])
+
+    x = g.conv("input", "features.0", 3, 96, 11, stride=4, bias=True, pad=2)       # 96 x 55 x 55
+    x = maxpool(lrn(g.relu(x, "features.1"), "features.2"), "features.3")         # 96 x 27 x 27
+    x = g.conv(x, "features.4", 96, 256, 5, groups=2, bias=True)                  # 256 x 27 x 27
+    x = maxpool(lrn(g.relu(x, "features.5"), "features.6"), "features.7")         # 256 x 13 x 13
+    x = g.relu(g.conv(x, "features.8", 256, 384, 3, bias=True), "features.9")
+    x = g.relu(g.conv(x, "features.10", 384, 384, 3, groups=2, bias=True), "features.11")
+    x = g.relu(g.conv(x, "features.12", 384, 256, 3, groups=2, bias=True), "features.13")
+    x = maxpool(x, "features.14")                                                 # 256 x 6 x 6
+    x = g.op("Flatten", [x], "flatten", axis=1)                                   # 9216
+    x = g.relu(g.gemm(x, "classifier.1", 256 * 6 * 6, hidden), "classifier.2")
+    x = g.relu(g.gemm(x, "classifier.4", hidden, hidden), "classifier.5")
+    x = g.gemm(x, "classifier.6", hidden, 1000)
+    return g.build("alexnet", alexnet.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+# --- ShuffleNet v1 ---------------------------------------------------------------------------
+
+# (output channels, units) per stage for g = 3, from the ShuffleNet paper's table 1; the first
+# unit of a stage has stride 2. The paper has 4, 8 and 4 units.
+_SHUFFLENET_STAGES = [(240, 4), (480, 8), (960, 4)]
+
+
+def _channel_shuffle(g: GraphBuilder, x: str, name: str, c: int, hw: int, groups: int) -> str:
+    """x.view(1, g, C/g, H, W).transpose(1, 2).reshape(1, C, H, W), as PyTorch exports it."""
+    x = g.op("Reshape", [x, g.ints(f"shuffle.{c}x{hw}.grouped", [1, groups, c // groups, hw, hw])],
+             f"{name}.reshape")
+    x = g.op("Transpose", [x], f"{name}.transpose", perm=[0, 2, 1, 3, 4])
+    return g.op("Reshape", [x, g.ints(f"shuffle.{c}x{hw}.flat", [1, c, hw, hw])],
+                f"{name}.reshape_back")
+
+
+def _shuffle_unit(g: GraphBuilder, x: str, name: str, cin: int, cout: int, hw: int, stride: int,
+                  groups: int, first_group: bool) -> str:
+    """ShuffleNet unit (the paper's figure 2 b/c; names from megvii's ShuffleNet-Series).
+
+    Grouped 1x1 conv + BN + ReLU (ungrouped when first_group: 24 input channels), channel
+    shuffle, depthwise 3x3 (stride s) + BN, grouped 1x1 conv + BN. Stride 1: relu(branch + x);
+    stride 2: relu(concat(avgpool3x3/2(x), branch)), the branch giving cout - cin channels.
+    """
+    mid = cout // 4
+    out = cout - cin if stride == 2 else cout
+    h = g.conv(x, f"{name}.branch_main_1.0", cin, mid, 1, groups=1 if first_group else groups)
+    h = g.relu(g.batch_norm(h, f"{name}.branch_main_1.1", mid), f"{name}.branch_main_1.2")
+    h = _channel_shuffle(g, h, f"{name}.channel_shuffle", mid, hw, groups)
+    h = g.conv(h, f"{name}.branch_main_1.3", mid, mid, 3, stride, groups=mid)
+    h = g.batch_norm(h, f"{name}.branch_main_1.4", mid)
+    h = g.conv(h, f"{name}.branch_main_2.0", mid, out, 1, groups=groups)
+    if stride == 1:
+        # A small scale on the branch's last BN keeps the residual sum from growing per unit
+        # (ResNet-18's (0.2, 0.5) would let 12 such units grow the activations 15x).
+        h = g.batch_norm(h, f"{name}.branch_main_2.1", out, gamma=(0.1, 0.3))
+        return g.relu(g.add(h, x, f"{name}.add"), f"{name}.relu")
+    h = g.batch_norm(h, f"{name}.branch_main_2.1", out)
+    proj = g.op("AveragePool", [x], f"{name}.branch_proj", kernel_shape=[3, 3], strides=[2, 2],
+                pads=[1, 1, 1, 1], count_include_pad=1)
+    return g.relu(g.op("Concat", [proj, h], f"{name}.concat", axis=1), f"{name}.relu")
+
+
+def shufflenet(seed: int = 0, groups: int = 3) -> onnx.ModelProto:
+    """ImageNet ShuffleNet v1 (Zhang et al. 2017, g=3, 1.0x): 1x3x224x224 -> 1x1000 logits.
+
+    A 3x3/2 stem conv to 24 channels + BN + ReLU, MaxPool 3x3/2, three stages of ShuffleNet
+    units (240, 480, 960 channels; 4, 8, 4 units, the first of each with stride 2; bottlenecks
+    of a quarter of the stage's width), global average pool, flatten, a fully connected layer.
+    Each channel shuffle is Reshape [1, 3, C/3, H, W] -> Transpose (0, 2, 1, 3, 4) -> Reshape
+    back, with the shapes as initializers.
+
+    Ops: Conv (grouped 1x1 with group=3, depthwise 3x3), BatchNormalization, Relu, MaxPool,
+    Reshape, Transpose, Add, AveragePool (pad 1, count_include_pad=1), Concat,
+    GlobalAveragePool, Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+    x = g.conv_bn_act("input", "first_conv", 3, 24, 3, stride=2)                # 24 x 112 x 112
+    x = g.op("MaxPool", [x], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin, hw, index = 24, 56, 0
+    for cout, units in _SHUFFLENET_STAGES:
+        for unit in range(units):
+            stride = 2 if unit == 0 else 1
+            x = _shuffle_unit(g, x, f"features.{index}", cin, cout, hw, stride, groups,
+                              first_group=index == 0)
+            cin, hw, index = cout, hw // stride, index + 1
+    x = g.op("GlobalAveragePool", [x], "globalpool")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    x = g.gemm(x, "classifier.0", cin, 1000)
+    return g.build("shufflenet", shufflenet.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+# --- SqueezeNet 1.1 --------------------------------------------------------------------------
+
+# (squeeze, expand 1x1 = expand 3x3) per fire module, from torchvision's squeezenet1_1
+_SQUEEZENET_FIRES = [(16, 64), (16, 64), None, (32, 128), (32, 128), None,
+                     (48, 192), (48, 192), (64, 256), (64, 256)]   # None: MaxPool 3x3/2
+
+
+def _fire(g: GraphBuilder, x: str, name: str, cin: int, squeeze: int, expand: int) -> str:
+    """relu(squeeze 1x1) -> concat(relu(expand 1x1), relu(expand 3x3, pad 1)) on channels."""
+    s = g.relu(g.conv(x, f"{name}.squeeze", cin, squeeze, 1, bias=True),
+               f"{name}.squeeze_activation")
+    e1 = g.relu(g.conv(s, f"{name}.expand1x1", squeeze, expand, 1, bias=True),
+                f"{name}.expand1x1_activation")
+    e3 = g.relu(g.conv(s, f"{name}.expand3x3", squeeze, expand, 3, bias=True),
+                f"{name}.expand3x3_activation")
+    return g.op("Concat", [e1, e3], f"{name}.cat", axis=1)
+
+
+def squeezenet(seed: int = 0) -> onnx.ModelProto:
+    """ImageNet SqueezeNet 1.1 (Iandola et al. 2016, torchvision layout): 1x3x224x224 -> 1x1000.
+
+    conv1 3x3/2 64 (no padding) + ReLU, MaxPool 3x3/2 (ceil_mode=1, as exported), fire2-3,
+    MaxPool, fire4-5, MaxPool, fire6-9 (squeeze 16/16/32/32/48/48/64/64, expands 4x that each),
+    then the classifier: a 1x1 conv to 1000 channels + ReLU, global average pool, Flatten.
+    All convs have biases.
+
+    Ops: Conv (with bias, 1x1 and 3x3), Relu, MaxPool (ceil_mode), Concat, GlobalAveragePool,
+    Flatten.
+    """
+    g = GraphBuilder(seed)
+    x = g.relu(g.conv("input", "features.0", 3, 64, 3, stride=2, bias=True, pad=0),
+               "features.1")                                                    # 64 x 111 x 111
+    x = g.op("MaxPool", [x], "features.2", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    cin = 64
+    for index, fire in enumerate(_SQUEEZENET_FIRES, start=3):
+        if fire is None:
+            x = g.op("MaxPool", [x], f"features.{index}", kernel_shape=[3, 3], strides=[2, 2],
+                     ceil_mode=1)
+            continue
+        squeeze, expand = fire
+        x = _fire(g, x, f"features.{index}", cin, squeeze, expand)
+        cin = 2 * expand                                                        # 512 x 13 x 13
+    x = g.relu(g.conv(x, "classifier.1", cin, 1000, 1, bias=True), "classifier.2")
+    x = g.op("GlobalAveragePool", [x], "classifier.3")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    return g.build("squeezenet", squeezenet.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
 # --- MLP -------------------------------------------------------------------------------------
 
 def mlp(seed: int = 0) -> onnx.ModelProto:
@@ -422,6 +596,9 @@ def glue(seed: int = 0) -> onnx.ModelProto:
 MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "resnet18": resnet18,
     "mobilenetv2": mobilenetv2,
+    "alexnet": alexnet,
+    "shufflenet": shufflenet,
+    "squeezenet": squeezenet,
     "mlp": mlp,
     "transformer_block": transformer_block,
     "tiny_yolo": tiny_yolo,
