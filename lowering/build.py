@@ -25,7 +25,7 @@ from lamina.compiler.opdef import ConstantLike
 from . import tvm_adapter as tvm
 from . import targets
 from .te import COMPUTES, LoweringError, dtype_of
-from .te.common import _attr, compute_knobs, knob
+from .te.common import attr, compute_knobs, knob
 from .te.conv import conv_channel_block, packs_weight
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
@@ -113,9 +113,9 @@ def _weight_packing(op: Operation):
     """(packed shape, numpy packing function) of operand 1 of a conv2d / matmul / gemm whose
     compute packs it (te/conv.py `pack_w`, te/linalg.py `pack_b`), else None."""
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
-    group = _attr(op, "group", 1)
+    group = attr(op, "group", 1)
     if op.name == "nn.conv2d" and len(shapes[1]) == 4 and packs_weight(group, shapes[1][1]) \
-            and _attr(op, "weight_layout", "OIHW") == "OIHW":
+            and attr(op, "weight_layout", "OIHW") == "OIHW":
         o, c, kh, kw = shapes[1]
         ob = knob("pack_ob", conv_channel_block(op, o // group, kh * kw, c), o // group,
                   "output channels of a group")
@@ -126,7 +126,7 @@ def _weight_packing(op: Operation):
         nv = knob("pack_nv", vector_width(n), n, "columns of B")
         return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2))
     if op.name == "nn.gemm" and len(shapes[0]) == 2 and len(shapes[1]) == 2:
-        ta, tb = bool(_attr(op, "trans_a", 0)), bool(_attr(op, "trans_b", 0))
+        ta, tb = bool(attr(op, "trans_a", 0)), bool(attr(op, "trans_b", 0))
         m = shapes[0][1] if ta else shapes[0][0]
         if not (tb or m >= PACK_MIN_ROWS):
             return None

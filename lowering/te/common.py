@@ -74,7 +74,7 @@ def elementwise(op, fn: Callable, *tensors, name: str | None = None):
                       name=name or op.name.split(".")[1])
 
 
-def _attr(op, name, default=None):
+def attr(op, name, default=None):
     """An attribute's Python value (tuple for arrays), or `default` when absent."""
     from lamina.dialects.nn.base import py
 

@@ -9,12 +9,12 @@ from lamina.dialects.nn.layout import NCHW, OIHW, Layout, blocked_channels, imag
 
 from ..tvm_adapter import te, tir
 from . import lowers
-from .common import _attr, accumulator, const, knob, out_shape, rounded
+from .common import attr, accumulator, const, knob, out_shape, rounded
 from .layout import view
 
 
 def _layout(op) -> Layout:
-    return image_layout(_attr(op, "layout", "NCHW"))
+    return image_layout(attr(op, "layout", "NCHW"))
 
 
 def _nchw(op, x):
@@ -32,7 +32,7 @@ def _nchw(op, x):
 
 def _oihw(op, w):
     """The weight seen as OIHW (a view when its `weight_layout` is another)."""
-    wl = Layout.parse(_attr(op, "weight_layout", "OIHW"))
+    wl = Layout.parse(attr(op, "weight_layout", "OIHW"))
     if wl == OIHW:
         return w
     sizes = wl.sizes([int(d) for d in w.shape])
@@ -89,22 +89,22 @@ def conv_channel_block(op, per_group_out: int, window: int, in_per_group: int) -
 def conv_output_width(op) -> int:
     """The width of a conv2d's output (its W axis in the op's layout)."""
     shape = out_shape(op)
-    return shape[2] if _attr(op, "layout", "NCHW") == "NHWC" else shape[3]
+    return shape[2] if attr(op, "layout", "NCHW") == "NHWC" else shape[3]
 
 
 @lowers("nn.conv2d")
 def conv2d(op, x, w, *bias):
-    block = blocked_channels(_attr(op, "layout", "NCHW"))
+    block = blocked_channels(attr(op, "layout", "NCHW"))
     if block is not None:
         direct = conv2d_nchwc(op, x, w, bias, block)
         if direct is not None:
             return direct
     x, back = _nchw(op, x)
     w = _oihw(op, w)
-    sh, sw = _attr(op, "strides", (1, 1))
-    dh, dw = _attr(op, "dilations", (1, 1))
-    group = _attr(op, "group", 1)
-    xp = _padded(x, _attr(op, "pads", (0, 0, 0, 0)), const(0, x.dtype))
+    sh, sw = attr(op, "strides", (1, 1))
+    dh, dw = attr(op, "dilations", (1, 1))
+    group = attr(op, "group", 1)
+    xp = _padded(x, attr(op, "pads", (0, 0, 0, 0)), const(0, x.dtype))
     if w.op.name.endswith("_packed"):  # a constant weight, packed once by build.py: [O/ob, C, KH, KW, ob]
         oo_, in_per_group, kh, kw, ob_ = (int(d) for d in w.shape)
         out_c = oo_ * ob_
@@ -151,8 +151,8 @@ def conv2d(op, x, w, *bias):
 
 
 def _pool_geometry(op):
-    return (_attr(op, "kernel_shape"), _attr(op, "strides", (1, 1)), _attr(op, "pads", (0, 0, 0, 0)),
-            _attr(op, "dilations", (1, 1)))
+    return (attr(op, "kernel_shape"), attr(op, "strides", (1, 1)), attr(op, "pads", (0, 0, 0, 0)),
+            attr(op, "dilations", (1, 1)))
 
 
 @lowers("nn.max_pool2d")
@@ -185,7 +185,7 @@ def avg_pool2d(op, x):
     ry, rx = te.reduce_axis((0, kh), name="ry"), te.reduce_axis((0, kw), name="rx")
     total = te.compute(_nchw_shape(op), lambda b, ch, i, j: te.sum(xp[b, ch, i * sh + ry, j * sw + rx],
                                                                   axis=[ry, rx]), name="window_sum")
-    include_pad = bool(_attr(op, "count_include_pad", 0))
+    include_pad = bool(attr(op, "count_include_pad", 0))
 
     def count(i, j):
         """Elements the window covers: of the input only, or of the padded input (ONNX)."""
@@ -235,10 +235,10 @@ def conv2d_nchwc(op, x, w, bias, c: int):
     x[n, ob, ..., oi] * w[ob, 0, ky, kx, oi] (depthwise, weight "OIHW{c}o"); None for other
     convs (they go through NCHW views). The c channels of a block are the innermost axis of x, w
     and y: one vector."""
-    wl = _attr(op, "weight_layout", "OIHW")
-    group = _attr(op, "group", 1)
-    sh, sw = _attr(op, "strides", (1, 1))
-    dh, dw = _attr(op, "dilations", (1, 1))
+    wl = attr(op, "weight_layout", "OIHW")
+    group = attr(op, "group", 1)
+    sh, sw = attr(op, "strides", (1, 1))
+    dh, dw = attr(op, "dilations", (1, 1))
     n, cb, h, wd, _ = (int(d) for d in x.shape)
     acc = accumulator(x.dtype)
     shape = out_shape(op)
@@ -249,7 +249,7 @@ def conv2d_nchwc(op, x, w, bias, c: int):
         _, _, kh, kw, _ = (int(d) for d in w.shape)
     else:
         return None
-    xp = _padded_blocked(x, _attr(op, "pads", (0, 0, 0, 0)), const(0, x.dtype))
+    xp = _padded_blocked(x, attr(op, "pads", (0, 0, 0, 0)), const(0, x.dtype))
     ry = te.reduce_axis((0, kh), name="ry")
     rx = te.reduce_axis((0, kw), name="rx")
     if group == 1:

@@ -6,7 +6,7 @@ from typing import Callable
 
 from ..tvm_adapter import tir
 from . import fast_math, lowers
-from .common import _attr, const, elementwise, expr_dtype, out_dtype
+from .common import attr, const, elementwise, expr_dtype, out_dtype
 
 
 def _unary(name: str, fn: Callable):
@@ -33,7 +33,7 @@ _unary("nn.hard_swish", lambda v, dt, op: v * tir.max(const(0, dt), tir.min(cons
 
 @lowers("nn.leaky_relu")
 def leaky_relu(op, x):
-    alpha = const(_attr(op, "alpha", 0.01), x.dtype)
+    alpha = const(attr(op, "alpha", 0.01), x.dtype)
     return elementwise(op, lambda v: tir.Select(v >= const(0, x.dtype), v, v * alpha), x)
 
 
@@ -120,7 +120,7 @@ def cast(op, x):
 
 @lowers("nn.clip")
 def clip(op, x):
-    lo, hi = _attr(op, "min"), _attr(op, "max")
+    lo, hi = attr(op, "min"), attr(op, "max")
 
     def fn(v):
         if lo is not None:
@@ -134,7 +134,7 @@ def clip(op, x):
 @lowers("nn.gelu")
 def gelu(op, x):
     dt = x.dtype
-    if _attr(op, "approximate", "none") == "tanh":
+    if attr(op, "approximate", "none") == "tanh":
         c = const(0.7978845608028654, dt)  # sqrt(2 / pi)
         return elementwise(op, lambda v: const(0.5, dt) * v * (const(1, dt) + tir.tanh(
             c * (v + const(0.044715, dt) * v * v * v))), x)
@@ -144,5 +144,5 @@ def gelu(op, x):
 @lowers("nn.hard_sigmoid")
 def hard_sigmoid(op, x):
     dt = x.dtype
-    alpha, beta = const(_attr(op, "alpha", 0.2), dt), const(_attr(op, "beta", 0.5), dt)
+    alpha, beta = const(attr(op, "alpha", 0.2), dt), const(attr(op, "beta", 0.5), dt)
     return elementwise(op, lambda v: tir.max(const(0, dt), tir.min(const(1, dt), alpha * v + beta)), x)

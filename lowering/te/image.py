@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ..tvm_adapter import te, tir
 from . import LoweringError, lowers
-from .common import _attr, const, out_shape
+from .common import attr, const, out_shape
 
 
 @lowers("nn.depth_to_space")
 def depth_to_space(op, x):
-    bs = _attr(op, "blocksize")
+    bs = attr(op, "blocksize")
     c_out = out_shape(op)[1]
-    crd = _attr(op, "mode", "DCR") == "CRD"
+    crd = attr(op, "mode", "DCR") == "CRD"
 
     def at(b, ch, i, j):
         di, dj = i % bs, j % bs
@@ -22,7 +22,7 @@ def depth_to_space(op, x):
 
 @lowers("nn.space_to_depth")
 def space_to_depth(op, x):
-    bs = _attr(op, "blocksize")
+    bs = attr(op, "blocksize")
     c_in = int(x.shape[1])
 
     def at(b, ch, i, j):
@@ -36,9 +36,9 @@ def resize(op, x):
     """4-D NCHW resize of H and W; nearest or linear, ONNX coordinate modes."""
     n, c, h, w = (int(d) for d in x.shape)
     _, _, oh, ow = out_shape(op)
-    mode = _attr(op, "mode", "nearest")
-    ctm = _attr(op, "coordinate_transformation_mode", "half_pixel")
-    nearest_mode = _attr(op, "nearest_mode", "round_prefer_floor")
+    mode = attr(op, "mode", "nearest")
+    ctm = attr(op, "coordinate_transformation_mode", "half_pixel")
+    nearest_mode = attr(op, "nearest_mode", "round_prefer_floor")
     f32 = "float32"
 
     def source(i, out_len, in_len):

@@ -12,7 +12,7 @@ from lamina.dialects.nn.layout import Layout
 
 from ..tvm_adapter import te, tir
 from . import lowers
-from .common import _attr, out_shape
+from .common import attr, out_shape
 
 
 def whole_indices(layout: Layout, index) -> dict:
@@ -52,5 +52,5 @@ def view(x, src: Layout, dst: Layout, shape, name: str):
 
 @lowers("nn.layout_transform")
 def layout_transform(op, x):
-    src, dst = Layout.parse(_attr(op, "src")), Layout.parse(_attr(op, "dst"))
+    src, dst = Layout.parse(attr(op, "src")), Layout.parse(attr(op, "dst"))
     return view(x, src, dst, out_shape(op), "layout_transform")

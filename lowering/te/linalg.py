@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..tvm_adapter import te
 from . import lowers
-from .common import _attr, accumulator, broadcast_index, const, knob, out_shape, rounded
+from .common import attr, accumulator, broadcast_index, const, knob, out_shape, rounded
 
 PACK_MIN_ROWS = 16  # below this many rows of A (per batch), B is read in place unless transposed
 
@@ -71,8 +71,8 @@ def _broadcast_batch(tensor, batch: tuple, core: int = 2) -> tuple:
 
 @lowers("nn.gemm")
 def gemm(op, a, b, *c):
-    ta, tb = bool(_attr(op, "trans_a", 0)), bool(_attr(op, "trans_b", 0))
-    alpha, beta = _attr(op, "alpha", 1.0), _attr(op, "beta", 1.0)
+    ta, tb = bool(attr(op, "trans_a", 0)), bool(attr(op, "trans_b", 0))
+    alpha, beta = attr(op, "alpha", 1.0), attr(op, "beta", 1.0)
     k_extent = int(a.shape[0] if ta else a.shape[1])
     m_extent = int(a.shape[1] if ta else a.shape[0])
     k = te.reduce_axis((0, k_extent), name="k")

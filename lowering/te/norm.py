@@ -6,14 +6,14 @@ from ..tvm_adapter import te, tir
 from . import lowers
 from lamina.dialects.nn.layout import NCHW, image_layout
 
-from .common import _attr, broadcast_index, const, out_shape
+from .common import attr, broadcast_index, const, out_shape
 from .layout import whole_indices
 
 
 def _channel_of(op):
     """The channel of element index i of batch_norm's x: i[1] in NCHW (any rank), i[3] in NHWC,
     i[1] * c + i[4] in NCHW{c}c."""
-    layout = image_layout(_attr(op, "layout", "NCHW"))
+    layout = image_layout(attr(op, "layout", "NCHW"))
     if layout == NCHW:
         return lambda i: i[1]
     return lambda i: whole_indices(layout, i)["C"]
@@ -21,7 +21,7 @@ def _channel_of(op):
 
 @lowers("nn.batch_norm")
 def batch_norm(op, x, scale, bias, mean, var):
-    eps = const(_attr(op, "epsilon", 1e-5), x.dtype)
+    eps = const(attr(op, "epsilon", 1e-5), x.dtype)
     ch = _channel_of(op)
     return te.compute(out_shape(op), lambda *i: (x[i] - mean[ch(i)]) / tir.sqrt(var[ch(i)] + eps) * scale[ch(i)]
                       + bias[ch(i)], name="batch_norm")
@@ -55,9 +55,9 @@ def _moments(x, axes, name):
 @lowers("nn.layer_norm")
 def layer_norm(op, x, scale, *bias):
     rank = len(x.shape)
-    axis = _attr(op, "axis", -1) % rank
+    axis = attr(op, "axis", -1) % rank
     axes = list(range(axis, rank))
-    eps = const(_attr(op, "epsilon", 1e-5), x.dtype)
+    eps = const(attr(op, "epsilon", 1e-5), x.dtype)
     mean, var = _moments(x, axes, "ln")
 
     def at(*i):
@@ -71,7 +71,7 @@ def layer_norm(op, x, scale, *bias):
 def instance_norm(op, x, scale, bias):
     rank = len(x.shape)
     axes = list(range(2, rank))
-    eps = const(_attr(op, "epsilon", 1e-5), x.dtype)
+    eps = const(attr(op, "epsilon", 1e-5), x.dtype)
     mean, var = _moments(x, axes, "in")
 
     def at(*i):
@@ -82,8 +82,8 @@ def instance_norm(op, x, scale, bias):
 
 @lowers("nn.lrn")
 def lrn(op, x):
-    size = _attr(op, "size")
-    alpha, beta, bias = _attr(op, "alpha", 1e-4), _attr(op, "beta", 0.75), _attr(op, "bias", 1.0)
+    size = attr(op, "size")
+    alpha, beta, bias = attr(op, "alpha", 1e-4), attr(op, "beta", 0.75), attr(op, "bias", 1.0)
     c = int(x.shape[1])
     lo = (size - 1) // 2
     r = te.reduce_axis((0, size), name="r")

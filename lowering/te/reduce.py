@@ -6,11 +6,11 @@ from typing import Callable
 
 from ..tvm_adapter import te, tir
 from . import fast_math, lowers
-from .common import _attr, const, out_shape
+from .common import attr, const, out_shape
 
 
 def _reduce_axes(op, rank: int) -> list[int]:
-    axes = _attr(op, "axes", ()) or tuple(range(rank))
+    axes = attr(op, "axes", ()) or tuple(range(rank))
     return sorted(a % rank for a in axes)
 
 
@@ -32,7 +32,7 @@ def _reduction(name: str, reducer, identity: Callable):
     def reduce(op, x):
         rank = len(x.shape)
         axes = _reduce_axes(op, rank)
-        keep = bool(_attr(op, "keepdims", 1))
+        keep = bool(attr(op, "keepdims", 1))
         raxes = [te.reduce_axis((0, int(x.shape[a])), name=f"r{a}") for a in axes]
 
         def at(*i):
@@ -78,7 +78,7 @@ _reduction("nn.reduce_prod", _prod, lambda t: const(1, t))
 def softmax(op, x):
     """exp(x - max) / sum(exp(x - max)) along one axis (log: x - max - log(sum))."""
     rank = len(x.shape)
-    axis = _attr(op, "axis", -1) % rank
+    axis = attr(op, "axis", -1) % rank
     shape = [int(d) for d in x.shape]
     reduced_shape = shape[:axis] + shape[axis + 1:]
     k = te.reduce_axis((0, shape[axis]), name="k")

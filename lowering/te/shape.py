@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..tvm_adapter import te, tir
 from . import LoweringError, lowers
-from .common import _attr, const, elementwise, out_shape
+from .common import attr, const, elementwise, out_shape
 
 
 def _flat_index(index, shape):
@@ -35,7 +35,7 @@ def reshape(op, x):
 @lowers("nn.transpose")
 def transpose(op, x):
     rank = len(x.shape)
-    perm = _attr(op, "perm", None) or tuple(reversed(range(rank)))
+    perm = attr(op, "perm", None) or tuple(reversed(range(rank)))
     inverse = [perm.index(d) for d in range(rank)]
     return te.compute(out_shape(op), lambda *i: x[tuple(i[inverse[d]] for d in range(rank))], name="transpose")
 
@@ -43,7 +43,7 @@ def transpose(op, x):
 @lowers("nn.channel_shuffle")
 def channel_shuffle(op, x):
     """Output channel c reads input channel (c % groups) * (C / groups) + c // groups."""
-    groups = _attr(op, "groups")
+    groups = attr(op, "groups")
     per_group = int(x.shape[1]) // groups
     return te.compute(out_shape(op), lambda n, c, *rest: x[(n, (c % groups) * per_group + c // groups, *rest)],
                       name="channel_shuffle")
@@ -58,7 +58,7 @@ def expand(op, x):
 def concat(op, *xs):
     """Each output index reads the operand whose range along `axis` contains it."""
     rank = len(xs[0].shape)
-    axis = _attr(op, "axis") % rank
+    axis = attr(op, "axis") % rank
     offsets, total = [], 0
     for t in xs:
         offsets.append(total)
@@ -79,7 +79,7 @@ def concat(op, *xs):
 @lowers("nn.split")
 def split(op, x):
     rank = len(x.shape)
-    axis = _attr(op, "axis", 0) % rank
+    axis = attr(op, "axis", 0) % rank
     def piece(n, start):
         return te.compute(out_shape(op, n), lambda *i: x[tuple(
             i[d] + start if d == axis else i[d] for d in range(rank))], name=f"split{n}")
@@ -96,9 +96,9 @@ def slice_(op, x):
     rank = len(x.shape)
     shape = [int(d) for d in x.shape]
     first, step = [0] * rank, [1] * rank
-    axes = _attr(op, "axes", None) or tuple(range(len(_attr(op, "starts"))))
-    steps = _attr(op, "steps", None) or (1,) * len(axes)
-    for start, axis, st in zip(_attr(op, "starts"), axes, steps):
+    axes = attr(op, "axes", None) or tuple(range(len(attr(op, "starts"))))
+    steps = attr(op, "steps", None) or (1,) * len(axes)
+    for start, axis, st in zip(attr(op, "starts"), axes, steps):
         a, dim = axis % rank, shape[axis % rank]
         start = start + dim if start < 0 else start
         first[a] = max(0, min(start, dim)) if st > 0 else max(0, min(start, dim - 1))
@@ -110,7 +110,7 @@ def slice_(op, x):
 @lowers("nn.gather")
 def gather(op, x, indices):
     rank = len(x.shape)
-    axis = _attr(op, "axis", 0) % rank
+    axis = attr(op, "axis", 0) % rank
     q = len(indices.shape)
     dim = int(x.shape[axis])
 
@@ -130,11 +130,11 @@ def tile(op, x):
 @lowers("nn.pad")
 def pad(op, x):
     rank = len(x.shape)
-    pads = _attr(op, "pads")
+    pads = attr(op, "pads")
     begin = pads[:rank]
     shape = [int(d) for d in x.shape]
-    mode = _attr(op, "mode", "constant")
-    value = const(_attr(op, "value", 0.0), x.dtype)
+    mode = attr(op, "mode", "constant")
+    value = const(attr(op, "value", 0.0), x.dtype)
 
     def at(*i):
         src = [v - b for v, b in zip(i, begin)]
