@@ -141,12 +141,23 @@ def _weight_packing(op: Operation):
 ALIGN = 64  # TVM kernels take buffers aligned to 64 bytes (from_dlpack checks it)
 
 
+# A padded read in a TVM kernel may load up to a few rows before or after its input buffer:
+# te/conv.py writes padding as Select(inside, x[clamp(i - top)], 0), and TVM 0.27's simplifier
+# drops the clamp under the Select's condition (measured: every pad block reads x[i - 1]), while
+# LLVM's select loads both sides. The loaded value is thrown away, but a load past a mapped page
+# crashes (ShuffleNet's package did: its first arena buffer was read at row -1). So every buffer
+# a kernel reads is allocated with this much memory around it; untouched, it costs no RSS.
+# It covers a read of up to 256 Ki float32 elements (pad rows x row length x channels) either side.
+GUARD_BYTES = 1 << 20
+
+
 def aligned_empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-ordered numpy array whose data is 64-byte aligned."""
+    """An uninitialised C-ordered array whose data is 64-byte aligned, with GUARD_BYTES of
+    allocated memory before and after it (see GUARD_BYTES)."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(nbytes + ALIGN, np.uint8)
-    off = (-buf.ctypes.data) % ALIGN
+    buf = np.empty(GUARD_BYTES + nbytes + ALIGN + GUARD_BYTES, np.uint8)
+    off = GUARD_BYTES + (-(buf.ctypes.data + GUARD_BYTES)) % ALIGN
     return buf[off:off + nbytes].view(dtype).reshape(shape)
 
 
