@@ -23,20 +23,9 @@ from lamina.compiler.verifier import verify
 from lamina.runtime.executor import compile
 from lamina.runtime.interpreter import interpret
 
-from test_memory_plan import check_plan
+from test_memory_plan import check_plan, kernel_cache  # noqa: F401  (the module's own kernel cache folder)
 
 CHAIN_EXAMPLES = 25 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 200
-
-
-@pytest.fixture(autouse=True, scope="module")
-def kernel_cache(tmp_path_factory):
-    previous = os.environ.get("LAMINA_CACHE_DIR")
-    os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
-    yield
-    if previous is None:
-        os.environ.pop("LAMINA_CACHE_DIR", None)
-    else:
-        os.environ["LAMINA_CACHE_DIR"] = previous
 
 
 def T(*shape) -> str:
