@@ -518,11 +518,9 @@ def _run_compile(args) -> int:
         with open(args.output, "w") as f:
             f.write(ir_text)
     elif args.output:
-        from lamina.lowering.schedules.files import file_name, schedule_text
-        from lamina.runtime.package import write_package
+        from lamina.runtime.package import schedule_texts, write_package
 
-        texts = {file_name(k.name)[:-5]: schedule_text(k) for k in model.kernels if k.scheduled is not None}
-        write_package(model, args.output, ir_text=ir_text, schedules=texts, inputs=[args.model],
+        write_package(model, args.output, ir_text=ir_text, schedules=schedule_texts(model), inputs=[args.model],
                       output_names=_output_names(args.model, len(model.returns)))
     if args.emit_schedules:
         from lamina.lowering.schedules.files import write_schedules

@@ -425,11 +425,14 @@ def _child(argv: list[str], env: dict) -> tuple[float, float | None]:
 def run_package(row: Row, compiled, path: Path, threads: int, runs: int) -> None:
     """Write `compiled` as a package and run it `runs` times, each in a fresh process with the
     lean runner; the same for onnxruntime's peak memory."""
-    from lamina.runtime.package import runner_path, write_package
+    from lamina.compiler.printer import print_ir
+    from lamina.runtime.package import runner_path, schedule_texts, write_package
 
     env = dict(os.environ, TVM_NUM_THREADS=str(threads))
     with tempfile.TemporaryDirectory(prefix="lamina-bench-package-") as work:
-        tar = write_package(compiled, Path(work) / f"{row.model}.tar")
+        # the package `lamina compile -o model.tar` writes: the IR and the schedules too
+        tar = write_package(compiled, Path(work) / f"{row.model}.tar", ir_text=print_ir(compiled.module),
+                            schedules=schedule_texts(compiled))
         package = [_child([sys.executable, "-c", PACKAGE_ONCE, str(runner_path()), str(tar), "--fill", "random"], env)
                    for _ in range(runs)]
     ort = [_child([sys.executable, "-c", ORT_ONCE, str(path), str(threads)], env) for _ in range(max(1, runs // 2))]

@@ -363,6 +363,14 @@ def manifest_for(compiled, members: dict, kernels: _Kernels) -> dict:
     }
 
 
+def schedule_texts(compiled) -> dict[str, str]:
+    """Each kernel's schedule as the text of its schedule file, by file stem (what `lamina
+    compile -o model.tar` stores under schedules/)."""
+    from lamina.lowering.schedules.files import file_name, schedule_text
+
+    return {file_name(k.name)[:-5]: schedule_text(k) for k in compiled.kernels if k.scheduled is not None}
+
+
 def write_package(compiled, path, *, ir_text: str = "", schedules: dict[str, str] | None = None,
                   inputs=(), output_names: list[str] | None = None) -> Path:
     """Write `compiled` (a CompiledModel) as one package file at `path`; returns the path.

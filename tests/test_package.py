@@ -285,6 +285,8 @@ CORRUPTIONS = {
     "not-a-tar": (lambda src, dst: dst.write_bytes(b"\x7fELF" + bytes(5000)), "not a readable tar"),
     "flipped-kernel-byte": (lambda src, dst: _rewrite(src, dst, replace=_flip_a_kernel_byte(_members(src))),
                             "does not match its sha256"),
+    "altered-ir": (lambda src, dst: _rewrite(src, dst, replace={"ir.mlir": b"// the IX\n"}),
+                   "'ir.mlir' does not match its sha256"),
     "missing-member": (lambda src, dst: _rewrite(src, dst, drop=["ir.mlir"]),
                        "'ir.mlir' listed in the manifest is missing"),
     "extra-member": (lambda src, dst: _rewrite(src, dst, add=[_regular("notes.txt")]),
@@ -463,3 +465,16 @@ def test_a_free_concat_input_outside_its_output_is_refused(fire_package, tmp_pat
     bad = _rewrite(path, tmp_path / "bad.tar", plan=move, rehash=True)
     with pytest.raises(PackageError, match="plan.json is malformed"):
         load_package(bad)
+
+
+def test_the_runner_keeps_only_the_plan_and_the_kernels_in_memory(package):
+    """ir.mlir holds every weight again as text (ResNet-18's: 93 MB) and the schedules are for
+    people: they are hashed a chunk at a time, never held."""
+    from lamina.runtime.package_runner import PackageFile
+
+    opened = PackageFile(package)
+    try:
+        assert "ir.mlir" in opened.members and any(n.startswith("schedules/") for n in opened.members)
+        assert set(opened.data) == {"plan.json"} | {n for n in opened.members if n.startswith("kernels/")}
+    finally:
+        opened.close()
