@@ -26,7 +26,7 @@ from . import tvm_adapter as tvm
 from . import targets
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import attr, compute_knobs, knob
-from .te.conv import conv_channel_block, packs_weight
+from .te.conv import pack_block, packs_weight
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
 
@@ -117,8 +117,7 @@ def _weight_packing(op: Operation):
     if op.name == "nn.conv2d" and len(shapes[1]) == 4 and packs_weight(group, shapes[1][1]) \
             and attr(op, "weight_layout", "OIHW") == "OIHW":
         o, c, kh, kw = shapes[1]
-        ob = knob("pack_ob", conv_channel_block(op, o // group, kh * kw, c), o // group,
-                  "output channels of a group")
+        ob = pack_block(op, o, c, kh, kw)
         return (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
             w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:

@@ -218,14 +218,15 @@ def random_inputs(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
     return feed
 
 
-def median_seconds(fn, runs: int, warmup: int) -> float:
+def median_seconds(fn, runs: int, warmup: int, clock=time.perf_counter) -> float:
+    """The median of `runs` timed calls of `fn` after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -238,14 +239,7 @@ def time_in_blocks(sides: dict, runs: int, warmup: int, blocks: int = 3, clock=t
     medians = {name: [] for name in sides}
     for _ in range(blocks):
         for name, fn in sides.items():
-            for _ in range(warmup):
-                fn()
-            times = []
-            for _ in range(runs):
-                start = clock()
-                fn()
-                times.append(clock() - start)
-            medians[name].append(statistics.median(times))
+            medians[name].append(median_seconds(fn, runs, warmup, clock))
     return medians
 
 
@@ -390,6 +384,8 @@ except SystemExit as e:
 print(_peak_mib())
 """
 
+# onnxruntime's side: the session as `onnxruntime_session` makes it (written out, so the child
+# imports nothing of lamina's), run once on the bench's own inputs (`random_inputs`, saved as .npz)
 ORT_ONCE = PEAK_RSS + """
 import sys
 import numpy as np
@@ -398,13 +394,7 @@ options = ort.SessionOptions()
 options.intra_op_num_threads = int(sys.argv[2])
 options.inter_op_num_threads = 1
 session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
-feed = {}
-for i in session.get_inputs():
-    shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
-    dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]
-    rng = np.random.default_rng(0)
-    feed[i.name] = (rng.integers(0, 2, shape) if dtype is not np.float32 else rng.standard_normal(shape)).astype(dtype)
-session.run(None, feed)
+session.run(None, dict(np.load(sys.argv[3])))
 print(_peak_mib())
 """
 
@@ -422,7 +412,7 @@ def _child(argv: list[str], env: dict) -> tuple[float, float | None]:
     return wall, (peak if peak >= 0 else None)
 
 
-def run_package(row: Row, compiled, path: Path, threads: int, runs: int) -> None:
+def run_package(row: Row, compiled, path: Path, feed: dict, threads: int, runs: int) -> None:
     """Write `compiled` as a package and run it `runs` times, each in a fresh process with the
     lean runner; the same for onnxruntime's peak memory."""
     from lamina.compiler.printer import print_ir
@@ -435,7 +425,9 @@ def run_package(row: Row, compiled, path: Path, threads: int, runs: int) -> None
                             schedules=schedule_texts(compiled))
         package = [_child([sys.executable, "-c", PACKAGE_ONCE, str(runner_path()), str(tar), "--fill", "random"], env)
                    for _ in range(runs)]
-    ort = [_child([sys.executable, "-c", ORT_ONCE, str(path), str(threads)], env) for _ in range(max(1, runs // 2))]
+        np.savez(Path(work) / "feed.npz", **feed)
+        ort = [_child([sys.executable, "-c", ORT_ONCE, str(path), str(threads), str(Path(work) / "feed.npz")], env)
+               for _ in range(max(1, runs // 2))]
     row.package_s = statistics.median(wall for wall, _ in package)
     row.package_mib = max((mib for _, mib in package if mib is not None), default=None)
     row.ort_process_mib = max((mib for _, mib in ort if mib is not None), default=None)
@@ -575,7 +567,7 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
             if row.lamina_status == "ok" and package:
                 say(f"{name}: package, in fresh processes")
                 try:
-                    run_package(row, compiled, path, threads, max(3, min(runs, 5)))
+                    run_package(row, compiled, path, feed, threads, max(3, min(runs, 5)))
                 except Exception as e:  # the package columns stay empty; the note says why
                     row.notes.append(f"package: {type(e).__name__}: {_first_line(e)}")
         del compiled

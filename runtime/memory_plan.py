@@ -441,9 +441,8 @@ def plan_steps(step_ops: list[Operation], outputs: list[Value], in_place: bool =
     for step, op in enumerate(step_ops):
         for r in op.results:
             index[r] = len(buffers)
-            shape = "x".join(str(d) for d in r.type.shape) or "scalar"
             name = f"%{r.name_hint}" if r.name_hint else f"%{step}#{r.index}" if len(op.results) > 1 else f"%{step}"
-            buffers.append(Buffer(name, nbytes_of(r), step, step, detail=f"{op.name} {shape} {r.type.element_type}"))
+            buffers.append(Buffer(name, nbytes_of(r), step, step, detail=f"{op.name} {_type_text(r)}"))
     num_steps = len(step_ops)
     free = [c for c in concats if c.free]
     for k, c in enumerate(free):

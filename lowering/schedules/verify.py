@@ -91,9 +91,10 @@ def check_bind(op, target, tag: str, extent: int | None) -> None:
 
 def check_loop_kind(op, kind: str | None) -> None:
     if kind == REDUCE and op.name in ("sched.vectorize", "sched.parallel", "sched.bind"):
-        what = op.name.split(".")[1]
-        raise error(op, f"would {'parallelize' if what == 'parallel' else what} a reduction loop", "only data-parallel loops can be "
-                    f"{'vectorized' if what == 'vectorize' else 'run in parallel'}; rfactor the reduction first")
+        verb = {"sched.vectorize": "vectorize", "sched.parallel": "parallelize", "sched.bind": "bind"}[op.name]
+        done = "vectorized" if verb == "vectorize" else "run in parallel"
+        raise error(op, f"would {verb} a reduction loop",
+                    f"only data-parallel loops can be {done}; rfactor the reduction first")
 
 
 def check_target(program, target) -> None:

@@ -80,10 +80,13 @@ def packs_weight(group: int, in_per_group: int) -> bool:
     return group == 1 or in_per_group > 1
 
 
-def conv_channel_block(op, per_group_out: int, window: int, in_per_group: int) -> int:
-    """The default packing block (`pack_ob`) of a conv whose groups have `per_group_out` output
-    channels: `output_channel_block` of one group, so a block never straddles two groups."""
-    return output_channel_block(per_group_out, window, conv_output_width(op), in_per_group)
+def pack_block(op, out_c: int, in_per_group: int, kh: int, kw: int) -> int:
+    """The packing block of a conv's weight (compute knob `pack_ob`, which must divide a group's
+    output channels): by default `output_channel_block` of one group, so a block never straddles
+    two groups. The compute (`pack_w`) and build.py's compile-time packing both ask here."""
+    per_group_out = out_c // attr(op, "group", 1)
+    return knob("pack_ob", output_channel_block(per_group_out, kh * kw, conv_output_width(op), in_per_group),
+                per_group_out, "output channels of a group")
 
 
 def conv_output_width(op) -> int:
@@ -123,8 +126,7 @@ def conv2d(op, x, w, *bias):
     elif packs_weight(group, in_per_group):
         # weights packed [out_c/ob, in_c/group, kh, kw, ob]: ob output channels of one group are
         # one vector (ob divides the group's output channels)
-        ob = knob("pack_ob", conv_channel_block(op, per_group_out, kh * kw, in_per_group), per_group_out,
-                  "output channels of a group")
+        ob = pack_block(op, out_c, in_per_group, kh, kw)
         wp = te.compute((out_c // ob, in_per_group, kh, kw, ob),
                         lambda oo, c, y, x_, oi: w[oo * ob + oi, c, y, x_], name="pack_w")
 
