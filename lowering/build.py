@@ -26,7 +26,7 @@ from . import tvm_adapter as tvm
 from . import targets
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import attr, compute_knobs, knob
-from .te.conv import pack_block, packs_weight
+from .te.conv import pack_block, packs_weight, padded_channels
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
 
@@ -118,8 +118,12 @@ def _weight_packing(op: Operation):
             and attr(op, "weight_layout", "OIHW") == "OIHW":
         o, c, kh, kw = shapes[1]
         ob = pack_block(op, o, c, kh, kw)
-        return (o // ob, c, kh, kw, ob), lambda w: np.ascontiguousarray(
-            w.reshape(o // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
+        op_ = padded_channels(o, ob)  # zero weights for the channels of a padded last block
+
+        def pack(w):
+            w = np.concatenate([w, np.zeros((op_ - o, c, kh, kw), w.dtype)]) if op_ > o else w
+            return np.ascontiguousarray(w.reshape(op_ // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
+        return (op_ // ob, c, kh, kw, ob), pack
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:
         k, n = shapes[1]
         nv = knob("pack_nv", vector_width(n), n, "columns of B")

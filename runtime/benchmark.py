@@ -313,7 +313,7 @@ def kernel_cache():
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3):
+def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3, layout: str = ""):
     """Import (input dims pinned to the feed's), optimize at `opt_level`, compile cold and warm
     (into the current kernel cache folder: run it inside `kernel_cache()`), and compare with
     `reference`. Returns the warm CompiledModel."""
@@ -328,7 +328,7 @@ def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3
     row.import_s = time.perf_counter() - start
     row.unfused_kernels = count_kernels(module)
     start = time.perf_counter()
-    run_pipeline(module, pipeline_for(opt_level))
+    run_pipeline(module, pipeline_for(opt_level, layout))
     row.passes_s = time.perf_counter() - start
     cold = compile_model(module, target="llvm")
     warm = compile_model(module, target="llvm")
@@ -520,7 +520,7 @@ def _relax_worker(job_json: str) -> None:
 def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         relax_models: list[str] | None = None, relax_timeout: float = 120.0,
         zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False,
-        package: bool = False, blocks: int = 3) -> list[Row]:
+        package: bool = False, blocks: int = 3, layout: str = "") -> list[Row]:
     """Benchmark `models` (zoo names or .onnx paths; lamina at -O`opt_level`); Relax runs on
     `relax_models` (default: all of `models`). lamina and onnxruntime are both built, then timed
     in `blocks` blocks each (`time_in_blocks`)."""
@@ -543,7 +543,7 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
             say(f"{name}: lamina")
             compiled = None
             try:
-                compiled = build_lamina(row, path, feed, reference, opt_level)
+                compiled = build_lamina(row, path, feed, reference, opt_level, layout)
                 sides["lamina"] = lambda compiled=compiled: compiled(*inputs)
             except Exception as e:  # one model that lamina cannot build does not stop the others
                 _lamina_error(row, e)
@@ -733,7 +733,7 @@ def format_kernel_times(row: Row, peak_gflops: float | None = None, markdown: bo
 
 
 def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blocks: int = 3,
-                   peak=None, per_kernel: bool = False) -> list[str]:
+                   peak=None, per_kernel: bool = False, layout: str = "") -> list[str]:
     import onnxruntime
     import tvm
 
@@ -756,7 +756,7 @@ def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blo
         f"cores one runtime's spinning worker threads slowed the other 2-4x); relax: median of {runs} runs after "
         f"{warmup} warm-up runs in its own process; numpy in and out; ratio = backend / onnxruntime (lower is "
         f"faster)",
-        f"lamina: -O{opt_level} then executor.compile, default schedules; ops = kernels before fusion (one "
+        f"lamina: -O{opt_level}{f' --layout {layout}' if layout else ''} then executor.compile, default schedules; ops = kernels before fusion (one "
         "per op of the imported graph), kernels = kernels run per call after the passes, built = kernels "
         "compiled cold (the rest reuse a kernel of the same shape); import s = load_onnx, passes s = the "
         f"-O{opt_level} pipeline, cold s = kernel build with an empty kernel cache folder, warm s = the "
@@ -832,6 +832,9 @@ def main(argv: list[str] | None = None) -> int:
                                              "written by zoo.py when missing)")
     ap.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=3, metavar="N",
                     help="lamina's optimization level, 0-3 (3)")
+    ap.add_argument("--layout", default="", metavar="LAYOUT",
+                    help="run lamina's image ops in this layout (NHWC, NCHW<c>c such as NCHW16c), as "
+                         "`lamina run --layout`; default: the model's own")
     ap.add_argument("--per-kernel", action="store_true",
                     help="also time each kernel of lamina's model alone: a row per kernel with its FLOPs, "
                          "GFLOP/s, %% of the FMA peak, ONNX nodes and schedule generator")
@@ -869,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001  (the tables do without it)
         peak_note = f"peak: not measured ({type(e).__name__}: {_first_line(e)})"
     setup = describe_setup(args.runs, args.warmup, args.threads, args.opt_level, args.blocks, peak,
-                           args.per_kernel)
+                           args.per_kernel, args.layout)
     if peak_note:
         setup.insert(1, peak_note)
     if args.package:
@@ -880,7 +883,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
                    args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel, args.package,
-                   args.blocks)
+                   args.blocks, args.layout)
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1

@@ -208,3 +208,37 @@ def test_constant_weight_matmul_is_packed_once():
     out, script = run_with_constant_weight("nn.matmul", [a, b], {})
     assert "in1_packed" in script and "pack_b" not in script
     np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# a group-1 conv whose channels no full vector divides computes whole blocks (te/conv.py
+# `padded_channels`) and writes only its own channels
+
+
+@pytest.mark.parametrize("constant", [False, True], ids=["argument weight", "constant weight"])
+def test_conv_with_padded_channel_blocks_writes_only_its_channels(constant, monkeypatch):
+    import lamina.lowering.build as build
+    from lamina.lowering.te.conv import padded_channels, pack_block  # noqa: F401
+
+    tails = []
+
+    def canaried_empty(shape, dtype):
+        """The output followed by 4 KiB of sevens, which the kernel must leave alone."""
+        dtype = np.dtype(dtype)
+        n = int(np.prod(shape))
+        raw = np.full(n + 1024 + 64, 7, dtype)
+        start = (-raw.ctypes.data % 64) // dtype.itemsize
+        tails.append(raw[start + n:])
+        return raw[start:start + n].reshape(shape)
+
+    monkeypatch.setattr(build, "aligned_empty", canaried_empty)
+    x, w, b = rand(1, 24, 9, 9), rand(136, 24, 3, 3, seed=1), rand(136, seed=2)
+    props = {"strides": ints([1, 1]), "pads": ints([1] * 4), "dilations": ints([1, 1]), "group": integer(1)}
+    if constant:
+        out, script = run_with_constant_weight("nn.conv2d", [x, w, b], props)
+    else:
+        out, script = run("nn.conv2d", [x, w, b], props)
+    assert "unpad" in script or "T.where" in script, "136 channels: blocks of 32, the last one padded"
+    assert blocked(script)
+    np.testing.assert_allclose(out, conv_reference(x, w, b, 1, 1, 1), rtol=1e-4, atol=2e-4)
+    assert tails and all((t == 7).all() for t in tails), "the kernel wrote past its output"

@@ -205,6 +205,19 @@ def _finish_spatial(b, threads: int) -> None:
             parallel_spatial(b, name, threads)
 
 
+def _padded_write_back(b, write_back):
+    """The write-back of a conv whose last channel block is padded (te/conv.py `unpad`): the
+    epilogue and the write-back inlined into the kernel's last block, which is then computed at
+    the register block with the bounds test on its channel (`reverse_compute_inline` would write
+    the padded channels past the output: TVM 0.27 drops the smaller domain). Returns that block."""
+    names = b.block_names()
+    after = names[names.index(block_name_of(b, write_back)) + 1:]
+    for name in after[:-1]:
+        b.compute_inline(b.get_block(name))
+    b.compute_inline(write_back)
+    return b.get_block(after[-1])
+
+
 def conv_schedule(b, name: str, threads: int) -> None:
     """Direct convolution, register-blocked.
 
@@ -233,7 +246,10 @@ def conv_schedule(b, name: str, threads: int) -> None:
         wbk = b.cache_write(block, 0, "local")
         # the register block's channels innermost, so that one vector is contiguous
         b.transform_layout(block, "write", 0, (0, 2, 3, 1))
-        epilogues(b, block_name_of(b, wbk))
+        if "unpad" in names:
+            wbk = _padded_write_back(b, wbk)
+        else:
+            epilogues(b, block_name_of(b, wbk))
         bb, o, i, j, rc, ry, rx = b.get_loops(block)
         oo, oi = b.split(o, [b.knob("pack_ob", ob)])
         jo, ji = b.split(j, [b.knob("wb", wb)])
