@@ -214,5 +214,12 @@ def test_kernel_experiment_api():
     assert k2.check() < 1e-4
     k3 = k.with_schedule(k.schedule)
     assert k3.tir == k.tir
-    with pytest.raises(lamina.LaminaError, match="does not divide"):
-        k.with_knobs(pack_ob=5)
+    k4 = k.with_knobs(pack_ob=12)  # 32 channels in blocks of 12: the last block padded (te/conv.py)
+    assert "(3, 16, 3, 3, 12)" in k4.tir and k4.check() < 1e-4
+    grouped = lamina.kernel('''
+    func.func @main(%x: tensor<1x16x30x30xf32>, %w: tensor<32x8x3x3xf32>) -> tensor<1x32x28x28xf32> {
+      %y = nn.conv2d %x, %w attributes {group = 2 : i64} : (tensor<1x16x30x30xf32>, tensor<32x8x3x3xf32>) -> tensor<1x32x28x28xf32>
+      func.return %y : tensor<1x32x28x28xf32>
+    }''')
+    with pytest.raises(lamina.LaminaError, match="does not divide"):  # a block may not straddle two groups
+        grouped.with_knobs(pack_ob=5)

@@ -294,12 +294,12 @@ def conv_schedule(b, name: str, threads: int) -> None:
         b.parallel(rows)
         b.unroll(ii)
         b.vectorize(ji)
-        init = b.decompose_reduction(block, rc)
-        vectorize_own(b, init, block)
         if "pad" in b.block_names():  # the padded rows a block reads, copied as it starts (in cache)
             pad = b.get_block("pad")
             b.compute_at(pad, rows)
             vectorize_own(b, pad, block)
+        init = b.decompose_reduction(block, rc)
+        vectorize_own(b, init, block)
         return
     else:
         raise NotThisShape
