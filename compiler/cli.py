@@ -142,6 +142,14 @@ def _build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     tg.set_defaults(handler=_run_targets)
 
+    cache = sub.add_parser("cache", help="show or empty the kernel cache ($LAMINA_CACHE_DIR)",
+                           description="Show the kernel cache (its folder, entries, size; each entry's "
+                                       "content hash is checked) or empty it (lamina's entries only).")
+    cache.add_argument("action", nargs="?", choices=["info", "clear"], default="info",
+                       help="info (default): describe the cache; clear: remove its entries")
+    cache.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    cache.set_defaults(handler=_run_cache)
+
     bench = sub.add_parser("bench", add_help=False, prefix_chars="\0",
                            help="benchmark the model zoo: lamina, onnxruntime, TVM Relax (--help)")
     bench.add_argument("argv", nargs=argparse.REMAINDER)
@@ -230,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_opt(args) -> int:
     from lamina.compiler.errors import LaminaError
+    from lamina.compiler.files import check_output, write_output
     from lamina.compiler.passes import PassManager, describe_passes
 
     if args.list_passes:
@@ -242,11 +251,9 @@ def _run_opt(args) -> int:
         for flag, summary, pipeline in describe_levels():
             print(f"  {flag:22} {summary}\n  {'':22}   = {pipeline}")
         return 0
+    if args.output:
+        check_output(args.output, [args.input])
     text, filename = _read_input(args.input)
-    if args.output and args.input != "-" and os.path.exists(args.output) \
-            and os.path.samefile(args.output, args.input):
-        raise LaminaError(f"refusing to write the output over the input file {args.input}",
-                          hint="choose another -o path")
     manager = PassManager.parse(
         _pipeline_of(args), verify_each=args.verify_each, print_ir_before=args.print_ir_before,
         print_ir_after=args.print_ir_after, print_ir_after_all=args.print_ir_after_all,
@@ -270,11 +277,7 @@ def _run_opt(args) -> int:
                 continue
             failures += _check_diagnostics(padded, filename, e)
     result = "// -----\n".join(outputs)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(result)
-    else:
-        sys.stdout.write(result)
+    write_output(args.output or "-", result, [args.input])
     return 1 if failures else 0
 
 
@@ -346,16 +349,58 @@ def _load_model(path: str, input_shapes: dict):
 
 
 def _run_import(args) -> int:
+    from lamina.compiler.files import write_output
     from lamina.compiler.printer import print_ir
 
+    inputs = _checked_inputs(args.output, args.model)
     module = _load_model(args.model, _input_shapes(args.input_shape))
     text = print_ir(module, generic=args.print_generic)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    write_output(args.output or "-", text, inputs)
     return 0
+
+
+def _checked_inputs(output: str | None, model: str, schedules: str | None = None) -> list[str]:
+    """The files that `-o output` may not overwrite (`_model_files`), checked at once, before any
+    work: the model itself first, so that the usual mistake fails before an ONNX file is parsed."""
+    from lamina.compiler.files import check_output, is_stream
+
+    if not output or is_stream(output):
+        return []
+    check_output(output, [model])
+    inputs = _model_files(model, schedules)
+    check_output(output, inputs)
+    return inputs
+
+
+def _model_files(path: str, schedules: str | None = None) -> list[str]:
+    """The files a command reads for a model, which its -o may not overwrite: the model, an ONNX
+    model's external data files, and the .mlir files of a --schedules folder."""
+    files = [path]
+    if path.endswith(".onnx") and os.path.isfile(path):
+        try:
+            import onnx
+
+            graphs = [onnx.load(path, load_external_data=False).graph]
+        except Exception:  # an unreadable model: the import reports it
+            graphs = []
+        while graphs:
+            graph = graphs.pop()
+            tensors = list(graph.initializer)
+            for a in (a for node in graph.node for a in node.attribute):  # constants, subgraphs
+                tensors += a.tensors
+                graphs += a.graphs
+                if a.HasField("t"):
+                    tensors.append(a.t)
+                if a.HasField("g"):
+                    graphs.append(a.g)
+            for t in tensors:
+                if t.data_location == onnx.TensorProto.EXTERNAL:
+                    location = next((e.value for e in t.external_data if e.key == "location"), None)
+                    if location:
+                        files.append(os.path.join(os.path.dirname(path), location))
+    if schedules and os.path.isdir(schedules):
+        files += sorted(os.path.join(schedules, f) for f in os.listdir(schedules) if f.endswith(".mlir"))
+    return list(dict.fromkeys(files))
 
 
 def _run_run(args) -> int:
@@ -489,16 +534,18 @@ def _run_compile(args) -> int:
     import time
 
     from lamina.compiler.errors import LaminaError
+    from lamina.compiler.files import is_stream, write_output
     from lamina.compiler.printer import print_ir
+
+    if args.output and not is_stream(args.output) and not args.output.endswith((".mlir", ".tar")):
+        raise LaminaError(f"-o {args.output}: the suffix says what to write: .mlir (the optimized IR) or "
+                          ".tar (a package)", hint="name the file model.mlir or model.tar, or give -o - for the IR")
+    inputs = _checked_inputs(args.output, args.model, args.schedules)  # before TVM's import: fail at once
     from lamina.runtime.executor import compile as compile_model
     from lamina.runtime.executor import count_kernels
 
-    if args.output and not args.output.endswith((".mlir", ".tar")):
-        raise LaminaError(f"-o {args.output}: the suffix says what to write: .mlir (the optimized IR) or "
-                          ".tar (a package)", hint="name the file model.mlir or model.tar")
-    if args.output and os.path.exists(args.output) and os.path.samefile(args.output, args.model):
-        raise LaminaError(f"refusing to write over the model file {args.model}",
-                          hint="choose another -o path")
+    # with -o - (or /dev/stdout) the IR goes to standard output, and the summary to standard error
+    report = sys.stderr if args.output in ("-", "/dev/stdout") else sys.stdout
     schedules = _schedules(args)
     start = time.perf_counter()
     module = _load_model(args.model, _input_shapes(args.input_shape))
@@ -514,30 +561,29 @@ def _run_compile(args) -> int:
         from lamina.lowering.build import link_cross_kernels
 
         link_cross_kernels(model.kernels, args.cross_compiler)
-    if args.output and args.output.endswith(".mlir"):
-        with open(args.output, "w") as f:
-            f.write(ir_text)
+    if args.output and not args.output.endswith(".tar"):
+        write_output(args.output, ir_text, inputs)
     elif args.output:
         from lamina.runtime.package import schedule_texts, write_package
 
-        write_package(model, args.output, ir_text=ir_text, schedules=schedule_texts(model), inputs=[args.model],
+        write_package(model, args.output, ir_text=ir_text, schedules=schedule_texts(model), inputs=inputs,
                       output_names=_output_names(args.model, len(model.returns)))
     if args.emit_schedules:
         from lamina.lowering.schedules.files import write_schedules
 
         written = write_schedules(model.kernels, args.emit_schedules)
-        print(f"wrote {len(written)} schedule files to {args.emit_schedules}")
+        print(f"wrote {len(written)} schedule files to {args.emit_schedules}", file=report)
     if args.print_tir:
         _print_tir(model, args.print_tir)
     stats = model.stats
-    print(f"compiled @main of {args.model} at -O{args.opt_level} for {args.target}")
+    print(f"compiled @main of {args.model} at -O{args.opt_level} for {args.target}", file=report)
     print(f"  kernels: {model.num_kernels} (one per op, unfused: {unfused}); "
-          f"{stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused")
+          f"{stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused", file=report)
     passes = sum(s for _, s in manager.timings)
     print(f"  time: import {load_seconds:.2f} s, passes {passes:.2f} s, "
-          f"kernel build {model.compile_seconds:.2f} s; TVM_NUM_THREADS={model.threads}")
+          f"kernel build {model.compile_seconds:.2f} s; TVM_NUM_THREADS={model.threads}", file=report)
     if args.memory_report:
-        print(model.memory_report(buffers=False))
+        print(model.memory_report(buffers=False), file=report)
     return 0
 
 
@@ -554,6 +600,18 @@ def _print_tir(model, name: str) -> None:
     print(tvm_adapter.script(kernel.scheduled.scheduled))
     print(f"// kernel {name}: lowered loop nest (TVM's loop lowering, before codegen)")
     print(tvm_adapter.lowered_loops(kernel.scheduled.scheduled, model.target.tvm_target()))
+
+
+def _run_cache(args) -> int:
+    from lamina.lowering import kernel_cache
+
+    if args.action == "clear":
+        removed, freed = kernel_cache.clear()
+        print(f"kernel cache: {kernel_cache.configured_dir()}: removed {removed} files, "
+              f"{kernel_cache.size_text(freed)}")
+        return 0
+    print(kernel_cache.info().report())
+    return 0
 
 
 def _run_bench(args) -> int:

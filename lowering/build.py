@@ -4,7 +4,8 @@
 
 Kernels are cached on disk by a hash of the scheduled kernel's TVMScript and the target, so a
 second compile of the same model (or the same layer shape twice in one model) is a file load.
-The cache lives in $LAMINA_CACHE_DIR, else ~/.cache/lamina/kernels.
+The cache lives in $LAMINA_CACHE_DIR, else ~/.cache/lamina/kernels; lowering/kernel_cache.py
+checks each entry (its content hash, who could have written it) before it is loaded.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from lamina.compiler.errors import LaminaError
 from lamina.compiler.ir import BlockArgument, OpResult, Operation
 from lamina.compiler.opdef import ConstantLike
 
+from . import kernel_cache
 from . import tvm_adapter as tvm
 from . import targets
+from .kernel_cache import cache_dir  # noqa: F401 (the cache folder, for callers of this module)
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import attr, compute_knobs, knob
 from .te.conv import pack_block, packs_weight, padded_channels
@@ -32,13 +35,6 @@ from .te.linalg import PACK_MIN_ROWS, vector_width
 
 class BuildError(LaminaError):
     """An op that cannot be lowered or built for the target."""
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("LAMINA_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "lamina", "kernels")
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass
@@ -363,16 +359,15 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
     if key in stats._memory:
         stats.from_memory += 1
         return _with_constants(op, stats._memory[key], scheduled, target)
-    path = cache_dir() / f"{key}{'.tar' if target.cross else '.so'}"
-    if path.exists():
-        kernel = CrossKernel(target.name, path) if target.cross else tvm.load(str(path))
+    suffix = ".tar" if target.cross else ".so"
+    found = kernel_cache.find(key, suffix, (lambda p: CrossKernel(target.name, p)) if target.cross
+                              else (lambda p: tvm.load(str(p))))
+    if found is not None:
+        path, kernel = found
         stats.from_disk += 1
     else:
         executable = tvm.compile_module(scheduled.scheduled, tvm_target)
-        fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-        tvm.export(executable, tmp)
-        os.replace(tmp, path)  # atomic: a concurrent build never sees half a file
+        path = kernel_cache.store(key, suffix, lambda tmp: tvm.export(executable, tmp))
         kernel = CrossKernel(target.name, path) if target.cross else tvm.Kernel(executable.mod)
         stats.built += 1
     built = BuiltKernel(kernel, key, text, path)
@@ -384,38 +379,38 @@ def link_cross_kernels(kernels, compiler: str) -> None:
     """Link each cross-built kernel's object files into a shared library with `compiler` (a C
     compiler for the target, e.g. aarch64-linux-android21-clang or aarch64-linux-gnu-gcc: tvmc's
     `cross`), kept beside the objects in the kernel cache; the kernels then name the `.so`."""
-    import shlex
-    import subprocess
-    import tarfile
-
-    done: dict = {}
+    done: dict = {}  # key -> the linked library
+    tag = hashlib.sha256(compiler.encode()).hexdigest()[:8]
     for built in kernels:
         kernel = built.kernel
         if not isinstance(kernel, CrossKernel) or kernel.library.suffix != ".tar":
             continue
-        tag = hashlib.sha256(compiler.encode()).hexdigest()[:8]
-        out = kernel.library.with_name(f"{kernel.library.stem}.{tag}.so")
-        if out not in done.values() and not out.exists():
-            with tempfile.TemporaryDirectory() as tmp:
-                with tarfile.open(kernel.library) as tar:
-                    tar.extractall(tmp, filter="data")
-                objects = sorted(str(p) for p in Path(tmp).rglob("*.o"))
-                fd, tmp_out = tempfile.mkstemp(suffix=".so", dir=out.parent)
-                os.close(fd)
-                cmd = [*shlex.split(compiler), "-shared", "-fPIC", "-o", tmp_out, *objects]
-                try:
-                    result = subprocess.run(cmd, capture_output=True, text=True)
-                except OSError as e:
-                    raise BuildError(f"--cross-compiler {compiler!r} cannot run: {e}",
-                                     hint="give a C compiler for the target, e.g. aarch64-linux-gnu-gcc") from None
-                if result.returncode:
-                    os.unlink(tmp_out)
-                    first = (result.stderr.strip().splitlines() or ["(no message)"])[0]
-                    raise BuildError(f"--cross-compiler {compiler!r} failed to link a kernel: {first}")
-                os.replace(tmp_out, out)
-        done[kernel.library] = out
-        kernel.library = out
-        built.library = out
+        if built.key not in done:
+            found = kernel_cache.find(f"{built.key}.{tag}", ".so", lambda p: p)
+            done[built.key] = found[0] if found is not None else kernel_cache.store(
+                f"{built.key}.{tag}", ".so", lambda out: _link(kernel.library, out, compiler))
+        kernel.library = built.library = done[built.key]
+
+
+def _link(archive: Path, out: str, compiler: str) -> None:
+    """The object files of `archive` (export_library's .tar) linked into the shared library `out`."""
+    import shlex
+    import subprocess
+    import tarfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        objects = sorted(str(p) for p in Path(tmp).rglob("*.o"))
+        cmd = [*shlex.split(compiler), "-shared", "-fPIC", "-o", out, *objects]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True)
+        except OSError as e:
+            raise BuildError(f"--cross-compiler {compiler!r} cannot run: {e}",
+                             hint="give a C compiler for the target, e.g. aarch64-linux-gnu-gcc") from None
+        if result.returncode:
+            first = (result.stderr.strip().splitlines() or ["(no message)"])[0]
+            raise BuildError(f"--cross-compiler {compiler!r} failed to link a kernel: {first}")
 
 
 def node_names(op: Operation) -> list[str]:

@@ -49,15 +49,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lamina.compiler.files import check_output, write_output
 from lamina.runtime.memory_plan import plan_steps
 from lamina.runtime.package_runner import (ALIGN, FORMAT, KERNEL_FORMATS, KIND, MANIFEST, PLAN, WEIGHTS,
                                            PackageError, PackageInputError, PackagedModel,
@@ -320,19 +319,6 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def _check_destination(path: Path, inputs) -> None:
-    """Refuse to overwrite one of the model's own files, or a folder."""
-    if path.is_dir():
-        raise PackageError(f"{path} is a folder; give the package's file name", hint="e.g. -o model.tar")
-    for source in inputs or ():
-        source = Path(source)
-        same = (path.exists() and source.exists() and os.path.samefile(path, source)) or \
-            os.path.realpath(path) == os.path.realpath(source)
-        if same:
-            raise PackageError(f"refusing to write the package over the model's input file {source}",
-                               hint="choose another output path")
-
-
 def _members(compiled, ir_text: str, schedules: dict | None, output_names) -> tuple[dict, _Kernels]:
     """name -> bytes-like of every member but the manifest, in the order they are written."""
     plan, weights, kernels = build_plan(compiled, output_names)
@@ -379,35 +365,24 @@ def write_package(compiled, path, *, ir_text: str = "", schedules: dict[str, str
     the paths of the model's own files (the .onnx, .mlir), which the package may not overwrite;
     `output_names` default to the results' names (see `_output_names`).
     The file is written next to `path` under a temporary name and renamed over it, so a reader
-    sees the old file or the whole new one, never half of one."""
+    sees the old file or the whole new one, never half of one (compiler/files.py `write_output`)."""
     path = Path(path)
-    _check_destination(path, inputs)
+    refusal = dict(inputs=inputs, what="the package", role="the model's input file", error=PackageError)
+    check_output(path, **refusal)  # before the work, not only after it
     members, kernels = _members(compiled, ir_text, schedules, output_names)
     manifest = json.dumps(manifest_for(compiled, members, kernels), indent=1, sort_keys=True).encode()
-    try:
-        _write_atomically(path, [(MANIFEST, manifest), *members.items()])
-    except OSError as e:
-        raise PackageError(f"cannot write {path} ({e.strerror or e})",
-                           hint="check that the folder exists and is writable") from None
+    write_output(path, _tar_writer([(MANIFEST, manifest), *members.items()]), **refusal)
     return path
 
 
-def _write_atomically(path: Path, members: list) -> None:
-    """The tar file written under a temporary name in `path`'s folder, then renamed over it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for name, data in members:
-                    tar.addfile(_tar_info(name, memoryview(data).nbytes), _Bytes(data))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _tar_writer(members: list):
+    """A function that writes the tar file of `members` ((name, bytes-like)) to a binary file:
+    compiler/files.py `write_output` calls it on a temporary file that it renames over the path."""
+    def write(f) -> None:
+        with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, data in members:
+                tar.addfile(_tar_info(name, memoryview(data).nbytes), _Bytes(data))
+    return write
 
 
 __all__ = ["write_package", "load_package", "inspect_package", "build_plan", "runner_path", "PackageError",
