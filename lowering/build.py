@@ -11,7 +11,6 @@ checks each entry (its content hash, who could have written it) before it is loa
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
