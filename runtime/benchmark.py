@@ -114,9 +114,15 @@ class Row:
         return sum(k.seconds for k in self.kernel_times) if self.kernel_times else None
 
     @property
+    def in_model_sum_s(self) -> float | None:
+        """The sum of the kernels' times as the model runs them, with --per-kernel."""
+        return sum(k.in_model_seconds for k in self.kernel_times) if self.kernel_times else None
+
+    @property
     def outside_s(self) -> float | None:
-        """End-to-end latency minus the kernel sum: what a call spends outside its kernels."""
-        total = self.kernel_sum_s
+        """End-to-end latency minus the kernels' times in the model: what a call spends outside
+        its kernels (the executor, argument passing)."""
+        total = self.in_model_sum_s
         return None if total is None or self.lamina_s is None else self.lamina_s - total
 
 
@@ -124,7 +130,8 @@ class Row:
 class KernelTime:
     """One kernel call of lamina's model, with --per-kernel: `index` in run order, `label` (its
     ops and output shape), median `seconds` alone, `flops` per call (None if unknown), the ONNX
-    `nodes` it computes, and the schedule `generator` that wrote its schedule ("file": a user's)."""
+    `nodes` it computes, the schedule `generator` that wrote its schedule ("file": a user's),
+    and median `in_model_seconds` as the model runs it (`CompiledModel.profile(in_model=True)`)."""
 
     index: int
     label: str
@@ -132,6 +139,7 @@ class KernelTime:
     flops: int | None
     nodes: list
     generator: str
+    in_model_seconds: float = 0.0
 
     def gflops(self) -> float | None:
         return self.flops / self.seconds / 1e9 if self.flops and self.seconds > 0 else None
@@ -348,12 +356,13 @@ def profile_kernels(compiled, inputs: list, runs: int, blocks: int = 3) -> list[
 
     built = {id(step[0]): kernel for step, kernel in zip(compiled.steps, compiled.kernels)}
     profiles = [compiled.profile(*inputs, runs=runs) for _ in range(blocks)]
+    in_model = [compiled.profile(*inputs, runs=runs, in_model=True) for _ in range(blocks)]
     out = []
-    for index, timings in enumerate(zip(*profiles)):
+    for index, (timings, model_timings) in enumerate(zip(zip(*profiles), zip(*in_model))):
         op = timings[0][0]
         generator = getattr(built.get(id(op)), "generator", None) or "-"
         out.append(KernelTime(index, kernel_label(op), min(t for _, t in timings), op_flops(op),
-                              kernel_nodes(op), generator))
+                              kernel_nodes(op), generator, min(t for _, t in model_timings)))
     return out
 
 
@@ -619,7 +628,7 @@ def _ratio_format(v) -> str:
 
 
 PACKAGE_COLUMNS = ["pkg s", "pkg MiB", "ort MiB"]
-KERNEL_SUM_COLUMNS = ["kernel sum ms", "outside ms", "outside %"]  # with --per-kernel
+KERNEL_SUM_COLUMNS = ["kernel sum ms", "in model ms", "outside ms", "outside %"]  # with --per-kernel
 
 
 def _fmt(v, f) -> str:
@@ -648,7 +657,7 @@ def format_table(rows: list[Row], markdown: bool = False) -> str:
                  for c, r in zip(cells, rows)]
     if any(r.kernel_times for r in rows):
         columns += KERNEL_SUM_COLUMNS
-        cells = [c + [_fmt(_ms(r.kernel_sum_s), ".3f"), _fmt(_ms(r.outside_s), ".3f"),
+        cells = [c + [_fmt(_ms(r.kernel_sum_s), ".3f"), _fmt(_ms(r.in_model_sum_s), ".3f"), _fmt(_ms(r.outside_s), ".3f"),
                       _fmt(_percent(r.outside_s, r.lamina_s), ".1f")] for c, r in zip(cells, rows)]
     return _render(columns, cells, markdown)
 
@@ -674,7 +683,8 @@ def _percent(part, whole):
     return 100 * part / whole if part is not None and whole else None
 
 
-KERNEL_COLUMNS = ["#", "ms", "share %", "MFLOP", "GFLOP/s", "% peak", "generator", "kernel", "ONNX nodes"]
+KERNEL_COLUMNS = ["#", "ms", "in model ms", "share %", "MFLOP", "GFLOP/s", "% peak", "generator", "kernel",
+                  "ONNX nodes"]
 
 
 def kernel_cells(row: Row, peak_gflops: float | None = None) -> list[list[str]]:
@@ -685,7 +695,8 @@ def kernel_cells(row: Row, peak_gflops: float | None = None) -> list[list[str]]:
     out = []
     for k in sorted(row.kernel_times, key=lambda k: -k.seconds):
         rate = k.gflops()
-        out.append([str(k.index), f"{k.seconds * 1e3:.3f}", _fmt(_percent(k.seconds, total), ".1f"),
+        out.append([str(k.index), f"{k.seconds * 1e3:.3f}", f"{k.in_model_seconds * 1e3:.3f}",
+                    _fmt(_percent(k.seconds, total), ".1f"),
                     "?" if k.flops is None else _significant(k.flops / 1e6), _fmt(rate, ".1f"),
                     _fmt(_percent(rate, peak_gflops), ".1f"), k.generator, k.label, _nodes_text(k.nodes)])
     return out
@@ -718,7 +729,9 @@ def format_kernel_times(row: Row, peak_gflops: float | None = None, markdown: bo
     above them, the sum of the kernel times against the end-to-end latency (the rest is what
     the executor spends outside its kernels per call)."""
     total = row.kernel_sum_s or 0.0
-    head = f"{row.model}: {len(row.kernel_times)} kernels, kernel sum {total * 1e3:.3f} ms"
+    in_model = row.in_model_sum_s or 0.0
+    head = (f"{row.model}: {len(row.kernel_times)} kernels, kernel sum {total * 1e3:.3f} ms alone, "
+            f"{in_model * 1e3:.3f} ms in the model")
     if row.lamina_s:
         head += (f", end to end {row.lamina_s * 1e3:.3f} ms: {row.outside_s * 1e3:.3f} ms "
                  f"({_percent(row.outside_s, row.lamina_s):.1f}%) outside the kernels")
@@ -729,7 +742,7 @@ def format_kernel_times(row: Row, peak_gflops: float | None = None, markdown: bo
         if peak_gflops:
             head += f" ({100 * rate / peak_gflops:.1f}% of peak)"
     gap = "\n\n" if markdown else "\n"  # Markdown: a table starts after a blank line
-    return head + gap + _render(KERNEL_COLUMNS, kernel_cells(row, peak_gflops), markdown, left=(6, 7, 8))
+    return head + gap + _render(KERNEL_COLUMNS, kernel_cells(row, peak_gflops), markdown, left=(7, 8, 9))
 
 
 def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blocks: int = 3,
@@ -767,9 +780,12 @@ def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blo
     ]
     if per_kernel:
         lines.append(
-            "per kernel: each kernel call of lamina's model timed alone (the best of its blocks' medians of its "
-            "calls in a row); kernel sum ms = their sum, outside = lamina ms - kernel sum (what a call spends "
-            "outside its kernels: the executor, argument passing); share % = of the kernel sum; MFLOP per call "
+            "per kernel: each kernel call of lamina's model timed alone (ms: the best of its blocks' medians of "
+            "its calls in a row, its data warm in the cache) and in the model (in model ms: timed inside whole "
+            "runs of the model, after the kernel before it, as a real call sees it); kernel sum ms and in model "
+            "ms = their sums, the difference = what the kernels lose to running in the model (weights and "
+            "inputs not in this core's cache); outside = lamina ms - in model ms (what a call spends outside "
+            "its kernels: the executor, argument passing); share % = of the kernel sum; MFLOP per call "
             "as runtime/flops.py counts (conv and matmul 2 per multiply-add, elementwise 1 per output, "
             "reductions 1 per input, data movement 0); % peak = GFLOP/s / the FMA peak above (the one % of "
             "peak uses); generator = the schedule generator that wrote the kernel's schedule "

@@ -278,24 +278,33 @@ class CompiledModel:
             return np.array(arrays[source], copy=True)
         return np.array(source, copy=True)
 
-    def profile(self, *inputs, runs: int = 20) -> list[tuple[Operation, float]]:
+    def profile(self, *inputs, runs: int = 20, in_model: bool = False) -> list[tuple[Operation, float]]:
         """Each kernel call with its median seconds over `runs` calls (after one call of the whole
         model on `inputs`, so every buffer holds real values), in the order they run: where a
-        model's time goes. Calls of the same compiled function in a row are not cached away:
-        each reads and writes its own buffers, as in a real call."""
+        model's time goes. Alone (default): `runs` calls of one kernel in a row, its data warm in
+        the cache, as a kernel benchmark times it; calls of the same compiled function in a row
+        are not cached away: each reads and writes its own buffers, as in a real call. With
+        `in_model`: each kernel timed as the model runs, `runs` times over, after the kernel
+        before it, as a real call sees it (its weights and inputs where the model left them)."""
         import statistics
 
         self(*inputs)
-        timings = []
+        steps = list(zip(self._call_ops, self._calls))
+        times = [[] for _ in steps]
         with self._lock:
-            for op, (function, args) in zip(self._call_ops, self._calls):
-                times = []
+            if in_model:
                 for _ in range(runs):
-                    start = time.perf_counter()
-                    function() if args is None else function(*args)
-                    times.append(time.perf_counter() - start)
-                timings.append((op, statistics.median(times)))
-        return timings
+                    for k, (_, (function, args)) in enumerate(steps):
+                        start = time.perf_counter()
+                        function() if args is None else function(*args)
+                        times[k].append(time.perf_counter() - start)
+            else:
+                for k, (_, (function, args)) in enumerate(steps):
+                    for _ in range(runs):
+                        start = time.perf_counter()
+                        function() if args is None else function(*args)
+                        times[k].append(time.perf_counter() - start)
+        return [(op, statistics.median(t)) for (op, _), t in zip(steps, times)]
 
     def memory_report(self, buffers: bool = True) -> str:
         """The memory plan as text: one line per buffer (unless `buffers=False`), then the

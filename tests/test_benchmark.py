@@ -223,7 +223,9 @@ def test_per_kernel_rows_are_consistent(rows):
             assert k.flops is not None and k.flops >= 0
             assert k.generator in generators and k.nodes, k
         assert r.kernel_sum_s == pytest.approx(sum(k.seconds for k in r.kernel_times))
-        assert r.outside_s == pytest.approx(r.lamina_s - r.kernel_sum_s)
+        assert r.in_model_sum_s == pytest.approx(sum(k.in_model_seconds for k in r.kernel_times))
+        assert all(k.in_model_seconds > 0 for k in r.kernel_times if k.seconds > 0)
+        assert r.outside_s == pytest.approx(r.lamina_s - r.in_model_sum_s)
         cells = benchmark.kernel_cells(r, peak_gflops=100.0)
         share = benchmark.KERNEL_COLUMNS.index("share %")
         assert sum(float(c[share]) for c in cells) == pytest.approx(100, abs=0.05 * len(cells) + 0.01)
@@ -240,16 +242,18 @@ def test_per_kernel_rows_are_consistent(rows):
 def test_per_kernel_tables_print_the_gap_and_the_peak_share(rows):
     mlp = rows[0]
     text = benchmark.format_kernel_times(mlp, peak_gflops=100.0).splitlines()
-    assert text[0].startswith("mlp: ") and "kernel sum" in text[0] and "outside the kernels" in text[0]
-    assert text[1].split()[:6] == ["#", "ms", "share", "%", "MFLOP", "GFLOP/s"]
+    assert text[0].startswith("mlp: ") and "kernel sum" in text[0] and "in the model" in text[0]
+    assert "outside the kernels" in text[0]
+    assert text[1].split()[:9] == ["#", "ms", "in", "model", "ms", "share", "%", "MFLOP", "GFLOP/s"]
     assert len(text) == 3 + len(mlp.kernel_times)
     peak = benchmark.KERNEL_COLUMNS.index("% peak")
     for c, k in zip(benchmark.kernel_cells(mlp, 100.0), sorted(mlp.kernel_times, key=lambda k: -k.seconds)):
         assert float(c[peak]) == pytest.approx(k.gflops(), abs=0.06)  # of a 100 GFLOP/s peak
     markdown = benchmark.format_kernel_times(mlp, 100.0, markdown=True).splitlines()
-    assert markdown[1] == "" and markdown[2].startswith("| # | ms |") and len(markdown) == 4 + len(mlp.kernel_times)
+    assert markdown[1] == "" and markdown[2].startswith("| # | ms | in model ms |")
+    assert len(markdown) == 4 + len(mlp.kernel_times)
     table = benchmark.format_table(rows).splitlines()[0]
-    assert table.endswith("kernel sum ms  outside ms  outside %")
+    assert table.endswith("kernel sum ms  in model ms  outside ms  outside %")
 
 
 def test_a_kernel_scheduled_from_a_file_says_file():
