@@ -30,6 +30,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help='passes to run, e.g. "canonicalize,cse,dce" or "canonicalize{max-iterations=4}"')
     _add_opt_level(opt, default=None, passes=False)
     opt.add_argument("-o", "--output", help="write the result here instead of standard output")
+    opt.add_argument("--view-op-graph", metavar="FILE", help="also write the dataflow graph after the passes as "
+                     "Graphviz dot (FILE.dot), or rendered by Graphviz's dot program (FILE.svg, FILE.png; the "
+                     ".dot beside it): ops, their result types, fused groups as clusters named by their kernels")
     opt.add_argument("--print-generic", action="store_true", help="print every op in MLIR's generic form")
     opt.add_argument("--allow-unregistered", "--allow-unregistered-dialect", action="store_true",
                      help="accept ops, types and attributes of dialects lamina does not know")
@@ -253,6 +256,10 @@ def _run_opt(args) -> int:
         return 0
     if args.output:
         check_output(args.output, [args.input])
+    if args.view_op_graph:
+        if args.split_input_file:
+            raise LaminaError("--view-op-graph draws one module", hint="drop --split-input-file")
+        check_output(args.view_op_graph, [args.input, args.output])
     text, filename = _read_input(args.input)
     manager = PassManager.parse(
         _pipeline_of(args), verify_each=args.verify_each, print_ir_before=args.print_ir_before,
@@ -265,7 +272,8 @@ def _run_opt(args) -> int:
     for first_line, chunk in chunks:
         padded = "\n" * first_line + chunk  # keep line numbers those of the whole file
         try:
-            outputs.append(_opt_one(padded, filename, manager, args))
+            out, module = _opt_one(padded, filename, manager, args)
+            outputs.append(out)
             if args.verify_diagnostics:
                 failures += _check_diagnostics(padded, filename, None)
         except LaminaError as e:
@@ -278,10 +286,15 @@ def _run_opt(args) -> int:
             failures += _check_diagnostics(padded, filename, e)
     result = "// -----\n".join(outputs)
     write_output(args.output or "-", result, [args.input])
+    if args.view_op_graph and outputs:
+        from lamina.compiler.opgraph import write_op_graph
+
+        written = write_op_graph(module, args.view_op_graph, [args.input, args.output])
+        print(f"wrote the op graph to {' and '.join(written)}", file=sys.stderr)
     return 1 if failures else 0
 
 
-def _opt_one(text: str, filename: str, manager, args) -> str:
+def _opt_one(text: str, filename: str, manager, args):
     from lamina.compiler.errors import LaminaError
     from lamina.compiler.parser import parse
     from lamina.compiler.printer import print_ir
@@ -302,7 +315,7 @@ def _opt_one(text: str, filename: str, manager, args) -> str:
                 form = "generic" if generic else "custom"
                 raise LaminaError(f"the {form} form does not round-trip: print(parse(print(m))) != print(m)",
                                   hint=_first_difference(first, again))
-    return out
+    return out, module
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ checks each entry (its content hash, who could have written it) before it is loa
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -410,44 +409,6 @@ def _link(archive: Path, out: str, compiler: str) -> None:
         if result.returncode:
             first = (result.stderr.strip().splitlines() or ["(no message)"])[0]
             raise BuildError(f"--cross-compiler {compiler!r} failed to link a kernel: {first}")
-
-
-def node_names(op: Operation) -> list[str]:
-    """The names of the model nodes an op (or a fused group's ops) came from, in order: its
-    locations' names (a folded batch_norm adds its own to the conv's)."""
-    from lamina.compiler.location import FileLineColLoc, FusedLoc, NameLoc
-
-    def names(loc):
-        if isinstance(loc, NameLoc):
-            return [loc.name]
-        if isinstance(loc, FusedLoc):
-            return [n for part in loc.locations for n in names(part)]
-        if isinstance(loc, FileLineColLoc):
-            return [f"{Path(loc.file).stem}_{loc.line}"]
-        return []
-    ops = op.inner_ops if op.name == "nn.fused" else [op]
-    out = []
-    for inner in ops:
-        for n in names(inner.location):
-            if n not in out:
-                out.append(n)
-    return out
-
-
-def kernel_names(ops: list[Operation]) -> list[str]:
-    """A name per kernel, after the nodes it computes (`conv1+bn1+relu`; at most four names,
-    then `+more`), cleaned for a file name (`/`, `:` and spaces become `_`) and made unique in
-    the model by a suffix (`_2`, `_3`, ...)."""
-    seen: dict[str, int] = {}
-    out = []
-    for op in ops:
-        parts = node_names(op) or [op.name.split(".")[-1]]
-        text = "+".join(parts[:4]) + ("+more" if len(parts) > 4 else "")
-        text = re.sub(r"[/:\\\s]+", "_", text).strip("_.") or op.name.split(".")[-1]
-        text = text[:120]
-        seen[text] = seen.get(text, 0) + 1
-        out.append(text if seen[text] == 1 else f"{text}_{seen[text]}")
-    return out
 
 
 class CrossKernel:

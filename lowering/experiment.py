@@ -31,8 +31,10 @@ class ExperimentError(LaminaError):
 
 class KernelExperiment:
     def __init__(self, op: Operation, target="llvm", name: str | None = None, program=None, seed: int = 0):
+        from lamina.compiler.location import kernel_names
+
         from . import targets
-        from .build import build_op, kernel_names
+        from .build import build_op
 
         self.op = op
         self.target = targets.get(target) if isinstance(target, str) else target

@@ -297,7 +297,7 @@ def kernel_label(op) -> str:
 def kernel_nodes(op) -> list[str]:
     """The ONNX nodes a kernel computes: a fused group's `sources` attribute, else the names in
     its ops' locations (compiler/location.py: a NameLoc, or the parts of a FusedLoc)."""
-    from lamina.lowering.build import node_names
+    from lamina.compiler.location import node_names
 
     if op.name == "nn.fused" and getattr(op, "source_names", None):
         return list(op.source_names)

@@ -39,7 +39,8 @@ from lamina.compiler.opdef import ConstantLike
 from lamina.compiler.symbols import SymbolTable
 from lamina.lowering import tvm_adapter
 from lamina.lowering import targets
-from lamina.lowering.build import ALIGN, BuildError, BuildStats, aligned_empty, build_op, kernel_names
+from lamina.compiler.location import kernel_names
+from lamina.lowering.build import ALIGN, BuildError, BuildStats, aligned_empty, build_op
 
 from .interpreter import Interpreter, InterpreterError, check_input, input_name
 from .memory_plan import ConcatPlan, MemoryPlan, plan_concats, plan_steps
