@@ -40,6 +40,7 @@ from lamina.compiler.symbols import SymbolTable
 from lamina.lowering import tvm_adapter
 from lamina.lowering import targets
 from lamina.compiler.location import kernel_names
+from lamina.compiler.progress import Progress
 from lamina.lowering.build import ALIGN, BuildError, BuildStats, aligned_empty, build_op
 
 from .interpreter import Interpreter, InterpreterError, check_input, input_name
@@ -128,16 +129,18 @@ class CompiledModel:
                             for c in self.concats]
         free = {id(c.op) for c in self.concats if c.free}
         self._free_concats = []  # (the step it would have run before, op) of each free concat
-        for op, name in zip(kernel_ops, kernel_names(kernel_ops)):
-            if id(op) in free:
-                schedules.pop(name, None)  # a kernel that is not needed: its schedule is not unused
-                self._free_concats.append((len(self.steps), op))
-                continue
-            kernel = build_op(op, self.target, stats=self.stats, name=name, program=schedules.pop(name, None))
-            shapes = [tuple(r.type.shape) for r in op.results]
-            dtypes = [r.type.element_type.numpy_dtype for r in op.results]
-            self.steps.append((op, kernel.kernel, shapes, dtypes))
-            self.kernels.append(kernel)
+        with Progress(len(kernel_ops), "compiling kernels") as progress:
+            for op, name in zip(kernel_ops, kernel_names(kernel_ops)):
+                progress.advance()
+                if id(op) in free:
+                    schedules.pop(name, None)  # a kernel that is not needed: its schedule is not unused
+                    self._free_concats.append((len(self.steps), op))
+                    continue
+                kernel = build_op(op, self.target, stats=self.stats, name=name, program=schedules.pop(name, None))
+                shapes = [tuple(r.type.shape) for r in op.results]
+                dtypes = [r.type.element_type.numpy_dtype for r in op.results]
+                self.steps.append((op, kernel.kernel, shapes, dtypes))
+                self.kernels.append(kernel)
         self.unused_schedules = sorted(schedules)  # schedule files that name no kernel (a warning)
         self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns, concats=self.concats)
         self.buffer_of = buffer_of  # value -> its buffer in the memory plan (a package writes it down)
