@@ -145,6 +145,17 @@ def _build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     tg.set_defaults(handler=_run_targets)
 
+    rep = sub.add_parser("report", help="write one HTML page about a model: the IR after each pass, kernels, "
+                                        "memory plan", description="Compile a model and write a self-contained HTML "
+                         "page: the IR after each pass with its diff, the kernel table (time, FLOPs, %% of peak, "
+                         "ONNX nodes), a bar chart of kernel time and the memory plan as a picture.")
+    rep.add_argument("model", help="an .onnx, .lam or .mlir model")
+    rep.add_argument("-o", "--output", required=True, metavar="FILE.html", help="the page to write")
+    _add_opt_level(rep, default=3)
+    rep.add_argument("--runs", type=int, default=10, help="timed calls of each kernel (10)")
+    rep.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    rep.set_defaults(handler=_run_report)
+
     cache = sub.add_parser("cache", help="show or empty the kernel cache ($LAMINA_CACHE_DIR)",
                            description="Show the kernel cache (its folder, entries, size; each entry's "
                                        "content hash is checked) or empty it (lamina's entries only).")
@@ -613,6 +624,18 @@ def _print_tir(model, name: str) -> None:
     print(tvm_adapter.script(kernel.scheduled.scheduled))
     print(f"// kernel {name}: lowered loop nest (TVM's loop lowering, before codegen)")
     print(tvm_adapter.lowered_loops(kernel.scheduled.scheduled, model.target.tvm_target()))
+
+
+def _run_report(args) -> int:
+    from lamina.compiler.files import check_output, write_output
+
+    check_output(args.output, [args.model])
+    from lamina.runtime.report import make_report
+
+    page = make_report(args.model, _pipeline_of(args), runs=args.runs)
+    write_output(args.output, page, [args.model], what="the report")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
 
 
 def _run_cache(args) -> int:
