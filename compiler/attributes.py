@@ -250,7 +250,8 @@ def _format_nested(array: np.ndarray, el: Type) -> str:
 
 @dataclass(frozen=True)
 class OpaqueAttr(Attribute):
-    """`#dialect.name<body>` from a dialect lamina does not know, kept as text.
+    """`#dialect.name<body>` from a dialect lamina does not know, kept as text; with the type
+    MLIR may write after it, `#smt.bv<1> : !smt.bv<32>`.
 
     Only parsed under `allow_unregistered`, so that unknown IR passes through unchanged.
     """
@@ -258,9 +259,11 @@ class OpaqueAttr(Attribute):
     dialect: str
     name: str
     body: str = ""
+    type: Type | None = None
 
     def __str__(self) -> str:
-        return f"#{self.dialect}.{self.name}{self.body}" if self.name else f"#{self.dialect}{self.body}"
+        text = f"#{self.dialect}.{self.name}{self.body}" if self.name else f"#{self.dialect}{self.body}"
+        return text if self.type is None else f"{text} : {self.type}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -222,6 +222,10 @@ class Op(Operation):
     name: ClassVar[str]
     traits: ClassVar[tuple] = ()
     canonicalization_patterns: ClassVar[tuple] = ()
+    # ops of this dialect may drop their prefix directly inside this op's regions when it is
+    # written in its custom form (`return` in a func.func): MLIR's OpAsmOpInterface
+    # getDefaultDialect; "" for none
+    default_dialect: ClassVar[str] = ""
     _operand_defs: ClassVar[tuple] = ()
     _result_defs: ClassVar[tuple] = ()
     _attr_defs: ClassVar[tuple] = ()

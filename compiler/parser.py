@@ -274,7 +274,8 @@ class _ToSyntax(Transformer):
 
     def custom_op(self, c):
         name_tok, keyword, symbol, operands, paren, attribute, arrow, attrs, types, region = c
-        op_name = "builtin.module" if name_tok.type == "MODULE" else str(name_tok)
+        op_name = "builtin.module" if name_tok.type == "MODULE" else str(name_tok)  # (a BARE_ID
+        # name is resolved against the default dialect when the IR is built)
         form = _FormSyntax(op_name, name_tok, keyword, symbol, operands, paren, attribute, arrow,
                            attrs, types, region)
         return _OpSyntax(token=name_tok, results=[], op_name=op_name, form=form)
@@ -374,6 +375,7 @@ class _ToSyntax(Transformer):
             raise _SyntaxError(f"unknown type {tok}", tok,
                                "types of unregistered dialects need --allow-unregistered")
         m = re.match(r"!([A-Za-z_][\w$]*)(?:\.([\w$.]+))?(.*)", str(tok), re.S)
+        _check_opaque_body(m.group(3), tok)
         return OpaqueType(m.group(1), m.group(2) or "", m.group(3))
 
     # -- attributes
@@ -443,17 +445,23 @@ class _ToSyntax(Transformer):
         names = [self._symbol_name(t) for t in c]
         return SymbolRefAttr(names[0], tuple(names[1:]))
 
-    def opaque_attr(self, c):
+    def opaque_attr(self, c, type: Type | None = None):
         tok = c[0]
         m = re.match(r"#([A-Za-z_][\w$]*)(?:\.([\w$.]+))?(.*)", str(tok), re.S)
         if not m.group(2) and not m.group(3):
             raise _SyntaxError(f"undefined attribute alias {tok}", tok, "attribute aliases are not supported; write the attribute inline")
+        _check_opaque_body(m.group(3), tok)
         dialect = get_dialect(m.group(1))
         known = dialect is not None and (m.group(2) or "") in dialect.opaque_attributes
         if not (self.allow_unregistered or known):
             raise _SyntaxError(f"unknown attribute {tok}", tok,
                                "attributes of unregistered dialects need --allow-unregistered")
-        return OpaqueAttr(m.group(1), m.group(2) or "", m.group(3))
+        return OpaqueAttr(m.group(1), m.group(2) or "", m.group(3), type)
+
+    def typed_opaque_attr(self, c):
+        """`#smt.bv<1> : !smt.bv<32>`: MLIR's trailing type after an extended attribute."""
+        tok, type = c
+        return self.opaque_attr([tok], type)
 
     def attr_dict(self, c):
         return dict(x for x in c if x is not None)
@@ -498,6 +506,27 @@ class _ToSyntax(Transformer):
             kind, v = value.value
             return _scalar_from((kind, v), f64 if kind == "float" else i64, value.token)
         return value
+
+
+_CLOSING = {">": "<", "]": "[", ")": "(", "}": "{"}
+_OPAQUE_BODY_PIECE = re.compile(r'->|"(?:[^"\\\n]|\\.)*"|[<>\[\](){}]')
+
+
+def _check_opaque_body(body: str, tok: Token) -> None:
+    """The brackets of a dialect attribute's or type's `<body>` nest, outside string literals
+    (MLIR's parseDialectSymbolBody). The lexer matched the angle brackets; this checks the rest."""
+    stack: list[str] = []
+    for piece in _OPAQUE_BODY_PIECE.findall(body):
+        if len(piece) > 1:  # `->` or a string literal: text
+            continue
+        if piece in "<[({":
+            stack.append(piece)
+        elif stack[-1] != _CLOSING[piece]:  # (the lexer matched the outer `<...>`: never empty)
+            raise _SyntaxError(f"unbalanced '{stack[-1]}' in the body of {str(tok)[:40]}: "
+                               f"'{piece}' closes it", tok,
+                               "brackets in a dialect attribute or type nest, except inside string literals")
+        else:
+            stack.pop()
 
 
 def _strip_number_tokens(body):
@@ -548,6 +577,10 @@ class _IRBuilder:
         self.block_maps: list[dict[str, Block]] = []
         self._isolated_next = False
         self._lines: list[str] | None = None  # split once, on first need (positions of ops)
+        # MLIR's default-dialect stack: an op name without a dialect (`return`) is looked up in
+        # the dialect on top, which the enclosing op written in its custom form chose
+        # (`Op.default_dialect`: func.func's is "func"); "builtin" at the top level
+        self.default_dialects: list[str] = ["builtin"]
 
     # -- errors --------------------------------------------------------------------------------
 
@@ -684,7 +717,30 @@ class _IRBuilder:
 
     # -- ops -------------------------------------------------------------------------------------
 
+    def resolve_default_dialect(self, syn: _OpSyntax) -> None:
+        """`return` inside func.func is `func.return`: a custom-form name without a dialect takes
+        the default dialect of the enclosing op (MLIR's OpAsmOpInterface::getDefaultDialect)."""
+        if syn.form is None or "." in syn.op_name:
+            return
+        default = self.default_dialects[-1]
+        full = f"{default}.{syn.op_name}"
+        if default and lookup_op(full) is not None:
+            syn.op_name = syn.form.op_name = full
+            return
+        if default:
+            known = get_dialect(default)
+            raise self.error(f"unknown op '{syn.op_name}': a name without a dialect is looked up in "
+                             f"the enclosing op's dialect, and '{default}' has no op '{syn.op_name}'",
+                             syn.form.token,
+                             f"write the full name, like 'nn.{syn.op_name}'" if known is None else
+                             f"write the full name; the {default} dialect has: {', '.join(sorted(known.ops))}")
+        raise self.error(f"unknown op '{syn.op_name}': an op name needs its dialect here, "
+                         f"like 'func.{syn.op_name}'", syn.form.token,
+                         "only directly inside an op that names a default dialect (func.func: func) "
+                         "may an op drop its dialect prefix")
+
     def op_class(self, syn: _OpSyntax):
+        self.resolve_default_dialect(syn)
         cls = lookup_op(syn.op_name)
         if cls is not None:
             return cls
@@ -708,11 +764,14 @@ class _IRBuilder:
                                  f"\"{syn.op_name}\"(...) : (...) -> (...)", syn.form.token)
             self._isolated_next = cls.has_trait(IsolatedFromAbove)
             syn.form.result_count = sum(count for _, count in syn.results)
+            self.default_dialects.append(cls.default_dialect)  # for the regions it parses
             try:
                 op = cls.from_custom(syn.form, self)
             except NotImplementedError:
                 raise self.error(f"'{syn.op_name}' has no custom form; write it in the generic form",
                                  syn.form.token) from None
+            finally:
+                self.default_dialects.pop()
         else:
             op = self.build_generic(syn, cls)
         if syn.location is not None:
@@ -934,6 +993,14 @@ def _lark_error_to_parse_error(e: LarkError, text: str, filename: str) -> ParseE
             lines = text.splitlines() or [""]
             line, col = len(lines), len(lines[-1]) + 1
         hint = None
+        opened = re.search(r"[#!][A-Za-z_][\w$]*(\.[\w$.]+)?\Z", text[:e.token.start_pos]) \
+            if e.token.type == "LESSTHAN" and e.token.start_pos else None
+        if opened:  # the lexer found no end to `#d.a<...`: point at the `#d.a`
+            before = text[:opened.start()]
+            pos = SourcePos.in_text(text, filename, before.count("\n") + 1,
+                                    opened.start() - (before.rfind("\n") + 1) + 1)
+            return ParseError(f"the body of {opened.group(0)}<...> does not end", pos,
+                              "its brackets must nest, and each string literal in it must end on its line")
         if len(expected) > 1:
             options = sorted({_TOKEN_WORDS.get(t, t) for t in expected})
             hint = "the parser could accept: " + ", ".join(options[:8]) + (", ..." if len(options) > 8 else "")

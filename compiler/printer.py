@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from .attributes import (HEX_THRESHOLD, ArrayAttr, Attribute, DenseElementsAttr, DictionaryAttr,
-                         FloatAttr, IntegerAttr, format_attr_dict, format_float,
+                         FloatAttr, IntegerAttr, OpaqueAttr, format_attr_dict, format_float,
                          format_symbol, quote_string)
 from .ir import Block, BlockArgument, Operation, Region, Value
 from .location import Location, UnknownLoc
@@ -76,12 +76,16 @@ class Printer:
         self._out: list[str] = []
         self._scopes: list[_Scope] = []
         self._block_names: dict[int, str] = {}
+        # MLIR's default-dialect stack: directly inside a region of an op printed in its custom
+        # form, ops of that op's `default_dialect` print without their prefix (`return`)
+        self._default_dialects: list[str] = ["builtin"]
 
     # -- entry points ------------------------------------------------------------------------
 
     def print_op_to_string(self, op: Operation) -> str:
         self._out = []
         self._scopes = [_Scope()]
+        self._default_dialects = ["builtin"]
         self._name_values_of(op, self._scopes[-1], include_results=True)
         self._print_op(op, 0, root=True)
         return "".join(self._out)
@@ -156,11 +160,16 @@ class Printer:
         form = None if self.generic or not op.is_registered else op.print_custom(self)
         if form is not None and isinstance(form.types, list) and any(isinstance(t, FunctionType) for t in form.types):
             form = None  # `: () -> ()` in a type list would read as the op's function type
+        if form is not None and getattr(form.attribute, "type", None) is not None and isinstance(form.attribute, OpaqueAttr):
+            form = None  # `#d.a<..> : !d.t` would read its type as the op's `: types`
         if form is None:
+            self._default_dialects.append("")
             self._print_generic(op, indent)
         else:
-            self._emit(_custom_name(op.name))
+            self._emit(self._custom_name(op.name))
+            self._default_dialects.append(getattr(op, "default_dialect", ""))
             self._print_custom(op, form, indent)
+        self._default_dialects.pop()
         if self.print_locations and not isinstance(op.location, UnknownLoc):
             self._emit(f" {self.location(op.location)}")
         if isolated:
@@ -265,9 +274,23 @@ class Printer:
     def location(self, loc: Location) -> str:
         return str(loc)
 
+    def _custom_name(self, name: str) -> str:
+        """The op's name in its custom form: `module`, and without the prefix of the enclosing
+        op's default dialect (`return` in a func.func) when the rest reads back as a name."""
+        if name == "builtin.module":
+            return "module"
+        dialect, _, rest = name.partition(".")
+        if dialect == self._default_dialects[-1] and _BARE_OP_NAME.fullmatch(rest) \
+                and not _RESERVED_WORD.fullmatch(rest):
+            return rest
+        return name
 
-def _custom_name(name: str) -> str:
-    return "module" if name == "builtin.module" else name
+
+# what the parser reads as a bare op name: one identifier (MLIR: only names with a single dot
+# drop their prefix) that is not one of the grammar's keywords
+_BARE_OP_NAME = re.compile(r"[A-Za-z_][\w$]*")
+_RESERVED_WORD = re.compile(r"true|false|unit|none|index|attributes|module|loc|tensor|dense|"
+                            r"dense_resource|array|[su]?i[1-9]\d*|f16|bf16|f32|f64")
 
 
 def _type_group(types: list[Type]) -> str:

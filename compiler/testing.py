@@ -96,10 +96,12 @@ _IDENT = st.from_regex(r"[a-z_][a-z0-9_$]{0,6}", fullmatch=True)
 
 @st.composite
 def _opaque_body(draw, depth: int = 2) -> str:
-    """`<...>` with balanced, nested angle brackets, as an unknown dialect may write."""
+    """`<...>` with balanced, nested brackets, as an unknown dialect may write; string literals in
+    it may hold any bracket (`\"a>(\"`): outside strings only do brackets nest (MLIR)."""
     parts = draw(st.lists(st.one_of(
         st.from_regex(r"[a-z0-9?,: ]{1,6}", fullmatch=True),
-        st.sampled_from(["4x?xf32", "\"s\"", "@sym", "[1, 2]", "{a = 1}", "(i32, f32)", "(i32) -> f32", "#a.b", "!t.x"]),
+        st.sampled_from(["4x?xf32", "\"s\"", "@sym", "[1, 2]", "{a = 1}", "(i32, f32)", "(i32) -> f32", "#a.b", "!t.x",
+                         "\"str>\"", "\"<(]\"", "\"q\\\"}\"", "[\"]\", (\"{\")]"]),
         *([_opaque_body(depth - 1)] if depth > 0 else [])), max_size=3))
     return "<" + "".join(parts) + ">"
 
@@ -280,11 +282,14 @@ def dense_arrays():
 
 @functools.lru_cache(maxsize=None)
 def opaque_attrs():
-    """`#dialect.name<body>` of a dialect lamina does not know."""
+    """`#dialect.name<body>` of a dialect lamina does not know, now and then with the type MLIR
+    may write after it (`#smt.bv<1> : !smt.bv<32>`)."""
+    typed = st.one_of(st.none(), st.none(), opaque_types(), element_types(),
+                      tensor_types(max_rank=2, dynamic=False))
     return st.one_of(
-        st.builds(OpaqueAttr, st.sampled_from(["test", "foo", "arith"]), st.one_of(_IDENT, st.just("a.b")),
-                  st.one_of(st.just(""), _opaque_body())),
-        st.builds(OpaqueAttr, st.sampled_from(["test", "foo"]), st.just(""), _opaque_body()))
+        st.builds(OpaqueAttr, st.sampled_from(["test", "foo", "arith", "smt"]), st.one_of(_IDENT, st.just("a.b")),
+                  st.one_of(st.just(""), _opaque_body()), typed),
+        st.builds(OpaqueAttr, st.sampled_from(["test", "foo"]), st.just(""), _opaque_body(), typed))
 
 
 @functools.lru_cache(maxsize=None)

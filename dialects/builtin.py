@@ -23,6 +23,7 @@ class ModuleOp(Op):
     sym_name = Attr(StringAttr, optional=True)
     body = RegionDef()
     traits = (IsolatedFromAbove, NoTerminator)
+    default_dialect = "builtin"  # as in MLIR: `module` inside a module
 
     @classmethod
     def empty(cls, name: str | None = None, location=None) -> "ModuleOp":

@@ -17,8 +17,10 @@ class FuncOp(Op):
     """A function: a symbol with a type and a body region (none for a declaration).
 
         func.func @main(%x: tensor<1x3xf32>) -> tensor<1x3xf32> {
-          func.return %x : tensor<1x3xf32>
+          return %x : tensor<1x3xf32>
         }
+
+    Inside the body, func's ops may drop their prefix (`return` is `func.return`), as in MLIR.
     """
 
     name = "func.func"
@@ -29,6 +31,7 @@ class FuncOp(Op):
     res_attrs = Attr(ArrayAttr, optional=True)
     body = RegionDef()
     traits = (IsolatedFromAbove, SymbolOp)
+    default_dialect = "func"  # `return` and `call` inside the body, as mlir-opt prints them
 
     @classmethod
     def create_with_body(cls, name: str, inputs, results, location=None) -> "FuncOp":

@@ -135,7 +135,7 @@ def test_output_file_is_written(good, tmp_path):
     assert proc.stdout == ""
     assert out.read_text() == ("module {\n"
                                "  func.func @f(%x: i32) -> i32 {\n"
-                               "    func.return %x : i32\n"
+                               "    return %x : i32\n"
                                "  }\n"
                                "}\n")
 
@@ -169,7 +169,7 @@ def test_output_is_not_written_on_error(bad, tmp_path):
 def test_reads_standard_input_with_dash():
     proc = lamina("opt", "-", "-p", "canonicalize", stdin=GOOD)
     assert proc.returncode == 0, proc.stderr
-    assert "func.return %x : i32" in proc.stdout
+    assert "return %x : i32" in proc.stdout
     assert "arith.addi" not in proc.stdout
 
 

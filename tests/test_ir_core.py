@@ -40,7 +40,7 @@ def test_builder_appends_in_order_at_end():
         "  func.func @f(%arg0: f32) -> f32 {\n"
         "    %0 = arith.negf %arg0 : f32\n"
         "    %1 = arith.addf %0, %arg0 : f32\n"
-        "    func.return %1 : f32\n"
+        "    return %1 : f32\n"
         "  }\n"
         "}\n")
 
@@ -139,7 +139,7 @@ def test_clone_function_is_independent():
         "func.func @f(%arg0: f32) -> f32 {\n"
         "  %0 = arith.negf %arg0 : f32\n"
         "  %1 = arith.addf %0, %arg0 : f32\n"
-        "  func.return %1 : f32\n"
+        "  return %1 : f32\n"
         "}\n")
     assert print_ir(fn) == original
     copy = fn.clone()
@@ -158,7 +158,7 @@ def test_clone_function_is_independent():
         "func.func @g(%arg0: f32) -> f32 {\n"
         "  %0 = arith.negf %arg0 : f32\n"
         "  %1 = arith.addf %0, %0 : f32\n"
-        "  func.return %1 : f32\n"
+        "  return %1 : f32\n"
         "}\n")
 
 

@@ -45,7 +45,7 @@ module {
   func.func @main(%x: tensor<1x3x6x6xf32>) -> tensor<1x2x3x3xf32> {
     %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<2x3x3x3xf32>} : () -> tensor<2x3x3x3xf32> loc("w")
     %y = nn.conv2d %x, %w attributes {pads = array<i64: 0, 0, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x3x6x6xf32>, tensor<2x3x3x3xf32>) -> tensor<1x2x3x3xf32> loc("conv1")
-    func.return %y : tensor<1x2x3x3xf32>
+    return %y : tensor<1x2x3x3xf32>
   }
 }
 """
@@ -66,7 +66,7 @@ def test_reshape_with_a_shape_initializer():
 module {
   func.func @main(%x: tensor<2x3x4xf32>) -> tensor<2x12xf32> {
     %y = nn.reshape %x attributes {shape = array<i64: 2, 12>} : (tensor<2x3x4xf32>) -> tensor<2x12xf32> loc("flat")
-    func.return %y : tensor<2x12xf32>
+    return %y : tensor<2x12xf32>
   }
 }
 """
@@ -88,7 +88,7 @@ module {
   func.func @main(%x: tensor<2x3x4xf32>) -> tensor<2x12xf32> {
     %y = nn.reshape %x attributes {shape = array<i64: 2, 12>} : (tensor<2x3x4xf32>) -> tensor<2x12xf32>
     %z = nn.relu %y : (tensor<2x12xf32>) -> tensor<2x12xf32>
-    func.return %z : tensor<2x12xf32>
+    return %z : tensor<2x12xf32>
   }
 }
 """

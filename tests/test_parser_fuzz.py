@@ -1,7 +1,8 @@
 """Fuzzing the parser: mutated IR text gives a module or a ParseError, never another exception.
 
-Valid texts (the bundled examples, and modules drawn by `lamina.compiler.testing.modules`) are
-mutated at the character level (insert, delete, swap) and at the token level (drop, duplicate,
+Valid texts (the bundled examples, MLIR's syntax that lamina reads as MLIR does (`MLIR_COMPAT`:
+a dialect attribute with its type, brackets in strings inside a dialect attribute, `return`
+without its dialect), and modules drawn by `lamina.compiler.testing.modules`) are mutated at the character level (insert, delete, swap) and at the token level (drop, duplicate,
 swap, replace with a token that often appears in IR). Whatever the parser makes of the result:
 
 - a `ParseError` has a line and a column >= 1 and a non-empty message, or
@@ -25,7 +26,18 @@ from lamina.compiler.printer import print_ir
 from lamina.compiler.testing import modules
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples" / "ir").glob("*.mlir"))
-EXAMPLE_TEXTS = [p.read_text() for p in EXAMPLES]
+# the constructs of issue 13 (part 4), found in real MLIR files; also in the drawn modules
+MLIR_COMPAT = """\
+%0 = "smt.bv.constant"() {value = #smt.bv<1> : !smt.bv<32>, s = [#d.a<x> : i32]} : () -> !smt.bv<32>
+"test.strings"() {a = #unknowndialect<myattr "str>">, b = #d.a<"<(", [{k = "}>"}]>} : () -> ()
+func.func @f(%x: i32) -> i32 {
+  %0 = call @g(%x) : (i32) -> i32
+  return %0 : i32
+}
+func.func private @g(i32) -> i32
+func.func @h() { return }
+"""
+EXAMPLE_TEXTS = [p.read_text() for p in EXAMPLES] + [MLIR_COMPAT]
 
 # tokens that often appear in IR, to put where they do not belong
 TOKENS = ["%0", "%x#1", "%a:2", ":", ",", "(", ")", "{", "}", "<", ">", "[", "]", "->", "=", "@f",
@@ -33,7 +45,8 @@ TOKENS = ["%0", "%x#1", "%a:2", ":", ",", "(", ")", "{", "}", "<", ">", "[", "]"
           '"0x0000803F"', "dense<[1, 2]>", "array<i64: 1>", "0x7F800000", "1.0e+00", "-0", "1e5",
           "true", "unit", '"s\\', '"\\ZZ"', "loc(", 'loc("a":1:2)', "fused[", "unknown", "module",
           "attributes", "func.func", "func.return", "arith.addf", "arith.constant", '"test.op"',
-          "<{", "}>", "!test.t<", "#test.a<", "//", "\n", " ", "x", "?", "::", "#", "!", "é", "\x00"]
+          "<{", "}>", "!test.t<", "#test.a<", "//", "\n", " ", "x", "?", "::", "#", "!", "é", "\x00",
+          "return", "call", "#smt.bv<1> : !smt.bv<32>", '#d<a "s>">', '!d.t<"(">', '"<]"', "#d.a<(]>"]
 
 TOKEN_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|[%@^#!]?[\w$.\-]+|->|::|\s+|.', re.S)
 
@@ -95,6 +108,14 @@ def token_mutations(draw, text: str) -> str:
 
 def test_examples_exist():
     assert {p.name for p in EXAMPLES} >= {"dense_layer.mlir", "generic_form.mlir", "scalar_math.mlir"}
+
+
+def test_the_mlir_compat_text_round_trips():
+    module = parse(MLIR_COMPAT, allow_unregistered=True)
+    text = print_ir(module)
+    assert "return %0 : i32" in text and "%0 = call @g(%x)" in text
+    assert "#smt.bv<1> : !smt.bv<32>" in text and '#unknowndialect<myattr "str>">' in text
+    assert print_ir(parse(text, allow_unregistered=True)) == text
 
 
 @settings(max_examples=1000)

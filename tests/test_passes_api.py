@@ -181,7 +181,7 @@ def test_cse_merges_equal_ops_and_keeps_different_ones():
         "    %5 = arith.addf %2, %2 : f32\n"
         "    %6 = arith.addf %5, %3 : f32\n"
         "    %7 = arith.addf %6, %4 : f32\n"
-        "    func.return %7 : f32\n"
+        "    return %7 : f32\n"
         "  }\n"
         "}\n")
     assert p.statistics == {"arith.constant merged": 1, "arith.addf merged": 1}
@@ -268,7 +268,7 @@ RESULT = ("module {\n"
           "  func.func @f(%arg0: f32) -> f32 {\n"
           "    %0 = arith.constant 3.000000e+00 : f32\n"
           "    %1 = arith.addf %arg0, %0 : f32\n"
-          "    func.return %1 : f32\n"
+          "    return %1 : f32\n"
           "  }\n"
           "}\n")
 

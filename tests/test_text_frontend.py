@@ -64,7 +64,7 @@ module @mlp {
     %2 = nn.matmul %h, %w2 : (tensor<1x32xf32>, tensor<32x10xf32>) -> tensor<1x10xf32> loc("logits"("mlp.lam":9:12))
     %logits = nn.add %2, %b2 : (tensor<1x10xf32>, tensor<10xf32>) -> tensor<1x10xf32> loc("logits"("mlp.lam":9:26))
     %output = nn.softmax %logits : (tensor<1x10xf32>) -> tensor<1x10xf32> loc("output"("mlp.lam":10:10))
-    func.return %output : tensor<1x10xf32> loc("mlp.lam":10:3)
+    return %output : tensor<1x10xf32> loc("mlp.lam":10:3)
   } loc("mlp"("mlp.lam":3:1))
 }
 """
@@ -86,7 +86,7 @@ module @mlp {
     %0 = nn.matmul %x, %w1 : (tensor<1x784xf32>, tensor<784x128xf32>) -> tensor<1x128xf32>
     %h = nn.relu %0 : (tensor<1x128xf32>) -> tensor<1x128xf32>
     %output = nn.softmax %h : (tensor<1x128xf32>) -> tensor<1x128xf32>
-    func.return %output : tensor<1x128xf32>
+    return %output : tensor<1x128xf32>
   }
 }
 """

@@ -1,11 +1,17 @@
 """One converter per ONNX op type: `CONVERTERS = {"Conv": conv, ...}`.
 
 A converter is `convert(ctx, node) -> Value | list[Value]`: it reads the node's attributes
-(`node.attr`), inputs (`node.input(i)`, `node.const_input(i, what)` for shape-like inputs) and
-emits nn ops through the importer (`ctx.op("nn.add", a, b)`, `ctx.const(array)`), returning one
+(`node.attr`), inputs (`node.input(i)`; `node.const_ints(i, what)` and `node.const_scalar(i, what)`
+for shape-like inputs, which must be constants of the right kind) and emits nn ops through the importer (`ctx.op("nn.add", a, b)`, `ctx.const(array)`), returning one
 value per ONNX output. Everything ONNX computes at import time (auto_pad, shape inputs, negative
 sizes, opset differences) is resolved here, so nn ops get the attributes of the op table
 (dialects/nn/README.md). Ops are looked up by name, so this file names no nn class.
+
+Before a converter runs, the importer has checked the node against its op's ONNX schema
+(`Node.check_signature`: input and output counts, required attributes and their types), so a
+converter reads `node.attr("axis")` of a Concat without checking it is there or is an int; the
+attribute's *value* (strides of 0, pads of the wrong length) is the converter's to check, with
+`CHECK_HINT` as the hint.
 
 `CONSTANT_INPUTS` lists, per op type, the inputs a converter reads as constants; the conformance
 harness turns such graph inputs into initializers (see conformance.py).
@@ -20,7 +26,7 @@ import numpy as np
 from lamina.compiler.types import RankedTensorType
 from lamina.dialects.nn.base import integer, ints, real, string
 
-from .importer import element_type
+from .importer import CHECK_HINT, element_type
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -70,7 +76,11 @@ def resolve_pads(node, in_dims, kernel, strides, dilations):
     mode = node.attr("auto_pad", "NOTSET")
     n = len(kernel)
     if mode == "NOTSET":
-        return list(node.attr("pads", [0] * 2 * n))
+        pads = list(node.attr("pads", [0] * 2 * n))
+        if len(pads) != 2 * n or any(p < 0 for p in pads):
+            raise node.error(f"attribute pads={pads} needs {2 * n} values of at least 0 (a begin and an "
+                             "end per spatial dim)", hint=CHECK_HINT)
+        return pads
     if mode == "VALID":
         return [0] * 2 * n
     if mode in ("SAME_UPPER", "SAME_LOWER"):
@@ -84,8 +94,13 @@ def lift_1d(ctx, node, x):
 
 
 def spatial_attrs(node, n, kernel):
+    """strides and dilations (1 each by default), checked with the kernel: n values of at least 1."""
     strides = list(node.attr("strides", [1] * n))
     dilations = list(node.attr("dilations", [1] * n))
+    for name, values in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+        if len(values) != n or any(v is not None and v < 1 for v in values):
+            raise node.error(f"attribute {name}={values} needs {n} value{'s' * (n != 1)} of at least 1 "
+                             f"(one per spatial dim)", hint=CHECK_HINT)
     return strides, dilations
 
 
@@ -133,9 +148,9 @@ def clip(ctx, node):
     if node.opset < 11:
         lo, hi = node.attr("min"), node.attr("max")
     else:
-        lo_a, hi_a = node.const_input(1, "min"), node.const_input(2, "max")
-        lo = None if lo_a is None else float(lo_a.reshape(-1)[0])
-        hi = None if hi_a is None else float(hi_a.reshape(-1)[0])
+        lo_a, hi_a = node.const_scalar(1, "min"), node.const_scalar(2, "max")
+        lo = None if lo_a is None else float(lo_a)
+        hi = None if hi_a is None else float(hi_a)
     return ctx.op("nn.clip", node.input(0), min=None if lo is None else real(lo),
                   max=None if hi is None else real(hi))
 
@@ -143,18 +158,18 @@ def clip(ctx, node):
 def dropout(ctx, node):
     x = node.input(0)
     if node.opset >= 12:
-        training = node.const_input(2, "training_mode")
-        if training is not None and bool(training.reshape(-1)[0]):
+        training = node.const_scalar(2, "training_mode")
+        if training is not None and bool(training):
             raise node.error("runs in training mode; lamina imports inference graphs",
                              hint="export the model in eval mode")
-        ratio = node.const_input(1, "ratio")
-        ratio = 0.5 if ratio is None else float(ratio.reshape(-1)[0])
+        ratio = node.const_scalar(1, "ratio")
+        ratio = 0.5 if ratio is None else float(ratio)
     else:
         ratio = node.attr("ratio", 0.5)
     y = ctx.op("nn.dropout", x, ratio=real(ratio))
     if not node.wants_output(1):
         return y
-    mask = np.ones(static_shape(ctx, node, x), dtype=np.bool_)  # inference keeps every element
+    mask = np.ones(node.check_elements(static_shape(ctx, node, x), "a mask"), dtype=np.bool_)  # inference keeps all
     return [y, ctx.const(mask)]
 
 
@@ -383,7 +398,7 @@ def layer_norm(ctx, node):
                axis=integer(axis), epsilon=real(eps))
     if not (node.wants_output(1) or node.wants_output(2)):
         return y
-    axes = ints(range(axis % rank(x), rank(x)))
+    axes = ints(range(axis % max(rank(x), 1), rank(x)))
     m = ctx.op("nn.reduce_mean", x, axes=axes, keepdims=integer(1))
     d = ctx.op("nn.sub", x, m)
     var = ctx.op("nn.reduce_mean", ctx.op("nn.mul", d, d), axes=axes, keepdims=integer(1))
@@ -394,7 +409,7 @@ def layer_norm(ctx, node):
 def rms_norm(ctx, node):
     """x / sqrt(mean(x^2 over axes [axis, rank)) + epsilon) * scale"""
     x = node.input(0)
-    axes = ints(range(node.attr("axis", -1) % rank(x), rank(x)))
+    axes = ints(range(node.attr("axis", -1) % max(rank(x), 1), rank(x)))
     ms = ctx.op("nn.reduce_mean", ctx.op("nn.mul", x, x), axes=axes, keepdims=integer(1))
     rms = ctx.op("nn.sqrt", ctx.op("nn.add", ms, scalar(ctx, node.attr("epsilon", 1e-5), x)))
     return ctx.op("nn.mul", ctx.op("nn.div", x, rms), node.input(1))
@@ -438,8 +453,7 @@ def reduce_axes(node):
     """The axes attribute (before the opset that made it an input) or input #1; None = all."""
     moved = 13 if node.op_type == "ReduceSum" else 18
     if node.opset >= moved:
-        axes = node.const_input(1, "axes")
-        axes = None if axes is None else [int(a) for a in axes.reshape(-1)]
+        axes = node.const_ints(1, "axes", required=False)
     else:
         axes = node.attr("axes")
     return axes
@@ -470,9 +484,11 @@ def _square(ctx, x):
 def reshape(ctx, node):
     x = node.input(0)
     if node.opset < 5:
+        if node.attr("shape") is None:
+            raise node.error("has no shape attribute", hint=CHECK_HINT)
         target = list(node.attr("shape"))
     else:
-        target = [int(d) for d in node.const_input(1, "shape").reshape(-1)]
+        target = node.const_ints(1, "shape")
     allowzero = node.attr("allowzero", 0)
     in_shape = x.type.shape
     out = []
@@ -509,8 +525,7 @@ def transpose(ctx, node):
 def axes_operand(node, since):
     """Squeeze/Unsqueeze axes: an attribute before opset `since`, an input from then on."""
     if node.opset >= since:
-        axes = node.const_input(1, "axes")
-        return None if axes is None else [int(a) for a in axes.reshape(-1)]
+        return node.const_ints(1, "axes", required=False)
     return node.attr("axes")
 
 
@@ -523,6 +538,8 @@ def squeeze(ctx, node):
 def unsqueeze(ctx, node):
     x = node.input(0)
     axes = axes_operand(node, 13)
+    if not axes:
+        raise node.error("has no axes to insert", hint=CHECK_HINT)
     return ctx.op("nn.unsqueeze", x, axes=ints(sorted(norm_axes(axes, rank(x) + len(axes)))))
 
 
@@ -536,13 +553,14 @@ def split(ctx, node):
     axis = node.attr("axis", 0) % max(rank(x), 1)
     n = len(node.output_names)
     if node.opset >= 13:
-        sizes = node.const_input(1, "split")
-        sizes = None if sizes is None else [int(s) for s in sizes.reshape(-1)]
+        sizes = node.const_ints(1, "split", required=False)
     else:
         sizes = node.attr("split")
     if sizes is None:
         dim = static_shape(ctx, node, x)[axis]
         n = node.attr("num_outputs", n)
+        if n < 1:
+            raise node.error(f"splits into {n} parts", hint=CHECK_HINT)
         if node.opset >= 18 and node.attr("num_outputs") is not None:
             chunk = -(-dim // n)
             sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
@@ -559,12 +577,9 @@ def slice_(ctx, node):
         starts, ends = list(node.attr("starts")), list(node.attr("ends"))
         axes, steps = node.attr("axes"), None
     else:
-        starts = [int(v) for v in node.const_input(1, "starts").reshape(-1)]
-        ends = [int(v) for v in node.const_input(2, "ends").reshape(-1)]
-        axes = node.const_input(3, "axes")
-        steps = node.const_input(4, "steps")
-        axes = None if axes is None else [int(v) for v in axes.reshape(-1)]
-        steps = None if steps is None else [int(v) for v in steps.reshape(-1)]
+        starts, ends = node.const_ints(1, "starts"), node.const_ints(2, "ends")
+        axes = node.const_ints(3, "axes", required=False)
+        steps = node.const_ints(4, "steps", required=False)
     axes = list(range(len(starts))) if axes is None else list(axes)
     steps = [1] * len(starts) if steps is None else steps
     return ctx.op("nn.slice", x, starts=ints(starts), ends=ints(ends),
@@ -576,13 +591,11 @@ def gather(ctx, node):
 
 
 def expand(ctx, node):
-    shape = node.const_input(1, "shape")
-    return ctx.op("nn.expand", node.input(0), shape=ints(shape.reshape(-1)))
+    return ctx.op("nn.expand", node.input(0), shape=ints(node.const_ints(1, "shape")))
 
 
 def tile(ctx, node):
-    repeats = node.const_input(1, "repeats")
-    return ctx.op("nn.tile", node.input(0), repeats=ints(repeats.reshape(-1)))
+    return ctx.op("nn.tile", node.input(0), repeats=ints(node.const_ints(1, "repeats")))
 
 
 def pad(ctx, node):
@@ -594,12 +607,15 @@ def pad(ctx, node):
     if node.opset < 11:
         pads, value = list(node.attr("pads")), node.attr("value", 0.0)
     else:
-        pads = [int(p) for p in node.const_input(1, "pads").reshape(-1)]
+        pads = node.const_ints(1, "pads")
         value = node.const_input(2, "constant_value")
         value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
-        axes = node.const_input(3, "axes")
+        axes = node.const_ints(3, "axes", required=False)
         if axes is not None:  # pads only for these axes: spread them over all
-            axes = norm_axes(axes.reshape(-1), r)
+            if len(pads) != 2 * len(axes):
+                raise node.error(f"has {len(pads)} pads for {len(axes)} axes; it needs two per axis",
+                                 hint=CHECK_HINT)
+            axes = norm_axes(axes, r)
             full = [0] * 2 * r
             for i, a in enumerate(axes):
                 full[a], full[a + r] = pads[i], pads[i + len(axes)]
@@ -616,7 +632,10 @@ def resize(ctx, node):
         scales, sizes = node.const_input(1, "scales"), None
         coord, nearest = "asymmetric", "floor"
     else:
-        scales, sizes = node.const_input(2, "scales"), node.const_input(3, "sizes")
+        scales, sizes = node.const_input(2, "scales"), node.const_ints(3, "sizes", required=False)
+        if sizes is not None and any(v < 1 for v in sizes):
+            raise node.error(f"has sizes {sizes}; each must be at least 1", hint=CHECK_HINT)
+        sizes = None if sizes is None else np.asarray(sizes, np.int64)
         coord = node.attr("coordinate_transformation_mode", "half_pixel")
         nearest = node.attr("nearest_mode", "round_prefer_floor")
     if coord == "tf_crop_and_resize":
@@ -638,6 +657,9 @@ def resize(ctx, node):
         for a, s in zip(axes, sizes.reshape(-1)):
             out[a] = int(s)
     elif scales is not None and scales.size:
+        if not np.all(np.isfinite(scales.astype(np.float64))) or np.any(scales <= 0):
+            raise node.error(f"has scales {scales.reshape(-1).tolist()}; each must be a positive number",
+                             hint=CHECK_HINT)
         out = list(in_shape)
         for a, s in zip(axes, scales.reshape(-1)):
             out[a] = int(math.floor(in_shape[a] * float(s)))
@@ -668,8 +690,11 @@ def space_to_depth(ctx, node):
 def constant_of_shape(ctx, node):
     value = node.attr("value")
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
-    shape = node.const_input(0, "shape")
-    return ctx.const(np.full(tuple(int(d) for d in shape.reshape(-1)), value[0], dtype=value.dtype))
+    if value.size != 1:
+        raise node.error(f"has a value of {value.size} elements; ConstantOfShape's value holds one",
+                         hint=CHECK_HINT)
+    shape = node.check_elements(node.const_ints(0, "shape"), "a constant")
+    return ctx.const(np.full(shape, value[0], dtype=value.dtype))
 
 
 def shape(ctx, node):
@@ -691,9 +716,13 @@ def size(ctx, node):
 
 def range_(ctx, node):
     """Range folds at import: start, limit and delta must be constants."""
-    start, limit, delta = (node.const_input(i, what).reshape(()) for i, what in
+    start, limit, delta = (np.asarray(node.const_scalar(i, what)) for i, what in
                            enumerate(("start", "limit", "delta")))
-    count = max(int(np.ceil((limit - start) / delta)), 0)
+    if delta == 0 or not all(np.isfinite(v.astype(np.float64)) for v in (start, limit, delta)):
+        raise node.error(f"counts from {start} to {limit} by {delta}", hint="delta must not be 0, and "
+                         "the bounds must be finite numbers")
+    count = max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0)
+    node.check_elements((count,), "a range")
     return ctx.const((start + np.arange(count) * delta).astype(start.dtype))
 
 

@@ -5,7 +5,12 @@ The algorithm, in the order `load_onnx` runs it:
      `OnnxImportError` with a hint, never a protobuf traceback.
   2. Check the opsets: the default domain must be 9 .. the newest `onnx` knows (an older model
      imports when each of its ops is unchanged since opset 9); nodes of other domains are
-     rejected when they are met.
+     rejected when they are met. Check what onnx.checker would reject, each as one sentence
+     naming the part: the graph's structure (`check_graph`: every node input names a value
+     defined before it, no value is defined twice, initializers have unique names), each
+     initializer's data against its shape and type (`tensor_array`), and each node against its
+     op's schema before its converter reads it (`Node.check_signature`: input and output counts,
+     required attributes, attribute types, no unknown attributes).
   3. (At the end) cross-check the output shapes lamina computed against the model's declared
      output shapes, running ONNX shape inference when the model declares none.
   4. Make `func.func @main`: one argument per graph input that is not an initializer, with its
@@ -23,6 +28,7 @@ The algorithm, in the order `load_onnx` runs it:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
@@ -40,11 +46,21 @@ from lamina.compiler.types import (IntegerType, RankedTensorType, Type, bf16, f1
 
 MIN_OPSET = 9
 FOLD_MAX_ELEMENTS = 1 << 24  # larger results stay ops (a fold-constants pass may still fold them)
+MAX_CONSTANT_ELEMENTS = 1 << 28  # a constant the importer makes from a shape (ConstantOfShape, Range)
+CHECK_HINT = "the model is not valid ONNX; check it with onnx.checker.check_model(model, full_check=True)"
 
 
 class OnnxImportError(LaminaError):
     """An ONNX model lamina cannot import: not ONNX, an unsupported op or attribute, a missing
     input, a dynamic dim an op needs pinned. One sentence, naming the node, plus a hint."""
+
+    def __init__(self, message: str, *args, **kwargs):
+        # names come from the model: a damaged one may hold a newline or a NUL, which would
+        # break the one-line message (and the terminal)
+        super().__init__(_CONTROL.sub(lambda m: repr(m.group(0))[1:-1], message), *args, **kwargs)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,6 +90,36 @@ def element_type(onnx_type: int, what: str) -> Type:
 
 def dtype_supported(onnx_type: int) -> bool:
     return onnx_type in _element_types()
+
+
+def tensor_array(tensor, what: str) -> np.ndarray:
+    """The numpy value of a TensorProto (an initializer, a Constant node's value), after checking
+    what numpy_helper would trip on: the element type, negative dims, data of the wrong size."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    el = element_type(tensor.data_type, what)
+    dims = [int(d) for d in tensor.dims]
+    if any(d < 0 for d in dims):
+        raise OnnxImportError(f"{what} has the shape {dims}, with a negative dimension", hint=CHECK_HINT)
+    count = math.prod(dims)
+    type_name = TensorProto.DataType.Name(tensor.data_type)
+    if tensor.HasField("raw_data"):
+        need = count * el.numpy_dtype.itemsize
+        if len(tensor.raw_data) != need:
+            raise OnnxImportError(f"{what} has {len(tensor.raw_data)} bytes of raw data, but its shape "
+                                  f"{dims} of {type_name} needs {need}", hint=CHECK_HINT)
+    else:
+        field = helper.tensor_dtype_to_field(tensor.data_type)
+        have = len(getattr(tensor, field))
+        if have != count:
+            held = "no data" if have == 0 else f"{have} values in {field}"
+            raise OnnxImportError(f"{what} has {held}, but its shape {dims} of {type_name} needs {count} "
+                                  "values", hint=CHECK_HINT)
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as e:  # what the checks above missed: still the model's fault, said in one line
+        raise OnnxImportError(f"{what} cannot be read: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                              hint=CHECK_HINT) from None
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_$.\-]")
@@ -144,8 +190,6 @@ class Node:
     """One ONNX node as converters see it: attributes as Python values, inputs as SSA values."""
 
     def __init__(self, proto, index: int, importer: "Importer"):
-        from onnx import helper, numpy_helper
-
         self.proto = proto
         self.op_type = proto.op_type
         self.domain = proto.domain or ""
@@ -154,16 +198,64 @@ class Node:
         self.importer = importer
         self.input_names = list(proto.input)
         self.output_names = list(proto.output)
-        self.attrs: dict[str, Any] = {}
-        for a in proto.attribute:
+        self.attrs: dict[str, Any] = {}  # filled by check_signature
+
+    # -- the one check of what a converter reads -----------------------------------------------
+
+    def check_signature(self) -> None:
+        """Check the node against its op's ONNX schema at the model's opset, as onnx.checker does,
+        then read its attributes as Python values: the number of inputs and outputs, the inputs
+        that may not be left out, required attributes, each attribute's type, and no attribute
+        the op does not have. Converters then read attributes and inputs without checking their
+        presence or type again (their values are theirs to check)."""
+        from onnx import AttributeProto, defs
+
+        try:
+            schema = defs.get_schema(self.op_type, self.opset, "")
+        except Exception:  # no schema at this opset: the converter's own checks only
+            schema = None
+        if schema is not None:
+            n_in, n_out = len(self.input_names), len(self.output_names)
+            if not schema.min_input <= n_in <= schema.max_input:
+                raise self.error(f"has {n_in} input{'s' * (n_in != 1)}, but {self.op_type} takes "
+                                 f"{_count_range(schema.min_input, schema.max_input)}", hint=CHECK_HINT)
+            if not schema.min_output <= n_out <= schema.max_output:
+                raise self.error(f"has {n_out} output{'s' * (n_out != 1)}, but {self.op_type} makes "
+                                 f"{_count_range(schema.min_output, schema.max_output)}", hint=CHECK_HINT)
+            single = defs.OpSchema.FormalParameterOption.Single
+            for i, (formal, name) in enumerate(zip(schema.inputs, self.input_names)):
+                if formal.option == single and not name:
+                    raise self.error(f"input #{i} ({formal.name}) is empty, but {self.op_type} needs it",
+                                     hint=CHECK_HINT)
+            for name, attr in schema.attributes.items():
+                if attr.required and name not in {a.name for a in self.proto.attribute}:
+                    raise self.error(f"the required attribute '{name}' is missing", hint=CHECK_HINT)
+        for a in self.proto.attribute:
+            declared = schema.attributes.get(a.name) if schema is not None else None
+            if schema is not None and declared is None:
+                raise self.error(f"has an attribute '{a.name}', which {self.op_type} (opset {self.opset}) "
+                                 "does not have", hint=CHECK_HINT)
+            if a.type not in AttributeProto.AttributeType.values():
+                raise self.error(f"attribute '{a.name}' has no valid type ({a.type})", hint=CHECK_HINT)
+            if declared is not None and int(declared.type.value) != a.type:
+                raise self.error(f"attribute '{a.name}' is {_attr_type_name(a.type)}, but {self.op_type} "
+                                 f"takes {_attr_type_name(int(declared.type.value))}", hint=CHECK_HINT)
+            self.attrs[a.name] = self._attribute_value(a)
+
+    def _attribute_value(self, a):
+        from onnx import helper
+
+        try:
             value = helper.get_attribute_value(a)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            elif hasattr(value, "dims") and hasattr(value, "data_type"):  # a TensorProto
-                value = numpy_helper.to_array(value)
-            elif isinstance(value, list) and value and isinstance(value[0], bytes):
-                value = [v.decode("utf-8", "replace") for v in value]
-            self.attrs[a.name] = value
+        except Exception:
+            raise self.error(f"attribute '{a.name}' has no valid type ({a.type})", hint=CHECK_HINT) from None
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        if hasattr(value, "dims") and hasattr(value, "data_type"):  # a TensorProto
+            return tensor_array(value, f"node '{self.name}' ({self.op_type}): attribute '{a.name}'")
+        if isinstance(value, list) and value and isinstance(value[0], bytes):
+            return [v.decode("utf-8", "replace") for v in value]
+        return value
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -199,6 +291,42 @@ class Node:
                              hint="lamina resolves shape-like inputs at import: make it an initializer"
                                   + (f"; or {self.importer.pin_hint()}" if self.importer.dynamic_inputs else ""))
         return array
+
+    def const_ints(self, i: int, what: str, required: bool = True) -> list[int] | None:
+        """Input #i as a list of integers (a shape, axes, pads): a constant of an integer type,
+        of rank 0 or 1. None when the optional input is absent (required: an error)."""
+        array = self.const_input(i, what)
+        if array is None:
+            if required:
+                raise self.error(f"needs its input #{i} ({what}), which is missing", hint=CHECK_HINT)
+            return None
+        if array.dtype.kind not in "iu" or array.ndim > 1:
+            raise self.error(f"needs its input '{self.input_names[i]}' ({what}) to be a 1-D tensor of "
+                             f"integers, but it is a {array.dtype} tensor of shape {list(array.shape)}",
+                             hint=CHECK_HINT)
+        return [int(v) for v in array.reshape(-1)]
+
+    def const_scalar(self, i: int, what: str):
+        """Input #i as one number (a bound, a ratio): a constant holding one element; None when
+        the optional input is absent."""
+        array = self.const_input(i, what)
+        if array is None:
+            return None
+        if array.size != 1:
+            raise self.error(f"needs its input '{self.input_names[i]}' ({what}) to hold one value, but "
+                             f"it has shape {list(array.shape)}", hint=CHECK_HINT)
+        return array.reshape(-1)[0]
+
+    def check_elements(self, shape, what: str) -> tuple[int, ...]:
+        """`shape` for a constant the importer makes (ConstantOfShape, Range, a Dropout mask):
+        non-negative and of a size that fits in memory."""
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise self.error(f"makes {what} of shape {list(shape)}, with a negative dimension", hint=CHECK_HINT)
+        if math.prod(shape) > MAX_CONSTANT_ELEMENTS:
+            raise self.error(f"makes {what} of shape {list(shape)}: {math.prod(shape)} elements, more than "
+                             f"lamina makes at import ({MAX_CONSTANT_ELEMENTS})", hint=CHECK_HINT)
+        return shape
 
     def wants_output(self, i: int) -> bool:
         return i < len(self.output_names) and self.output_names[i] != ""
@@ -327,6 +455,7 @@ class Importer:
         import lamina.dialects.nn  # noqa: F401  (registers the nn ops)
 
         self._check_opset()
+        check_graph(self.graph)
         initializers = {t.name: t for t in self.graph.initializer}
         unknown = set(self.input_shapes) - {i.name for i in self.graph.input}
         if unknown:
@@ -395,6 +524,9 @@ class Importer:
                                            f"or --input-shape {info.name}=1x3x224x224")
             return RankedTensorType(tuple(int(d) for d in pinned), el)
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if any(d is not None and d < 0 for d in dims):
+            raise OnnxImportError(f"graph input '{info.name}' has the shape {['?' if d is None else d for d in dims]}, "
+                                  "with a negative dimension", hint=CHECK_HINT)
         if pinned is not None:
             if len(pinned) != len(dims):
                 raise OnnxImportError(f"input_shapes gives '{info.name}' rank {len(pinned)}, but the model "
@@ -409,12 +541,10 @@ class Importer:
         return RankedTensorType(tuple(dims), el)
 
     def _initializers(self, initializers):
-        from onnx import numpy_helper
-
         for name, tensor in initializers.items():
             self.location = NameLoc(name)
             el = element_type(tensor.data_type, f"initializer '{name}'")
-            value = self.const(numpy_helper.to_array(tensor), el)
+            value = self.const(tensor_array(tensor, f"initializer '{name}'"), el)
             value.name_hint = sanitize(name)
             self._named.add(value)
             self.values[name] = value
@@ -439,7 +569,15 @@ class Importer:
                     f"node '{node.name}' has op type {node.op_type} (domain 'ai.onnx', opset "
                     f"{self.opset}), which lamina does not support",
                     hint="supported ops: " + ", ".join(supported_ops()))
-            results = convert(self, node)
+            node.check_signature()
+            try:
+                results = convert(self, node)
+            except LaminaError:
+                raise
+            except Exception as e:  # a converter tripped: on a model onnx.checker rejects, that is
+                # the model's fault (one line, naming the node); on a valid one it is lamina's
+                self._raise_if_invalid(node, e)
+                raise
             results = list(results) if isinstance(results, (list, tuple)) else [results]
             wanted = node.output_names
             for name, value in zip(wanted, results):
@@ -453,6 +591,17 @@ class Importer:
                 if name and name not in self.values:
                     raise node.error(f"output #{i} '{name}' is not supported by lamina's converter",
                                      hint="leave that output unused (an empty name)")
+
+    def _raise_if_invalid(self, node: Node, exc: Exception) -> None:
+        """An OnnxImportError naming `node` when onnx.checker rejects the model."""
+        from onnx import checker
+
+        try:
+            checker.check_model(self.model)
+        except checker.ValidationError as e:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise node.error(f"cannot be converted ({type(exc).__name__}: {exc}); onnx.checker says: {reason}",
+                             hint=CHECK_HINT) from None
 
     @staticmethod
     def _erase_dead_constants(fn):
@@ -494,6 +643,60 @@ class Importer:
                                       f"lamina but the model declares {dims}",
                                       hint="the model's declared output shape may be stale; if not, "
                                            "this is a lamina bug: please report it with the model")
+
+
+def check_graph(graph) -> None:
+    """The graph's structure, as onnx.checker checks it: initializers have unique, non-empty names;
+    every node input names a graph input, an initializer or an earlier node's output; no value is
+    defined twice; the graph outputs name defined values. Each problem is one sentence naming the
+    node or initializer."""
+    defined: dict[str, str] = {}  # value name -> what defines it
+    for i, t in enumerate(graph.initializer):
+        if not t.name:
+            raise OnnxImportError(f"initializer #{i} has no name", hint=CHECK_HINT)
+        if t.name in defined:
+            raise OnnxImportError(f"initializer '{t.name}' is defined twice", hint=CHECK_HINT)
+        defined[t.name] = f"initializer '{t.name}'"
+    for info in graph.input:
+        if info.name in defined and not defined[info.name].startswith("initializer"):
+            raise OnnxImportError(f"graph input '{info.name}' is listed twice", hint=CHECK_HINT)
+        defined.setdefault(info.name, f"graph input '{info.name}'")
+    later = {o: n for n in graph.node for o in n.output if o}
+    for index, node in enumerate(graph.node):
+        who = f"node '{node.name or f'{node.op_type}_{index}'}' ({node.op_type})"
+        for name in node.input:
+            if name and name not in defined:
+                if name in later:
+                    raise OnnxImportError(f"{who} reads '{name}' before node '{later[name].name}' "
+                                          f"({later[name].op_type}) defines it", hint=
+                                          "the nodes are not in topological order, as ONNX requires; " + CHECK_HINT)
+                raise OnnxImportError(f"{who} reads '{name}', which no input, initializer or earlier node "
+                                      "defines",
+                                      hint=CHECK_HINT)
+        for name in node.output:
+            if name in defined:
+                raise OnnxImportError(f"{who} defines '{name}', which {defined[name]} defines already",
+                                      hint="each value is defined once (SSA); " + CHECK_HINT)
+            if name:
+                defined[name] = who
+    for info in graph.output:
+        if info.name not in defined:
+            raise OnnxImportError(f"graph output '{info.name}' is not defined by any input, initializer "
+                                  "or node", hint=CHECK_HINT)
+
+
+def _count_range(low: int, high: int) -> str:
+    if low == high:
+        return str(low)
+    if high >= 2 ** 31 - 1:
+        return f"at least {low}"
+    return f"{low} to {high}"
+
+
+def _attr_type_name(t: int) -> str:
+    from onnx import AttributeProto
+
+    return AttributeProto.AttributeType.Name(t) if t in AttributeProto.AttributeType.values() else str(t)
 
 
 def _is_default(cls, name: str, value) -> bool:

@@ -36,7 +36,7 @@ func.func @constants() -> (i32, f32, index, i1, tensor<2xi8>, f16) {
 // CHECK-NEXT:    %4 = arith.maximumf %3, %a : tensor<4xf32>
 // CHECK-NEXT:    %5 = arith.minimumf %4, %b : tensor<4xf32>
 // CHECK-NEXT:    %6 = arith.negf %5 : tensor<4xf32>
-// CHECK-NEXT:    func.return %6 : tensor<4xf32>
+// CHECK-NEXT:    return %6 : tensor<4xf32>
 // GENERIC-LABEL: sym_name = "float_ops"
 // GENERIC-NEXT:  ^bb0(%a: tensor<4xf32>, %b: tensor<4xf32>):
 // GENERIC-NEXT:    %0 = "arith.addf"(%a, %b) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
@@ -63,7 +63,7 @@ func.func @float_ops(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK-NEXT:    %7 = arith.andi %6, %b : i64
 // CHECK-NEXT:    %8 = arith.ori %7, %a : i64
 // CHECK-NEXT:    %9 = arith.xori %8, %b : i64
-// CHECK-NEXT:    func.return %9 : i64
+// CHECK-NEXT:    return %9 : i64
 func.func @int_ops(%a: i64, %b: i64) -> i64 {
   %0 = arith.addi %a, %b : i64
   %1 = arith.subi %0, %b : i64
@@ -91,7 +91,7 @@ func.func @int_ops(%a: i64, %b: i64) -> i64 {
 // CHECK-NEXT:    %ule = arith.cmpi ule, %a, %b : index
 // CHECK-NEXT:    %ugt = arith.cmpi ugt, %a, %b : index
 // CHECK-NEXT:    %uge = arith.cmpi uge, %a, %b : index
-// CHECK-NEXT:    func.return %uge : i1
+// CHECK-NEXT:    return %uge : i1
 // GENERIC-LABEL: sym_name = "compare"
 // GENERIC:         %eq = "arith.cmpi"(%a, %b) <{predicate = 0 : i64}> : (index, index) -> i1
 // GENERIC-NEXT:    %ne = "arith.cmpi"(%a, %b) <{predicate = 1 : i64}> : (index, index) -> i1
@@ -115,7 +115,7 @@ func.func @compare(%a: index, %b: index) -> i1 {
 // CHECK-LABEL: func.func @generic_only(%c: i1, %x: f32, %y: f32) -> f32 {
 // CHECK-NEXT:    %s = "arith.select"(%c, %x, %y) : (i1, f32, f32) -> f32
 // CHECK-NEXT:    %n = arith.negf %s attributes {tag = "keep"} : f32
-// CHECK-NEXT:    func.return %n : f32
+// CHECK-NEXT:    return %n : f32
 // GENERIC-LABEL: sym_name = "generic_only"
 // GENERIC:         %n = "arith.negf"(%s) {tag = "keep"} : (f32) -> f32
 func.func @generic_only(%c: i1, %x: f32, %y: f32) -> f32 {

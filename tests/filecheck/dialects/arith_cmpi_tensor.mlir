@@ -6,7 +6,7 @@
 // CHECK-LABEL: func.func @compare(%t: tensor<3xi16>, %u: tensor<2x?xindex>) -> (tensor<3xi1>, tensor<2x?xi1>) {
 // CHECK-NEXT:    %0 = arith.cmpi slt, %t, %t : tensor<3xi16>
 // CHECK-NEXT:    %1 = arith.cmpi uge, %u, %u : tensor<2x?xindex>
-// CHECK-NEXT:    func.return %0, %1 : tensor<3xi1>, tensor<2x?xi1>
+// CHECK-NEXT:    return %0, %1 : tensor<3xi1>, tensor<2x?xi1>
 // GENERIC:       %0 = "arith.cmpi"(%t, %t) <{predicate = 2 : i64}> : (tensor<3xi16>, tensor<3xi16>) -> tensor<3xi1>
 // GENERIC-NEXT:  %1 = "arith.cmpi"(%u, %u) <{predicate = 9 : i64}> : (tensor<2x?xindex>, tensor<2x?xindex>) -> tensor<2x?xi1>
 func.func @compare(%t: tensor<3xi16>, %u: tensor<2x?xindex>) -> (tensor<3xi1>, tensor<2x?xi1>) {

@@ -7,7 +7,7 @@
 // CHECK-NEXT:    %m = "arith.mulf"(%x, %x) <{fastmath = #arith.fastmath<fast>}> : (f32, f32) -> f32
 // CHECK-NEXT:    %n = "arith.negf"(%m) <{fastmath = #arith.fastmath<none>}> : (f32) -> f32
 // CHECK-NEXT:    %a = arith.addf %n, %x : f32
-// CHECK-NEXT:    func.return %a : f32
+// CHECK-NEXT:    return %a : f32
 func.func @flags(%x: f32) -> f32 {
   %m = "arith.mulf"(%x, %x) <{fastmath = #arith.fastmath<fast>}> : (f32, f32) -> f32
   %n = "arith.negf"(%m) <{fastmath = #arith.fastmath<none>}> : (f32) -> f32

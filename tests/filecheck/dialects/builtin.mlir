@@ -6,7 +6,7 @@
 // CHECK-LABEL: module @m attributes {flag, lamina.version = 1 : i32} {
 // CHECK-NEXT:    module @inner {
 // CHECK-NEXT:      func.func @g() {
-// CHECK-NEXT:        func.return
+// CHECK-NEXT:        return
 // CHECK-NEXT:      }
 // CHECK-NEXT:    }
 // CHECK-NEXT:    module attributes {note = "anonymous"} {

@@ -13,7 +13,7 @@ func.func private @decl(i32, f32) -> (i32, f32) attributes {llvm.emit_c_interfac
 func.func private @no_args() -> ()
 
 // CHECK-LABEL: func.func nested @nested_vis() attributes {a = "x"} {
-// CHECK-NEXT:    func.return
+// CHECK-NEXT:    return
 // CHECK-NEXT:  }
 // GENERIC-LABEL: "func.func"() <{function_type = () -> (), sym_name = "nested_vis", sym_visibility = "nested"}> ({
 // GENERIC-NEXT:    "func.return"() : () -> ()
@@ -23,7 +23,7 @@ func.func nested @nested_vis() attributes {a = "x"} {
 }
 
 // CHECK-LABEL: func.func @identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
-// CHECK-NEXT:    func.return %x : tensor<?x3xf32>
+// CHECK-NEXT:    return %x : tensor<?x3xf32>
 // CHECK-NEXT:  }
 func.func @identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
   func.return %x : tensor<?x3xf32>
@@ -32,7 +32,7 @@ func.func @identity(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
 // Unnamed values are numbered; arguments named by number print as %argN.
 // CHECK-LABEL: func.func @numbered(%arg0: i32, %arg1: i32) -> i32 {
 // CHECK-NEXT:    %0 = arith.addi %arg0, %arg1 : i32
-// CHECK-NEXT:    func.return %0 : i32
+// CHECK-NEXT:    return %0 : i32
 // CHECK-NEXT:  }
 func.func @numbered(%0: i32, %1: i32) -> i32 {
   %2 = arith.addi %0, %1 : i32
@@ -41,10 +41,10 @@ func.func @numbered(%0: i32, %1: i32) -> i32 {
 
 // Calls with several, one and no results; multi-result calls are used by index.
 // CHECK-LABEL: func.func @caller(%x: i32, %y: f32) -> (i32, f32) {
-// CHECK-NEXT:    [[R0:%[0-9]+]], [[R1:%[0-9]+]] = func.call @decl(%x, %y) : (i32, f32) -> (i32, f32)
-// CHECK-NEXT:    func.call @nested_vis() : () -> ()
-// CHECK-NEXT:    %id = func.call @identity_i32([[R0]]) : (i32) -> i32
-// CHECK-NEXT:    func.return %id, [[R1]] : i32, f32
+// CHECK-NEXT:    [[R0:%[0-9]+]], [[R1:%[0-9]+]] = call @decl(%x, %y) : (i32, f32) -> (i32, f32)
+// CHECK-NEXT:    call @nested_vis() : () -> ()
+// CHECK-NEXT:    %id = call @identity_i32([[R0]]) : (i32) -> i32
+// CHECK-NEXT:    return %id, [[R1]] : i32, f32
 // CHECK-NEXT:  }
 // GENERIC-LABEL: "func.func"() <{function_type = (i32, f32) -> (i32, f32), sym_name = "caller"}> ({
 // GENERIC-NEXT:  ^bb0(%x: i32, %y: f32):
@@ -69,7 +69,7 @@ func.func @identity_i32(%a: i32) -> i32 {
 // Numbering restarts in each function (each is isolated from above): %arg0 and %0 again.
 // CHECK-LABEL: func.func @fresh_names(%arg0: i32) -> i32 {
 // CHECK-NEXT:    %0 = arith.muli %arg0, %arg0 : i32
-// CHECK-NEXT:    func.return %0 : i32
+// CHECK-NEXT:    return %0 : i32
 func.func @fresh_names(%7: i32) -> i32 {
   %9 = arith.muli %7, %7 : i32
   func.return %9 : i32

@@ -4,7 +4,7 @@
 
 // x * 1.0 -> x, on either side.
 // CHECK-LABEL: func.func @mul_one(%x: f32) -> f32 {
-// CHECK-NEXT:    func.return %x : f32
+// CHECK-NEXT:    return %x : f32
 // CHECK-NEXT:  }
 func.func @mul_one(%x: f32) -> f32 {
   %one = arith.constant 1.0 : f32
@@ -17,7 +17,7 @@ func.func @mul_one(%x: f32) -> f32 {
 // CHECK-LABEL: func.func @add_zero(%x: f32) -> (f32, f32) {
 // CHECK-NEXT:    %z = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT:    %0 = arith.addf %x, %z : f32
-// CHECK-NEXT:    func.return %x, %0 : f32, f32
+// CHECK-NEXT:    return %x, %0 : f32, f32
 // CHECK-NEXT:  }
 func.func @add_zero(%x: f32) -> (f32, f32) {
   %nz = arith.constant -0.0 : f32
@@ -29,7 +29,7 @@ func.func @add_zero(%x: f32) -> (f32, f32) {
 
 // Identities hold elementwise on tensors: x * splat(1.0) -> x, x - 0 -> x, x / 1.0 -> x.
 // CHECK-LABEL: func.func @tensor_identities(%x: tensor<2x2xf32>, %i: tensor<3xi32>) -> (tensor<2x2xf32>, tensor<3xi32>) {
-// CHECK-NEXT:    func.return %x, %i : tensor<2x2xf32>, tensor<3xi32>
+// CHECK-NEXT:    return %x, %i : tensor<2x2xf32>, tensor<3xi32>
 // CHECK-NEXT:  }
 func.func @tensor_identities(%x: tensor<2x2xf32>, %i: tensor<3xi32>) -> (tensor<2x2xf32>, tensor<3xi32>) {
   %one = arith.constant dense<1.0> : tensor<2x2xf32>
@@ -45,7 +45,7 @@ func.func @tensor_identities(%x: tensor<2x2xf32>, %i: tensor<3xi32>) -> (tensor<
 // CHECK-LABEL: func.func @not_one(%x: tensor<2xf32>) -> tensor<2xf32> {
 // CHECK-NEXT:    %c = arith.constant dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>
 // CHECK-NEXT:    %0 = arith.mulf %x, %c : tensor<2xf32>
-// CHECK-NEXT:    func.return %0 : tensor<2xf32>
+// CHECK-NEXT:    return %0 : tensor<2xf32>
 func.func @not_one(%x: tensor<2xf32>) -> tensor<2xf32> {
   %c = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
   %0 = arith.mulf %x, %c : tensor<2xf32>
@@ -54,7 +54,7 @@ func.func @not_one(%x: tensor<2xf32>) -> tensor<2xf32> {
 
 // negf(negf(x)) -> x
 // CHECK-LABEL: func.func @negneg(%x: tensor<4xf32>) -> tensor<4xf32> {
-// CHECK-NEXT:    func.return %x : tensor<4xf32>
+// CHECK-NEXT:    return %x : tensor<4xf32>
 // CHECK-NEXT:  }
 func.func @negneg(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = arith.negf %x : tensor<4xf32>
@@ -65,7 +65,7 @@ func.func @negneg(%x: tensor<4xf32>) -> tensor<4xf32> {
 // A single negf stays.
 // CHECK-LABEL: func.func @neg_once(%x: f64) -> f64 {
 // CHECK-NEXT:    %0 = arith.negf %x : f64
-// CHECK-NEXT:    func.return %0 : f64
+// CHECK-NEXT:    return %0 : f64
 func.func @neg_once(%x: f64) -> f64 {
   %0 = arith.negf %x : f64
   func.return %0 : f64
@@ -74,7 +74,7 @@ func.func @neg_once(%x: f64) -> f64 {
 // subi(x, x) -> constant 0
 // CHECK-LABEL: func.func @sub_self(%x: i32) -> i32 {
 // CHECK-NEXT:    [[Z:%.*]] = arith.constant 0 : i32
-// CHECK-NEXT:    func.return [[Z]] : i32
+// CHECK-NEXT:    return [[Z]] : i32
 // CHECK-NEXT:  }
 func.func @sub_self(%x: i32) -> i32 {
   %0 = arith.subi %x, %x : i32
@@ -85,7 +85,7 @@ func.func @sub_self(%x: i32) -> i32 {
 // CHECK-LABEL: func.func @chain() -> (i32, i1) {
 // CHECK-NEXT:    %a = arith.constant 6 : i32
 // CHECK-NEXT:    [[F:%.*]] = arith.constant false
-// CHECK-NEXT:    func.return %a, [[F]] : i32, i1
+// CHECK-NEXT:    return %a, [[F]] : i32, i1
 // CHECK-NEXT:  }
 func.func @chain() -> (i32, i1) {
   %a = arith.constant 6 : i32
@@ -102,7 +102,7 @@ func.func @chain() -> (i32, i1) {
 // CHECK-LABEL: func.func @tensor_fold() -> (tensor<2x2xf32>, tensor<2xi8>) {
 // CHECK-NEXT:    [[T:%.*]] = arith.constant dense<{{\[\[}}1.500000e+00, 3.000000e+00], [4.500000e+00, 6.000000e+00]]> : tensor<2x2xf32>
 // CHECK-NEXT:    [[W:%.*]] = arith.constant dense<[-128, 0]> : tensor<2xi8>
-// CHECK-NEXT:    func.return [[T]], [[W]] : tensor<2x2xf32>, tensor<2xi8>
+// CHECK-NEXT:    return [[T]], [[W]] : tensor<2x2xf32>, tensor<2xi8>
 // CHECK-NEXT:  }
 func.func @tensor_fold() -> (tensor<2x2xf32>, tensor<2xi8>) {
   %a = arith.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
@@ -118,8 +118,8 @@ func.func @tensor_fold() -> (tensor<2x2xf32>, tensor<2xi8>) {
 // Ops whose operands are not constant, and calls, are left alone.
 // CHECK-LABEL: func.func @untouched(%x: i32, %y: i32) -> i32 {
 // CHECK-NEXT:    %0 = arith.addi %x, %y : i32
-// CHECK-NEXT:    %1 = func.call @untouched(%0, %y) : (i32, i32) -> i32
-// CHECK-NEXT:    func.return %1 : i32
+// CHECK-NEXT:    %1 = call @untouched(%0, %y) : (i32, i32) -> i32
+// CHECK-NEXT:    return %1 : i32
 func.func @untouched(%x: i32, %y: i32) -> i32 {
   %0 = arith.addi %x, %y : i32
   %1 = func.call @untouched(%0, %y) : (i32, i32) -> i32

@@ -7,7 +7,7 @@
 // CHECK-NEXT:  %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<[1.100000e+01, 2.200000e+01, 3.300000e+01]> : tensor<3xf32>} : () -> tensor<3xf32>
 // CHECK-NEXT:  %1 = nn.conv2d %x, %w, %0 : (tensor<1x2x3x3xf32>, tensor<3x2x1x1xf32>, tensor<3xf32>) -> tensor<1x3x3x3xf32>
-// CHECK-NEXT:  func.return %1 : tensor<1x3x3x3xf32>
+// CHECK-NEXT:  return %1 : tensor<1x3x3x3xf32>
 // CHECK-NEXT:  }
 func.func @conv_bias_add(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
@@ -26,7 +26,7 @@ func.func @conv_bias_add(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
 // CHECK-NEXT:  %1 = nn.add %0, %c : (tensor<1x3x3x3xf32>, tensor<3xf32>) -> tensor<1x3x3x3xf32>
 // CHECK-NEXT:  %2 = nn.conv2d %x, %w : (tensor<1x2x3x3xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x3x3xf32>
 // CHECK-NEXT:  %3 = nn.add %2, %2 : (tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>) -> tensor<1x3x3x3xf32>
-// CHECK-NEXT:  func.return %1, %3 : tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>
+// CHECK-NEXT:  return %1, %3 : tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>
 // CHECK-NEXT:  }
 func.func @conv_bias_add_not_per_channel(%x: tensor<1x2x3x3xf32>) -> (tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>) {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
@@ -44,7 +44,7 @@ func.func @conv_bias_add_not_per_channel(%x: tensor<1x2x3x3xf32>) -> (tensor<1x3
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
 // CHECK-NEXT:  %1 = nn.constant attributes {value = dense<[-5.000000e-01, 1.000000e+00, -2.000000e+00]> : tensor<3xf32>} : () -> tensor<3xf32>
 // CHECK-NEXT:  %2 = nn.conv2d %x, %0, %1 : (tensor<1x2x3x3xf32>, tensor<3x2x1x1xf32>, tensor<3xf32>) -> tensor<1x3x3x3xf32>
-// CHECK-NEXT:  func.return %2 : tensor<1x3x3x3xf32>
+// CHECK-NEXT:  return %2 : tensor<1x3x3x3xf32>
 // CHECK-NEXT:  }
 func.func @conv_bn(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
@@ -66,7 +66,7 @@ func.func @conv_bn(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
 // CHECK-NEXT:  %2 = nn.mul %0, %1 : (tensor<1x3x3x3xf32>, tensor<3x1x1xf32>) -> tensor<1x3x3x3xf32>
 // CHECK-NEXT:  %3 = nn.constant attributes {value = dense<[[[-5.000000e-01]], [[1.000000e+00]], [[-2.000000e+00]]]> : tensor<3x1x1xf32>} : () -> tensor<3x1x1xf32>
 // CHECK-NEXT:  %4 = nn.add %2, %3 : (tensor<1x3x3x3xf32>, tensor<3x1x1xf32>) -> tensor<1x3x3x3xf32>
-// CHECK-NEXT:  func.return %0, %4 : tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>
+// CHECK-NEXT:  return %0, %4 : tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>
 // CHECK-NEXT:  }
 func.func @conv_bn_conv_used_twice(%x: tensor<1x2x3x3xf32>) -> (tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>) {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
@@ -84,7 +84,7 @@ func.func @conv_bn_conv_used_twice(%x: tensor<1x2x3x3xf32>) -> (tensor<1x3x3x3xf
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<2.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
 // CHECK-NEXT:  %1 = nn.constant attributes {value = dense<[2.000000e+00, 4.000000e+00, 6.000000e+00]> : tensor<3xf32>} : () -> tensor<3xf32>
 // CHECK-NEXT:  %2 = nn.conv2d %x, %0, %1 : (tensor<1x2x3x3xf32>, tensor<3x2x1x1xf32>, tensor<3xf32>) -> tensor<1x3x3x3xf32>
-// CHECK-NEXT:  func.return %2 : tensor<1x3x3x3xf32>
+// CHECK-NEXT:  return %2 : tensor<1x3x3x3xf32>
 // CHECK-NEXT:  }
 func.func @conv_mul(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x2x1x1xf32>} : () -> tensor<3x2x1x1xf32>
@@ -102,7 +102,7 @@ func.func @conv_mul(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
 // CHECK-NEXT:  %1 = nn.mul %x, %0 : (tensor<2x3x4xf32>, tensor<3x1xf32>) -> tensor<2x3x4xf32>
 // CHECK-NEXT:  %2 = nn.constant attributes {value = dense<[[-1.000000e+00], [3.000000e+00], [-8.000000e+00]]> : tensor<3x1xf32>} : () -> tensor<3x1xf32>
 // CHECK-NEXT:  %3 = nn.add %1, %2 : (tensor<2x3x4xf32>, tensor<3x1xf32>) -> tensor<2x3x4xf32>
-// CHECK-NEXT:  func.return %3 : tensor<2x3x4xf32>
+// CHECK-NEXT:  return %3 : tensor<2x3x4xf32>
 // CHECK-NEXT:  }
 func.func @bn_scale_then_mul_add(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
   %s = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00, 5.000000e-01]> : tensor<3xf32>} : () -> tensor<3xf32>
@@ -121,7 +121,7 @@ func.func @bn_scale_then_mul_add(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
 // CHECK-NEXT:  %b = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x4xf32>} : () -> tensor<3x4xf32>
 // CHECK-NEXT:  %0 = nn.gemm %a, %b, %c attributes {alpha = 2.500000e-01 : f32} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
 // CHECK-NEXT:  %1 = nn.gemm %a, %b, %c attributes {alpha = 4.000000e+00 : f32, beta = 4.000000e+00 : f32} : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
-// CHECK-NEXT:  func.return %0, %1 : tensor<2x4xf32>, tensor<2x4xf32>
+// CHECK-NEXT:  return %0, %1 : tensor<2x4xf32>, tensor<2x4xf32>
 // CHECK-NEXT:  }
 func.func @matmul_add_scale(%a: tensor<2x3xf32>, %c: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
   %b = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x4xf32>} : () -> tensor<3x4xf32>
@@ -141,7 +141,7 @@ func.func @matmul_add_scale(%a: tensor<2x3xf32>, %c: tensor<2x4xf32>) -> (tensor
 // CHECK-NEXT:  %c = nn.constant attributes {value = dense<1.000000e+00> : tensor<4xf32>} : () -> tensor<4xf32>
 // CHECK-NEXT:  %0 = nn.matmul %a, %b : (tensor<5x2x3xf32>, tensor<3x4xf32>) -> tensor<5x2x4xf32>
 // CHECK-NEXT:  %1 = nn.add %0, %c : (tensor<5x2x4xf32>, tensor<4xf32>) -> tensor<5x2x4xf32>
-// CHECK-NEXT:  func.return %1 : tensor<5x2x4xf32>
+// CHECK-NEXT:  return %1 : tensor<5x2x4xf32>
 // CHECK-NEXT:  }
 func.func @matmul_3d_add(%a: tensor<5x2x3xf32>) -> tensor<5x2x4xf32> {
   %b = nn.constant attributes {value = dense<1.000000e+00> : tensor<3x4xf32>} : () -> tensor<3x4xf32>
@@ -154,7 +154,7 @@ func.func @matmul_3d_add(%a: tensor<5x2x3xf32>) -> tensor<5x2x4xf32> {
 // TransposeIntoGemm: both transposes (an explicit perm [1, 0] and the default) go into the gemm.
 // CHECK-LABEL: func.func @transposed_matmul(%a: tensor<3x2xf32>, %b: tensor<4x3xf32>) -> tensor<2x4xf32> {
 // CHECK-NEXT:  %0 = nn.gemm %a, %b attributes {trans_a = 1 : i64, trans_b = 1 : i64} : (tensor<3x2xf32>, tensor<4x3xf32>) -> tensor<2x4xf32>
-// CHECK-NEXT:  func.return %0 : tensor<2x4xf32>
+// CHECK-NEXT:  return %0 : tensor<2x4xf32>
 // CHECK-NEXT:  }
 func.func @transposed_matmul(%a: tensor<3x2xf32>, %b: tensor<4x3xf32>) -> tensor<2x4xf32> {
   %0 = nn.transpose %a attributes {perm = array<i64: 1, 0>} : (tensor<3x2xf32>) -> tensor<2x3xf32>
@@ -168,7 +168,7 @@ func.func @transposed_matmul(%a: tensor<3x2xf32>, %b: tensor<4x3xf32>) -> tensor
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<[[1.000000e+00, 2.000000e+00, 3.000000e+00], [4.000000e+00, 5.000000e+00, 6.000000e+00]]> : tensor<2x3xf32>} : () -> tensor<2x3xf32>
 // CHECK-NEXT:  %1 = nn.constant attributes {value = dense<[2.000000e+00, -2.000000e+00]> : tensor<2xf32>} : () -> tensor<2xf32>
 // CHECK-NEXT:  %2 = nn.gemm %a, %0, %1 attributes {trans_b = 1 : i64} : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2xf32>) -> tensor<2x2xf32>
-// CHECK-NEXT:  func.return %2 : tensor<2x2xf32>
+// CHECK-NEXT:  return %2 : tensor<2x2xf32>
 // CHECK-NEXT:  }
 func.func @gemm_bn(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
   %w = nn.constant attributes {value = dense<[[1.000000e+00, 2.000000e+00, 3.000000e+00], [4.000000e+00, 5.000000e+00, 6.000000e+00]]> : tensor<2x3xf32>} : () -> tensor<2x3xf32>
@@ -189,7 +189,7 @@ func.func @gemm_bn(%a: tensor<2x3xf32>) -> tensor<2x2xf32> {
 // CHECK-NEXT:  %2 = nn.mul %0, %1 : (tensor<1x2x3x3xf32>, tensor<2x1x1xf32>) -> tensor<1x2x3x3xf32>
 // CHECK-NEXT:  %3 = nn.constant attributes {value = dense<[[[1.000000e+00]], [[-1.000000e+00]]]> : tensor<2x1x1xf32>} : () -> tensor<2x1x1xf32>
 // CHECK-NEXT:  %4 = nn.add %2, %3 : (tensor<1x2x3x3xf32>, tensor<2x1x1xf32>) -> tensor<1x2x3x3xf32>
-// CHECK-NEXT:  func.return %4 : tensor<1x2x3x3xf32>
+// CHECK-NEXT:  return %4 : tensor<1x2x3x3xf32>
 // CHECK-NEXT:  }
 func.func @bn_to_mul_add(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32> {
   %s = nn.constant attributes {value = dense<[2.000000e+00, 1.000000e+00]> : tensor<2xf32>} : () -> tensor<2xf32>
@@ -205,7 +205,7 @@ func.func @bn_to_mul_add(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32> {
 // CHECK-LABEL: func.func @bn_params_not_constant(%x: tensor<1x2x3x3xf32>, %s: tensor<2xf32>) -> tensor<1x2x3x3xf32> {
 // CHECK-NEXT:  %b = nn.constant attributes {value = dense<[1.000000e+00, 0.000000e+00]> : tensor<2xf32>} : () -> tensor<2xf32>
 // CHECK-NEXT:  %0 = nn.batch_norm %x, %s, %b, %b, %b : (tensor<1x2x3x3xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x3x3xf32>
-// CHECK-NEXT:  func.return %0 : tensor<1x2x3x3xf32>
+// CHECK-NEXT:  return %0 : tensor<1x2x3x3xf32>
 // CHECK-NEXT:  }
 func.func @bn_params_not_constant(%x: tensor<1x2x3x3xf32>, %s: tensor<2xf32>) -> tensor<1x2x3x3xf32> {
   %b = nn.constant attributes {value = dense<[1.000000e+00, 0.000000e+00]> : tensor<2xf32>} : () -> tensor<2xf32>

@@ -11,13 +11,13 @@
 // TOGEMM-NEXT:  %1 = nn.constant attributes {value = dense<1.000000e+00> : tensor<4x3xf32>} : () -> tensor<4x3xf32>
 // TOGEMM-NEXT:  %2 = nn.gemm %0, %1, %b attributes {trans_b = 1 : i64} : (tensor<2x3xf32>, tensor<4x3xf32>, tensor<4xf32>) -> tensor<2x4xf32>
 // TOGEMM-NEXT:  %3 = nn.reshape %2 attributes {shape = array<i64: 2, 4, 1, 1>} : (tensor<2x4xf32>) -> tensor<2x4x1x1xf32>
-// TOGEMM-NEXT:  func.return %3 : tensor<2x4x1x1xf32>
+// TOGEMM-NEXT:  return %3 : tensor<2x4x1x1xf32>
 // TOGEMM-NEXT:  }
 // TOCONV-LABEL: func.func @conv1x1_on_pooled(%x: tensor<2x3x1x1xf32>) -> tensor<2x4x1x1xf32> {
 // TOCONV-NEXT:  %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<4x3x1x1xf32>} : () -> tensor<4x3x1x1xf32>
 // TOCONV-NEXT:  %b = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>} : () -> tensor<4xf32>
 // TOCONV-NEXT:  %0 = nn.conv2d %x, %w, %b : (tensor<2x3x1x1xf32>, tensor<4x3x1x1xf32>, tensor<4xf32>) -> tensor<2x4x1x1xf32>
-// TOCONV-NEXT:  func.return %0 : tensor<2x4x1x1xf32>
+// TOCONV-NEXT:  return %0 : tensor<2x4x1x1xf32>
 // TOCONV-NEXT:  }
 func.func @conv1x1_on_pooled(%x: tensor<2x3x1x1xf32>) -> tensor<2x4x1x1xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<4x3x1x1xf32>} : () -> tensor<4x3x1x1xf32>
@@ -31,7 +31,7 @@ func.func @conv1x1_on_pooled(%x: tensor<2x3x1x1xf32>) -> tensor<2x4x1x1xf32> {
 // TOGEMM-LABEL: func.func @gemm(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
 // TOGEMM-NEXT:  %c = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>} : () -> tensor<4xf32>
 // TOGEMM-NEXT:  %0 = nn.gemm %a, %b, %c : (tensor<2x3xf32>, tensor<3x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
-// TOGEMM-NEXT:  func.return %0 : tensor<2x4xf32>
+// TOGEMM-NEXT:  return %0 : tensor<2x4xf32>
 // TOGEMM-NEXT:  }
 // TOCONV-LABEL: func.func @gemm(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
 // TOCONV-NEXT:  %c = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>} : () -> tensor<4xf32>
@@ -40,7 +40,7 @@ func.func @conv1x1_on_pooled(%x: tensor<2x3x1x1xf32>) -> tensor<2x4x1x1xf32> {
 // TOCONV-NEXT:  %2 = nn.reshape %0 attributes {shape = array<i64: 4, 3, 1, 1>} : (tensor<4x3xf32>) -> tensor<4x3x1x1xf32>
 // TOCONV-NEXT:  %3 = nn.conv2d %1, %2, %c : (tensor<2x3x1x1xf32>, tensor<4x3x1x1xf32>, tensor<4xf32>) -> tensor<2x4x1x1xf32>
 // TOCONV-NEXT:  %4 = nn.reshape %3 attributes {shape = array<i64: 2, 4>} : (tensor<2x4x1x1xf32>) -> tensor<2x4xf32>
-// TOCONV-NEXT:  func.return %4 : tensor<2x4xf32>
+// TOCONV-NEXT:  return %4 : tensor<2x4xf32>
 // TOCONV-NEXT:  }
 func.func @gemm(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x4xf32> {
   %c = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>} : () -> tensor<4xf32>

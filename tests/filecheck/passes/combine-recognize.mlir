@@ -8,7 +8,7 @@
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>} : () -> tensor<4xf32>
 // CHECK-NEXT:  %1 = nn.constant attributes {value = dense<5.000000e-01> : tensor<4xf32>} : () -> tensor<4xf32>
 // CHECK-NEXT:  %2 = nn.layer_norm %x, %0, %1 attributes {axis = -1 : i64, epsilon = 1.000000e-05 : f32} : (tensor<2x3x4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<2x3x4xf32>
-// CHECK-NEXT:  func.return %2 : tensor<2x3x4xf32>
+// CHECK-NEXT:  return %2 : tensor<2x3x4xf32>
 // CHECK-NEXT:  }
 func.func @layer_norm(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
   %two = nn.constant attributes {value = dense<2.000000e+00> : tensor<f32>} : () -> tensor<f32>
@@ -34,7 +34,7 @@ func.func @layer_norm(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<1.000000e+00> : tensor<4xf32>} : () -> tensor<4xf32>
 // CHECK-NEXT:  %1 = nn.layer_norm %x, %0 attributes {axis = -1 : i64, epsilon = 1.000000e-05 : f32} : (tensor<2x3x4xf32>, tensor<4xf32>) -> tensor<2x3x4xf32>
 // CHECK-NEXT:  %2 = nn.mul %1, %gamma : (tensor<2x3x4xf32>, tensor<3x1xf32>) -> tensor<2x3x4xf32>
-// CHECK-NEXT:  func.return %2 : tensor<2x3x4xf32>
+// CHECK-NEXT:  return %2 : tensor<2x3x4xf32>
 // CHECK-NEXT:  }
 func.func @layer_norm_gamma_broadcasts_wrongly(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
   %eps = nn.constant attributes {value = dense<1.000000e-05> : tensor<1xf32>} : () -> tensor<1xf32>
@@ -56,7 +56,7 @@ func.func @layer_norm_gamma_broadcasts_wrongly(%x: tensor<2x3x4xf32>) -> tensor<
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<1.000000e+00> : tensor<4xf32>} : () -> tensor<4xf32>
 // CHECK-NEXT:  %1 = nn.layer_norm %x, %0 attributes {axis = -1 : i64, epsilon = 1.000000e-05 : f32} : (tensor<1x3x4xf32>, tensor<4xf32>) -> tensor<1x3x4xf32>
 // CHECK-NEXT:  %2 = nn.mul %1, %gamma : (tensor<1x3x4xf32>, tensor<2x1x1xf32>) -> tensor<2x3x4xf32>
-// CHECK-NEXT:  func.return %2 : tensor<2x3x4xf32>
+// CHECK-NEXT:  return %2 : tensor<2x3x4xf32>
 // CHECK-NEXT:  }
 func.func @layer_norm_gamma_grows_result(%x: tensor<1x3x4xf32>) -> tensor<2x3x4xf32> {
   %eps = nn.constant attributes {value = dense<1.000000e-05> : tensor<1xf32>} : () -> tensor<1xf32>
@@ -82,7 +82,7 @@ func.func @layer_norm_gamma_grows_result(%x: tensor<1x3x4xf32>) -> tensor<2x3x4x
 // CHECK-NEXT:  %4 = nn.add %3, %eps : (tensor<2x1x4xf32>, tensor<f32>) -> tensor<2x1x4xf32>
 // CHECK-NEXT:  %5 = nn.sqrt %4 : (tensor<2x1x4xf32>) -> tensor<2x1x4xf32>
 // CHECK-NEXT:  %6 = nn.div %1, %5 : (tensor<2x3x4xf32>, tensor<2x1x4xf32>) -> tensor<2x3x4xf32>
-// CHECK-NEXT:  func.return %6 : tensor<2x3x4xf32>
+// CHECK-NEXT:  return %6 : tensor<2x3x4xf32>
 // CHECK-NEXT:  }
 func.func @layer_norm_not_trailing_axes(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
   %eps = nn.constant attributes {value = dense<1.000000e-05> : tensor<f32>} : () -> tensor<f32>
@@ -102,7 +102,7 @@ func.func @layer_norm_not_trailing_axes(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf
 // CHECK-NEXT:  %0 = nn.gelu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %1 = nn.gelu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %2 = nn.gelu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
-// CHECK-NEXT:  func.return %0, %1, %2 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+// CHECK-NEXT:  return %0, %1, %2 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @gelu_forms(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
   %sqrt2 = nn.constant attributes {value = dense<1.41421354> : tensor<f32>} : () -> tensor<f32>
@@ -134,7 +134,7 @@ func.func @gelu_forms(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>,
 // CHECK-NEXT:  %2 = nn.add %1, %one : (tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %3 = nn.mul %x, %2 : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %4 = nn.mul %3, %k : (tensor<2x3xf32>, tensor<f32>) -> tensor<2x3xf32>
-// CHECK-NEXT:  func.return %4 : tensor<2x3xf32>
+// CHECK-NEXT:  return %4 : tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @gelu_wrong_constant(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %sqrt2 = nn.constant attributes {value = dense<1.41421354> : tensor<f32>} : () -> tensor<f32>
@@ -153,7 +153,7 @@ func.func @gelu_wrong_constant(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // CHECK-NEXT:  %0 = nn.hard_swish %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %1 = nn.hard_swish %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %2 = nn.hard_swish %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
-// CHECK-NEXT:  func.return %0, %1, %2 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+// CHECK-NEXT:  return %0, %1, %2 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @hard_swish_forms(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
   %three = nn.constant attributes {value = dense<3.000000e+00> : tensor<f32>} : () -> tensor<f32>
@@ -175,7 +175,7 @@ func.func @hard_swish_forms(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3
 // CHECK-LABEL: func.func @hard_sigmoid_default_is_not_hard_swish(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // CHECK-NEXT:  %0 = nn.hard_sigmoid %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:  %1 = nn.mul %x, %0 : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
-// CHECK-NEXT:  func.return %1 : tensor<2x3xf32>
+// CHECK-NEXT:  return %1 : tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @hard_sigmoid_default_is_not_hard_swish(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %0 = nn.hard_sigmoid %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -189,7 +189,7 @@ func.func @hard_sigmoid_default_is_not_hard_swish(%x: tensor<2x3xf32>) -> tensor
 // CHECK-NEXT:  %0 = nn.constant attributes {value = dense<[[2.500000e-01], [5.000000e-01]]> : tensor<2x1xf32>} : () -> tensor<2x1xf32>
 // CHECK-NEXT:  %1 = nn.prelu %x, %0 : (tensor<1x2x3xf32>, tensor<2x1xf32>) -> tensor<1x2x3xf32>
 // CHECK-NEXT:  %2 = nn.leaky_relu %x attributes {alpha = 1.000000e-01 : f32} : (tensor<1x2x3xf32>) -> tensor<1x2x3xf32>
-// CHECK-NEXT:  func.return %1, %2 : tensor<1x2x3xf32>, tensor<1x2x3xf32>
+// CHECK-NEXT:  return %1, %2 : tensor<1x2x3xf32>, tensor<1x2x3xf32>
 // CHECK-NEXT:  }
 func.func @prelu_forms(%x: tensor<1x2x3xf32>) -> (tensor<1x2x3xf32>, tensor<1x2x3xf32>) {
   %zero = nn.constant attributes {value = dense<0.000000e+00> : tensor<f32>} : () -> tensor<f32>
@@ -213,7 +213,7 @@ func.func @prelu_forms(%x: tensor<1x2x3xf32>) -> (tensor<1x2x3xf32>, tensor<1x2x
 // CHECK-NEXT:  %1 = nn.global_avg_pool %x : (tensor<1x2x3x3xf32>) -> tensor<1x2x1x1xf32>
 // CHECK-NEXT:  %2 = nn.reshape %1 attributes {shape = array<i64: 1, 2>} : (tensor<1x2x1x1xf32>) -> tensor<1x2xf32>
 // CHECK-NEXT:  %3 = nn.reduce_mean %x attributes {axes = array<i64: 1, 3>} : (tensor<1x2x3x3xf32>) -> tensor<1x1x3x1xf32>
-// CHECK-NEXT:  func.return %0, %2, %3 : tensor<1x2x1x1xf32>, tensor<1x2xf32>, tensor<1x1x3x1xf32>
+// CHECK-NEXT:  return %0, %2, %3 : tensor<1x2x1x1xf32>, tensor<1x2xf32>, tensor<1x1x3x1xf32>
 // CHECK-NEXT:  }
 func.func @reduce_mean_hw(%x: tensor<1x2x3x3xf32>) -> (tensor<1x2x1x1xf32>, tensor<1x2xf32>, tensor<1x1x3x1xf32>) {
   %0 = nn.reduce_mean %x attributes {axes = array<i64: 2, 3>} : (tensor<1x2x3x3xf32>) -> tensor<1x2x1x1xf32>
@@ -229,7 +229,7 @@ func.func @reduce_mean_hw(%x: tensor<1x2x3x3xf32>) -> (tensor<1x2x1x1xf32>, tens
 // CHECK-NEXT:  %1 = nn.reshape %x attributes {shape = array<i64: 1, 2, 3, 2, 2>} : (tensor<1x6x2x2xf32>) -> tensor<1x2x3x2x2xf32>
 // CHECK-NEXT:  %2 = nn.transpose %1 attributes {perm = array<i64: 0, 1, 2, 4, 3>} : (tensor<1x2x3x2x2xf32>) -> tensor<1x2x3x2x2xf32>
 // CHECK-NEXT:  %3 = nn.reshape %2 attributes {shape = array<i64: 1, 6, 2, 2>} : (tensor<1x2x3x2x2xf32>) -> tensor<1x6x2x2xf32>
-// CHECK-NEXT:  func.return %0, %3 : tensor<1x6x2x2xf32>, tensor<1x6x2x2xf32>
+// CHECK-NEXT:  return %0, %3 : tensor<1x6x2x2xf32>, tensor<1x6x2x2xf32>
 // CHECK-NEXT:  }
 func.func @shuffle_channel(%x: tensor<1x6x2x2xf32>) -> (tensor<1x6x2x2xf32>, tensor<1x6x2x2xf32>) {
   %0 = nn.reshape %x attributes {shape = array<i64: 1, 2, 3, 2, 2>} : (tensor<1x6x2x2xf32>) -> tensor<1x2x3x2x2xf32>

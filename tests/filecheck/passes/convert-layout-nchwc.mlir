@@ -14,7 +14,7 @@
 // CHECK-NEXT:    %5 = nn.relu %4 : (tensor<1x2x6x6x8xf32>) -> tensor<1x2x6x6x8xf32>
 // CHECK-NEXT:    %6 = nn.conv2d %5, %1 attributes {layout = "NCHW8c", weight_layout = "OIHW8i8o"} : (tensor<1x2x6x6x8xf32>, tensor<2x2x1x1x8x8xf32>) -> tensor<1x2x6x6x8xf32>
 // CHECK-NEXT:    %7 = nn.layout_transform %6 attributes {dst = "NCHW", src = "NCHW8c"} : (tensor<1x2x6x6x8xf32>) -> tensor<1x16x6x6xf32>
-// CHECK-NEXT:    func.return %7 : tensor<1x16x6x6xf32>
+// CHECK-NEXT:    return %7 : tensor<1x16x6x6xf32>
 // CHECK-NEXT:  }
 func.func @conv_relu_conv(%x: tensor<1x16x6x6xf32>) -> tensor<1x16x6x6xf32> {
   %w = nn.constant attributes {value = dense<5.000000e-01> : tensor<16x16x1x1xf32>} : () -> tensor<16x16x1x1xf32>
@@ -36,7 +36,7 @@ func.func @conv_relu_conv(%x: tensor<1x16x6x6xf32>) -> tensor<1x16x6x6xf32> {
 // CHECK-NEXT:    %4 = nn.global_avg_pool %3 attributes {layout = "NCHW8c"} : (tensor<1x1x4x4x8xf32>) -> tensor<1x1x1x1x8xf32>
 // CHECK-NEXT:    %5 = nn.layout_transform %4 attributes {dst = "NCHW", src = "NCHW8c"} : (tensor<1x1x1x1x8xf32>) -> tensor<1x8x1x1xf32>
 // CHECK-NEXT:    %6 = nn.flatten %5 : (tensor<1x8x1x1xf32>) -> tensor<1x8xf32>
-// CHECK-NEXT:    func.return %6 : tensor<1x8xf32>
+// CHECK-NEXT:    return %6 : tensor<1x8xf32>
 // CHECK-NEXT:  }
 func.func @depthwise_bn_pool_flatten(%x: tensor<1x8x4x4xf32>, %s: tensor<8xf32>) -> tensor<1x8xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<8x1x3x3xf32>} : () -> tensor<8x1x3x3xf32>
@@ -55,7 +55,7 @@ func.func @depthwise_bn_pool_flatten(%x: tensor<1x8x4x4xf32>, %s: tensor<8xf32>)
 // CHECK-NEXT:    %2 = nn.constant attributes {value = dense<1.000000e+00> : tensor<1x1x1x1x8x8xf32>} : () -> tensor<1x1x1x1x8x8xf32>
 // CHECK-NEXT:    %3 = nn.conv2d %1, %2 attributes {layout = "NCHW8c", weight_layout = "OIHW8i8o"} : (tensor<1x1x4x4x8xf32>, tensor<1x1x1x1x8x8xf32>) -> tensor<1x1x4x4x8xf32>
 // CHECK-NEXT:    %4 = nn.layout_transform %3 attributes {dst = "NCHW", src = "NCHW8c"} : (tensor<1x1x4x4x8xf32>) -> tensor<1x8x4x4xf32>
-// CHECK-NEXT:    func.return %4 : tensor<1x8x4x4xf32>
+// CHECK-NEXT:    return %4 : tensor<1x8x4x4xf32>
 // CHECK-NEXT:  }
 func.func @three_channels_stay(%x: tensor<1x3x4x4xf32>) -> tensor<1x8x4x4xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<8x3x1x1xf32>} : () -> tensor<8x3x1x1xf32>
@@ -73,7 +73,7 @@ func.func @three_channels_stay(%x: tensor<1x3x4x4xf32>) -> tensor<1x8x4x4xf32> {
 // CHECK-NEXT:    %3 = nn.layout_transform %y attributes {dst = "NCHW8c", src = "NCHW"} : (tensor<1x8x4x4xf32>) -> tensor<1x1x4x4x8xf32>
 // CHECK-NEXT:    %4 = nn.concat %2, %3 attributes {axis = 1 : i64} : (tensor<1x1x4x4x8xf32>, tensor<1x1x4x4x8xf32>) -> tensor<1x2x4x4x8xf32>
 // CHECK-NEXT:    %5 = nn.layout_transform %4 attributes {dst = "NCHW", src = "NCHW8c"} : (tensor<1x2x4x4x8xf32>) -> tensor<1x16x4x4xf32>
-// CHECK-NEXT:    func.return %5 : tensor<1x16x4x4xf32>
+// CHECK-NEXT:    return %5 : tensor<1x16x4x4xf32>
 // CHECK-NEXT:  }
 func.func @concat_channels(%x: tensor<1x8x4x4xf32>, %y: tensor<1x8x4x4xf32>) -> tensor<1x16x4x4xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<8x8x1x1xf32>} : () -> tensor<8x8x1x1xf32>

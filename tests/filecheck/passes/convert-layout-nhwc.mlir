@@ -14,7 +14,7 @@
 // CHECK-NEXT:    %4 = nn.relu %3 : (tensor<1x6x6x16xf32>) -> tensor<1x6x6x16xf32>
 // CHECK-NEXT:    %5 = nn.conv2d %4, %w attributes {layout = "NHWC"} : (tensor<1x6x6x16xf32>, tensor<16x16x1x1xf32>) -> tensor<1x6x6x16xf32>
 // CHECK-NEXT:    %6 = nn.layout_transform %5 attributes {dst = "NCHW", src = "NHWC"} : (tensor<1x6x6x16xf32>) -> tensor<1x16x6x6xf32>
-// CHECK-NEXT:    func.return %6 : tensor<1x16x6x6xf32>
+// CHECK-NEXT:    return %6 : tensor<1x16x6x6xf32>
 // CHECK-NEXT:  }
 func.func @conv_relu_conv(%x: tensor<1x16x6x6xf32>) -> tensor<1x16x6x6xf32> {
   %w = nn.constant attributes {value = dense<5.000000e-01> : tensor<16x16x1x1xf32>} : () -> tensor<16x16x1x1xf32>
@@ -36,7 +36,7 @@ func.func @conv_relu_conv(%x: tensor<1x16x6x6xf32>) -> tensor<1x16x6x6xf32> {
 // CHECK-NEXT:    %3 = nn.global_avg_pool %2 attributes {layout = "NHWC"} : (tensor<1x4x4x8xf32>) -> tensor<1x1x1x8xf32>
 // CHECK-NEXT:    %4 = nn.layout_transform %3 attributes {dst = "NCHW", src = "NHWC"} : (tensor<1x1x1x8xf32>) -> tensor<1x8x1x1xf32>
 // CHECK-NEXT:    %5 = nn.flatten %4 : (tensor<1x8x1x1xf32>) -> tensor<1x8xf32>
-// CHECK-NEXT:    func.return %5 : tensor<1x8xf32>
+// CHECK-NEXT:    return %5 : tensor<1x8xf32>
 // CHECK-NEXT:  }
 func.func @depthwise_bn_pool_flatten(%x: tensor<1x8x4x4xf32>, %s: tensor<8xf32>) -> tensor<1x8xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<8x1x3x3xf32>} : () -> tensor<8x1x3x3xf32>
@@ -55,7 +55,7 @@ func.func @depthwise_bn_pool_flatten(%x: tensor<1x8x4x4xf32>, %s: tensor<8xf32>)
 // CHECK-NEXT:    %1 = nn.conv2d %0, %w attributes {layout = "NHWC"} : (tensor<1x4x4x3xf32>, tensor<8x3x1x1xf32>) -> tensor<1x4x4x8xf32>
 // CHECK-NEXT:    %2 = nn.conv2d %1, %w2 attributes {layout = "NHWC"} : (tensor<1x4x4x8xf32>, tensor<8x8x1x1xf32>) -> tensor<1x4x4x8xf32>
 // CHECK-NEXT:    %3 = nn.layout_transform %2 attributes {dst = "NCHW", src = "NHWC"} : (tensor<1x4x4x8xf32>) -> tensor<1x8x4x4xf32>
-// CHECK-NEXT:    func.return %3 : tensor<1x8x4x4xf32>
+// CHECK-NEXT:    return %3 : tensor<1x8x4x4xf32>
 // CHECK-NEXT:  }
 func.func @three_channels(%x: tensor<1x3x4x4xf32>) -> tensor<1x8x4x4xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<8x3x1x1xf32>} : () -> tensor<8x3x1x1xf32>
@@ -73,7 +73,7 @@ func.func @three_channels(%x: tensor<1x3x4x4xf32>) -> tensor<1x8x4x4xf32> {
 // CHECK-NEXT:    %2 = nn.layout_transform %y attributes {dst = "NHWC", src = "NCHW"} : (tensor<1x8x4x4xf32>) -> tensor<1x4x4x8xf32>
 // CHECK-NEXT:    %3 = nn.concat %1, %2 attributes {axis = 3 : i64} : (tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) -> tensor<1x4x4x16xf32>
 // CHECK-NEXT:    %4 = nn.layout_transform %3 attributes {dst = "NCHW", src = "NHWC"} : (tensor<1x4x4x16xf32>) -> tensor<1x16x4x4xf32>
-// CHECK-NEXT:    func.return %4 : tensor<1x16x4x4xf32>
+// CHECK-NEXT:    return %4 : tensor<1x16x4x4xf32>
 // CHECK-NEXT:  }
 func.func @concat_channels(%x: tensor<1x8x4x4xf32>, %y: tensor<1x8x4x4xf32>) -> tensor<1x16x4x4xf32> {
   %w = nn.constant attributes {value = dense<1.000000e+00> : tensor<8x8x1x1xf32>} : () -> tensor<8x8x1x1xf32>

@@ -12,7 +12,7 @@
 // CHECK-NEXT:    %3 = nn.constant attributes {value = dense<[[[[[5.000000e+00, 6.000000e+00]]]]]> : tensor<1x1x1x1x2xf32>} : () -> tensor<1x1x1x1x2xf32>
 // CHECK-NEXT:    %4 = nn.mul %2, %3 : (tensor<1x1x3x3x2xf32>, tensor<1x1x1x1x2xf32>) -> tensor<1x1x3x3x2xf32>
 // CHECK-NEXT:    %5 = nn.layout_transform %4 attributes {dst = "NCHW", src = "NCHW2c"} : (tensor<1x1x3x3x2xf32>) -> tensor<1x2x3x3xf32>
-// CHECK-NEXT:    func.return %5 : tensor<1x2x3x3xf32>
+// CHECK-NEXT:    return %5 : tensor<1x2x3x3xf32>
 // CHECK-NEXT:  }
 func.func @weights_packed(%x: tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32> {
   %w = nn.constant attributes {value = dense<[[[[1.0]], [[2.0]]], [[[3.0]], [[4.0]]]]> : tensor<2x2x1x1xf32>} : () -> tensor<2x2x1x1xf32>

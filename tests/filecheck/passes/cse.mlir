@@ -11,7 +11,7 @@
 // CHECK-NEXT:    %3 = arith.muli %2, %1 : i32
 // CHECK-NEXT:    %4 = arith.addi %3, %c1 : i32
 // CHECK-NEXT:    %5 = arith.addi %4, %c1 : i32
-// CHECK-NEXT:    func.return %5 : i32
+// CHECK-NEXT:    return %5 : i32
 // CHECK-NEXT:  }
 func.func @dupes(%x: i32, %y: i32) -> i32 {
   %0 = arith.addi %x, %y : i32
@@ -33,7 +33,7 @@ func.func @dupes(%x: i32, %y: i32) -> i32 {
 // CHECK-NEXT:    %c1 = arith.constant 1 : i64
 // CHECK-NEXT:    %c2 = arith.constant 2 : i32
 // CHECK-NEXT:    %c1_32 = arith.constant 1 : i32
-// CHECK-NEXT:    func.return %lt, %gt, %c1, %c1_32 : i1, i1, i64, i32
+// CHECK-NEXT:    return %lt, %gt, %c1, %c1_32 : i1, i1, i64, i32
 func.func @distinct(%a: i32, %b: i32) -> (i1, i1, i64, i32) {
   %lt = arith.cmpi slt, %a, %b : i32
   %gt = arith.cmpi sgt, %a, %b : i32
@@ -46,13 +46,13 @@ func.func @distinct(%a: i32, %b: i32) -> (i1, i1, i64, i32) {
 
 // Calls are not pure: two identical calls both stay. Tensors are compared by type and value.
 // CHECK-LABEL: func.func @calls(%t: tensor<2xf32>) -> tensor<2xf32> {
-// CHECK-NEXT:    %0 = func.call @calls(%t) : (tensor<2xf32>) -> tensor<2xf32>
-// CHECK-NEXT:    %1 = func.call @calls(%t) : (tensor<2xf32>) -> tensor<2xf32>
+// CHECK-NEXT:    %0 = call @calls(%t) : (tensor<2xf32>) -> tensor<2xf32>
+// CHECK-NEXT:    %1 = call @calls(%t) : (tensor<2xf32>) -> tensor<2xf32>
 // CHECK-NEXT:    %w = arith.constant dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>
 // CHECK-NEXT:    %2 = arith.addf %0, %w : tensor<2xf32>
 // CHECK-NEXT:    %3 = arith.addf %1, %w : tensor<2xf32>
 // CHECK-NEXT:    %4 = arith.mulf %2, %3 : tensor<2xf32>
-// CHECK-NEXT:    func.return %4 : tensor<2xf32>
+// CHECK-NEXT:    return %4 : tensor<2xf32>
 func.func @calls(%t: tensor<2xf32>) -> tensor<2xf32> {
   %0 = func.call @calls(%t) : (tensor<2xf32>) -> tensor<2xf32>
   %1 = func.call @calls(%t) : (tensor<2xf32>) -> tensor<2xf32>

@@ -4,7 +4,7 @@
 
 // CHECK-LABEL: func.func @dead_chain(%x: i32) -> i32 {
 // CHECK-NEXT:    %live = arith.addi %x, %x : i32
-// CHECK-NEXT:    func.return %live : i32
+// CHECK-NEXT:    return %live : i32
 // CHECK-NEXT:  }
 // CHECK-NOT:     %dead
 func.func @dead_chain(%x: i32) -> i32 {
@@ -18,9 +18,9 @@ func.func @dead_chain(%x: i32) -> i32 {
 
 // Calls and unregistered ops may have side effects, so they stay even when unused.
 // CHECK-LABEL: func.func @effects(%x: f32) -> f32 {
-// CHECK-NEXT:    %0 = func.call @effects(%x) : (f32) -> f32
+// CHECK-NEXT:    %0 = call @effects(%x) : (f32) -> f32
 // CHECK-NEXT:    %1 = "test.unknown"(%x) : (f32) -> f32
-// CHECK-NEXT:    func.return %x : f32
+// CHECK-NEXT:    return %x : f32
 // CHECK-NEXT:  }
 func.func @effects(%x: f32) -> f32 {
   %0 = func.call @effects(%x) : (f32) -> f32
@@ -33,7 +33,7 @@ func.func @effects(%x: f32) -> f32 {
 // CHECK-LABEL: func.func private @unused_decl(i32)
 // CHECK-LABEL: func.func @all_live(%t: tensor<3xf32>) -> tensor<3xf32> {
 // CHECK-NEXT:    %0 = arith.addf %t, %t : tensor<3xf32>
-// CHECK-NEXT:    func.return %0 : tensor<3xf32>
+// CHECK-NEXT:    return %0 : tensor<3xf32>
 func.func private @unused_decl(i32)
 func.func @all_live(%t: tensor<3xf32>) -> tensor<3xf32> {
   %0 = arith.addf %t, %t : tensor<3xf32>

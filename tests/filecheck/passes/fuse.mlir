@@ -15,7 +15,7 @@
 // CHECK-NEXT:      %r_1 = nn.relu %a : (tensor<1x4x8x8xf32>) -> tensor<1x4x8x8xf32> loc("relu")
 // CHECK-NEXT:      nn.yield %r_1 : tensor<1x4x8x8xf32>
 // CHECK-NEXT:    } loc("relu")
-// CHECK-NEXT:    func.return %r : tensor<1x4x8x8xf32>
+// CHECK-NEXT:    return %r : tensor<1x4x8x8xf32>
 // CHECK-NEXT:  }
 func.func @conv_bias_relu(%x: tensor<1x3x8x8xf32>) -> tensor<1x4x8x8xf32> {
   %w = nn.constant attributes {value = dense<5.000000e-01> : tensor<4x3x3x3xf32>} : () -> tensor<4x3x3x3xf32>
@@ -40,7 +40,7 @@ func.func @conv_bias_relu(%x: tensor<1x3x8x8xf32>) -> tensor<1x4x8x8xf32> {
 // CHECK-NEXT:      %r_1 = nn.relu %a : (tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32> loc("relu2")
 // CHECK-NEXT:      nn.yield %r_1 : tensor<1x4x6x6xf32>
 // CHECK-NEXT:    } loc("relu2")
-// CHECK-NEXT:    func.return %r : tensor<1x4x6x6xf32>
+// CHECK-NEXT:    return %r : tensor<1x4x6x6xf32>
 // CHECK-NEXT:  }
 func.func @conv_bn_residual_relu(%x: tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32> {
   %w = nn.constant attributes {value = dense<1.250000e-01> : tensor<4x4x3x3xf32>} : () -> tensor<4x4x3x3xf32>
@@ -71,7 +71,7 @@ func.func @conv_bn_residual_relu(%x: tensor<1x4x6x6xf32>) -> tensor<1x4x6x6xf32>
 // CHECK-NEXT:      %m_1 = nn.mul %d, %s : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
 // CHECK-NEXT:      nn.yield %m_1 : tensor<2x8xf32>
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %r, %n, %m : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
+// CHECK-NEXT:    return %r, %n, %m : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
 // CHECK-NEXT:  }
 func.func @used_twice(%x: tensor<2x8xf32>, %y: tensor<8x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>) {
   %c = nn.matmul %x, %y : (tensor<2x8xf32>, tensor<8x8xf32>) -> tensor<2x8xf32>
@@ -94,7 +94,7 @@ func.func @used_twice(%x: tensor<2x8xf32>, %y: tensor<8x8xf32>) -> (tensor<2x8xf
 // CHECK-NEXT:      %m_1 = nn.mul %e, %s_1 : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
 // CHECK-NEXT:      nn.yield %m_1 : tensor<4xf32>
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %m : tensor<4xf32>
+// CHECK-NEXT:    return %m : tensor<4xf32>
 // CHECK-NEXT:  }
 func.func @constants_outside(%x: tensor<4xf32>) -> tensor<4xf32> {
   %c = nn.constant attributes {value = dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>} : () -> tensor<4xf32>
@@ -115,7 +115,7 @@ func.func @constants_outside(%x: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK-NEXT:      nn.yield %s_1 : tensor<4x2xf32>
 // CHECK-NEXT:    }
 // CHECK-NEXT:    %r = nn.relu %s : (tensor<4x2xf32>) -> tensor<4x2xf32>
-// CHECK-NEXT:    func.return %r : tensor<4x2xf32>
+// CHECK-NEXT:    return %r : tensor<4x2xf32>
 // CHECK-NEXT:  }
 func.func @reduction_with_producers(%x: tensor<2x3x4xf32>) -> tensor<4x2xf32> {
   %t = nn.transpose %x attributes {perm = array<i64: 2, 0, 1>} : (tensor<2x3x4xf32>) -> tensor<4x2x3xf32>
@@ -137,7 +137,7 @@ func.func @reduction_with_producers(%x: tensor<2x3x4xf32>) -> tensor<4x2xf32> {
 // CHECK-NEXT:      %s_1 = nn.add %a, %b_1 : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
 // CHECK-NEXT:      nn.yield %s_1 : tensor<1x2x4x4xf32>
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %s : tensor<1x2x4x4xf32>
+// CHECK-NEXT:    return %s : tensor<1x2x4x4xf32>
 // CHECK-NEXT:  }
 func.func @two_anchors(%x: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
   %w = nn.constant attributes {value = dense<0.5> : tensor<2x2x1x1xf32>} : () -> tensor<2x2x1x1xf32>
@@ -159,7 +159,7 @@ func.func @two_anchors(%x: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
 // CHECK-NEXT:      %t_1 = nn.transpose %r attributes {perm = array<i64: 2, 1, 0>} : (tensor<4x2x3xf32>) -> tensor<3x2x4xf32>
 // CHECK-NEXT:      nn.yield %t_1 : tensor<3x2x4xf32>
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %t : tensor<3x2x4xf32>
+// CHECK-NEXT:    return %t : tensor<3x2x4xf32>
 // CHECK-NEXT:  }
 func.func @shape_changes(%x: tensor<2x3xf32>, %y: tensor<3x3xf32>, %z: tensor<4x2x3xf32>) -> tensor<3x2x4xf32> {
   %m = nn.matmul %x, %y : (tensor<2x3xf32>, tensor<3x3xf32>) -> tensor<2x3xf32>
@@ -194,7 +194,7 @@ func.func @shape_changes(%x: tensor<2x3xf32>, %y: tensor<3x3xf32>, %z: tensor<4x
 // CHECK-NEXT:      %f_1 = nn.add %e, %t_1 : (tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>) -> tensor<1x6x4x4xf32>
 // CHECK-NEXT:      nn.yield %f_1 : tensor<1x6x4x4xf32>
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %d, %f : tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>
+// CHECK-NEXT:    return %d, %f : tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>
 // CHECK-NEXT:  }
 func.func @shuffle_into_conv(%x: tensor<1x6x4x4xf32>) -> (tensor<1x6x4x4xf32>, tensor<1x6x4x4xf32>) {
   %w = nn.constant attributes {value = dense<0.5> : tensor<6x2x1x1xf32>} : () -> tensor<6x2x1x1xf32>

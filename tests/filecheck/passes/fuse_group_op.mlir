@@ -13,7 +13,7 @@
 // CHECK-NEXT:      %s = nn.add %e, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32> loc("add")
 // CHECK-NEXT:      nn.yield %s : tensor<4xf32>
 // CHECK-NEXT:    } loc("add")
-// CHECK-NEXT:    func.return %r : tensor<4xf32>
+// CHECK-NEXT:    return %r : tensor<4xf32>
 // CHECK-NEXT:  }
 func.func @generic(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
   %r = "nn.fused"(%x, %y) <{sources = ["exp", "add"]}> ({
@@ -39,7 +39,7 @@ func.func @generic(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
 // CHECK-NEXT:      %r_1 = nn.relu %e : (tensor<3x2xf32>) -> tensor<3x2xf32>
 // CHECK-NEXT:      nn.yield %r_1 : tensor<3x2xf32>
 // CHECK-NEXT:    }
-// CHECK-NEXT:    func.return %r : tensor<3x2xf32>
+// CHECK-NEXT:    return %r : tensor<3x2xf32>
 // CHECK-NEXT:  }
 func.func @two_groups(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
   %t = nn.fused %x : (tensor<2x3xf32>) -> tensor<3x2xf32> {

@@ -23,7 +23,7 @@ func.func @f(%x: i32, %y: i32) -> i32 {
 // RESULT:      func.func @f(%x: i32, %y: i32) -> i32 {
 // RESULT-NEXT:   %0 = arith.muli %x, %y : i32
 // RESULT-NEXT:   %1 = arith.addi %0, %0 : i32
-// RESULT-NEXT:   func.return %1 : i32
+// RESULT-NEXT:   return %1 : i32
 // RESULT-NEXT: }
 
 // AFTER-ALL:      // -----// IR Dump After Canonicalize (canonicalize) //----- //

@@ -5,7 +5,7 @@
 
 // identity(x) -> x and dropout(x) -> x (folds).
 // CHECK-LABEL: func.func @identity_dropout(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
-// CHECK-NEXT:    func.return %x : tensor<2x3xf32>
+// CHECK-NEXT:    return %x : tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @identity_dropout(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %0 = nn.identity %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -16,7 +16,7 @@ func.func @identity_dropout(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // cast(x) to its own type -> x (fold); a cast to another type stays.
 // CHECK-LABEL: func.func @cast_same_type(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xi32>) {
 // CHECK-NEXT:    %0 = nn.cast %x : (tensor<2x3xf32>) -> tensor<2x3xi32>
-// CHECK-NEXT:    func.return %x, %0 : tensor<2x3xf32>, tensor<2x3xi32>
+// CHECK-NEXT:    return %x, %0 : tensor<2x3xf32>, tensor<2x3xi32>
 // CHECK-NEXT:  }
 func.func @cast_same_type(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xi32>) {
   %0 = nn.cast %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -26,7 +26,7 @@ func.func @cast_same_type(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xi
 
 // concat(x) -> x and sum(x) -> x with one operand (folds).
 // CHECK-LABEL: func.func @single_input_concat_sum(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
-// CHECK-NEXT:    func.return %x : tensor<2x3xf32>
+// CHECK-NEXT:    return %x : tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @single_input_concat_sum(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %0 = nn.concat %x attributes {axis = 1 : i64} : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -37,7 +37,7 @@ func.func @single_input_concat_sum(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // slice of everything, expand to the own shape, zero pads, identity transpose, reshape to the
 // own shape: each -> x (folds).
 // CHECK-LABEL: func.func @no_op_shape_ops(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
-// CHECK-NEXT:    func.return %x : tensor<2x3xf32>
+// CHECK-NEXT:    return %x : tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @no_op_shape_ops(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %0 = nn.slice %x attributes {axes = array<i64: 1>, ends = array<i64: 100>, starts = array<i64: 0>, steps = array<i64: 1>} : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -52,7 +52,7 @@ func.func @no_op_shape_ops(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
 // CHECK-LABEL: func.func @shape_ops_that_change_something(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x5xf32>) {
 // CHECK-NEXT:    %0 = nn.slice %x attributes {axes = array<i64: 1>, ends = array<i64: -100>, starts = array<i64: 100>, steps = array<i64: -1>} : (tensor<2x3xf32>) -> tensor<2x3xf32>
 // CHECK-NEXT:    %1 = nn.pad %x attributes {pads = array<i64: 0, 1, 0, 1>} : (tensor<2x3xf32>) -> tensor<2x5xf32>
-// CHECK-NEXT:    func.return %0, %1 : tensor<2x3xf32>, tensor<2x5xf32>
+// CHECK-NEXT:    return %0, %1 : tensor<2x3xf32>, tensor<2x5xf32>
 // CHECK-NEXT:  }
 func.func @shape_ops_that_change_something(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x5xf32>) {
   %0 = nn.slice %x attributes {axes = array<i64: 1>, ends = array<i64: -100>, starts = array<i64: 100>, steps = array<i64: -1>} : (tensor<2x3xf32>) -> tensor<2x3xf32>
@@ -62,7 +62,7 @@ func.func @shape_ops_that_change_something(%x: tensor<2x3xf32>) -> (tensor<2x3xf
 
 // EliminateUnitPool: 1x1 max/avg pooling, stride 1, no pads -> x.
 // CHECK-LABEL: func.func @unit_pool(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x5x5xf32> {
-// CHECK-NEXT:    func.return %x : tensor<1x4x5x5xf32>
+// CHECK-NEXT:    return %x : tensor<1x4x5x5xf32>
 // CHECK-NEXT:  }
 func.func @unit_pool(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x5x5xf32> {
   %0 = nn.max_pool2d %x attributes {kernel_shape = array<i64: 1, 1>} : (tensor<1x4x5x5xf32>) -> tensor<1x4x5x5xf32>
@@ -73,7 +73,7 @@ func.func @unit_pool(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x5x5xf32> {
 // Negative: a 1x1 pool with stride 2 subsamples; it stays.
 // CHECK-LABEL: func.func @unit_pool_strided(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x3x3xf32> {
 // CHECK-NEXT:    %0 = nn.max_pool2d %x attributes {kernel_shape = array<i64: 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x4x5x5xf32>) -> tensor<1x4x3x3xf32>
-// CHECK-NEXT:    func.return %0 : tensor<1x4x3x3xf32>
+// CHECK-NEXT:    return %0 : tensor<1x4x3x3xf32>
 // CHECK-NEXT:  }
 func.func @unit_pool_strided(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x3x3xf32> {
   %0 = nn.max_pool2d %x attributes {kernel_shape = array<i64: 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x4x5x5xf32>) -> tensor<1x4x3x3xf32>
@@ -84,7 +84,7 @@ func.func @unit_pool_strided(%x: tensor<1x4x5x5xf32>) -> tensor<1x4x3x3xf32> {
 // CHECK-LABEL: func.func @flatten_after_global_pool(%x: tensor<1x8x4x4xf32>) -> tensor<1x8xf32> {
 // CHECK-NEXT:    %0 = nn.global_avg_pool %x : (tensor<1x8x4x4xf32>) -> tensor<1x8x1x1xf32>
 // CHECK-NEXT:    %1 = nn.reshape %0 attributes {shape = array<i64: 1, 8>} : (tensor<1x8x1x1xf32>) -> tensor<1x8xf32>
-// CHECK-NEXT:    func.return %1 : tensor<1x8xf32>
+// CHECK-NEXT:    return %1 : tensor<1x8xf32>
 // CHECK-NEXT:  }
 // CHECK-NOT:   nn.flatten
 func.func @flatten_after_global_pool(%x: tensor<1x8x4x4xf32>) -> tensor<1x8xf32> {
@@ -97,7 +97,7 @@ func.func @flatten_after_global_pool(%x: tensor<1x8x4x4xf32>) -> tensor<1x8xf32>
 // CHECK-LABEL: func.func @reshape_after_global_pool_nhwc(%x: tensor<2x4x4x8xf32>) -> tensor<16xf32> {
 // CHECK-NEXT:    %0 = nn.global_max_pool %x attributes {layout = "NHWC"} : (tensor<2x4x4x8xf32>) -> tensor<2x1x1x8xf32>
 // CHECK-NEXT:    %1 = nn.reshape %0 attributes {shape = array<i64: -1>} : (tensor<2x1x1x8xf32>) -> tensor<16xf32>
-// CHECK-NEXT:    func.return %1 : tensor<16xf32>
+// CHECK-NEXT:    return %1 : tensor<16xf32>
 // CHECK-NEXT:  }
 func.func @reshape_after_global_pool_nhwc(%x: tensor<2x4x4x8xf32>) -> tensor<16xf32> {
   %0 = nn.global_max_pool %x attributes {layout = "NHWC"} : (tensor<2x4x4x8xf32>) -> tensor<2x1x1x8xf32>
@@ -111,7 +111,7 @@ func.func @reshape_after_global_pool_nhwc(%x: tensor<2x4x4x8xf32>) -> tensor<16x
 // CHECK-LABEL: func.func @consecutive_reshapes(%x: tensor<2x3x4xf32>) -> (tensor<4x6xf32>, tensor<8x3xf32>) {
 // CHECK-NEXT:    %0 = nn.reshape %x attributes {shape = array<i64: 4, 6>} : (tensor<2x3x4xf32>) -> tensor<4x6xf32>
 // CHECK-NEXT:    %1 = nn.reshape %x attributes {shape = array<i64: 8, 3>} : (tensor<2x3x4xf32>) -> tensor<8x3xf32>
-// CHECK-NEXT:    func.return %0, %1 : tensor<4x6xf32>, tensor<8x3xf32>
+// CHECK-NEXT:    return %0, %1 : tensor<4x6xf32>, tensor<8x3xf32>
 // CHECK-NEXT:  }
 func.func @consecutive_reshapes(%x: tensor<2x3x4xf32>) -> (tensor<4x6xf32>, tensor<8x3xf32>) {
   %0 = nn.reshape %x attributes {shape = array<i64: 6, 4>} : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
@@ -126,7 +126,7 @@ func.func @consecutive_reshapes(%x: tensor<2x3x4xf32>) -> (tensor<4x6xf32>, tens
 // A reshape chain with a dynamic dim keeps the last shape's -1.
 // CHECK-LABEL: func.func @consecutive_reshapes_dynamic(%x: tensor<?x6xf32>) -> tensor<?x2xf32> {
 // CHECK-NEXT:    %0 = nn.reshape %x attributes {shape = array<i64: -1, 2>} : (tensor<?x6xf32>) -> tensor<?x2xf32>
-// CHECK-NEXT:    func.return %0 : tensor<?x2xf32>
+// CHECK-NEXT:    return %0 : tensor<?x2xf32>
 // CHECK-NEXT:  }
 func.func @consecutive_reshapes_dynamic(%x: tensor<?x6xf32>) -> tensor<?x2xf32> {
   %0 = nn.reshape %x attributes {shape = array<i64: -1, 3>} : (tensor<?x6xf32>) -> tensor<?x3xf32>
@@ -137,7 +137,7 @@ func.func @consecutive_reshapes_dynamic(%x: tensor<?x6xf32>) -> tensor<?x2xf32> 
 // EliminateSqueezeOfUnsqueeze and EliminateUnsqueezeOfSqueeze: the same axes (in any order or
 // sign) cancel.
 // CHECK-LABEL: func.func @squeeze_unsqueeze(%x: tensor<3x4xf32>, %z: tensor<3x1x4xf32>) -> (tensor<3x4xf32>, tensor<3x1x4xf32>) {
-// CHECK-NEXT:    func.return %x, %z : tensor<3x4xf32>, tensor<3x1x4xf32>
+// CHECK-NEXT:    return %x, %z : tensor<3x4xf32>, tensor<3x1x4xf32>
 // CHECK-NEXT:  }
 func.func @squeeze_unsqueeze(%x: tensor<3x4xf32>, %z: tensor<3x1x4xf32>) -> (tensor<3x4xf32>, tensor<3x1x4xf32>) {
   %0 = nn.unsqueeze %x attributes {axes = array<i64: 0, -1>} : (tensor<3x4xf32>) -> tensor<1x3x4x1xf32>
@@ -151,7 +151,7 @@ func.func @squeeze_unsqueeze(%x: tensor<3x4xf32>, %z: tensor<3x1x4xf32>) -> (ten
 // CHECK-LABEL: func.func @squeeze_unsqueeze_other_axes(%x: tensor<3x4xf32>) -> tensor<1x3x4xf32> {
 // CHECK-NEXT:    %0 = nn.unsqueeze %x attributes {axes = array<i64: 0, 1>} : (tensor<3x4xf32>) -> tensor<1x1x3x4xf32>
 // CHECK-NEXT:    %1 = nn.squeeze %0 attributes {axes = array<i64: 1>} : (tensor<1x1x3x4xf32>) -> tensor<1x3x4xf32>
-// CHECK-NEXT:    func.return %1 : tensor<1x3x4xf32>
+// CHECK-NEXT:    return %1 : tensor<1x3x4xf32>
 // CHECK-NEXT:  }
 func.func @squeeze_unsqueeze_other_axes(%x: tensor<3x4xf32>) -> tensor<1x3x4xf32> {
   %0 = nn.unsqueeze %x attributes {axes = array<i64: 0, 1>} : (tensor<3x4xf32>) -> tensor<1x1x3x4xf32>
@@ -163,7 +163,7 @@ func.func @squeeze_unsqueeze_other_axes(%x: tensor<3x4xf32>) -> tensor<1x3x4xf32
 // CHECK-LABEL: func.func @unsqueeze_squeeze_dynamic(%x: tensor<3x?xf32>) -> tensor<3x1xf32> {
 // CHECK-NEXT:    %0 = nn.squeeze %x attributes {axes = array<i64: 1>} : (tensor<3x?xf32>) -> tensor<3xf32>
 // CHECK-NEXT:    %1 = nn.unsqueeze %0 attributes {axes = array<i64: 1>} : (tensor<3xf32>) -> tensor<3x1xf32>
-// CHECK-NEXT:    func.return %1 : tensor<3x1xf32>
+// CHECK-NEXT:    return %1 : tensor<3x1xf32>
 // CHECK-NEXT:  }
 func.func @unsqueeze_squeeze_dynamic(%x: tensor<3x?xf32>) -> tensor<3x1xf32> {
   %0 = nn.squeeze %x attributes {axes = array<i64: 1>} : (tensor<3x?xf32>) -> tensor<3xf32>
@@ -174,7 +174,7 @@ func.func @unsqueeze_squeeze_dynamic(%x: tensor<3x?xf32>) -> tensor<3x1xf32> {
 // MergeConsecutiveTransposes: inverse permutations cancel; others compose into one transpose.
 // CHECK-LABEL: func.func @transpose_pairs(%x: tensor<2x3x4xf32>) -> (tensor<2x3x4xf32>, tensor<4x2x3xf32>) {
 // CHECK-NEXT:    %0 = nn.transpose %x attributes {perm = array<i64: 2, 0, 1>} : (tensor<2x3x4xf32>) -> tensor<4x2x3xf32>
-// CHECK-NEXT:    func.return %x, %0 : tensor<2x3x4xf32>, tensor<4x2x3xf32>
+// CHECK-NEXT:    return %x, %0 : tensor<2x3x4xf32>, tensor<4x2x3xf32>
 // CHECK-NEXT:  }
 func.func @transpose_pairs(%x: tensor<2x3x4xf32>) -> (tensor<2x3x4xf32>, tensor<4x2x3xf32>) {
   %0 = nn.transpose %x attributes {perm = array<i64: 1, 2, 0>} : (tensor<2x3x4xf32>) -> tensor<3x4x2xf32>
@@ -187,7 +187,7 @@ func.func @transpose_pairs(%x: tensor<2x3x4xf32>) -> (tensor<2x3x4xf32>, tensor<
 // SliceOfConcatToOperand: slices that cut out exactly the concat's operands (negative and
 // clamped bounds too) -> the operands; the concat is then dead.
 // CHECK-LABEL: func.func @slices_undo_concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> (tensor<2x3xf32>, tensor<2x5xf32>) {
-// CHECK-NEXT:    func.return %a, %b : tensor<2x3xf32>, tensor<2x5xf32>
+// CHECK-NEXT:    return %a, %b : tensor<2x3xf32>, tensor<2x5xf32>
 // CHECK-NEXT:  }
 func.func @slices_undo_concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> (tensor<2x3xf32>, tensor<2x5xf32>) {
   %0 = nn.concat %a, %b attributes {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x5xf32>) -> tensor<2x8xf32>
@@ -200,7 +200,7 @@ func.func @slices_undo_concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> (tens
 // CHECK-LABEL: func.func @slice_across_concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> tensor<2x3xf32> {
 // CHECK-NEXT:    %0 = nn.concat %a, %b attributes {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x5xf32>) -> tensor<2x8xf32>
 // CHECK-NEXT:    %1 = nn.slice %0 attributes {axes = array<i64: 1>, ends = array<i64: 4>, starts = array<i64: 1>, steps = array<i64: 1>} : (tensor<2x8xf32>) -> tensor<2x3xf32>
-// CHECK-NEXT:    func.return %1 : tensor<2x3xf32>
+// CHECK-NEXT:    return %1 : tensor<2x3xf32>
 // CHECK-NEXT:  }
 func.func @slice_across_concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> tensor<2x3xf32> {
   %0 = nn.concat %a, %b attributes {axis = 1 : i64} : (tensor<2x3xf32>, tensor<2x5xf32>) -> tensor<2x8xf32>
@@ -210,7 +210,7 @@ func.func @slice_across_concat(%a: tensor<2x3xf32>, %b: tensor<2x5xf32>) -> tens
 
 // SplitOfConcatToOperands: a split into exactly the concat's pieces -> the operands.
 // CHECK-LABEL: func.func @split_undoes_concat(%a: tensor<3x2xf32>, %b: tensor<1x2xf32>) -> (tensor<1x2xf32>, tensor<3x2xf32>) {
-// CHECK-NEXT:    func.return %b, %a : tensor<1x2xf32>, tensor<3x2xf32>
+// CHECK-NEXT:    return %b, %a : tensor<1x2xf32>, tensor<3x2xf32>
 // CHECK-NEXT:  }
 func.func @split_undoes_concat(%a: tensor<3x2xf32>, %b: tensor<1x2xf32>) -> (tensor<1x2xf32>, tensor<3x2xf32>) {
   %0 = nn.concat %a, %b attributes {axis = -2 : i64} : (tensor<3x2xf32>, tensor<1x2xf32>) -> tensor<4x2xf32>
@@ -222,7 +222,7 @@ func.func @split_undoes_concat(%a: tensor<3x2xf32>, %b: tensor<1x2xf32>) -> (ten
 // CHECK-LABEL: func.func @split_other_sizes(%a: tensor<3x2xf32>, %b: tensor<1x2xf32>) -> (tensor<2x2xf32>, tensor<2x2xf32>) {
 // CHECK-NEXT:    %0 = nn.concat %a, %b attributes {axis = 0 : i64} : (tensor<3x2xf32>, tensor<1x2xf32>) -> tensor<4x2xf32>
 // CHECK-NEXT:    %1, %2 = nn.split %0 attributes {axis = 0 : i64, sizes = array<i64: 2, 2>} : (tensor<4x2xf32>) -> (tensor<2x2xf32>, tensor<2x2xf32>)
-// CHECK-NEXT:    func.return %1, %2 : tensor<2x2xf32>, tensor<2x2xf32>
+// CHECK-NEXT:    return %1, %2 : tensor<2x2xf32>, tensor<2x2xf32>
 // CHECK-NEXT:  }
 func.func @split_other_sizes(%a: tensor<3x2xf32>, %b: tensor<1x2xf32>) -> (tensor<2x2xf32>, tensor<2x2xf32>) {
   %0 = nn.concat %a, %b attributes {axis = 0 : i64} : (tensor<3x2xf32>, tensor<1x2xf32>) -> tensor<4x2xf32>
@@ -233,7 +233,7 @@ func.func @split_other_sizes(%a: tensor<3x2xf32>, %b: tensor<1x2xf32>) -> (tenso
 // FoldUnsqueezeOfConstant: unsqueeze of a constant -> one constant of the new shape.
 // CHECK-LABEL: func.func @unsqueeze_constant() -> tensor<1x2x1xf32> {
 // CHECK-NEXT:    %0 = nn.constant attributes {value = dense<{{\[\[\[}}1.000000e+00], [2.000000e+00]]]> : tensor<1x2x1xf32>} : () -> tensor<1x2x1xf32>
-// CHECK-NEXT:    func.return %0 : tensor<1x2x1xf32>
+// CHECK-NEXT:    return %0 : tensor<1x2x1xf32>
 // CHECK-NEXT:  }
 // CHECK-NOT:   nn.unsqueeze
 func.func @unsqueeze_constant() -> tensor<1x2x1xf32> {
@@ -247,7 +247,7 @@ func.func @unsqueeze_constant() -> tensor<1x2x1xf32> {
 // CHECK-NEXT:    %c = nn.constant attributes {value = dense<[1.000000e+00, 2.000000e+00]> : tensor<2xf32>} : () -> tensor<2xf32>
 // CHECK-NEXT:    %0 = nn.unsqueeze %c attributes {axes = array<i64: 0>} : (tensor<2xf32>) -> tensor<1x2xf32>
 // CHECK-NEXT:    %1 = nn.add %x, %c : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
-// CHECK-NEXT:    func.return %0, %1 : tensor<1x2xf32>, tensor<2xf32>
+// CHECK-NEXT:    return %0, %1 : tensor<1x2xf32>, tensor<2xf32>
 // CHECK-NEXT:  }
 func.func @unsqueeze_shared_constant(%x: tensor<2xf32>) -> (tensor<1x2xf32>, tensor<2xf32>) {
   %c = nn.constant attributes {value = dense<[1.0, 2.0]> : tensor<2xf32>} : () -> tensor<2xf32>
@@ -258,7 +258,7 @@ func.func @unsqueeze_shared_constant(%x: tensor<2xf32>) -> (tensor<1x2xf32>, ten
 
 // An unused constant is erased (the driver erases dead pure ops).
 // CHECK-LABEL: func.func @unused_constant(%x: tensor<2xf32>) -> tensor<2xf32> {
-// CHECK-NEXT:    func.return %x : tensor<2xf32>
+// CHECK-NEXT:    return %x : tensor<2xf32>
 // CHECK-NEXT:  }
 func.func @unused_constant(%x: tensor<2xf32>) -> tensor<2xf32> {
   %c = nn.constant attributes {value = dense<[1.0, 2.0]> : tensor<2xf32>} : () -> tensor<2xf32>

@@ -8,7 +8,7 @@
 // CHECK-NEXT:    [[B:%.*]] = arith.constant dense<{{\[\[}}5.000000e-01, 1.000000e+00, 1.500000e+00, 2.000000e+00], [2.500000e+00, 3.000000e+00, 3.500000e+00, 4.000000e+00]]> : tensor<2x4xf32>
 // CHECK-NEXT:    %xw = arith.mulf %x, %w : tensor<2x4xf32>
 // CHECK-NEXT:    %y = arith.addf %xw, [[B]] : tensor<2x4xf32>
-// CHECK-NEXT:    func.return %y : tensor<2x4xf32>
+// CHECK-NEXT:    return %y : tensor<2x4xf32>
 // CHECK-NEXT:  }
 
 // Without folds, canonicalize only erases dead ops (%again, %unused); x * 1 and the constant
@@ -23,7 +23,7 @@
 // OPTS-NEXT:    arith.constant dense<{{\[\[}}5.000000e-01,
 // OPTS-NEXT:    %xw = arith.mulf %x, %w : tensor<2x4xf32>
 // OPTS-NEXT:    %y = arith.addf %xw, {{%.*}} : tensor<2x4xf32>
-// OPTS-NEXT:    func.return %y
+// OPTS-NEXT:    return %y
 
 // No pipeline: the IR comes back as it went in.
 // EMPTY-LABEL: func.func @main(

@@ -79,7 +79,7 @@ module @graph {
 // Registered ops written in the generic form print in their custom form.
 // CHECK-LABEL: func.func @generic_in(%arg0: f32) -> f32 {
 // CHECK-NEXT:    %0 = arith.addf %arg0, %arg0 : f32
-// CHECK-NEXT:    func.return %0 : f32
+// CHECK-NEXT:    return %0 : f32
 // CHECK-NEXT:  }
 "func.func"() <{function_type = (f32) -> f32, sym_name = "generic_in"}> ({
 ^bb0(%arg0: f32):

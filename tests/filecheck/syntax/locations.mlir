@@ -13,7 +13,7 @@
 // CHECK-NEXT:    %4 = arith.negf %3 : f32{{$}}
 // CHECK-NEXT:    %5 = arith.negf %4 : f32 loc("outer"("mid"("f.py":3:4)))
 // CHECK-NEXT:    %6 = arith.negf %5 : f32 loc("quote\"d"("dir/file name.mlir":100:2))
-// CHECK-NEXT:    func.return %6 : f32 loc("ret")
+// CHECK-NEXT:    return %6 : f32 loc("ret")
 // CHECK-NEXT:  } loc("fn")
 func.func @f(%a: f32 loc("arg_a"), %b: f32 loc("in.mlir":1:2)) -> f32 {
   %0 = arith.addf %a, %b : f32 loc("add1")
@@ -44,6 +44,6 @@ func.func @f(%a: f32 loc("arg_a"), %b: f32 loc("in.mlir":1:2)) -> f32 {
 
 // NOLOC-NOT:     loc(
 // NOLOC:         %0 = arith.addf %a, %b : f32{{$}}
-// NOLOC:         func.return %6 : f32{{$}}
+// NOLOC:         return %6 : f32{{$}}
 // NOLOC-NEXT:    }{{$}}
 // NOLOC-NOT:     loc(
