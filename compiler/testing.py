@@ -1216,7 +1216,8 @@ def default_examples() -> int:
 
 
 def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None = None, *,
-               rtol: float = 1e-4, atol: float = 1e-5, graphs=None, compile: bool = False) -> CheckResult:
+               rtol: float = 1e-4, atol: float = 1e-5, graphs=None, compile: bool = False,
+               progress: bool = False) -> CheckResult:
     """Run the reference interpreter on random nn graphs (`nn_graphs()`, or `graphs`) and random
     inputs before and after `pass_or_pipeline` (a pipeline string, an optimization level such as
     "-O3", or a Pass instance, run with verification). Outputs must agree (floats within
@@ -1225,6 +1226,7 @@ def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None =
     (within atol + rtol * the output's largest |value|, as `lamina run --check` compares).
 
     examples: how many graphs (default: `default_examples()`).
+    progress: show progress on standard error (compiler/progress.py: a bar on a terminal).
 
     On a difference (or an error in the pass) hypothesis shrinks the graph and the result holds
     the SMALLEST failing one: its IR before and after, its inputs, the max difference."""
@@ -1266,6 +1268,8 @@ def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None =
     @given(graphs if graphs is not None else nn_graphs(), st.integers(0, 2 ** 32 - 1))
     def prop(module, input_seed):
         count[0] += 1
+        if bar is not None:
+            bar.advance()
         compiled = [False]  # whether `got` below came from the kernels (compared normwise)
         text = print_ir(module)
         inputs = random_inputs(module, input_seed)
@@ -1295,6 +1299,9 @@ def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None =
 
     if seed is not None:
         prop = seed_decorator(seed)(prop)
+    from lamina.compiler.progress import Progress
+
+    bar = Progress(examples, f"check-pass {label}") if progress else None
     try:
         prop()
     except _Mismatch:
@@ -1302,6 +1309,9 @@ def check_pass(pass_or_pipeline, examples: int | None = None, seed: int | None =
         result.examples = count[0]
         result.statistics = statistics
         return result
+    finally:
+        if bar is not None:
+            bar.close()
     result = CheckResult(label, True, count[0])
     result.statistics = statistics
     return result
