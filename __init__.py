@@ -7,6 +7,8 @@ The public API:
     model = lamina.compile(module, target="llvm")     # or lamina.compile("resnet18.onnx")
     outputs = model(x)                                # numpy in, numpy out
     expected = lamina.interpret(module, x)            # the numpy reference interpreter
+    print(lamina.compare("resnet18.onnx").report())   # each ONNX node against onnxruntime: the first that diverges
+    print(lamina.bisect(module, "-O3", [x]).report()) # the first pass / pattern that breaks the outputs
     lamina.run_pipeline(module, "canonicalize,cse,dce")
     print(lamina.print_ir(module))                    # IR -> MLIR text (generic=True for the generic form)
 
@@ -22,7 +24,7 @@ import os
 __version__ = "0.1.0"
 
 __all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "kernel", "interpret",
-           "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
+           "compare", "bisect", "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
 
 
 def parse(text: str, filename: str = "<string>", allow_unregistered: bool = False):
@@ -98,3 +100,28 @@ def interpret(module, *inputs, function: str = "main"):
     from lamina.runtime.interpreter import interpret as _interpret
 
     return _interpret(module, *inputs, function=function)
+
+
+def bisect(model, pipeline: str = "-O3", inputs=(), interpret: bool = False, rtol: float = 1e-4,
+           atol: float = 1e-5, target: str = "llvm"):
+    """The first pass of `pipeline` ("-O3" or a pipeline string), and inside a rewrite pass the
+    first pattern application, after which a model's (a module's or a file's) outputs on `inputs`
+    leave tolerance against the unoptimized model: `lamina bisect` (runtime/pass_bisect.py). The
+    module is not changed; `print(result.report())` says what was found."""
+    from lamina.runtime.pass_bisect import bisect as _bisect
+
+    module = load(model) if isinstance(model, (str, os.PathLike)) else model
+    return _bisect(module, pipeline, inputs, interpret=interpret, rtol=rtol, atol=atol, target=target)
+
+
+def compare(model, opt_level: int = 3, target: str = "llvm", inputs=None, rtol: float | None = None,
+            atol: float | None = None, fill: str | None = "random", input_shapes: dict | None = None):
+    """Every node of an ONNX model (a path or ModelProto) as lamina computes it at `opt_level`
+    against onnxruntime, in topological order: `lamina compare` (runtime/node_compare.py).
+    `inputs`: arrays by input name (or a list); the others generated as `fill` says ("random",
+    seed = input index, as `lamina run --fill`). `rtol`, `atol`: those of `run --check` unless
+    given. Returns the table: `.rows`, `.first_diverging`, `.ok`, `.report()`, `.to_json()`."""
+    from lamina.runtime.node_compare import compare as _compare
+
+    return _compare(model, opt_level=opt_level, target=target, inputs=inputs, rtol=rtol, atol=atol,
+                    fill=fill, input_shapes=input_shapes)

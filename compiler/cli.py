@@ -93,10 +93,34 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interpret", action="store_true",
                      help="run the numpy reference interpreter instead of compiled kernels")
     run.add_argument("--check", choices=["onnxruntime"], help="compare the outputs with onnxruntime")
-    run.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance for --check")
-    run.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance for --check")
+    _add_tolerances(run, "--check")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     run.set_defaults(handler=_run_run)
+
+    cmp = sub.add_parser("compare", help="compare every ONNX node's value with onnxruntime's; name the "
+                                         "first that diverges",
+                         description="Run an ONNX model in onnxruntime with every intermediate value "
+                                     "exposed and in lamina with the value of every node it kept (the ops "
+                                     "of a fused kernel also run one by one, on the kernel's inputs); "
+                                     "print one row per node in topological order, mark the rows over "
+                                     "tolerance and name the first diverging node (its inputs agree, its "
+                                     "output does not). Exit 1 when a node diverges.")
+    cmp.add_argument("model", help="an .onnx file")
+    cmp.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                     help="an input's value from a .npy file (repeatable)")
+    cmp.add_argument("--fill", choices=["random", "zeros", "ones"],
+                     help="generate the inputs not given with --input (random: seed 0), as `lamina run`")
+    cmp.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    _add_target_flags(cmp)
+    cmp.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=3, metavar="N",
+                     help="optimization level 0-3 (see `lamina opt --list-passes`); default 3")
+    _add_tolerances(cmp, "a node")
+    cmp.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                     help="write the table as JSON to FILE (the text table still prints), or alone "
+                          "to standard output instead of the text table")
+    cmp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    cmp.set_defaults(handler=_run_compare)
 
     comp = sub.add_parser("compile", help="optimize a model and build its kernels; report what it became",
                           description="Optimize a model (-O0..-O3, --layout), build its kernels for the "
@@ -139,6 +163,27 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     check.set_defaults(handler=_run_check_pass)
 
+    bis = sub.add_parser("bisect", help="find the first pass / pattern application that breaks a model's outputs",
+                         description="Run the pipeline one pass at a time (inside a rewrite pass, one pattern "
+                                     "application or fold at a time, by binary search), run the model after each "
+                                     "step, and name the first step after which its outputs leave tolerance against "
+                                     "the unoptimized model, with the IR it rewrote before and after (LLVM's "
+                                     "opt-bisect). Exit 1 when a step breaks the outputs, 0 when none does.")
+    bis.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
+    bis.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                     help="an input's value from a .npy file (repeatable)")
+    bis.add_argument("--fill", choices=["random", "zeros", "ones"],
+                     help="generate the inputs not given with --input (random: seed 0)")
+    bis.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    _add_target_flags(bis)
+    _add_opt_level(bis, default=3)
+    bis.add_argument("--interpret", action="store_true", help="run each step in the reference interpreter instead "
+                     "of compiling it (faster; fusion and layout bugs only show compiled)")
+    _add_tolerances(bis, "the outputs against the unoptimized model's")
+    bis.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    bis.set_defaults(handler=_run_bisect)
+
     # every argument after `bench` goes to the benchmark's own parser (prefix_chars="\0": none of
     # them is an option of this subparser), so `lamina bench --help` shows the benchmark's options
     tg = sub.add_parser("targets", help="list the targets --target accepts, with their limits")
@@ -176,6 +221,13 @@ def _add_target_flags(parser):
                         help="what to build for: llvm (this CPU; default), aarch64-android, ... (`lamina targets`)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads the kernels are scheduled for (default: this machine's cores)")
+
+
+def _add_tolerances(parser, what: str):
+    from lamina.runtime.compare import ATOL, RTOL
+
+    parser.add_argument("--rtol", type=float, default=RTOL, help=f"relative tolerance for {what} (default {RTOL:g})")
+    parser.add_argument("--atol", type=float, default=ATOL, help=f"absolute tolerance for {what} (default {ATOL:g})")
 
 
 def _add_opt_level(parser, default, passes: bool = True):
@@ -428,10 +480,9 @@ def _model_files(path: str, schedules: str | None = None) -> list[str]:
 
 
 def _run_run(args) -> int:
-    import numpy as np
-
     from lamina.compiler.errors import LaminaError
     from lamina.compiler.symbols import SymbolTable
+    from lamina.runtime.inputs import function_inputs, input_names
 
     if args.model.endswith(".tar"):
         return _run_package(args)
@@ -439,28 +490,8 @@ def _run_run(args) -> int:
     main_fn = SymbolTable(module).lookup("main")
     if main_fn is None:
         raise LaminaError(f"{args.model} has no function @main to run")
-    given = {}
-    for spec in args.input:
-        name, _, file = spec.partition("=")
-        try:
-            given[name.lstrip("%")] = np.load(file)
-        except (OSError, ValueError) as e:
-            raise LaminaError(f"cannot read --input {spec}: {e}") from None
-    params = list(main_fn.entry.args)
-    names = [p.name_hint or f"input{i}" for i, p in enumerate(params)]
-    unknown = set(given) - set(names)
-    if unknown:
-        raise LaminaError(f"--input names {', '.join(sorted(unknown))}, which the model does not have",
-                          hint=f"its inputs: {', '.join(names)}")
-    inputs = []
-    for name, param in zip(names, params):
-        if name in given:
-            inputs.append(given[name])
-        elif args.fill:
-            inputs.append(_fill(param.type, args.fill, len(inputs)))
-        else:
-            raise LaminaError(f"no value for input {name} ({param.type})",
-                              hint="give --input NAME=FILE.npy or --fill random")
+    inputs = function_inputs(main_fn, _given_inputs(args.input), args.fill)
+    names = input_names(main_fn)
     _optimize(module, args, timing=args.timing)
     if args.interpret:
         from lamina.runtime.interpreter import interpret
@@ -484,6 +515,27 @@ def _run_run(args) -> int:
     return 0
 
 
+def _run_compare(args) -> int:
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.files import check_output, is_stream, write_output
+    from lamina.runtime.node_compare import compare
+
+    if not args.model.endswith(".onnx"):
+        raise LaminaError(f"lamina compare needs an ONNX model (onnxruntime runs it), not {args.model}",
+                          hint="give the .onnx file")
+    inputs = _model_files(args.model) + [spec.partition("=")[2] for spec in args.input]
+    if args.json and not is_stream(args.json):
+        check_output(args.json, inputs)  # before the work: a bad path fails at once
+    table = compare(args.model, opt_level=args.opt_level, target=args.target, inputs=_given_inputs(args.input),
+                    fill=args.fill, rtol=args.rtol, atol=args.atol, input_shapes=_input_shapes(args.input_shape),
+                    threads=args.threads, hint="give --input NAME=FILE.npy or --fill random")
+    if args.json != "-":
+        print(table.report())
+    if args.json:
+        write_output(args.json, table.to_json(), inputs)
+    return 0 if table.ok else 1
+
+
 def _print_outputs(out_names, outputs) -> None:
     import numpy as np
 
@@ -497,8 +549,6 @@ def _print_outputs(out_names, outputs) -> None:
 
 def _run_package(args) -> int:
     """`lamina run model.tar`: the package's kernels, without TVM's compiler (runtime/package_runner.py)."""
-    import numpy as np
-
     from lamina.compiler.errors import LaminaError
     from lamina.runtime.package_runner import fill, load_package
 
@@ -506,13 +556,7 @@ def _run_package(args) -> int:
         raise LaminaError(f"{args.model} is a compiled package: --check, --interpret, --schedules and "
                           "--input-shape need the model itself", hint="run the .onnx/.mlir model for those")
     model = load_package(args.model)
-    given = {}
-    for spec in args.input:
-        name, _, file = spec.partition("=")
-        try:
-            given[name.lstrip("%")] = np.load(file)
-        except (OSError, ValueError) as e:
-            raise LaminaError(f"cannot read --input {spec}: {e}") from None
+    given = _given_inputs(args.input)
     unknown = set(given) - set(model.input_names)
     if unknown:
         raise LaminaError(f"--input names {', '.join(sorted(unknown))}, which the package does not have",
@@ -638,6 +682,24 @@ def _run_report(args) -> int:
     return 0
 
 
+def _run_bisect(args) -> int:
+    """`lamina bisect`: runtime/pass_bisect.py on the model, its inputs as `lamina run` takes them."""
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.symbols import SymbolTable
+    from lamina.runtime.pass_bisect import bisect
+    from lamina.runtime.inputs import function_inputs
+
+    module = _load_model(args.model, _input_shapes(args.input_shape))
+    main_fn = SymbolTable(module).lookup("main")
+    if main_fn is None:
+        raise LaminaError(f"{args.model} has no function @main to run")
+    inputs = function_inputs(main_fn, _given_inputs(args.input), args.fill)
+    result = bisect(module, _pipeline_of(args), inputs, interpret=args.interpret, rtol=args.rtol, atol=args.atol,
+                    target=args.target, threads=args.threads, progress=lambda line: print(line, flush=True))
+    print(result.report(steps=False), end="")
+    return 1 if result.found else 0
+
+
 def _run_cache(args) -> int:
     from lamina.lowering import kernel_cache
 
@@ -656,26 +718,20 @@ def _run_bench(args) -> int:
     return bench_main(args.argv)
 
 
-def _fill(t, how: str, seed: int):
+def _given_inputs(specs: list[str]) -> dict:
+    """The arrays of `--input NAME=FILE.npy` options, by name (a leading % dropped)."""
     import numpy as np
 
     from lamina.compiler.errors import LaminaError
 
-    shape = getattr(t, "shape", ())
-    if any(d is None for d in shape):
-        raise LaminaError(f"cannot fill an input of type {t}: it has a dynamic dim",
-                          hint="pin it with --input-shape NAME=DIMS")
-    dtype = t.element_type.numpy_dtype if hasattr(t, "element_type") else t.numpy_dtype
-    if how == "zeros":
-        return np.zeros(shape, dtype)
-    if how == "ones":
-        return np.ones(shape, dtype)
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
-    if np.dtype(dtype).kind == "b":
-        return rng.integers(0, 2, shape).astype(dtype)
-    return rng.integers(0, 10, shape).astype(dtype)
+    given = {}
+    for spec in specs:
+        name, _, file = spec.partition("=")
+        try:
+            given[name.lstrip("%")] = np.load(file)
+        except (OSError, ValueError) as e:
+            raise LaminaError(f"cannot read --input {spec}: {e}") from None
+    return given
 
 
 def _output_names(model_path: str, count: int) -> list[str]:
@@ -785,6 +841,6 @@ def _run_check_pass(args) -> int:
         raise LaminaError("check-pass needs a pass or pipeline NAME, or -O<n>, not both",
                           hint='e.g. lamina check-pass fold-constants, or lamina check-pass -O3 --compile')
     pipeline = f"-O{args.opt_level}" if args.opt_level is not None else args.pipeline
-    result = check_pass(pipeline, examples=args.examples, seed=args.seed, compile=args.compile)
+    result = check_pass(pipeline, examples=args.examples, seed=args.seed, compile=args.compile, progress=True)
     print(result.report())
     return 0 if result.ok else 1

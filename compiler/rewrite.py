@@ -29,6 +29,13 @@ precondition that failed. Inside `with explaining_patterns() as log:` the driver
 of those as a `MatchFailure` (pattern, op, location, precondition) -- only from the last sweep,
 the one that changed nothing, so the log describes the final IR and not states rewritten since.
 Outside that block `fail` just returns False: recording costs nothing when nobody asks.
+
+Counting applications (for `lamina bisect`, as LLVM's -opt-bisect-limit): inside
+`with counting_applications(limit=N) as counter:` the driver numbers every pattern application
+and fold (a fold counts as one; erasing a dead op does not count) in the order it makes them,
+across every driver run in the block, records which pattern rewrote which op
+(`counter.applications`), and stops once N have been made: the IR is then exactly as it was
+after the first N. Without the block the driver pays one context-variable lookup per run.
 """
 
 from __future__ import annotations
@@ -104,12 +111,72 @@ def explaining_patterns():
         _EXPLAIN.reset(token)
 
 
+@dataclass
+class Application:
+    """One change the greedy driver made: `pattern` (a pattern's name, or "fold") rewrote `op`.
+
+    `index` counts from 1 over every driver run inside one `counting_applications` block."""
+
+    index: int
+    pattern: str
+    op: Operation
+    location: str
+
+
+class ApplicationCounter:
+    """What `counting_applications()` yields: numbers the pattern applications and folds of
+    every greedy driver run inside the block and stops the drivers after `limit` of them (None:
+    never). Subclasses may override `before_attempt` and `applied` to look at the IR around one
+    application (runtime/pass_bisect.py prints the ops before and after it)."""
+
+    def __init__(self, limit: int | None = None):
+        self.limit = limit
+        self.count = 0
+        self.applications: list[Application] = []
+
+    @property
+    def spent(self) -> bool:
+        """Whether the drivers must stop: `limit` applications have been made."""
+        return self.limit is not None and self.count >= self.limit
+
+    def before_attempt(self, op: Operation) -> None:
+        """The driver is about to try to fold or rewrite `op` (the IR is not changed yet)."""
+
+    def applied(self, pattern: str, op: Operation, touched: list[Operation]) -> None:
+        """`pattern` (or "fold") has just rewritten `op`; `touched`: the ops it created or
+        changed, and the users of the values it replaced (some may be erased since)."""
+        self.count += 1
+        self.applications.append(Application(self.count, pattern, op, str(op.location)))
+
+
+_COUNTER: ContextVar[ApplicationCounter | None] = ContextVar("lamina_count_applications", default=None)
+
+
+@contextmanager
+def counting_applications(limit: int | None = None, counter: ApplicationCounter | None = None):
+    """Count (and with `limit`, stop after) the pattern applications and folds of every greedy
+    driver run inside the block; yields the `ApplicationCounter` (or `counter`, a subclass's)."""
+    counter = ApplicationCounter(limit) if counter is None else counter
+    token = _COUNTER.set(counter)
+    try:
+        yield counter
+    finally:
+        _COUNTER.reset(token)
+
+
+def active_counter() -> ApplicationCounter | None:
+    """The counter of the enclosing `counting_applications` block, if any: a pass that rewrites
+    ops one at a time outside the driver (fold-constants) reports its rewrites to it too."""
+    return _COUNTER.get()
+
+
 class PatternRewriter:
     """The only way patterns change IR; it records what changed for the driver."""
 
     def __init__(self, failures: dict | None = None):
         self.changed: list[Operation] = []  # ops to revisit
-        self.erased: set[int] = set()
+        # id -> op of every op erased; holding the op keeps its id from going to a new op
+        self.erased: dict[int, Operation] = {}
         self.has_changed = False
         self.failures = failures  # (pattern, id(op)) -> MatchFailure, only when explaining
         self.pattern: RewritePattern | None = None  # set by the driver, only when explaining
@@ -157,7 +224,7 @@ class PatternRewriter:
         defs = [v.owner for v in op.operands if isinstance(getattr(v, "owner", None), Operation)]
         self._touch(*defs)  # their results may now be unused
         for inner in op.walk():
-            self.erased.add(id(inner))
+            self.erased[id(inner)] = inner
         op.erase()
 
     @contextmanager
@@ -217,17 +284,21 @@ def is_trivially_dead(op: Operation) -> bool:
 def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern], *, fold: bool = True,
                             max_iterations: int = 10, stats: Counter | None = None) -> bool:
     """Apply `patterns` (and folds) under `root` until nothing changes. Returns whether anything
-    changed; `stats` counts how often each pattern (and "fold", "dead op") fired."""
+    changed; `stats` counts how often each pattern (and "fold", "dead op") fired. Inside
+    `counting_applications(limit)` it stops as soon as the block's limit is spent."""
     patterns = sorted(patterns, key=lambda p: -p.benefit)
     stats = Counter() if stats is None else stats
     explain = _EXPLAIN.get()
+    counter = _COUNTER.get()  # None unless inside counting_applications (lamina bisect)
+    if counter is not None and counter.spent:
+        return False
     changed_any = False
     for iteration in range(max_iterations):
         fired: Counter = Counter()
         failures: dict | None = {} if explain is not None else None  # this sweep's, by (pattern, op)
         worklist = [op for op in root.walk(order="post") if op is not root][::-1]  # pop() = first op
         in_list = set(map(id, worklist))
-        erased: set[int] = set()
+        erased: dict[int, Operation] = {}
         budget = 10 * len(worklist) + 100  # rewrites per sweep; patterns undoing each other spend it
         while worklist and budget > 0:
             op = worklist.pop()
@@ -235,17 +306,25 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
             if id(op) in erased or op.parent is None:
                 continue
             rewriter = PatternRewriter(failures)
+            applied = None
             if is_trivially_dead(op):
                 rewriter.erase_op(op)
                 fired["dead op"] += 1
-            elif fold and fold_op(op, rewriter):
-                fired["fold"] += 1
             else:
-                for pattern in patterns:
-                    rewriter.pattern = pattern
-                    if pattern.match_and_rewrite(op, rewriter):
-                        fired[pattern.name] += 1
-                        break
+                if counter is not None:
+                    counter.before_attempt(op)
+                if fold and fold_op(op, rewriter):
+                    applied = "fold"
+                else:
+                    for pattern in patterns:
+                        rewriter.pattern = pattern
+                        if pattern.match_and_rewrite(op, rewriter):
+                            applied = pattern.name
+                            break
+                if applied is not None:
+                    fired[applied] += 1
+                    if counter is not None:
+                        counter.applied(applied, op, rewriter.changed)
             if rewriter.has_changed:
                 budget -= 1
                 erased |= rewriter.erased
@@ -253,6 +332,9 @@ def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern],
                     if id(touched) not in erased and id(touched) not in in_list and touched.parent is not None:
                         worklist.append(touched)
                         in_list.add(id(touched))
+            if applied is not None and counter is not None and counter.spent:
+                stats.update(fired)  # stop here: the IR is as the first `limit` applications left it
+                return True
         stats.update(fired)
         if not fired:
             if explain is not None:  # the sweep that changed nothing saw the final IR

@@ -8,6 +8,10 @@ import numpy as np
 
 from lamina.compiler.errors import LaminaError
 
+# `lamina run --check` and `lamina compare`: a value agrees when max|ours - ref| <= ATOL + RTOL * max|ref|
+RTOL = 1e-4
+ATOL = 1e-5
+
 
 @dataclass
 class Difference:
@@ -46,7 +50,8 @@ def difference(name: str, ours: np.ndarray, reference: np.ndarray, rtol: float, 
     return Difference(name, ours.shape, max_abs, max_rel, max_abs <= atol + rtol * scale)
 
 
-def run_onnxruntime(model_path: str, inputs: dict[str, np.ndarray], threads: int = 2) -> list[np.ndarray]:
+def run_onnxruntime(model_path, inputs: dict[str, np.ndarray], threads: int = 2) -> list[np.ndarray]:
+    """The model's outputs in onnxruntime (CPU); `model_path`: a path, or the model's bytes."""
     try:
         import onnxruntime as ort
     except ImportError:

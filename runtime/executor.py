@@ -189,6 +189,7 @@ class CompiledModel:
         constant_tensors: dict = {}  # value -> device tensor, for constants no kernel holds itself
         self._calls = []  # (compiled function, argument tuple), or (python callable, None)
         self._call_ops = []  # the op each call runs, for `profile`
+        self._slots = slots  # (for `trace`, which reads each kernel's outputs as it runs)
         copies = self._unshared_concats(slots)
         for position, (op, kernel, shapes, dtypes) in enumerate(self.steps):
             for concat in copies.get(position, ()):
@@ -260,10 +261,7 @@ class CompiledModel:
     # a call
 
     def __call__(self, *inputs) -> list[np.ndarray]:
-        if len(inputs) != len(self.params):
-            raise InterpreterError(f"the model takes {len(self.params)} inputs, got {len(inputs)}")
-        arrays = [check_input(value, param.type, input_name(param, i))
-                  for i, (param, value) in enumerate(zip(self.params, inputs))]
+        arrays = self._checked_inputs(inputs)
         with self._lock:
             for i, slot in self._inputs:
                 slot.write(arrays[i])
@@ -273,6 +271,47 @@ class CompiledModel:
                 else:
                     function(*args)
             return [self._output(kind, source, arrays) for kind, source in self._outputs]
+
+    def _checked_inputs(self, inputs) -> list[np.ndarray]:
+        if len(inputs) != len(self.params):
+            raise InterpreterError(f"the model takes {len(self.params)} inputs, got {len(inputs)}")
+        return [check_input(value, param.type, input_name(param, i))
+                for i, (param, value) in enumerate(zip(self.params, inputs))]
+
+    def trace(self, *inputs) -> dict:
+        """One call that keeps every value it computes: SSA value -> numpy array, for the inputs,
+        the constants (those computed at compile time too) and each kernel's outputs, copied as
+        soon as the kernel has run (a later kernel may reuse their memory). A free concat's output
+        is read once the last of its producers has written its slice. This is the run as `__call__`
+        makes it, same kernels, same memory plan; `lamina compare` checks each value."""
+        arrays = self._checked_inputs(inputs)
+        values = dict(self.constants)
+        values.update(zip(self.params, arrays))
+        # the call after which each free concat is whole: the last one writing one of its slices
+        producer = {r: k for k, op in enumerate(self._call_ops) for r in op.results}
+        whole_after: dict = {}
+        for _, op in self._free_concats:
+            if op.results[0] in producer:
+                continue  # TVM did not share its buffers: a step of its own copies it
+            k = max((producer.get(v, -1) for v in op.operands), default=-1)
+            producer[op.results[0]] = k
+            whole_after.setdefault(k, []).append(op)
+        with self._lock:
+            for i, slot in self._inputs:
+                slot.write(arrays[i])
+            for concat in whole_after.get(-1, ()):
+                values[concat.results[0]] = self._slots[concat.results[0]].read()
+            for k, (op, (function, args)) in enumerate(zip(self._call_ops, self._calls)):
+                function() if args is None else function(*args)
+                for r in op.results:
+                    values[r] = self._slots[r].read()
+                for concat in whole_after.get(k, ()):
+                    values[concat.results[0]] = self._slots[concat.results[0]].read()
+            for op, *_ in self.steps:  # kernels with nothing to compute (empty outputs) make no call
+                for r in op.results:
+                    if r not in values:
+                        values[r] = self._slots[r].read()
+        return values
 
     @staticmethod
     def _output(kind, source, arrays) -> np.ndarray:

@@ -31,3 +31,15 @@ def zoo(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("zoo")
     subprocess.run([sys.executable, str(ZOO_SCRIPT), "--out", str(out)], check=True, capture_output=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def kernel_dir(tmp_path_factory) -> Path:
+    """One kernel cache for the session's model runs (`lamina run`, `lamina compare` on the zoo);
+    under xdist in the workers' common temp dir, so a kernel one worker built, the others load."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    path = base / "cli-run-kernels"
+    path.mkdir(exist_ok=True)
+    return path

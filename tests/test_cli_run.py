@@ -40,17 +40,6 @@ MODELS = _zoo_models()
 
 
 @pytest.fixture(scope="session")
-def kernel_dir(tmp_path_factory) -> Path:
-    """One kernel cache for the session; under xdist in the workers' common temp dir."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    path = base / "cli-run-kernels"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="session")
 def lamina(kernel_dir):
     env = {**os.environ, "LAMINA_CACHE_DIR": str(kernel_dir)}
 

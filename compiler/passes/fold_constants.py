@@ -27,6 +27,9 @@ The algorithm:
   5. Erase the constants left without users.
 
 Statistics: `ops folded`, `constants erased`, `too large` (ops left alone by the size cap).
+
+Inside `counting_applications` (rewrite.py; `lamina bisect`) each op folded counts as one
+application of "fold-constants", and the pass stops folding once the limit is spent.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import numpy as np
 from ..attributes import DenseElementsAttr, FloatAttr, IntegerAttr
 from ..ir import Operation, Value
 from ..opdef import ConstantLike, Op, Pure, get_dialect
+from ..rewrite import active_counter
 from ..types import FloatType, IndexType, IntegerType, RankedTensorType
 from .pass_base import Pass, register_pass
 
@@ -59,6 +63,7 @@ class FoldConstantsPass(Pass):
         from lamina.runtime.interpreter import Interpreter
 
         arrays: dict[int, np.ndarray] = {}  # id(value) -> its constant array, filled as we go
+        counter = active_counter()  # None unless lamina bisect counts the rewrites
         for op in [o for o in module.walk() if o is not module]:
             if op.parent is None:
                 continue  # erased on the way (cannot happen today; cheap to check)
@@ -67,6 +72,10 @@ class FoldConstantsPass(Pass):
             args = self._constant_operands(op, arrays)
             if args is None or not self._foldable(op):
                 continue
+            if counter is not None:
+                if counter.spent:
+                    break
+                counter.before_attempt(op)
             try:
                 outs = Interpreter.run_op(op, args)
             except Exception:  # noqa: BLE001 - an op that cannot evaluate here stays an op
@@ -84,6 +93,8 @@ class FoldConstantsPass(Pass):
                 result.replace_all_uses_with(const.results[0])
             op.erase()
             self.statistics["ops folded"] += 1
+            if counter is not None:
+                counter.applied(self.name, op, constants + [u for c in constants for u in c.results[0].users])
         self._erase_unused_constants(module)
 
     # -- steps -----------------------------------------------------------------------------------
