@@ -5,9 +5,14 @@
     python bench/models.py --models path/to/model.onnx,resnet18 --skip-relax --per-kernel
 
 `--models` takes the zoo's names (examples/models/zoo.py's MODELS, read from that file, so a model
-added there is benchmarked without an edit here) and paths of .onnx files (anything that ends in
-.onnx or is a file). Inputs are random (seed 0): standard-normal floats, integers 0 or 1 (valid as
-a mask, a token type, or an index into any axis of 2 or more), and symbolic dims set to 1.
+added there is benchmarked without an edit here), the names of its opt-in classic nets
+(CLASSIC_MODELS: vgg19, resnet50, inception_v1, densenet121; hundreds of MiB, so never in the
+default; written on first use like the others), `classic` for the seven classic ImageNet
+architectures (CLASSIC_SET: alexnet, vgg19, resnet50, inception_v1, densenet121, squeezenet,
+shufflenet; when all seven ran, a line after the table gives the geometric mean of their lamina/ort
+ratios), and paths of .onnx files (anything that ends in .onnx or is a file). Inputs are random
+(seed 0): standard-normal floats, integers 0 or 1 (valid as a mask, a token type, or an index into
+any axis of 2 or more), and symbolic dims set to 1.
 
 For each model, in one process (Relax in a child process, so a slow build can be stopped):
   1. The FMA peak (once, at the start): a TVM microkernel of independent fused multiply-add
@@ -49,7 +54,9 @@ missing) or from --zoo DIR.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import os
 import platform
 import shutil
@@ -153,17 +160,53 @@ def _ratio(a, b):
 # inputs and the models
 
 
-def zoo_models() -> list[str]:
-    """The zoo's model names: examples/models/zoo.py's `MODELS`, read from that file (so a model
-    added to the zoo is benchmarked without an edit here); [] when the file is not there."""
+CLASSIC = "classic"  # the --models shorthand for the zoo's CLASSIC_SET
+
+
+@functools.lru_cache(maxsize=4)
+def _zoo_module(script: Path):
+    """examples/models/zoo.py as a module, loaded once per path (main reads its names often)."""
     import importlib.util
 
-    if not ZOO_SCRIPT.exists():
-        return []
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_SCRIPT)
+    spec = importlib.util.spec_from_file_location("lamina_model_zoo", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return list(module.MODELS)
+    return module
+
+
+def _zoo_names(attribute: str) -> list[str]:
+    """A list of model names from examples/models/zoo.py (`MODELS`, `CLASSIC_MODELS`,
+    `CLASSIC_SET`), read from that file; [] when the file or the name is not there."""
+    if not ZOO_SCRIPT.exists():
+        return []
+    return list(getattr(_zoo_module(ZOO_SCRIPT), attribute, ()))
+
+
+def zoo_models() -> list[str]:
+    """The zoo's model names: examples/models/zoo.py's `MODELS`, read from that file (so a model
+    added to the zoo is benchmarked without an edit here); [] when the file is not there. The
+    default of --models."""
+    return _zoo_names("MODELS")
+
+
+def classic_models() -> list[str]:
+    """The zoo's opt-in models (`CLASSIC_MODELS`: vgg19, resnet50, ...): --models names, written
+    on first use like the others, but never in the default (hundreds of MiB)."""
+    return _zoo_names("CLASSIC_MODELS")
+
+
+def classic_set() -> list[str]:
+    """The seven classic ImageNet architectures (`CLASSIC_SET`), what `--models classic` runs."""
+    return _zoo_names("CLASSIC_SET")
+
+
+def expand_models(text: str) -> list[str]:
+    """The --models entries of a comma-separated list: `classic` becomes the classic set, and a
+    model named twice runs once (in the place it was first named)."""
+    models = []
+    for spec in (m.strip() for m in text.split(",")):
+        models += classic_set() if spec == CLASSIC else [spec] if spec else []
+    return list(dict.fromkeys(models))
 
 
 def is_model_file(spec: str) -> bool:
@@ -183,7 +226,8 @@ def resolve_model(spec: str, zoo: Path | None = None) -> Path:
         path = Path(spec)
         if not path.is_file():
             raise LaminaError(f"no model file {path}",
-                              hint="give the path of an .onnx file, or a zoo model: " + ", ".join(zoo_models()))
+                              hint="give the path of an .onnx file, or a zoo model: "
+                                   + ", ".join(zoo_models() + classic_models()))
         return path
     return model_path(zoo or DEFAULT_ZOO, spec, generate=zoo is None)
 
@@ -592,6 +636,32 @@ def _first_line(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else ""
 
 
+def classic_geomean(rows: list[Row]) -> float | None:
+    """The geometric mean of lamina/ort over the classic set (`classic_set`), or None unless every
+    one of the seven has a row with a ratio (issue 11's goal figure: <= 0.9)."""
+    ratios = {r.model: r.lamina_ratio for r in rows}
+    classic = classic_set()
+    if not classic or any(ratios.get(m) is None for m in classic):
+        return None
+    return math.exp(statistics.fmean(math.log(ratios[m]) for m in classic))
+
+
+def format_classic_geomean(rows: list[Row]) -> str | None:
+    """The line after the table when the bench ran all seven classic architectures: their
+    geometric mean of lamina/ort, or which of them has no ratio (lamina failed); None when they
+    did not all run."""
+    classic = classic_set()
+    ran = {r.model: r for r in rows}
+    if not classic or any(m not in ran for m in classic):
+        return None
+    head = f"geometric mean of lamina/ort over the {len(classic)} classic ImageNet architectures ({', '.join(classic)})"
+    mean = classic_geomean(rows)
+    if mean is None:
+        missing = [m for m in classic if ran[m].lamina_ratio is None]
+        return f"{head}: - (no ratio for {', '.join(missing)})"
+    return f"{head}: {mean:{_ratio_format(mean)}}"
+
+
 def _lamina_error(row: Row, e: Exception) -> None:
     row.lamina_status = "error"
     row.notes.append(f"lamina: {type(e).__name__}: {_first_line(e)}")
@@ -834,7 +904,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="lamina bench", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(zoo_names),
                     help=f"comma-separated zoo models and .onnx file paths (default: the zoo, "
-                         f"{','.join(zoo_names)})")
+                         f"{','.join(zoo_names)}); the classic ImageNet nets {','.join(classic_models())} "
+                         f"only when named (written on first use); '{CLASSIC}' for all seven classic "
+                         f"architectures, {','.join(classic_set())}, with their geometric mean of lamina/ort")
     ap.add_argument("--runs", type=int, default=10, help="timed runs per block (10)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed runs before them, in every block (2)")
     ap.add_argument("--blocks", type=int, default=3,
@@ -860,11 +932,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     args = ap.parse_args(argv)
-    models = [m for m in args.models.split(",") if m]
-    unknown = [m for m in models if m not in zoo_names and not is_model_file(m)]
+    models = expand_models(args.models)
+    known = zoo_names + classic_models()
+    unknown = [m for m in models if m not in known and not is_model_file(m)]
     if unknown:
-        ap.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(zoo_names)}, or give the path "
-                 "of an .onnx file")
+        ap.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(known)} or '{CLASSIC}' (the "
+                 f"classic set), or give the path of an .onnx file")
     if not models:
         ap.error("no models: give --models")
     if args.runs < 1 or args.warmup < 0 or args.blocks < 1:
@@ -912,6 +985,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(setup))
         print()
     print(format_table(rows, args.markdown))
+    geomean = format_classic_geomean(rows)
+    if geomean:
+        print()
+        print(geomean)
     print()
     print(format_blocks(rows))
     if args.per_kernel:

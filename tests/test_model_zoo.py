@@ -237,5 +237,5 @@ def test_cli_writes_files_and_rejects_unknown_names(tmp_path):
     done = subprocess.run(cli + ["mlp", "glue"], capture_output=True, text=True, check=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["glue.onnx", "mlp.onnx"]
     assert "mlp.onnx" in done.stdout
-    bad = subprocess.run(cli + ["resnet50"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown model resnet50" in bad.stderr
+    bad = subprocess.run(cli + ["resnet101"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown model resnet101" in bad.stderr

@@ -8,6 +8,8 @@ intermediate tensor has a `value_info` entry.
 
     python examples/models/zoo.py                      # every model into examples/models/
     python examples/models/zoo.py --out /tmp/zoo mlp   # just mlp.onnx into /tmp/zoo
+    python examples/models/zoo.py --classic            # the seven classic ImageNet nets
+    python examples/models/zoo.py resnet50             # one classic net, by name
 
 | model               | input       | output (name)              | exercises                              |
 |---------------------|-------------|----------------------------|----------------------------------------|
@@ -28,6 +30,17 @@ intermediate tensor has a `value_info` entry.
 (2) ShuffleNet v1, g=3, 1x, with the paper's 4/8/4 units per stage: Reshape -> Transpose ->
     Reshape as PyTorch exports the shuffle (lamina's -O3 turns it into nn.channel_shuffle),
     depthwise 3x3, AveragePool 3x3/2 + Concat in the downsampling units.
+
+The classic set, written only when named or with `--classic` (CLASSIC_MODELS: at their papers'
+sizes they are too big for every test run; `lamina bench --models classic` runs them with
+alexnet, squeezenet and shufflenet, CLASSIC_SET, and prints the geometric mean of lamina/ort):
+
+| model               | input       | output (name)              | exercises                              |
+|---------------------|-------------|----------------------------|----------------------------------------|
+| `vgg19`             | 1x3x224x224 | 1x1000 (`logits`)          | 16 3x3 Convs, 4096-wide Gemms, 548 MiB |
+| `resnet50`          | 1x3x224x224 | 1x1000 (`logits`)          | bottleneck 1x1/3x3/1x1, BN, Add        |
+| `inception_v1`      | 1x3x224x224 | 1x1000 (`logits`)          | 4-branch Concat, 5x5 Conv, ceil pool   |
+| `densenet121`       | 1x3x224x224 | 1x1000 (`logits`)          | BN+Relu before Conv, Concats, AvgPool  |
 
 Node names follow the PyTorch modules they imitate (`layer1.0.conv1`, `features.3.conv.1.bn`).
 A node's output tensor has the node's name (graph outputs excepted) and its parameters are
@@ -593,6 +606,212 @@ def glue(seed: int = 0) -> onnx.ModelProto:
     return g.build("glue", glue.__doc__, {"input": [1, 16, 4, 4]}, {"logits": (x, [1, 10])})
 
 
+# --- the classic set: big ImageNet nets, written only when asked for --------------------------
+#
+# VGG-19, ResNet-50, Inception v1 and DenseNet-121 at their papers' sizes (VGG-19 alone is
+# ~550 MiB of weights), so they are not in MODELS: tests and CI never write them. With AlexNet,
+# SqueezeNet and ShuffleNet from the default zoo they make CLASSIC_SET, the seven classic ImageNet
+# architectures that `lamina bench --models classic` runs (and takes the geometric mean over).
+
+# VGG-19 (configuration E): output channels of each 3x3 conv, "M" a 2x2/2 max pool
+_VGG19_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+                 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+
+
+def vgg19(seed: int = 0) -> onnx.ModelProto:
+    """ImageNet VGG-19 (Simonyan & Zisserman 2014, configuration E, torchvision layout, no BN):
+    1x3x224x224 -> 1x1000 logits.
+
+    Sixteen 3x3 convs (pad 1, with bias) + ReLU in five stages of 64, 128, 256, 512, 512
+    channels (2, 2, 4, 4, 4 convs), each stage closed by a 2x2/2 MaxPool, to 512x7x7; Flatten to
+    25088 (torchvision's AdaptiveAvgPool to 7x7 is the identity at 224 and left out), then
+    the classifier Gemm 4096 -> ReLU -> Gemm 4096 -> ReLU -> Gemm 1000 (Dropout is absent at
+    inference). 143.7M parameters, 103M of them in the first Gemm: ~548 MiB.
+
+    Ops: Conv (3x3 with bias), Relu, MaxPool, Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+    x, cin, index = "input", 3, 0
+    for item in _VGG19_CONFIG:
+        if item == "M":
+            x = g.op("MaxPool", [x], f"features.{index}", kernel_shape=[2, 2], strides=[2, 2])
+            index += 1
+            continue
+        x = g.relu(g.conv(x, f"features.{index}", cin, item, 3, bias=True), f"features.{index + 1}")
+        cin, index = item, index + 2                                            # 512 x 7 x 7
+    x = g.op("Flatten", [x], "flatten", axis=1)                                 # 25088
+    x = g.relu(g.gemm(x, "classifier.0", 512 * 7 * 7, 4096), "classifier.1")
+    x = g.relu(g.gemm(x, "classifier.3", 4096, 4096), "classifier.4")
+    x = g.gemm(x, "classifier.6", 4096, 1000)
+    return g.build("vgg19", vgg19.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+def _bottleneck(g: GraphBuilder, x: str, name: str, cin: int, width: int, stride: int) -> str:
+    """relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + shortcut(x)), 4 * width out.
+
+    conv1 1x1 to `width`, conv2 3x3 with the block's stride (ResNet v1.5, as torchvision),
+    conv3 1x1 to 4 * width; the shortcut is x, or a strided 1x1 conv + bn when the shape changes.
+    """
+    cout = 4 * width
+    out = g.relu(g.batch_norm(g.conv(x, f"{name}.conv1", cin, width, 1), f"{name}.bn1", width),
+                 f"{name}.relu1")
+    out = g.relu(g.batch_norm(g.conv(out, f"{name}.conv2", width, width, 3, stride),
+                              f"{name}.bn2", width), f"{name}.relu2")
+    out = g.conv(out, f"{name}.conv3", width, cout, 1)
+    # as ResNet-18's bn2: a small scale keeps 16 residual sums from growing the activations
+    out = g.batch_norm(out, f"{name}.bn3", cout, gamma=(0.2, 0.5))
+    if stride != 1 or cin != cout:
+        x = g.conv(x, f"{name}.downsample.0", cin, cout, 1, stride)
+        x = g.batch_norm(x, f"{name}.downsample.1", cout)
+    return g.relu(g.add(out, x, f"{name}.add"), f"{name}.relu3")
+
+
+def resnet50(seed: int = 0) -> onnx.ModelProto:
+    """ImageNet ResNet-50 (He et al. 2015, v1.5, torchvision layout): 1x3x224x224 -> 1x1000 logits.
+
+    conv1 7x7/2 + bn + relu, maxpool 3x3/2, four stages of 3, 4, 6, 3 bottleneck blocks (widths
+    64, 128, 256, 512, outputs 4x that; the first block of every stage has a 1x1 conv + bn
+    downsample shortcut, strided in stages 2-4, where the block's 3x3 conv has stride 2),
+    global average pool, flatten, fully connected layer. 25.6M parameters (~98 MiB).
+
+    Ops: Conv (1x1 and 3x3, no bias), BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool,
+    Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+    x = g.conv("input", "conv1", 3, 64, 7, stride=2)
+    x = g.relu(g.batch_norm(x, "bn1", 64), "relu")
+    x = g.op("MaxPool", [x], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    cin = 64
+    for stage, (width, blocks) in enumerate([(64, 3), (128, 4), (256, 6), (512, 3)], start=1):
+        for block in range(blocks):
+            stride = 2 if stage > 1 and block == 0 else 1
+            x = _bottleneck(g, x, f"layer{stage}.{block}", cin, width, stride)
+            cin = 4 * width                                                     # 2048 x 7 x 7
+    x = g.op("GlobalAveragePool", [x], "avgpool")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    x = g.gemm(x, "fc", 2048, 1000)
+    return g.build("resnet50", resnet50.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+# (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj) per inception module, from the GoogLeNet
+# paper's table 1; None: MaxPool 3x3/2 (ceil_mode) between stages
+_INCEPTION_V1_MODULES = [
+    ("inception3a", (64, 96, 128, 16, 32, 32)), ("inception3b", (128, 128, 192, 32, 96, 64)),
+    ("maxpool3", None),
+    ("inception4a", (192, 96, 208, 16, 48, 64)), ("inception4b", (160, 112, 224, 24, 64, 64)),
+    ("inception4c", (128, 128, 256, 24, 64, 64)), ("inception4d", (112, 144, 288, 32, 64, 64)),
+    ("inception4e", (256, 160, 320, 32, 128, 128)),
+    ("maxpool4", None),
+    ("inception5a", (256, 160, 320, 32, 128, 128)), ("inception5b", (384, 192, 384, 48, 128, 128)),
+]
+
+
+def _inception(g: GraphBuilder, x: str, name: str, cin: int, widths: tuple) -> tuple[str, int]:
+    """concat(1x1, 1x1 -> 3x3, 1x1 -> 5x5, maxpool 3x3/1 -> 1x1 pool proj) on channels; each
+    conv a torchvision BasicConv2d (conv + bn + relu). Returns the output and its channels."""
+    c1, c3r, c3, c5r, c5, proj = widths
+    b1 = g.conv_bn_act(x, f"{name}.branch1", cin, c1, 1)
+    b2 = g.conv_bn_act(x, f"{name}.branch2.0", cin, c3r, 1)
+    b2 = g.conv_bn_act(b2, f"{name}.branch2.1", c3r, c3, 3)
+    b3 = g.conv_bn_act(x, f"{name}.branch3.0", cin, c5r, 1)
+    b3 = g.conv_bn_act(b3, f"{name}.branch3.1", c5r, c5, 5)
+    b4 = g.op("MaxPool", [x], f"{name}.branch4.0", kernel_shape=[3, 3], strides=[1, 1],
+              pads=[1, 1, 1, 1], ceil_mode=1)
+    b4 = g.conv_bn_act(b4, f"{name}.branch4.1", cin, proj, 1)
+    return g.op("Concat", [b1, b2, b3, b4], f"{name}.cat", axis=1), c1 + c3 + c5 + proj
+
+
+def inception_v1(seed: int = 0) -> onnx.ModelProto:
+    """ImageNet Inception v1 / GoogLeNet (Szegedy et al. 2014, torchvision layout):
+    1x3x224x224 -> 1x1000 logits.
+
+    conv1 7x7/2 64, maxpool1 3x3/2, conv2 1x1 64, conv3 3x3 192, maxpool2 3x3/2, inception
+    3a-3b, maxpool3, 4a-4e, maxpool4 (2x2/2), 5a-5b (every max pool ceil_mode, as exported),
+    global average pool, flatten, fully connected layer. Each inception module concatenates four
+    branches: 1x1; 1x1 -> 3x3; 1x1 -> 5x5; max pool 3x3/1 -> 1x1 (the paper's widths). Every
+    conv is torchvision's BasicConv2d: conv (no bias) + BatchNormalization + ReLU; unlike
+    torchvision, whose "5x5" branch has a 3x3 conv, the 5x5 branch is 5x5 as in the paper. No
+    LRN, no auxiliary classifiers (absent at inference). 7.0M parameters (~27 MiB).
+
+    Ops: Conv (1x1, 3x3, 5x5, 7x7/2, no bias), BatchNormalization, Relu, MaxPool (ceil_mode),
+    Concat (four inputs), GlobalAveragePool, Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+
+    def maxpool(t: str, name: str, k: int) -> str:
+        return g.op("MaxPool", [t], name, kernel_shape=[k, k], strides=[2, 2], ceil_mode=1)
+
+    x = g.conv_bn_act("input", "conv1", 3, 64, 7, stride=2)                      # 64 x 112 x 112
+    x = maxpool(x, "maxpool1", 3)                                                # 64 x 56 x 56
+    x = g.conv_bn_act(x, "conv2", 64, 64, 1)
+    x = g.conv_bn_act(x, "conv3", 64, 192, 3)
+    x = maxpool(x, "maxpool2", 3)                                                # 192 x 28 x 28
+    cin = 192
+    for name, widths in _INCEPTION_V1_MODULES:
+        if widths is None:                                      # 480 x 14 x 14, 832 x 7 x 7
+            x = maxpool(x, name, 3 if name == "maxpool3" else 2)
+            continue
+        x, cin = _inception(g, x, name, cin, widths)                             # 1024 x 7 x 7
+    x = g.op("GlobalAveragePool", [x], "avgpool")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    x = g.gemm(x, "fc", cin, 1000)                              # "dropout" is absent at inference
+    return g.build("inception_v1", inception_v1.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
+def _bn_relu_conv(g: GraphBuilder, x: str, name: str, index: str, cin: int, cout: int,
+                  k: int) -> str:
+    """DenseNet's pre-activation: `<name>.norm<index>` -> `.relu<index>` -> `.conv<index>`."""
+    x = g.relu(g.batch_norm(x, f"{name}.norm{index}", cin), f"{name}.relu{index}")
+    return g.conv(x, f"{name}.conv{index}", cin, cout, k)
+
+
+def densenet121(seed: int = 0, growth: int = 32, bn_size: int = 4) -> onnx.ModelProto:
+    """ImageNet DenseNet-121 (Huang et al. 2016, torchvision layout): 1x3x224x224 -> 1x1000.
+
+    conv0 7x7/2 64 + norm0 + relu0, pool0 max 3x3/2 pad 1, four dense blocks of 6, 12, 24, 16
+    layers with growth rate 32, transitions between them, then norm5, ReLU, global average
+    pool, flatten, classifier. A dense layer is BN -> ReLU -> 1x1 conv to 128 (bn_size *
+    growth) -> BN -> ReLU -> 3x3 conv to 32 on the concatenation of the block's input and every
+    earlier layer's output: as torchvision exports it, each layer from the second on has its own
+    Concat of all of them, and the block ends with a Concat of all. A transition is BN -> ReLU ->
+    1x1 conv halving the channels -> AveragePool 2x2/2. 8.0M parameters (~31 MiB).
+
+    Ops: Conv (1x1 and 3x3, no bias), BatchNormalization, Relu, MaxPool, Concat (up to 24
+    inputs), AveragePool, GlobalAveragePool, Flatten, Gemm.
+    """
+    g = GraphBuilder(seed)
+    x = g.conv("input", "features.conv0", 3, 64, 7, stride=2)
+    x = g.relu(g.batch_norm(x, "features.norm0", 64), "features.relu0")
+    x = g.op("MaxPool", [x], "features.pool0", kernel_shape=[3, 3], strides=[2, 2],
+             pads=[1, 1, 1, 1])                                                 # 64 x 56 x 56
+    cin = 64
+    for b, layers in enumerate([6, 12, 24, 16], start=1):
+        block = f"features.denseblock{b}"
+        features = [x]
+        for i in range(1, layers + 1):
+            name = f"{block}.denselayer{i}"
+            h = features[0] if i == 1 else g.op("Concat", features, f"{name}.cat", axis=1)
+            h = _bn_relu_conv(g, h, name, "1", cin + (i - 1) * growth, bn_size * growth, 1)
+            features.append(_bn_relu_conv(g, h, name, "2", bn_size * growth, growth, 3))
+        x = g.op("Concat", features, f"{block}.cat", axis=1)
+        cin += layers * growth
+        if b < 4:
+            name = f"features.transition{b}"
+            x = g.relu(g.batch_norm(x, f"{name}.norm", cin), f"{name}.relu")
+            x = g.conv(x, f"{name}.conv", cin, cin // 2, 1)
+            x = g.op("AveragePool", [x], f"{name}.pool", kernel_shape=[2, 2], strides=[2, 2])
+            cin //= 2                                                # 1024 x 7 x 7 at the end
+    x = g.relu(g.batch_norm(x, "features.norm5", cin), "relu")
+    x = g.op("GlobalAveragePool", [x], "avgpool")
+    x = g.op("Flatten", [x], "flatten", axis=1)
+    x = g.gemm(x, "classifier", cin, 1000)
+    return g.build("densenet121", densenet121.__doc__, {"input": [1, 3, 224, 224]},
+                   {"logits": (x, [1, 1000])})
+
+
 MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "resnet18": resnet18,
     "mobilenetv2": mobilenetv2,
@@ -605,26 +824,45 @@ MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "glue": glue,
 }
 
+# written only when named (or with --classic): too big for every test run and CI
+CLASSIC_MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
+    "vgg19": vgg19,
+    "resnet50": resnet50,
+    "inception_v1": inception_v1,
+    "densenet121": densenet121,
+}
+
+# the classic ImageNet architectures (issue 11's geometric mean): `--classic`, and
+# `lamina bench --models classic`
+CLASSIC_SET = ("alexnet", "vgg19", "resnet50", "inception_v1", "densenet121", "squeezenet",
+               "shufflenet")
+
 
 def main(argv: list[str] | None = None) -> int:
+    builders = {**MODELS, **CLASSIC_MODELS}
     parser = argparse.ArgumentParser(description="Write the lamina model zoo as .onnx files.")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent,
                         help="output folder (default: examples/models/)")
+    parser.add_argument("--classic", action="store_true",
+                        help=f"also write the classic ImageNet set: {', '.join(CLASSIC_SET)} "
+                             f"(~745 MiB; {', '.join(CLASSIC_MODELS)} are written only when "
+                             "named or with this flag)")
     parser.add_argument("names", nargs="*", metavar="name",
-                        help=f"models to write (default: all of {', '.join(MODELS)})")
+                        help=f"models to write (default: all of {', '.join(MODELS)}; on request: "
+                             f"{', '.join(CLASSIC_MODELS)})")
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in MODELS]
+    unknown = [n for n in args.names if n not in builders]
     if unknown:
-        parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+        parser.error(f"unknown model {', '.join(unknown)}; choose from {', '.join(builders)}")
+    names = list(args.names) + list(CLASSIC_SET if args.classic else ())
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in args.names or MODELS:
-        model = MODELS[name]()
+    for name in dict.fromkeys(names or MODELS):
+        model = builders[name]()
         path = args.out / f"{name}.onnx"
         onnx.save(model, path)
         print(f"{path}: {len(model.graph.node)} nodes, "
               f"{path.stat().st_size / 2**20:.1f} MiB")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
