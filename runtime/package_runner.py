@@ -40,6 +40,7 @@ a call copies the inputs in, runs the loop over (function, arguments) and copies
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import hashlib
 import importlib.util
@@ -753,8 +754,34 @@ def main(argv: list[str] | None = None) -> int:
                        if out.size and out.dtype.kind in "fiub" else "")
         print(f"output {name}: {out.dtype} {list(out.shape)}  {summary}")
     if args.save:
-        np.savez(args.save, **dict(zip(model.output_names, outputs)))
+        try:
+            _save_outputs(args.save, dict(zip(model.output_names, outputs)),
+                          [args.package, *(spec.partition("=")[2] for spec in args.input)])
+        except LaminaError as e:
+            print(e.render(), file=sys.stderr)
+            return 1
     return 0
+
+
+def _save_outputs(path: str, arrays: dict, inputs: list[str]) -> None:
+    """np.savez to `path` as compiler/files.py writes every -o (this file cannot import it: it
+    stands alone): never over one of `inputs` (the package, an --input file), under any name, and
+    through a temporary file renamed into place, so a failed write leaves an old file whole."""
+    target = os.path.realpath(path)
+    for source in inputs:
+        if source and (os.path.realpath(source) == target or
+                       (os.path.exists(source) and os.path.exists(target) and os.path.samefile(source, target))):
+            raise LaminaError(f"refusing to write the outputs over the input file {source}",
+                              hint="choose another --save path")
+    fd, tmp = tempfile.mkstemp(suffix=".npz", prefix=".lamina-save-", dir=os.path.dirname(target) or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise LaminaError(f"cannot write {path} ({e.strerror or e})") from None
 
 
 if __name__ == "__main__":

@@ -214,6 +214,14 @@ def test_the_runner_command_line(package, tmp_path):
     assert np.load(tmp_path / "out.npz")["probs"].shape == (1, 10)
     proc = subprocess.run([sys.executable, str(RUNNER), str(tmp_path / "missing.tar")], capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    # --save never over the package (here through a link to it), which stays whole
+    link = tmp_path / "link.npz"
+    link.symlink_to(package)
+    before = package.read_bytes()
+    proc = subprocess.run([sys.executable, str(RUNNER), str(package), "--fill", "random", "--save", str(link)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "refusing to write the outputs over the input file" in proc.stderr
+    assert package.read_bytes() == before
 
 
 # ---------------------------------------------------------------------------------------------
