@@ -899,6 +899,29 @@ def _load() -> str:
         return "unknown"
 
 
+def _bench_progress(models: list[str], quiet: bool):
+    """(the `progress` callback `run` takes, the bar to close): on a terminal a bar over the
+    models whose note is the current step (compiler/progress.py); elsewhere a plain line per
+    step; nothing with --quiet. A step's message starts with its model's name."""
+    if quiet:
+        return None, None
+    if not sys.stderr.isatty():
+        return (lambda msg: print(msg, file=sys.stderr, flush=True)), None
+    from lamina.compiler.progress import Progress
+
+    bar = Progress(len(models), "lamina bench", terminal=True)
+    started: list[str] = []
+
+    def say(msg: str) -> None:
+        name = msg.split(":", 1)[0]
+        done = 0
+        if name in map(model_name, models) and name not in started:
+            done = 1 if started else 0  # a new model: the one before it is finished
+            started.append(name)
+        bar.advance(done, note=msg)
+    return say, bar
+
+
 def main(argv: list[str] | None = None) -> int:
     zoo_names = zoo_models()
     ap = argparse.ArgumentParser(prog="lamina bench", description=__doc__.splitlines()[0])
@@ -950,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
         print(e.render(), file=sys.stderr)
         return 1
     os.environ["TVM_NUM_THREADS"] = str(args.threads)  # before TVM's thread pool starts
-    progress = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    progress, bar = _bench_progress(models, args.quiet)
     if progress:
         progress(f"FMA peak, {args.threads} threads")
     peak, peak_note = None, None
@@ -976,6 +999,9 @@ def main(argv: list[str] | None = None) -> int:
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1
+    finally:
+        if bar is not None:
+            bar.close()
     setup.append(f"load average {_load()} at the end; other processes used {other_load(before, _sample())} "
                  f"during the run (busy CPU time minus this benchmark's)")
     if args.markdown:

@@ -56,3 +56,28 @@ def test_a_broken_stream_is_not_an_error():
     with Progress(3, "x", stream=Broken(), clock=clock, terminal=True) as p:
         clock.now = 5
         p.advance()
+
+
+def test_the_bench_draws_a_bar_over_its_models_on_a_terminal(monkeypatch):
+    import sys
+
+    from lamina.runtime import benchmark
+
+    out = io.StringIO()
+    out.isatty = lambda: True
+    monkeypatch.setattr(sys, "stderr", out)
+    monkeypatch.setattr(progress_module, "SHOW_AFTER", 0.0)
+    say, bar = benchmark._bench_progress(["mlp", "glue"], quiet=False)
+    for msg in ("FMA peak, 2 threads", "mlp: onnxruntime", "mlp: lamina", "glue: onnxruntime"):
+        say(msg)
+    bar.close()
+    frames = out.getvalue().split("\r\x1b[2K")
+    assert frames[-1] == "" and "\n" not in out.getvalue()
+    assert " 0/2 " in frames[1] and frames[1].endswith("FMA peak, 2 threads")
+    assert " 0/2 " in frames[3] and frames[3].endswith("mlp: lamina")
+    assert " 1/2 " in frames[4] and frames[4].endswith("glue: onnxruntime")  # mlp done
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: plain lines
+    say, bar = benchmark._bench_progress(["mlp"], quiet=False)
+    say("mlp: lamina")
+    assert bar is None and sys.stderr.getvalue() == "mlp: lamina\n"
+    assert benchmark._bench_progress(["mlp"], quiet=True) == (None, None)
