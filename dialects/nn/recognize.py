@@ -203,6 +203,17 @@ def erf_gate_input(value):
     return None
 
 
+def erf_gate_ops(value) -> list:
+    """The ops that compute `value` when it is a GELU's gate, add(erf(x / sqrt 2), 1), in the
+    order they run (the scaling, erf, add), so the gelu's location names every node it replaces;
+    else []."""
+    if erf_gate_input(value) is None:
+        return []
+    add = producer(value, AddOp)
+    erf, _ = operand_from(add, ErfOp)
+    return [producer(erf.x, DivOp, MulOp), erf, add]
+
+
 class ErfGeluToGelu(RewritePattern):
     """x * 0.5 * (1 + erf(x / sqrt(2))), as any tree of two muls over those three factors
     (mul(mul(x, g), 0.5), mul(mul(x, 0.5), g), mul(x, mul(g, 0.5)), ...; x / sqrt(2) also as
@@ -223,8 +234,9 @@ class ErfGeluToGelu(RewritePattern):
                 continue
             if not infers(GeluOp, [x.type], {}, op.z.type):
                 return rewriter.fail(op, "result-type")
+            gate = [o for f in (inner.a, inner.b, outer) for o in erf_gate_ops(f)]
             rewriter.replace_op(op, GeluOp(operands=[x], result_types=[op.z.type],
-                                           location=fused_location(inner, op)))
+                                           location=fused_location(*gate, inner, op)))
             return True
         return rewriter.fail(op, "factors-x-half-one-plus-erf")
 
