@@ -79,12 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
                          description="Compile a model, run it on given or generated inputs, "
                                      "print its outputs, and optionally check them against a peer.")
     run.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
-    run.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
-                     help="an input's value from a .npy file (repeatable)")
-    run.add_argument("--fill", choices=["random", "zeros", "ones"],
-                     help="generate the inputs not given with --input (random: seed 0)")
-    run.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
-                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    _add_input_flags(run)
     _add_target_flags(run)
     run.add_argument("--schedules", metavar="DIR",
                      help="apply the schedule files in DIR to the kernels they name (see compile --emit-schedules)")
@@ -106,12 +101,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                      "tolerance and name the first diverging node (its inputs agree, its "
                                      "output does not). Exit 1 when a node diverges.")
     cmp.add_argument("model", help="an .onnx file")
-    cmp.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
-                     help="an input's value from a .npy file (repeatable)")
-    cmp.add_argument("--fill", choices=["random", "zeros", "ones"],
-                     help="generate the inputs not given with --input (random: seed 0), as `lamina run`")
-    cmp.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
-                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    _add_input_flags(cmp)
     _add_target_flags(cmp)
     cmp.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=3, metavar="N",
                      help="optimization level 0-3 (see `lamina opt --list-passes`); default 3")
@@ -170,12 +160,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                      "the unoptimized model, with the IR it rewrote before and after (LLVM's "
                                      "opt-bisect). Exit 1 when a step breaks the outputs, 0 when none does.")
     bis.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
-    bis.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
-                     help="an input's value from a .npy file (repeatable)")
-    bis.add_argument("--fill", choices=["random", "zeros", "ones"],
-                     help="generate the inputs not given with --input (random: seed 0)")
-    bis.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
-                     help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    _add_input_flags(bis)
     _add_target_flags(bis)
     _add_opt_level(bis, default=3)
     bis.add_argument("--interpret", action="store_true", help="run each step in the reference interpreter instead "
@@ -221,6 +206,17 @@ def _add_target_flags(parser):
                         help="what to build for: llvm (this CPU; default), aarch64-android, ... (`lamina targets`)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads the kernels are scheduled for (default: this machine's cores)")
+
+
+def _add_input_flags(parser):
+    """--input, --fill and --input-shape: a model's inputs, as run, compare and bisect take them
+    (runtime/inputs.py)."""
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                        help="an input's value from a .npy file (repeatable)")
+    parser.add_argument("--fill", choices=["random", "zeros", "ones"],
+                        help="generate the inputs not given with --input (random: seed 0)")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                        help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
 
 
 def _add_tolerances(parser, what: str):

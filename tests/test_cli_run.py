@@ -9,7 +9,6 @@ and exit 1. All runs share one kernel cache for the session ($LAMINA_CACHE_DIR),
 built once even when several tests (or xdist workers) compile the same model.
 """
 
-import importlib.util
 import math
 import os
 import re
@@ -24,19 +23,12 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper  # noqa: E402
+from lamina.runtime.benchmark import zoo_models  # noqa: E402
 
 LAMINA = Path(sys.executable).parent / "lamina"
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
 
 
-def _zoo_models() -> list[str]:
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.MODELS)
-
-
-MODELS = _zoo_models()
+MODELS = zoo_models()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ HYPOTHESIS_PROFILE=thorough or LAMINA_THOROUGH=1 runs every model at both. A ker
 compute, for one node) must be named as the first diverging node, through the CLI with exit 1.
 """
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -25,20 +24,12 @@ from lamina.compiler.cli import main  # noqa: E402
 from lamina.compiler.location import node_names  # noqa: E402
 from lamina.lowering import tvm_adapter  # noqa: E402
 from lamina.lowering.te import COMPUTES  # noqa: E402
-
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
-
-
-def _zoo_models() -> list[str]:
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.MODELS)
+from lamina.runtime.benchmark import zoo_models  # noqa: E402
 
 
 CHEAP = ["glue", "mlp", "transformer_block", "tiny_yolo"]  # the rest of the zoo: -O3 only in CI
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough" or os.environ.get("LAMINA_THOROUGH") == "1"
-ZOO_CASES = [(m, level) for m in _zoo_models() for level in (0, 3) if level == 3 or THOROUGH or m in CHEAP]
+ZOO_CASES = [(m, level) for m in zoo_models() for level in (0, 3) if level == 3 or THOROUGH or m in CHEAP]
 
 
 @pytest.fixture(autouse=True)

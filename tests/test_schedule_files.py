@@ -2,7 +2,6 @@
 them back (`--schedules`), editing one, `--print-tir`, `lamina targets`, packages of every zoo
 model, and the aarch64-android cross build."""
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,19 +16,12 @@ import lamina
 from lamina.lowering import targets
 from lamina.lowering.schedules.files import read_schedules, write_schedules
 from lamina.runtime.package import load_package, write_package
+from lamina.runtime.benchmark import zoo_models
 
 LAMINA = Path(sys.executable).parent / "lamina"
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
 
 
-def _zoo_models() -> list[str]:
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.MODELS)
-
-
-MODELS = _zoo_models()
+MODELS = zoo_models()
 
 
 def cli(*args, cwd=None):
