@@ -9,7 +9,6 @@ compute, for one node) must be named as the first diverging node, through the CL
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
