@@ -163,12 +163,13 @@ def _ratio(a, b):
 CLASSIC = "classic"  # the --models shorthand for the zoo's CLASSIC_SET
 
 
-@functools.lru_cache(maxsize=4)
-def _zoo_module(script: Path):
-    """examples/models/zoo.py as a module, loaded once per path (main reads its names often)."""
+@functools.lru_cache(maxsize=None)
+def zoo_module():
+    """examples/models/zoo.py as a module (its builders, MODELS, CLASSIC_MODELS, main), loaded
+    once: the bench reads its names often, and the tests build models with it."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", script)
+    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -179,7 +180,7 @@ def _zoo_names(attribute: str) -> list[str]:
     `CLASSIC_SET`), read from that file; [] when the file or the name is not there."""
     if not ZOO_SCRIPT.exists():
         return []
-    return list(getattr(_zoo_module(ZOO_SCRIPT), attribute, ()))
+    return list(getattr(zoo_module(), attribute, ()))
 
 
 def zoo_models() -> list[str]:

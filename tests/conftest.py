@@ -35,11 +35,12 @@ def zoo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def kernel_dir(tmp_path_factory) -> Path:
-    """One kernel cache for the session's model runs (`lamina run`, `lamina compare` on the zoo);
-    under xdist in the workers' common temp dir, so a kernel one worker built, the others load."""
+    """One kernel cache for the session's model runs (`lamina run` and `lamina compare` on the
+    zoo, the ONNX conformance cases); under xdist in the workers' common temp dir, so a kernel
+    one worker built, the others load."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
-    path = base / "cli-run-kernels"
+    path = base / "session-kernels"
     path.mkdir(exist_ok=True)
     return path

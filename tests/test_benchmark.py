@@ -3,9 +3,7 @@ smoke test: a row per model, numbers in every column that ran, outputs that agre
 onnxruntime, a per-kernel table whose numbers are consistent; a model given as a file; the
 best-of-blocks timing on fake clocks. Nothing here asserts a time."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,20 +11,12 @@ import pytest
 import lamina
 from lamina.runtime import benchmark
 
-ZOO_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
-
-
-def zoo_module():
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
     out = tmp_path_factory.mktemp("zoo")
-    assert zoo_module().main(["--out", str(out), "mlp", "glue"]) == 0
+    assert benchmark.zoo_module().main(["--out", str(out), "mlp", "glue"]) == 0
     return out
 
 
@@ -102,7 +92,7 @@ def test_main_rejects_unknown_models(capsys):
 
 def test_the_zoo_names_come_from_zoo_py():
     """A model added to the zoo's MODELS is a --models name and in the default, without an edit."""
-    names = list(zoo_module().MODELS)
+    names = list(benchmark.zoo_module().MODELS)
     assert benchmark.zoo_models() == names and "mlp" in names
 
 

@@ -7,9 +7,7 @@ VGG-19 (548 MiB) is never written here; the others take a few seconds each. Noth
 a classic net with lamina or times anything (`lamina bench --models classic` does, by hand).
 """
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -18,17 +16,7 @@ import pytest
 
 from lamina.runtime import benchmark
 
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
-
-
-def _load_zoo():
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-zoo = _load_zoo()
+zoo = benchmark.zoo_module()
 
 SEVEN = ["alexnet", "vgg19", "resnet50", "inception_v1", "densenet121", "squeezenet", "shufflenet"]
 

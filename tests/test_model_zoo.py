@@ -3,7 +3,6 @@ runs in onnxruntime and gives finite, non-constant outputs of the expected shape
 The two models small enough to write out in numpy are also checked number by number.
 """
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -15,17 +14,9 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-ZOO_PATH = Path(__file__).resolve().parents[1] / "examples" / "models" / "zoo.py"
+from lamina.runtime.benchmark import ZOO_SCRIPT, zoo_module
 
-
-def _load_zoo():
-    spec = importlib.util.spec_from_file_location("lamina_model_zoo", ZOO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-zoo = _load_zoo()
+zoo = zoo_module()
 
 # name -> (input shape, output shape, op types the model must contain)
 EXPECTED = {
@@ -233,7 +224,7 @@ def test_tiny_yolo_focus_and_upsample_take_initializers():
 
 
 def test_cli_writes_files_and_rejects_unknown_names(tmp_path):
-    cli = [sys.executable, str(ZOO_PATH), "--out", str(tmp_path)]
+    cli = [sys.executable, str(ZOO_SCRIPT), "--out", str(tmp_path)]
     done = subprocess.run(cli + ["mlp", "glue"], capture_output=True, text=True, check=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["glue.onnx", "mlp.onnx"]
     assert "mlp.onnx" in done.stdout

@@ -55,18 +55,6 @@ def summary_for(backend: str) -> conformance.Summary:
     return conformance.Summary([result_for(backend, c) for c in CASES])
 
 
-@pytest.fixture(scope="session")
-def kernel_dir(tmp_path_factory):
-    """One kernel cache for the session; xdist's workers have sibling base temp dirs, so under
-    xdist it sits in their common parent and a kernel one worker built, the other loads."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    path = base / "conformance-kernels"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 @pytest.fixture(autouse=True)
 def kernel_cache(kernel_dir, monkeypatch):
     monkeypatch.setenv("LAMINA_CACHE_DIR", str(kernel_dir))

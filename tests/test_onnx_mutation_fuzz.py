@@ -30,7 +30,6 @@ and one mutation again, written out for `lamina import`:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -42,8 +41,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ZOO_SCRIPT = ROOT / "examples" / "models" / "zoo.py"
 
 CI_MODELS = ("mlp", "glue", "tiny_yolo", "transformer_block", "squeezenet", "shufflenet")
 ALL_MODELS = CI_MODELS + ("mobilenetv2", "resnet18", "alexnet")
@@ -61,9 +58,22 @@ def _lamina(*args, cwd=None):
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
+def _import_error(graph, tmp_path) -> str:
+    """The first line `lamina import` prints for `graph` saved as an opset-17 model; it must exit 1
+    (a user error), not 2 (an internal one)."""
+    import onnx
+    from onnx import helper
+
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    proc = _lamina("import", path)
+    assert proc.returncode == 1, proc.stderr
+    assert "internal error" not in proc.stderr
+    return proc.stderr.splitlines()[0]
+
+
 def test_concat_without_axis_is_a_user_error(tmp_path):
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
@@ -71,18 +81,11 @@ def test_concat_without_axis_is_a_user_error(tmp_path):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.ones((1, 2), np.float32), "y")])
-    path = tmp_path / "cat.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    proc = _lamina("import", path)
-    assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.splitlines()[0] == (
-        "error: node 'cat' (Concat): the required attribute 'axis' is missing")
-    assert "internal error" not in proc.stderr
+    assert _import_error(graph, tmp_path) == "error: node 'cat' (Concat): the required attribute 'axis' is missing"
 
 
 def test_initializer_shorter_than_its_shape_is_a_user_error(tmp_path):
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
@@ -91,13 +94,8 @@ def test_initializer_shorter_than_its_shape_is_a_user_error(tmp_path):
         [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
-    path = tmp_path / "short.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    proc = _lamina("import", path)
-    assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.splitlines()[0] == (
+    assert _import_error(graph, tmp_path) == (
         "error: initializer 'w' has 20 bytes of raw data, but its shape [4, 3] of FLOAT needs 48")
-    assert "internal error" not in proc.stderr
 
 
 def _relu_model():
@@ -210,18 +208,14 @@ def onnx_value(a):
         return f"<{e}>"
 
 
-def _zoo():
-    spec = importlib.util.spec_from_file_location("lamina_zoo", ZOO_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 class Mutator:
     """Mutation `index` of `model` for `seed`: the same arguments give the same bytes."""
 
     def __init__(self):
-        self.zoo = _zoo()
+        from lamina.runtime.benchmark import zoo_module
+
+        self.zoo = zoo_module()
         self.models: dict[str, object] = {}
 
     def base(self, name: str):
