@@ -24,6 +24,7 @@ from .ir import Block, BlockArgument, Operation, Region, Value
 from .location import Location, UnknownLoc
 from .opdef import IsolatedFromAbove
 from .types import FunctionType, Type
+from .verifier import check_declaration
 
 _BARE_NAME = re.compile(r"[A-Za-z_$.\-][\w$.\-]*")
 
@@ -56,6 +57,13 @@ class _Scope:
     used: set = field(default_factory=set)
     counter: int = 0
     arg_counter: int = 0
+
+
+def _has_pretty_form(op: Operation) -> bool:
+    """An op prints its custom form only when it satisfies its declaration: the custom printer
+    may rely on it (a `sym_name` that is a type has no symbol to print). As MLIR's printer does,
+    an op that fails falls back to the generic form, which shows any op as it is."""
+    return op.is_registered and check_declaration(op) is None
 
 
 class Printer:
@@ -157,7 +165,7 @@ class Printer:
         self._emit(" " * indent)
         if op.results:
             self._emit(", ".join(self.value_name(r) for r in op.results) + " = ")
-        form = None if self.generic or not op.is_registered else op.print_custom(self)
+        form = None if self.generic or not _has_pretty_form(op) else op.print_custom(self)
         if form is not None and isinstance(form.types, list) and any(isinstance(t, FunctionType) for t in form.types):
             form = None  # `: () -> ()` in a type list would read as the op's function type
         if form is not None and getattr(form.attribute, "type", None) is not None and isinstance(form.attribute, OpaqueAttr):

@@ -176,3 +176,13 @@ def test_bad_escape_in_a_quoted_symbol_name_has_a_position():
         parse('func.func @"a\\q"() {\n  func.return\n}\n', "f.mlir")
     assert (info.value.line, info.value.column) == (1, 11)
     assert "invalid escape" in str(info.value)
+
+
+def test_op_that_breaks_its_declaration_prints_generic():
+    """Found by the token fuzzer: `sym_name = f32` parses (the verifier rejects it later), and
+    func.func's pretty form has no symbol to print. As in MLIR, such an op prints generic."""
+    text = ('"func.func"() <{function_type = (f32) -> f32, sym_name = f32}> ({\n'
+            '^bb0(%x: f32):\n  "func.return"(%x) : (f32) -> ()\n}) : () -> ()\n')
+    printed = print_ir(parse(text))
+    assert '"func.func"() <{function_type = (f32) -> f32, sym_name = f32}> ({' in printed
+    assert "func.return %x : f32" in printed  # its body's ops still print pretty
