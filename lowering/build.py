@@ -357,6 +357,8 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
     if key in stats._memory:
         stats.from_memory += 1
         return _with_constants(op, stats._memory[key], scheduled, target)
+    if target.family == "gpu":
+        return _with_constants(op, _build_device(scheduled, target, key, text, stats), scheduled, target)
     suffix = ".tar" if target.cross else ".so"
     found = kernel_cache.find(key, suffix, (lambda p: CrossKernel(target.name, p)) if target.cross
                               else (lambda p: tvm.load(str(p))))
@@ -371,6 +373,28 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
     built = BuiltKernel(kernel, key, text, path)
     stats._memory[key] = built
     return _with_constants(op, built, scheduled, target)
+
+
+def _build_device(scheduled: "ScheduledKernel", target, key: str, text: str, stats: BuildStats) -> BuiltKernel:
+    """A GPU target's kernel: its device plan (lowering/device_build.py), cached on disk as JSON."""
+    import json
+
+    from lamina.runtime.device_executor import DeviceKernel
+    from lamina.runtime.device_plan import DevicePlan
+
+    from .device_build import build_device_kernel
+
+    found = kernel_cache.find(key, ".json", lambda p: DevicePlan.from_json(json.loads(p.read_text())))
+    if found is not None:
+        path, plan = found
+        stats.from_disk += 1
+    else:
+        plan = build_device_kernel(scheduled.scheduled, target, scheduled.name)
+        path = kernel_cache.store(key, ".json", lambda tmp: Path(tmp).write_text(json.dumps(plan.to_json())))
+        stats.built += 1
+    built = BuiltKernel(DeviceKernel(plan, library=path), key, text, path)
+    stats._memory[key] = built
+    return built
 
 
 def link_cross_kernels(kernels, compiler: str) -> None:
@@ -442,4 +466,6 @@ def _with_constants(op: Operation, built: BuiltKernel, scheduled: ScheduledKerne
         kernel = ConstantOperandsKernel(kernel, constant, built.library)
     elif isinstance(kernel, CrossKernel):
         kernel = CrossKernel(kernel.target_name, kernel.library, constant)
+    elif target.family == "gpu":
+        kernel = type(kernel)(kernel.plan, constant, kernel.library)
     return BuiltKernel(kernel, built.key, built.script, built.library, scheduled, scheduled.name)

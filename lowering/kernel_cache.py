@@ -8,7 +8,8 @@ The folder is $LAMINA_CACHE_DIR, else ~/.cache/lamina/kernels. One file per entr
   kernel's TVMScript, the target, TVM's version); a cross kernel linked into a shared library
   adds `.{8 hex digits of the compiler command}`;
 - digest: 32 hex digits of the sha256 of the entry's own bytes;
-- suffix: `.so` (a shared library, loaded here) or `.tar` (object files for another machine).
+- suffix: `.so` (a shared library, loaded here), `.tar` (object files for another machine) or
+  `.json` (a GPU kernel: its device source and launch plan, runtime/device_plan.py).
 
 How an entry is checked before it is used (loading a `.so` runs its code):
 1. the folder is created private to the user (0700); a folder or an entry that another user
@@ -42,12 +43,12 @@ from pathlib import Path
 
 from lamina.compiler.errors import LaminaError
 
-ENTRY = re.compile(r"(?P<key>[0-9a-f]{32}(?:\.[0-9a-f]{8})?)-(?P<digest>[0-9a-f]{32})(?P<suffix>\.so|\.tar)")
+ENTRY = re.compile(r"(?P<key>[0-9a-f]{32}(?:\.[0-9a-f]{8})?)-(?P<digest>[0-9a-f]{32})(?P<suffix>\.so|\.tar|\.json)")
 OLD_ENTRY = re.compile(r"[0-9a-f]{32}(?:\.[0-9a-f]{8})?\.(?:so|tar)")  # before entries carried a digest
-TEMP = re.compile(r"(?:\.lamina-tmp-|tmp)\w+\.(?:so|tar)")  # a build's file before its rename
+TEMP = re.compile(r"(?:\.lamina-tmp-|tmp)\w+\.(?:so|tar|json)")  # a build's file before its rename
 TEMP_PREFIX = ".lamina-tmp-"
 STALE_SECONDS = 3600  # a temporary file older than this belongs to no build still running
-KINDS = {".so": "shared libraries", ".tar": "cross-built object archives"}
+KINDS = {".so": "shared libraries", ".tar": "cross-built object archives", ".json": "GPU kernels (source and launch plan)"}
 
 
 class KernelCacheError(LaminaError):

@@ -49,12 +49,23 @@ class Target:
     texture: bool = False
     thread_tags: tuple = CPU_THREAD_TAGS
     schedules_ready: bool = True    # False: listed, but lamina has no schedules for it yet
+    # the alignment of every buffer in a model's memory plan: TVM's CPU tensors need 64 bytes;
+    # an OpenCL sub-buffer needs the device's mem_base_addr_align (PoCL: 128 bytes; 512 covers
+    # the devices we know), cudaMalloc gives 256
+    buffer_align: int = 64
     options: dict = field(default_factory=dict)
 
     @property
     def vector_lanes(self) -> int:
         """float32 lanes of one vector register."""
         return self.vector_bits // 32
+
+    @property
+    def device_language(self) -> str | None:
+        """The language of its device code ("cuda", "opencl"), None for a CPU target."""
+        if self.family != "gpu":
+            return None
+        return "cuda" if self.tvm.get("kind") == "cuda" else "opencl"
 
     def tvm_target(self):
         from . import tvm_adapter
@@ -111,15 +122,15 @@ def _registry() -> dict[str, Target]:
         "cuda": Target("cuda", "an NVIDIA GPU (sm_90), CUDA C from TVM", {"kind": "cuda", "arch": "sm_90"},
                        host={"kind": "llvm"}, family="gpu", vector_bits=128, max_threads_per_block=1024,
                        max_shared_memory_per_block=49152, warp_size=32, thread_tags=GPU_THREAD_TAGS,
-                       schedules_ready=False),
+                       buffer_align=256),
         "opencl": Target("opencl", "an OpenCL device (PoCL on this CPU for tests)", {"kind": "opencl"},
                          host={"kind": "llvm"}, family="gpu", vector_bits=128, max_threads_per_block=256,
                          max_shared_memory_per_block=16384, warp_size=1, thread_tags=GPU_THREAD_TAGS,
-                         schedules_ready=False),
+                         buffer_align=512),
         "opencl-adreno": Target("opencl-adreno", "a Qualcomm Adreno GPU (OpenCL, TVM's adreno device)",
                                 {"kind": "opencl", "device": "adreno"}, host={"kind": "llvm"}, family="gpu",
                                 vector_bits=128, max_threads_per_block=256, max_shared_memory_per_block=16384,
-                                warp_size=1, texture=True, thread_tags=GPU_THREAD_TAGS, schedules_ready=False),
+                                warp_size=1, texture=True, thread_tags=GPU_THREAD_TAGS, buffer_align=512),
     }
 
 

@@ -123,7 +123,9 @@ class CompiledModel:
                 kernel_ops.append(op)
         # names over all kernels, free concats too, so that a kernel's name (and its schedule
         # file) does not depend on which concats are free
-        self.concats = plan_concats(kernel_ops, self.returns, can_view=_can_share)
+        gpu = self.target.family == "gpu"
+        self.concats = plan_concats(kernel_ops, self.returns, can_view=None if gpu else _can_share,
+                                    align=self.target.buffer_align)
         if not free_concats:  # every concat copies (to compare, and to measure what free ones save)
             self.concats = [ConcatPlan(c.op, False, "free concats are off (free_concats=False)")
                             for c in self.concats]
@@ -142,9 +144,16 @@ class CompiledModel:
                 self.steps.append((op, kernel.kernel, shapes, dtypes))
                 self.kernels.append(kernel)
         self.unused_schedules = sorted(schedules)  # schedule files that name no kernel (a warning)
-        self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns, concats=self.concats)
+        self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns, concats=self.concats,
+                                                 align=self.target.buffer_align)
         self.buffer_of = buffer_of  # value -> its buffer in the memory plan (a package writes it down)
-        self._bind(buffer_of)
+        self.sync = None  # waits for the device's queue (GPU targets), for `profile`
+        if gpu:
+            from .device_executor import bind_device
+
+            bind_device(self, buffer_of)
+        else:
+            self._bind(buffer_of)
         self._lock = threading.Lock()
         self.compile_seconds = time.perf_counter() - start
 

@@ -161,7 +161,7 @@ def _human(n: int) -> str:
 
 
 def plan_buffers(buffers: list[Buffer], num_steps: int, in_place: dict[int, int] | None = None,
-                 views: dict[int, tuple[int, int]] | None = None) -> MemoryPlan:
+                 views: dict[int, tuple[int, int]] | None = None, align: int = ALIGN) -> MemoryPlan:
     """Place `buffers` (their first/last steps set) in one arena; `in_place` maps a buffer's index
     to the index of the operand buffer it may take over (see `in_place_operand`). A pair is only
     honoured when the operand dies where the output is born, has the same size, is not already
@@ -171,13 +171,13 @@ def plan_buffers(buffers: list[Buffer], num_steps: int, in_place: dict[int, int]
     `views` maps a buffer's index to (the index of the buffer it is a slice of, its byte offset
     there): a free concat's input inside the concat's output. Unlike in-place requests these are
     promises the caller already relies on (it runs no copy), so a malformed one raises ValueError:
-    the offset must be 64-byte aligned, the view inside its buffer and disjoint from its sibling
+    the offset must be a multiple of `align`, the view inside its buffer and disjoint from its sibling
     views, and no buffer a view of itself. A view gets no place of its own: its offset is its
     buffer's plus `view_offset`; the buffer it is a slice of (its root, up the chain) is made
     live from the first step of any view in it to the last, and each view lives to its root's
     last step (its bytes are read as part of the root)."""
     in_place = dict(in_place or {})
-    _set_views(buffers, dict(views or {}))
+    _set_views(buffers, dict(views or {}), align)
     slot_of = list(range(len(buffers)))  # buffer -> the buffer heading its slot
     taken = set()
     for taker in sorted(in_place, key=lambda i: buffers[i].first):
@@ -198,7 +198,7 @@ def plan_buffers(buffers: list[Buffer], num_steps: int, in_place: dict[int, int]
     # a slot: (size, first, last, members); zero-byte buffers need no place
     ranges = []
     for members in slots.values():
-        size = round_up(max(buffers[i].nbytes for i in members))
+        size = round_up(max(buffers[i].nbytes for i in members), align)
         if size:
             first, last = min(buffers[i].first for i in members), max(buffers[i].last for i in members)
             ranges.append((size, first, last, members))
@@ -236,13 +236,13 @@ def _root_offset(buffers: list[Buffer], i: int) -> int:
     return buffers[i].offset + offset
 
 
-def _set_views(buffers: list[Buffer], views: dict[int, tuple[int, int]]) -> None:
+def _set_views(buffers: list[Buffer], views: dict[int, tuple[int, int]], align: int = ALIGN) -> None:
     """Record and check `views` (see `plan_buffers`), and extend the live ranges."""
     children: dict[int, list[int]] = {}
     for i, (parent, offset) in views.items():
         b, p = buffers[i], buffers[parent]
-        if offset % ALIGN or offset < 0 or offset + b.nbytes > p.nbytes:
-            raise ValueError(f"view {b.name} at +{offset} ({b.nbytes} bytes) is not a 64-byte aligned slice "
+        if offset % align or offset < 0 or offset + b.nbytes > p.nbytes:
+            raise ValueError(f"view {b.name} at +{offset} ({b.nbytes} bytes) is not a {align}-byte aligned slice "
                              f"of {p.name} ({p.nbytes} bytes)")
         b.view_of, b.view_offset = parent, offset
         children.setdefault(parent, []).append(i)
@@ -363,7 +363,7 @@ class ConcatPlan:
         return f"  concat {self.name} ({_type_text(y)}): copied, {self.reason}"
 
 
-def plan_concats(ops: list[Operation], outputs: list[Value], can_view=None) -> list[ConcatPlan]:
+def plan_concats(ops: list[Operation], outputs: list[Value], can_view=None, align: int = ALIGN) -> list[ConcatPlan]:
     """Which standalone `nn.concat`s among `ops` (the kernels, in run order) can be free. One is
     free when
     - each input is a result of one of `ops` (a kernel's, or another concat's: a concat of
@@ -375,7 +375,9 @@ def plan_concats(ops: list[Operation], outputs: list[Value], can_view=None) -> l
     - each input's byte offset in the output is a multiple of 64: TVM refuses a DLPack view that
       is not 64-byte aligned (`FromDLPack: Data is not aligned to 64 bytes`), so such a concat
       is copied, as before (a kernel with the offset as a parameter would be the alternative);
-    - `can_view(dtype)`, when given, says TVM can share memory of that dtype (bfloat16 it cannot).
+    - `can_view(dtype)`, when given, says TVM can share memory of that dtype (bfloat16 it cannot);
+    - `align`: the alignment views need (64 for TVM's CPU tensors; an OpenCL sub-buffer needs
+      the device's `mem_base_addr_align`, lowering/targets.py `buffer_align`).
     A copied concat's `reason` names the first input that failed and why."""
     produced = {id(r) for op in ops for r in op.results}
     returned = {id(v) for v in outputs}
@@ -383,11 +385,11 @@ def plan_concats(ops: list[Operation], outputs: list[Value], can_view=None) -> l
     for op in ops:
         if op.name != "nn.concat" or len(op.results) != 1:
             continue
-        plans.append(_plan_concat(op, produced, returned, can_view))
+        plans.append(_plan_concat(op, produced, returned, can_view, align))
     return plans
 
 
-def _plan_concat(op: Operation, produced: set, returned: set, can_view) -> ConcatPlan:
+def _plan_concat(op: Operation, produced: set, returned: set, can_view, align: int = ALIGN) -> ConcatPlan:
     y = op.results[0]
     shape = tuple(getattr(y.type, "shape", ()) or ())
 
@@ -424,14 +426,15 @@ def _plan_concat(op: Operation, produced: set, returned: set, can_view) -> Conca
         if len(readers) != 1:
             others = sorted({r.name for r in readers if r is not op})
             return copied(f"input {name} has other users ({', '.join(others)})")
-        if offset % ALIGN and nbytes_of(v):
+        if offset % align and nbytes_of(v):
+            need = "TVM needs 64-byte aligned views" if align == ALIGN else "the device's sub-buffer alignment"
             return copied(f"input {name} would start at byte {offset} of the output, not a multiple of "
-                          f"{ALIGN} (TVM needs 64-byte aligned views)")
+                          f"{align} ({need})")
     return ConcatPlan(op, True, "", offsets)
 
 
 def plan_steps(step_ops: list[Operation], outputs: list[Value], in_place: bool = True,
-               concats: list[ConcatPlan] = ()) -> tuple[MemoryPlan, dict]:
+               concats: list[ConcatPlan] = (), align: int = ALIGN) -> tuple[MemoryPlan, dict]:
     """Plan the results of `step_ops` (the executor's kernels, in the order they run);
     `outputs` are the function's results (live to the end). `concats` (from `plan_concats`):
     the free ones are not steps; their outputs get buffers of their own and their inputs are
@@ -477,6 +480,6 @@ def plan_steps(step_ops: list[Operation], outputs: list[Value], in_place: bool =
                 if v in index and buffers[index[v]].last == step and index[v] not in views:
                     pairs[index[op.results[0]]] = index[v]
                     break
-    plan = plan_buffers(buffers, num_steps, pairs, views)
+    plan = plan_buffers(buffers, num_steps, pairs, views, align)
     plan.concats = list(concats)
     return plan, index

@@ -6,6 +6,7 @@ target family over shared helpers, and the verifier that checks any schedule pro
     cpu.py       the default, matmul/gemm and conv2d generators, and `cpu_schedule` to pick one
     nchwc.py     conv2d in NCHW{c}c
     reduce.py    rows reduced then used elementwise (softmax)
+    gpu.py       GPU targets: split and bind to blocks and threads
     verify.py    the schedule verifier and ScheduleError
 
 `default_schedule(kernel, module, target)` is what build.py asks for.
@@ -25,5 +26,8 @@ def default_schedule(kernel: str, module, target) -> ScheduleBuilder:
         from .cpu import cpu_schedule
 
         return cpu_schedule(ScheduleBuilder(kernel, target, module), target.threads)
-    raise ScheduleError(f"target '{target.name}' has no lamina schedules yet",
-                        hint="GPU schedules come with the GPU targets; build for llvm or aarch64-android")
+    if target.family == "gpu":
+        from .gpu import gpu_schedule
+
+        return gpu_schedule(ScheduleBuilder(kernel, target, module))
+    raise ScheduleError(f"target '{target.name}' has no lamina schedules", hint="build for llvm")

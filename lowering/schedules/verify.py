@@ -90,11 +90,18 @@ def check_bind(op, target, tag: str, extent: int | None) -> None:
 
 
 def check_loop_kind(op, kind: str | None) -> None:
+    """No vectorize, parallel or blockIdx binding of a reduction loop. Binding one to threadIdx
+    is a GPU's cross-thread reduction (TVM lowers it to a tree in shared memory or warp
+    shuffles): allowed."""
+    if kind == REDUCE and op.name == "sched.bind" and op.thread.value.startswith("threadIdx"):
+        return
     if kind == REDUCE and op.name in ("sched.vectorize", "sched.parallel", "sched.bind"):
         verb = {"sched.vectorize": "vectorize", "sched.parallel": "parallelize", "sched.bind": "bind"}[op.name]
         done = "vectorized" if verb == "vectorize" else "run in parallel"
         raise error(op, f"would {verb} a reduction loop",
-                    f"only data-parallel loops can be {done}; rfactor the reduction first")
+                    f"only data-parallel loops can be {done}"
+                    + ("; a block's threads (threadIdx) can share a reduction" if verb == "bind" else
+                       "; rfactor the reduction first"))
 
 
 def check_target(program, target) -> None:
