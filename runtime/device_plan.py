@@ -13,6 +13,7 @@ Plain data, JSON in and out, and no TVM import: a package carries it to a machin
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 
@@ -45,15 +46,19 @@ class Launch:
 @dataclass
 class DevicePlan:
     """A kernel for a device: `language` "opencl" or "cuda", its `source` (OpenCL C or CUDA C),
-    the byte size of each scratch buffer, and the launches in order. `binary` holds what a
-    compiler made of the source, when one did (CUDA: {"ptx": text, "cubin": path-free bytes
-    are kept beside it in a package}); `resources` per function (registers, shared memory)."""
+    the byte size of each scratch buffer, and the launches in order. For CUDA, `binary` is the
+    cubin a compiler made of the source for `arch` (e.g. "sm_90") and `ptx` its PTX (an OpenCL
+    device compiles the source itself when it loads it); `resources` per device function:
+    {"shared_bytes", and for CUDA "registers", ...} as the compiler reported them."""
 
     language: str
     source: str
     launches: list[Launch]
     scratch_bytes: list[int] = field(default_factory=list)
     resources: dict = field(default_factory=dict)
+    arch: str = ""
+    ptx: str = ""
+    binary: bytes = b""
 
     @property
     def functions(self) -> list[str]:
@@ -62,9 +67,11 @@ class DevicePlan:
     def to_json(self) -> dict:
         return {"language": self.language, "source": self.source,
                 "launches": [launch.to_json() for launch in self.launches],
-                "scratch_bytes": list(self.scratch_bytes), "resources": self.resources}
+                "scratch_bytes": list(self.scratch_bytes), "resources": self.resources,
+                "arch": self.arch, "ptx": self.ptx, "binary": base64.b64encode(self.binary).decode()}
 
     @classmethod
     def from_json(cls, d: dict) -> "DevicePlan":
         return cls(d["language"], d["source"], [Launch.from_json(x) for x in d["launches"]],
-                   [int(n) for n in d.get("scratch_bytes", [])], dict(d.get("resources", {})))
+                   [int(n) for n in d.get("scratch_bytes", [])], dict(d.get("resources", {})),
+                   d.get("arch", ""), d.get("ptx", ""), base64.b64decode(d.get("binary", "")))
