@@ -71,14 +71,19 @@ def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", s
             threads: int | None = None):
     """Compile a module (or a model file's path) for `target` (`lamina targets`) after the passes
     of `opt_level` (0-3, as `lamina compile -O`; a module you pass is copied first, not changed)
-    and, with `layout` ("NHWC", "NCHW8c"), a layout conversion; call the result with numpy arrays.
+    and, with `layout` ("NHWC", "NCHW8c"; default: the target's own, NCHW4c on opencl-adreno), a
+    layout conversion; call the result with numpy arrays.
     `schedules`: kernel name -> sched.schedule program (or a directory of schedule files, as
     `--schedules DIR`) to use instead of the default schedules."""
     from lamina.compiler.passes import run_pipeline
     from lamina.compiler.passes.presets import pipeline_for
     from lamina.runtime.executor import compile as _compile
 
+    from lamina.lowering import targets
+
     module = load(model) if isinstance(model, str) else model.clone()
+    if not layout and opt_level:
+        layout = targets.get(target).default_layout  # NCHW4c on Adreno
     run_pipeline(module, pipeline_for(opt_level, layout))
     if isinstance(schedules, (str, os.PathLike)):
         from lamina.lowering.schedules.files import read_schedules

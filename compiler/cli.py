@@ -255,7 +255,22 @@ def _pipeline_of(args) -> str:
 
             raise LaminaError("--layout needs an optimization level", hint="add -O3 (or -O1, -O2)")
         return args.pipeline
-    return ",".join(p for p in (pipeline_for(args.opt_level, args.layout), args.pipeline) if p)
+    layout = args.layout or _default_layout(args)
+    return ",".join(p for p in (pipeline_for(args.opt_level, layout), args.pipeline) if p)
+
+
+def _default_layout(args) -> str:
+    """The target's own conv layout when --layout is not given (NCHW4c on Adreno), at -O1 and up."""
+    name = getattr(args, "target", None)
+    if not name or not args.opt_level:
+        return ""
+    from lamina.compiler.errors import LaminaError
+    from lamina.lowering import targets
+
+    try:
+        return targets.get(name).default_layout
+    except LaminaError:
+        return ""  # an unknown target: the build says so
 
 
 def _optimize(module, args, timing: bool = False):
@@ -503,7 +518,7 @@ def _run_run(args) -> int:
         stats = model.stats
         print(f"compiled @main at -O{args.opt_level} for {args.target}: {model.num_kernels} kernels in {model.compile_seconds:.2f} s "
               f"({stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused), "
-              f"TVM_NUM_THREADS={model.threads}")
+              f"{_runs_on(model)}")
     out_names = _output_names(args.model, len(outputs))
     _print_outputs(out_names, outputs)
     if args.check:
@@ -581,6 +596,13 @@ def _schedules(args) -> dict | None:
     return read_schedules(args.schedules)
 
 
+def _runs_on(model) -> str:
+    """Where a compiled model's kernels run: TVM's CPU threads, or the device."""
+    if model.target.family != "gpu":
+        return f"TVM_NUM_THREADS={model.threads}"
+    return f"on {model.device.name}" if model.device is not None else "not run here"
+
+
 def _warn_unused_schedules(args, model) -> None:
     for name in getattr(model, "unused_schedules", []):
         print(f"warning: {args.schedules}: the schedule of kernel {name} matches no kernel of this model",
@@ -645,7 +667,7 @@ def _run_compile(args) -> int:
           f"{stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused", file=report)
     passes = sum(s for _, s in manager.timings)
     print(f"  time: import {load_seconds:.2f} s, passes {passes:.2f} s, "
-          f"kernel build {model.compile_seconds:.2f} s; TVM_NUM_THREADS={model.threads}", file=report)
+          f"kernel build {model.compile_seconds:.2f} s; {_runs_on(model)}", file=report)
     if args.memory_report:
         print(model.memory_report(buffers=False), file=report)
     return 0

@@ -340,6 +340,22 @@ class FuseOp(_Named):
 
 
 @sched.op
+class AddUnitLoopOp(_Named):
+    """A loop of extent 1 around a block: a handle to bind when the block has no loop of its own
+    to bind (a reduction to one value, a scalar output on a GPU).
+
+        %u = sched.add_unit_loop %b
+    """
+
+    name = "sched.add_unit_loop"
+    block = Operand(block_handle)
+    result = Result(loop_handle)
+    traits = (_in_schedule(),)
+    results_kind = LOOP
+    operand_types_for = _fixed(BLOCK)
+
+
+@sched.op
 class ReorderOp(_Named):
     """Put loops of one nest in this order (outermost first).
 

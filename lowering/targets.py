@@ -53,6 +53,7 @@ class Target:
     # an OpenCL sub-buffer needs the device's mem_base_addr_align (PoCL: 128 bytes; 512 covers
     # the devices we know), cudaMalloc gives 256
     buffer_align: int = 64
+    default_layout: str = ""  # the conv layout -O1..-O3 convert to when --layout is not given
     options: dict = field(default_factory=dict)
 
     @property
@@ -130,7 +131,8 @@ def _registry() -> dict[str, Target]:
         "opencl-adreno": Target("opencl-adreno", "a Qualcomm Adreno GPU (OpenCL, TVM's adreno device)",
                                 {"kind": "opencl", "device": "adreno"}, host={"kind": "llvm"}, family="gpu",
                                 vector_bits=128, max_threads_per_block=256, max_shared_memory_per_block=16384,
-                                warp_size=1, texture=True, thread_tags=GPU_THREAD_TAGS, buffer_align=512),
+                                warp_size=1, texture=True, thread_tags=GPU_THREAD_TAGS, buffer_align=512,
+                                default_layout="NCHW4c"),
     }
 
 

@@ -284,6 +284,9 @@ class ScheduleState:
         for v in op.loops:
             self.consumed[v] = op
 
+    def _add_unit_loop(self, op):
+        self.values[op.result] = self.sch.add_unit_loop(self._v(op.block))
+
     def _reorder(self, op):
         self.sch.reorder(*[self._v(v) for v in op.loops])
 

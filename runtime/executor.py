@@ -147,12 +147,12 @@ class CompiledModel:
         self.memory_plan, buffer_of = plan_steps([s[0] for s in self.steps], self.returns, concats=self.concats,
                                                  align=self.target.buffer_align)
         self.buffer_of = buffer_of  # value -> its buffer in the memory plan (a package writes it down)
-        self.sync = None  # waits for the device's queue (GPU targets), for `profile`
-        if gpu:
-            from .device_executor import bind_device
-
-            bind_device(self, buffer_of)
-        else:
+        self.sync = None    # waits for the device's queue (GPU targets), for `profile`
+        self.device = None  # the device a GPU target's kernels run on, once bound
+        # a GPU target binds to its device at the first call: compiling (and writing a package)
+        # needs no device, so `lamina compile --target cuda` works on a machine without a GPU
+        self._unbound = buffer_of if gpu else None
+        if not gpu:
             self._bind(buffer_of)
         self._lock = threading.Lock()
         self.compile_seconds = time.perf_counter() - start
@@ -237,6 +237,14 @@ class CompiledModel:
             else:
                 self._outputs.append(("input", self.params.index(v)))
 
+    def _ready(self) -> None:
+        """Bind a GPU target's model to its device, once (see __init__)."""
+        if self._unbound is not None:
+            from .device_executor import bind_device
+
+            bind_device(self, self._unbound)
+            self._unbound = None
+
     def _unshared_concats(self, slots: dict) -> dict:
         """Free concats whose buffers TVM did not share after all (a view it refused): their
         producers wrote into device tensors of their own, so the concat is done by a copy, in
@@ -271,6 +279,7 @@ class CompiledModel:
 
     def __call__(self, *inputs) -> list[np.ndarray]:
         arrays = self._checked_inputs(inputs)
+        self._ready()
         with self._lock:
             for i, slot in self._inputs:
                 slot.write(arrays[i])
@@ -294,6 +303,7 @@ class CompiledModel:
         is read once the last of its producers has written its slice. This is the run as `__call__`
         makes it, same kernels, same memory plan; `lamina compare` checks each value."""
         arrays = self._checked_inputs(inputs)
+        self._ready()
         values = dict(self.constants)
         values.update(zip(self.params, arrays))
         # the call after which each free concat is whole: the last one writing one of its slices
@@ -342,6 +352,7 @@ class CompiledModel:
 
         self(*inputs)
         steps = list(zip(self._call_ops, self._calls))
+        sync = self.sync or (lambda: None)  # a device's kernels run asynchronously: wait for each
         times = [[] for _ in steps]
         with self._lock:
             if in_model:
@@ -349,12 +360,14 @@ class CompiledModel:
                     for k, (_, (function, args)) in enumerate(steps):
                         start = time.perf_counter()
                         function() if args is None else function(*args)
+                        sync()
                         times[k].append(time.perf_counter() - start)
             else:
                 for k, (_, (function, args)) in enumerate(steps):
                     for _ in range(runs):
                         start = time.perf_counter()
                         function() if args is None else function(*args)
+                        sync()
                         times[k].append(time.perf_counter() - start)
         return [(op, statistics.median(t)) for (op, _), t in zip(steps, times)]
 

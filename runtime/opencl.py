@@ -19,8 +19,15 @@ import os
 import numpy as np
 
 
-class OpenCLError(RuntimeError):
-    """No OpenCL device, or one that refuses a program or a buffer."""
+try:
+    from lamina.compiler.errors import LaminaError
+except ImportError:  # a package runner copied alone, without lamina
+    LaminaError = RuntimeError
+
+
+class OpenCLError(LaminaError):
+    """No OpenCL device, or one that refuses a program or a buffer: one line that says what
+    to do (the CLI prints it and exits 1)."""
 
 
 def _cl():
@@ -157,7 +164,7 @@ class OpenCLKernel:
         self.device = device or OpenCLDevice.get()
         self.plan = plan
         program = self.device.program(plan.source)
-        self._functions = {name: getattr(program, name) for name in plan.functions}
+        self._functions = {name: self.device.cl.Kernel(program, name) for name in plan.functions}
         self._scratch = [self.device.buffer(n) for n in plan.scratch_bytes]
         max_threads = int(self.device.device.max_work_group_size)
         for launch in plan.launches:

@@ -44,3 +44,18 @@ def kernel_dir(tmp_path_factory) -> Path:
     path = base / "session-kernels"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def opencl_device():
+    """The OpenCL device the GPU targets' kernels run on here (PoCL on the CPU). Without one a
+    test skips, naming what is missing, except in CI (CI=true), where the README's test command
+    installs PoCL, so a missing device is a failure."""
+    from lamina.runtime.opencl import OpenCLDevice, missing_reason
+
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI has no OpenCL device: {reason}")
+        pytest.skip(reason)
+    return OpenCLDevice.get()

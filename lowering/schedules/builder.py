@@ -97,6 +97,9 @@ class ScheduleBuilder:
     def fuse(self, *loops):
         return self._emit(sched.FuseOp(operands=list(loops), result_types=[sched.LOOP]), ["fused"]).results[0]
 
+    def add_unit_loop(self, block):
+        return self._emit(sched.AddUnitLoopOp(operands=[block], result_types=[sched.LOOP]), ["unit"]).results[0]
+
     def reorder(self, *loops) -> None:
         self._emit(sched.ReorderOp(operands=list(loops)))
 

@@ -215,6 +215,12 @@ class _Walk:
         if parts and parts[0].owner:
             self.reshaped.add(parts[0].owner)
 
+    def op_add_unit_loop(self, op):
+        name = self.block_of.get(op.block)
+        self.loops[op.result] = _Loop(1, SPATIAL, name)
+        if name is not None:
+            self.reshape(op, op.block)
+
     def op_bind(self, op):
         loop = self.loops.get(op.loop, _Loop(None, None, None))
         check_bind(op, self.target, op.thread.value, loop.extent)
