@@ -129,6 +129,9 @@ def _build_parser() -> argparse.ArgumentParser:
                            "here (never over the model file)")
     comp.add_argument("--emit-schedules", metavar="DIR",
                       help="write each kernel's schedule (sched dialect) to DIR/<kernel>.mlir")
+    comp.add_argument("--emit-source", metavar="DIR",
+                      help="for a GPU target, write each kernel's device code (DIR/<kernel>.cl or .cu) and its "
+                           "schedule (DIR/<kernel>.mlir)")
     comp.add_argument("--schedules", metavar="DIR",
                       help="apply the schedule files in DIR to the kernels they name, the defaults to the rest")
     comp.add_argument("--cross-compiler", metavar="CMD",
@@ -206,6 +209,17 @@ def _add_target_flags(parser):
                         help="what to build for: llvm (this CPU; default), aarch64-android, ... (`lamina targets`)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads the kernels are scheduled for (default: this machine's cores)")
+    parser.add_argument("--arch", metavar="SM",
+                        help="for --target cuda: the GPU architecture, e.g. sm_80 (default sm_90)")
+
+
+def _target_of(args):
+    """--target with --arch applied: a name, or the registry's Target for another CUDA arch."""
+    if not getattr(args, "arch", None):
+        return args.target
+    from lamina.lowering import targets
+
+    return targets.get(args.target, arch=args.arch)
 
 
 def _add_input_flags(parser):
@@ -512,7 +526,7 @@ def _run_run(args) -> int:
     else:
         from lamina.runtime.executor import compile as compile_model
 
-        model = compile_model(module, target=args.target, schedules=_schedules(args), threads=args.threads)
+        model = compile_model(module, target=_target_of(args), schedules=_schedules(args), threads=args.threads)
         _warn_unused_schedules(args, model)
         outputs = model(*inputs)
         stats = model.stats
@@ -639,7 +653,7 @@ def _run_compile(args) -> int:
     unfused = count_kernels(module)
     manager = _optimize(module, args, timing=args.timing)
     ir_text = print_ir(module)
-    model = compile_model(module, target=args.target, schedules=schedules, threads=args.threads)
+    model = compile_model(module, target=_target_of(args), schedules=schedules, threads=args.threads)
     _warn_unused_schedules(args, model)
     if args.cross_compiler:
         if not model.target.cross:
@@ -659,6 +673,15 @@ def _run_compile(args) -> int:
 
         written = write_schedules(model.kernels, args.emit_schedules)
         print(f"wrote {len(written)} schedule files to {args.emit_schedules}", file=report)
+    if args.emit_source:
+        from lamina.compiler.errors import LaminaError
+        from lamina.lowering.schedules.files import write_sources
+
+        if model.target.family != "gpu":
+            raise LaminaError(f"--emit-source writes GPU kernels' device code; {args.target} is not a GPU target",
+                              hint="use --target cuda, opencl or opencl-adreno (for CPU kernels: --print-tir KERNEL)")
+        written = write_sources(model.kernels, args.emit_source)
+        print(f"wrote {len(written) // 2} kernels' device code and schedules to {args.emit_source}", file=report)
     if args.print_tir:
         _print_tir(model, args.print_tir)
     stats = model.stats
@@ -713,7 +736,7 @@ def _run_bisect(args) -> int:
         raise LaminaError(f"{args.model} has no function @main to run")
     inputs = function_inputs(main_fn, _given_inputs(args.input), args.fill)
     result = bisect(module, _pipeline_of(args), inputs, interpret=args.interpret, rtol=args.rtol, atol=args.atol,
-                    target=args.target, threads=args.threads, progress=lambda line: print(line, flush=True))
+                    target=_target_of(args), threads=args.threads, progress=lambda line: print(line, flush=True))
     print(result.report(steps=False), end="")
     return 1 if result.found else 0
 

@@ -92,6 +92,20 @@ class KernelExperiment:
         """The scheduled kernel as TVMScript."""
         return self.built.script
 
+    @property
+    def source(self) -> str:
+        """A GPU kernel's device code as TVM generated it: OpenCL C or CUDA C."""
+        plan = getattr(self.built.kernel, "plan", None)
+        if plan is None:
+            raise ExperimentError(f"a kernel for {self.target.name} has no device source",
+                                  hint="build it for a GPU target: lamina.kernel(..., target='opencl')")
+        return plan.source
+
+    @property
+    def launches(self) -> list:
+        """A GPU kernel's launches: each device function with its grid and block sizes."""
+        return list(self.built.kernel.plan.launches)
+
     # -- running
 
     def inputs(self) -> list[np.ndarray]:

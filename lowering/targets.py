@@ -143,9 +143,13 @@ def names() -> list[str]:
     return list(_registry())
 
 
-def get(name: str, threads: int | None = None) -> Target:
+CUDA_ARCHS = range(75, 200)  # CUDA 13 compiles sm_75 (Turing) and newer
+
+
+def get(name: str, threads: int | None = None, arch: str | None = None) -> Target:
     """The target called `name` (`threads`: the CPU thread count, default the machine's cores;
-    TVM_NUM_THREADS, when set, is what the runtime uses and so the default here too)."""
+    TVM_NUM_THREADS, when set, is what the runtime uses and so the default here too; `arch`:
+    a CUDA target's GPU architecture, e.g. "sm_80", default sm_90)."""
     if isinstance(name, Target):
         target = name
     else:
@@ -164,7 +168,23 @@ def get(name: str, threads: int | None = None) -> Target:
         target = replace(target, threads=threads or default)
     elif threads:
         target = replace(target, threads=threads)
+    if arch:
+        target = with_arch(target, arch)
     return target
+
+
+def with_arch(target: Target, arch: str) -> Target:
+    """`target` (a CUDA one) for another GPU architecture ("sm_80")."""
+    import re
+
+    if target.device_language != "cuda":
+        raise TargetError(f"--arch {arch}: target '{target.name}' has no GPU architecture to choose",
+                          hint="--arch applies to --target cuda")
+    m = re.fullmatch(r"sm_(\d+)[a-z]?", arch)
+    if m is None or int(m.group(1)) not in CUDA_ARCHS:
+        raise TargetError(f"--arch {arch!r} is not a CUDA architecture lamina can build for",
+                          hint="give sm_75 or newer, e.g. sm_80 (A100) or sm_90 (H100); CUDA 13 dropped older ones")
+    return replace(target, tvm={**target.tvm, "arch": arch}, summary=target.summary.replace("sm_90", arch))
 
 
 def table() -> str:
@@ -177,5 +197,26 @@ def table() -> str:
         limits = ", ".join(f"{k} {v}" for k, v in t.limits().items())
         state = "" if t.schedules_ready else "  [listed: no lamina schedules yet]"
         rows.append(f"{t.name:16} {t.summary}{state}\n{'':16} tvm: {json.dumps(t.tvm)}"
-                    + (f"  host: {json.dumps(t.host)}" if t.host else "") + f"\n{'':16} {limits}")
+                    + (f"  host: {json.dumps(t.host)}" if t.host else "") + f"\n{'':16} {limits}"
+                    + "".join(f"\n{'':16} {line}" for line in _device_lines(t)))
     return "\n".join(rows)
+
+
+def _device_lines(target: Target) -> list[str]:
+    """For a GPU target: which compiler builds its device code, and whether it runs here."""
+    if target.device_language == "opencl":
+        from lamina.runtime.opencl import OpenCLDevice, missing_reason
+
+        reason = missing_reason()
+        return [f"runs here: {OpenCLDevice.get().name}" if reason is None else f"does not run here: {reason}"]
+    if target.device_language == "cuda":
+        try:
+            from lamina.runtime.cuda import missing_reason
+
+            from .cuda_compile import describe_compiler
+        except ImportError as e:  # a lamina without its CUDA modules
+            return [f"CUDA support missing ({e})"]
+        reason = missing_reason()
+        return [f"compiler: {describe_compiler()}",
+                "runs here: an NVIDIA GPU" if reason is None else f"does not run here: {reason}"]
+    return []

@@ -54,19 +54,43 @@ def schedule_text(kernel) -> str:
     return "\n".join(header) + "\n" + print_ir(program, print_locations=False)
 
 
-def write_schedules(kernels, directory) -> list[Path]:
+def write_schedules(kernels, directory, flag: str = "--emit-schedules") -> list[Path]:
     """One file per kernel with a schedule (not the empty ones) in `directory` (made if missing)."""
+    texts = {file_name(k.name): schedule_text(k) for k in kernels if k.scheduled is not None}
+    return _write_files(texts, directory, flag)
+
+
+SOURCE_SUFFIX = {"opencl": ".cl", "cuda": ".cu"}
+
+
+def write_sources(kernels, directory) -> list[Path]:
+    """`lamina compile --target T --emit-source DIR`: each GPU kernel's device code as TVM
+    generated it (`<kernel>.cl` or `<kernel>.cu`) beside its schedule (`<kernel>.mlir`)."""
+    texts = {}
+    for k in kernels:
+        plan = getattr(k.kernel, "plan", None)
+        if plan is None or k.scheduled is None:
+            continue
+        stem = file_name(k.name)[:-len(".mlir")]
+        texts[stem + SOURCE_SUFFIX[plan.language]] = plan.source
+        texts[stem + ".mlir"] = schedule_text(k)
+    return _write_files(texts, directory, "--emit-source")
+
+
+def _write_files(texts: dict, directory, flag: str) -> list[Path]:
+    """Write name -> text into `directory` (made if missing); a file there that differs from
+    what would be written is an error, before anything is written (the user may have edited it)."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
-        raise ScheduleFileError(f"--emit-schedules {directory}: exists and is not a directory")
+        raise ScheduleFileError(f"{flag} {directory}: exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
-    texts = {directory / file_name(k.name): schedule_text(k) for k in kernels if k.scheduled is not None}
+    texts = {directory / name: text for name, text in texts.items()}
     for path, text in texts.items():
         if path.exists() and path.read_text(encoding="utf-8") != text:
-            raise ScheduleFileError(f"{path} exists and differs from the schedule lamina would write there",
+            raise ScheduleFileError(f"{path} exists and differs from what lamina would write there",
                                     hint="emit into an empty directory, or remove the file if you do not need it")
     for path, text in texts.items():
-        tmp = path.with_suffix(".mlir.tmp")
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     return list(texts)
