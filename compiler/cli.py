@@ -304,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from lamina.compiler.errors import LaminaError
+    from lamina.runtime.device_plan import DeviceError
 
     try:
         return args.handler(args)
-    except LaminaError as e:
+    except (LaminaError, DeviceError) as e:
         if args.debug:
             traceback.print_exc()
         print(e.render(), file=sys.stderr)

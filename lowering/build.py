@@ -376,7 +376,8 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
 
 
 def _build_device(scheduled: "ScheduledKernel", target, key: str, text: str, stats: BuildStats) -> BuiltKernel:
-    """A GPU target's kernel: its device plan (lowering/device_build.py), cached on disk as JSON."""
+    """A GPU target's kernel: its device plan (lowering/device_build.py; for CUDA with its PTX,
+    cubin and resources, lowering/cuda_compile.py), cached on disk as JSON."""
     import json
 
     from lamina.runtime.device_executor import DeviceKernel
@@ -390,6 +391,10 @@ def _build_device(scheduled: "ScheduledKernel", target, key: str, text: str, sta
         stats.from_disk += 1
     else:
         plan = build_device_kernel(scheduled.scheduled, target, scheduled.name)
+        if plan.language == "cuda":  # to PTX and a cubin, its resources checked against the target
+            from .cuda_compile import compile_plan
+
+            plan = compile_plan(plan, target, scheduled.name)
         path = kernel_cache.store(key, ".json", lambda tmp: Path(tmp).write_text(json.dumps(plan.to_json())))
         stats.built += 1
     built = BuiltKernel(DeviceKernel(plan, library=path), key, text, path)

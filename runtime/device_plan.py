@@ -17,6 +17,18 @@ import base64
 from dataclasses import dataclass, field
 
 
+class DeviceError(RuntimeError):
+    """A device that is missing or refuses a kernel, a buffer or a launch (runtime/opencl.py's
+    OpenCLError, runtime/cuda.py's CudaError). Not a LaminaError, so that the device runtimes
+    import nothing of lamina (a package runs without it), but printed the same way: one
+    `error:` line, and the CLI exits 1."""
+
+    hint = None
+
+    def render(self) -> str:
+        return f"error: {self}"
+
+
 @dataclass(frozen=True)
 class Launch:
     """One device function call: `args` are ("param", i) (the kernel's i-th argument: inputs

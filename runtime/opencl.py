@@ -19,13 +19,30 @@ import os
 import numpy as np
 
 
-try:
-    from lamina.compiler.errors import LaminaError
-except ImportError:  # a package runner copied alone, without lamina
-    LaminaError = RuntimeError
+def _device_error():
+    """device_plan.DeviceError: imported as lamina.runtime's sibling, or loaded from the file
+    beside this one when this module was loaded as a file (a package runner copied alone)."""
+    try:
+        from .device_plan import DeviceError
+    except ImportError:
+        import importlib.util
+        import sys
+        from pathlib import Path
+
+        name = "_lamina_device_plan"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("device_plan.py"))
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # (dataclasses look their module up here)
+            spec.loader.exec_module(module)
+        DeviceError = sys.modules[name].DeviceError
+    return DeviceError
 
 
-class OpenCLError(LaminaError):
+DeviceError = _device_error()
+
+
+class OpenCLError(DeviceError):
     """No OpenCL device, or one that refuses a program or a buffer: one line that says what
     to do (the CLI prints it and exits 1)."""
 
