@@ -211,6 +211,9 @@ def _add_target_flags(parser):
                         help="CPU threads the kernels are scheduled for (default: this machine's cores)")
     parser.add_argument("--arch", metavar="SM",
                         help="for --target cuda: the GPU architecture, e.g. sm_80 (default sm_90)")
+    parser.add_argument("--peer-schedules", choices=["tvm-dlight"],
+                        help="for a GPU target: schedule every kernel with TVM's s_tir.dlight default rules "
+                             "instead of lamina's (the peer lamina's GPU schedules are measured against)")
 
 
 def _target_of(args):
@@ -527,7 +530,8 @@ def _run_run(args) -> int:
     else:
         from lamina.runtime.executor import compile as compile_model
 
-        model = compile_model(module, target=_target_of(args), schedules=_schedules(args), threads=args.threads)
+        model = compile_model(module, target=_target_of(args), schedules=_schedules(args), threads=args.threads,
+                          peer_schedules=getattr(args, "peer_schedules", None))
         _warn_unused_schedules(args, model)
         outputs = model(*inputs)
         stats = model.stats
@@ -654,7 +658,8 @@ def _run_compile(args) -> int:
     unfused = count_kernels(module)
     manager = _optimize(module, args, timing=args.timing)
     ir_text = print_ir(module)
-    model = compile_model(module, target=_target_of(args), schedules=schedules, threads=args.threads)
+    model = compile_model(module, target=_target_of(args), schedules=schedules, threads=args.threads,
+                          peer_schedules=getattr(args, "peer_schedules", None))
     _warn_unused_schedules(args, model)
     if args.cross_compiler:
         if not model.target.cross:
@@ -682,7 +687,8 @@ def _run_compile(args) -> int:
             raise LaminaError(f"--emit-source writes GPU kernels' device code; {args.target} is not a GPU target",
                               hint="use --target cuda, opencl or opencl-adreno (for CPU kernels: --print-tir KERNEL)")
         written = write_sources(model.kernels, args.emit_source)
-        print(f"wrote {len(written) // 2} kernels' device code and schedules to {args.emit_source}", file=report)
+        sources = sum(p.suffix in (".cl", ".cu") for p in written)
+        print(f"wrote {sources} kernels' device code and schedules to {args.emit_source}", file=report)
     if args.print_tir:
         _print_tir(model, args.print_tir)
     stats = model.stats

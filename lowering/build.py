@@ -318,12 +318,25 @@ class ScheduledKernel:
     generator: str = "file"  # the schedule generator that wrote `program`; "file": a user's schedule
 
 
+DLIGHT = "tvm-dlight"  # as a kernel's program: TVM's s_tir.dlight default GPU schedules, a peer
+
+
 def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> ScheduledKernel:
     """Lower `op` and schedule it for `target` (a lowering.targets.Target): with `program`, a
     sched.schedule written for it (its knobs set the compute's packing blocks; it is verified
     against the kernel and the target before TVM applies it), else the target's default
-    generator's."""
+    generator's. `program=DLIGHT` (GPU targets) schedules it with TVM's dlight rules instead:
+    no schedule IR, the peer `lamina bench` measures lamina's GPU schedules against."""
     from .schedules import default_schedule, verify_schedule
+
+    if isinstance(program, str) and program == DLIGHT:
+        if target.family != "gpu":
+            raise BuildError(f"TVM's dlight schedules are for GPU targets, not {target.name}")
+        with compute_knobs({}) as used:
+            prepack = prepack_for(op)
+            module = lower_op(op, prepack)
+        return ScheduledKernel(name, module, None, tvm.dlight_schedule(module, target.tvm_target()), prepack,
+                               used, DLIGHT)
 
     overrides = program.knobs() if program is not None else {}
     try:

@@ -372,3 +372,14 @@ def lowered_loops(scheduled_module, target) -> str:
         tir.transform.UnrollLoop(), tir.transform.StmtSimplify(), tir.transform.RemoveNoOp(),
     ]
     return tvm.ir.transform.Sequential(passes)(scheduled_module).script()
+
+
+def dlight_schedule(module, target):
+    """`module` scheduled by TVM's own default GPU rules (`s_tir.dlight`: matmul, GEMV,
+    reductions, and a fallback that binds any loop nest): the peer lamina's GPU schedules are
+    measured against, not lamina's default. `target` is TVM's Target."""
+    from tvm.s_tir import dlight as dl
+
+    with target:
+        return dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                       dl.gpu.GeneralReduction(), dl.gpu.Fallback())(module)

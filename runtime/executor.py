@@ -91,7 +91,8 @@ class CompiledModel:
     copied and why)."""
 
     def __init__(self, module: Operation, target="llvm", function: str = "main",
-                 schedules: dict | None = None, threads: int | None = None, free_concats: bool = True):
+                 schedules: dict | None = None, threads: int | None = None, free_concats: bool = True,
+                 peer_schedules: str | None = None):
         start = time.perf_counter()
         self.module = module
         self.target = targets.get(target, threads=threads)
@@ -138,7 +139,8 @@ class CompiledModel:
                     schedules.pop(name, None)  # a kernel that is not needed: its schedule is not unused
                     self._free_concats.append((len(self.steps), op))
                     continue
-                kernel = build_op(op, self.target, stats=self.stats, name=name, program=schedules.pop(name, None))
+                program = peer_schedules or schedules.pop(name, None)  # peer: build.DLIGHT, TVM's own
+                kernel = build_op(op, self.target, stats=self.stats, name=name, program=program)
                 shapes = [tuple(r.type.shape) for r in op.results]
                 dtypes = [r.type.element_type.numpy_dtype for r in op.results]
                 self.steps.append((op, kernel.kernel, shapes, dtypes))
@@ -417,12 +419,14 @@ def count_kernels(module: Operation, function: str = "main") -> int:
 
 
 def compile(module: Operation, target="llvm", function: str = "main", schedules: dict | None = None,
-            threads: int | None = None, free_concats: bool = True) -> CompiledModel:
+            threads: int | None = None, free_concats: bool = True, peer_schedules: str | None = None) -> CompiledModel:
     """Compile `function` of `module` for `target` (a name from `lamina targets`, or a
     lowering.targets.Target); the result is callable with numpy arrays. `schedules` maps kernel
     names to sched.schedule programs to use instead of the default ones. `free_concats=False`
-    makes every standalone concat a copying kernel (as before free concats; to compare)."""
-    return CompiledModel(module, target, function, schedules, threads, free_concats)
+    makes every standalone concat a copying kernel (as before free concats; to compare).
+    `peer_schedules="tvm-dlight"` (GPU targets) schedules every kernel with TVM's dlight rules
+    instead of lamina's: the peer lamina's GPU schedules are measured against."""
+    return CompiledModel(module, target, function, schedules, threads, free_concats, peer_schedules)
 
 
 __all__ = ["CompiledModel", "MemoryPlan", "compile"]

@@ -198,3 +198,20 @@ def test_opencl_run_checks_against_onnxruntime(cli, opencl_device):
     assert proc.stdout.startswith("compiled @main at -O3 for opencl-adreno:")
     assert f"on {opencl_device.name}" in proc.stdout.splitlines()[0]
     assert proc.stdout.rstrip().endswith(" ok")
+
+
+def test_tvm_dlight_peer_schedules(opencl_device, kernel_dir, monkeypatch):
+    """The peer lamina's GPU schedules are measured against: the same kernels scheduled by TVM's
+    s_tir.dlight rules, run by the same runtime, give the same numbers."""
+    from lamina.runtime.executor import compile as compile_module
+
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(kernel_dir))
+    module = lamina.load(str(MLP))
+    peer = compile_module(module, "opencl", peer_schedules="tvm-dlight")
+    ours = compile_module(module, "opencl")
+    assert {k.generator for k in peer.kernels} == {"tvm-dlight"}
+    assert "tvm-dlight" not in {k.generator for k in ours.kernels}
+    x = np.random.default_rng(1).standard_normal((1, 784)).astype(np.float32)
+    np.testing.assert_allclose(peer(x)[0], ours(x)[0], rtol=1e-4, atol=1e-6)
+    with pytest.raises(LaminaError, match="dlight schedules are for GPU targets"):
+        compile_module(module, "llvm", peer_schedules="tvm-dlight")

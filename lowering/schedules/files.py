@@ -56,8 +56,14 @@ def schedule_text(kernel) -> str:
 
 def write_schedules(kernels, directory, flag: str = "--emit-schedules") -> list[Path]:
     """One file per kernel with a schedule (not the empty ones) in `directory` (made if missing)."""
-    texts = {file_name(k.name): schedule_text(k) for k in kernels if k.scheduled is not None}
+    texts = {file_name(k.name): schedule_text(k) for k in kernels if has_schedule(k)}
     return _write_files(texts, directory, flag)
+
+
+def has_schedule(kernel) -> bool:
+    """Whether a built kernel has a schedule program (not an empty kernel, nor one TVM's dlight
+    scheduled: --peer-schedules)."""
+    return kernel.scheduled is not None and kernel.scheduled.program is not None
 
 
 SOURCE_SUFFIX = {"opencl": ".cl", "cuda": ".cu"}
@@ -73,7 +79,8 @@ def write_sources(kernels, directory) -> list[Path]:
             continue
         stem = file_name(k.name)[:-len(".mlir")]
         texts[stem + SOURCE_SUFFIX[plan.language]] = plan.source
-        texts[stem + ".mlir"] = schedule_text(k)
+        if has_schedule(k):
+            texts[stem + ".mlir"] = schedule_text(k)
     return _write_files(texts, directory, "--emit-source")
 
 
