@@ -54,6 +54,12 @@ class Target:
     # the devices we know), cudaMalloc gives 256
     buffer_align: int = 64
     default_layout: str = ""  # the conv layout -O1..-O3 convert to when --layout is not given
+    schedules_for: str = ""   # the target whose schedules it takes (cuda-on-opencl: cuda's); "": its own
+
+    @property
+    def schedule_name(self) -> str:
+        """The target the schedule generators write for: `schedules_for`, else the target itself."""
+        return self.schedules_for or self.name
     options: dict = field(default_factory=dict)
 
     @property
@@ -128,6 +134,13 @@ def _registry() -> dict[str, Target]:
                          host={"kind": "llvm"}, family="gpu", vector_bits=128, max_threads_per_block=256,
                          max_shared_memory_per_block=16384, warp_size=1, thread_tags=GPU_THREAD_TAGS,
                          buffer_align=512),
+        # the cuda target's schedules (its limits, its tile shapes), built by the OpenCL code
+        # generator: how the CUDA schedules are run and checked on a machine without an NVIDIA GPU
+        # (PoCL's limits, 4096 work-items and 1 MiB of local memory, hold the CUDA ones)
+        "cuda-on-opencl": Target("cuda-on-opencl", "the cuda target's schedules, as OpenCL (to check them on PoCL)",
+                                 {"kind": "opencl"}, host={"kind": "llvm"}, family="gpu", vector_bits=128,
+                                 max_threads_per_block=1024, max_shared_memory_per_block=49152, warp_size=32,
+                                 thread_tags=GPU_THREAD_TAGS, buffer_align=512, schedules_for="cuda"),
         "opencl-adreno": Target("opencl-adreno", "a Qualcomm Adreno GPU (OpenCL, TVM's adreno device)",
                                 {"kind": "opencl", "device": "adreno"}, host={"kind": "llvm"}, family="gpu",
                                 vector_bits=128, max_threads_per_block=256, max_shared_memory_per_block=16384,
