@@ -366,7 +366,8 @@ def kernel_cache():
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3, layout: str = ""):
+def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3, layout: str = "",
+                 target: str = "llvm", peer_schedules: str | None = None):
     """Import (input dims pinned to the feed's), optimize at `opt_level`, compile cold and warm
     (into the current kernel cache folder: run it inside `kernel_cache()`), and compare with
     `reference`. Returns the warm CompiledModel."""
@@ -383,8 +384,8 @@ def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3
     start = time.perf_counter()
     run_pipeline(module, pipeline_for(opt_level, layout))
     row.passes_s = time.perf_counter() - start
-    cold = compile_model(module, target="llvm")
-    warm = compile_model(module, target="llvm")
+    cold = compile_model(module, target=target, peer_schedules=peer_schedules)
+    warm = compile_model(module, target=target, peer_schedules=peer_schedules)
     row.kernels, row.kernels_built = cold.num_kernels, cold.stats.built
     row.cold_compile_s, row.warm_compile_s = cold.compile_seconds, warm.compile_seconds
     if warm.stats.built:
@@ -574,7 +575,8 @@ def _relax_worker(job_json: str) -> None:
 def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         relax_models: list[str] | None = None, relax_timeout: float = 120.0,
         zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False,
-        package: bool = False, blocks: int = 3, layout: str = "") -> list[Row]:
+        package: bool = False, blocks: int = 3, layout: str = "", target: str = "llvm",
+        peer_schedules: str | None = None) -> list[Row]:
     """Benchmark `models` (zoo names or .onnx paths; lamina at -O`opt_level`); Relax runs on
     `relax_models` (default: all of `models`). lamina and onnxruntime are both built, then timed
     in `blocks` blocks each (`time_in_blocks`)."""
@@ -597,7 +599,7 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
             say(f"{name}: lamina")
             compiled = None
             try:
-                compiled = build_lamina(row, path, feed, reference, opt_level, layout)
+                compiled = build_lamina(row, path, feed, reference, opt_level, layout, target, peer_schedules)
                 sides["lamina"] = lambda compiled=compiled: compiled(*inputs)
             except Exception as e:  # one model that lamina cannot build does not stop the others
                 _lamina_error(row, e)
@@ -817,7 +819,8 @@ def format_kernel_times(row: Row, peak_gflops: float | None = None, markdown: bo
 
 
 def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blocks: int = 3,
-                   peak=None, per_kernel: bool = False, layout: str = "") -> list[str]:
+                   peak=None, per_kernel: bool = False, layout: str = "", target: str = "llvm",
+                   peer_schedules: str | None = None) -> list[str]:
     import onnxruntime
     import tvm
 
@@ -840,7 +843,9 @@ def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blo
         f"cores one runtime's spinning worker threads slowed the other 2-4x); relax: median of {runs} runs after "
         f"{warmup} warm-up runs in its own process; numpy in and out; ratio = backend / onnxruntime (lower is "
         f"faster)",
-        f"lamina: -O{opt_level}{f' --layout {layout}' if layout else ''} then executor.compile, default schedules; ops = kernels before fusion (one "
+        f"lamina: -O{opt_level}{f' --layout {layout}' if layout else ''} then executor.compile for {target}, "
+        f"{'TVM s_tir.dlight schedules (--peer-schedules)' if peer_schedules else 'default schedules'}; "
+        "ops = kernels before fusion (one "
         "per op of the imported graph), kernels = kernels run per call after the passes, built = kernels "
         "compiled cold (the rest reuse a kernel of the same shape); import s = load_onnx, passes s = the "
         f"-O{opt_level} pipeline, cold s = kernel build with an empty kernel cache folder, warm s = the "
@@ -947,6 +952,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--layout", default="", metavar="LAYOUT",
                     help="run lamina's image ops in this layout (NHWC, NCHW<c>c such as NCHW16c), as "
                          "`lamina run --layout`; default: the model's own")
+    ap.add_argument("--target", default="llvm", metavar="NAME",
+                    help="lamina's target (`lamina targets`): llvm (default), or opencl / opencl-adreno / "
+                         "cuda-on-opencl, whose kernels run on the OpenCL device (PoCL here: a CPU)")
+    ap.add_argument("--peer-schedules", choices=["tvm-dlight"],
+                    help="for a GPU target: lamina's side built with TVM's s_tir.dlight schedules instead of its own")
     ap.add_argument("--per-kernel", action="store_true",
                     help="also time each kernel of lamina's model alone: a row per kernel with its FLOPs, "
                          "GFLOP/s, %% of the FMA peak, ONNX nodes and schedule generator")
@@ -985,7 +995,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001  (the tables do without it)
         peak_note = f"peak: not measured ({type(e).__name__}: {_first_line(e)})"
     setup = describe_setup(args.runs, args.warmup, args.threads, args.opt_level, args.blocks, peak,
-                           args.per_kernel, args.layout)
+                           args.per_kernel, args.layout, args.target, args.peer_schedules)
     if peak_note:
         setup.insert(1, peak_note)
     if args.package:
@@ -996,7 +1006,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
                    args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel, args.package,
-                   args.blocks, args.layout)
+                   args.blocks, args.layout, args.target, args.peer_schedules)
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1
