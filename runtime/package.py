@@ -26,8 +26,39 @@ model gives the same bytes):
                         (.so, runs here), "object" (.o) or "object-archive" (.tar of objects, from a
                         cross build's export_library): those are for the device of `target`, and
                         loading such a package to run it says so
-    ir.mlir             the IR text given (for people; the runner never reads it)
+    ir.mlir             the IR text given, its literals over 1 KiB elided as MLIR elides them
+                        (`dense_resource<__elided__>`: weights.bin holds them); for people, the
+                        runner never reads it (ResNet-18's: 93 MB with them, 43 KB without)
     schedules/NAME.mlir the schedules given (likewise)
+
+A GPU target's package (opencl, opencl-adreno, cuda) is the same file with these differences:
+
+    manifest.json       "target": {"name", "device": "opencl" | "cuda", "needs": "an OpenCL device" |
+                        "an NVIDIA GPU", "arch": "sm_90" (cuda), "cross": false, and "mtriple",
+                        "machine", "system" null}: it runs on any host with the device, without TVM
+    plan.json           "device": {"language", "buffer_align"}: every arena offset is a multiple of
+                        buffer_align (the target's: 512 for OpenCL, 256 for CUDA; the runner
+                        refuses a device that needs more); each kernel is
+                        {"member": "kernels/NAME.json", "format": "device-plan", "language",
+                         "source": "kernels/NAME.cl" | "kernels/NAME.cu",
+                         "ptx": "kernels/NAME.ptx", "binary": "kernels/NAME.cubin"}  (the last two: cuda)
+                        and a call's "entry" is "main" (unused: the kernel's launches say what runs)
+    kernels/NAME.json   the kernel's launch configuration: runtime/device_plan.py's DevicePlan JSON
+                        without its code ("launches": function, args, grid, block, dynamic shared
+                        bytes; "scratch_bytes"; "resources"; "arch")
+    kernels/NAME.cl     its OpenCL C (the device compiles it when the package loads), or for cuda:
+    kernels/NAME.cu     its CUDA C (for people and other tools: the runner loads the cubin)
+    kernels/NAME.ptx    its PTX (the driver compiles it when the GPU cannot load the cubin)
+    kernels/NAME.cubin  its cubin for "arch", from lowering/cuda_compile.py: made by the build, or
+                        here for a plan without one (a kernel cache entry from before the build
+                        compiled cubins); writing a cuda package needs a CUDA compiler, running
+                        it does not
+    weights.bin         each constant as its kernel reads it, as on the CPU; uploaded once to the
+                        device when the package loads
+
+The format stays 1: a CPU package is written exactly as before, and a format-1 reader that
+predates GPU packages refuses one in one line (a kernel format it does not run: "built for
+opencl; runs on that device").
 
 The plan is what `CompiledModel._bind` builds (runtime/executor.py), written down: the same kernel
 order, the same arena offsets (from the same `memory_plan.plan_steps`), the same constant
@@ -57,12 +88,15 @@ from pathlib import Path
 import numpy as np
 
 from lamina.compiler.files import check_output, write_output
+from lamina.runtime.device_executor import DeviceKernel
 from lamina.runtime.memory_plan import plan_steps
-from lamina.runtime.package_runner import (ALIGN, FORMAT, KERNEL_FORMATS, KIND, MANIFEST, PLAN, WEIGHTS,
-                                           PackageError, PackageInputError, PackagedModel,
+from lamina.runtime.package_runner import (ALIGN, DEVICE_CODE, DEVICE_FORMAT, FORMAT, KERNEL_FORMATS, KIND, MANIFEST,
+                                           NEEDS, PLAN, WEIGHTS, PackageError, PackageInputError, PackagedModel,
                                            inspect_package, installed_tvm_version, load_package)
 
 SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+ELIDE_BYTES = 1024  # ir.mlir: hex literals (`dense<"0x...">`) of more bytes are elided
+LARGE_LITERAL = re.compile(r'dense<"0x[0-9A-Fa-f]{%d,}">' % (2 * ELIDE_BYTES + 1))
 
 
 def runner_path() -> Path:
@@ -117,12 +151,14 @@ class _Weights:
 
 
 class _Kernels:
-    """Each distinct kernel library once, as kernels/<its cache name><its suffix>."""
+    """Each distinct kernel library once, as kernels/<its cache name><its suffix>; each distinct
+    GPU kernel once, as kernels/<its cache name>.json and its code members."""
 
     def __init__(self):
         self.entries: list[dict] = []
-        self.files: dict[str, Path] = {}  # member -> the library on disk
-        self._index: dict[str, int] = {}  # resolved library path -> index
+        self.files: dict[str, Path | bytes] = {}  # member -> the library on disk, or its bytes
+        self._index: dict[str, int] = {}  # resolved library path (a device plan's sha256) -> index
+        self.arch: set[str] = set()       # the cuda kernels' arch
 
     def add(self, library, op) -> int:
         path = Path(library).resolve()
@@ -143,6 +179,42 @@ class _Kernels:
         self.entries.append({"member": member, "format": KERNEL_FORMATS[suffix]})
         self._index[str(path)] = len(self.entries) - 1
         return self._index[str(path)]
+
+    def add_device(self, kernel: DeviceKernel, target, name: str) -> int:
+        """A GPU kernel: its launch configuration and its code, each a member (module docstring);
+        a cuda kernel without a cubin is compiled here (lowering/cuda_compile.py)."""
+        key = hashlib.sha256(json.dumps(kernel.plan.to_json(), sort_keys=True).encode()).hexdigest()
+        if key in self._index:
+            return self._index[key]
+        plan = _with_cubin(kernel.plan, target, name)
+        base = Path(kernel.library).stem if kernel.library else "kernel"
+        stem, n = base, 1
+        while f"kernels/{stem}.json" in self.files:
+            stem, n = f"{base}-{n}", n + 1
+        config = plan.to_json()
+        code = {"source": config.pop("source").encode(), "ptx": config.pop("ptx").encode(), "binary": plan.binary}
+        config.pop("binary")
+        entry = {"member": f"kernels/{stem}.json", "format": DEVICE_FORMAT, "language": plan.language}
+        self.files[entry["member"]] = json.dumps(config, indent=1, sort_keys=True).encode()
+        for part, suffix in DEVICE_CODE[plan.language].items():
+            entry[part] = f"kernels/{stem}{suffix}"
+            self.files[entry[part]] = code[part]
+        if plan.language == "cuda":
+            self.arch.add(plan.arch)
+        self.entries.append(entry)
+        self._index[key] = len(self.entries) - 1
+        return self._index[key]
+
+
+def _with_cubin(plan, target, name: str):
+    """A cuda plan with its PTX and cubin: as the build made it, else (a plan cached before the
+    build compiled cubins) compiled now, a BuildError saying what to install when there is no
+    CUDA compiler; an OpenCL plan as it is."""
+    if plan.language != "cuda" or plan.binary:
+        return plan
+    from lamina.lowering.cuda_compile import compile_plan
+
+    return compile_plan(plan, target, name)
 
 
 def _dtype_name(dtype) -> str:
@@ -193,8 +265,11 @@ def build_plan(compiled, output_names: list[str] | None = None) -> tuple[dict, _
         return {"kind": "arena", "offset": placement[value][0], "shape": shape, "dtype": dtype}
 
     calls = []
-    for op, kernel, shapes, _ in compiled.steps:
-        library = getattr(kernel, "library", None)
+    kernel_names = [getattr(k, "name", None) for k in getattr(compiled, "kernels", ())]  # for cuda's messages
+    if len(kernel_names) != len(compiled.steps):
+        kernel_names = [None] * len(compiled.steps)
+    for (op, kernel, shapes, _), kernel_name in zip(compiled.steps, kernel_names):
+        library = kernel if isinstance(kernel, DeviceKernel) else getattr(kernel, "library", None)
         if library is None:
             if all(0 in s for s in shapes):
                 continue  # an EmptyKernel: nothing to compute (the executor makes no call either)
@@ -213,7 +288,9 @@ def build_plan(compiled, output_names: list[str] | None = None) -> tuple[dict, _
             else:
                 raise PackageError(f"operand #{i} of '{op.name}' is neither computed, an input nor a constant")
         args += [arena(r) for r in op.results]
-        calls.append({"kernel": kernels.add(library, op), "entry": _entry_of(kernel), "op": op.name, "args": args})
+        index = (kernels.add_device(kernel, compiled.target, kernel_name or op.name) if isinstance(kernel, DeviceKernel)
+                 else kernels.add(library, op))
+        calls.append({"kernel": index, "entry": _entry_of(kernel), "op": op.name, "args": args})
     plan = {
         "arena_bytes": int(compiled.memory_plan.arena_bytes),
         "kernels": kernels.entries,
@@ -225,7 +302,15 @@ def build_plan(compiled, output_names: list[str] | None = None) -> tuple[dict, _
     plan["free_concats"] = [{"op": c.op.name, "output": arena(c.op.results[0]), "inputs": [arena(v) for v in c.op.operands]}
                             for c in getattr(compiled, "concats", ()) if c.free]
     plan["constants"] = weights.entries  # last: outputs may add constants
+    language = _device_language(compiled)
+    if language is not None:
+        plan["device"] = {"language": language, "buffer_align": int(compiled.target.buffer_align)}
     return plan, weights, kernels
+
+
+def _device_language(compiled) -> str | None:
+    """The language of a GPU target's kernels ("opencl", "cuda"), None for a CPU target."""
+    return getattr(getattr(compiled, "target", None), "device_language", None)
 
 
 def _input_entry(param, index: int) -> dict:
@@ -264,6 +349,13 @@ def target_info(compiled, kernels: _Kernels) -> dict:
     device: from the target registry when there is one, and always when a kernel is an object
     file), its LLVM triple, and for a native build this machine's architecture and system."""
     name = compiled.target_name
+    language = _device_language(compiled)
+    if language is not None:  # a GPU target: any host with the device runs it
+        info = {"name": name, "cross": False, "mtriple": None, "machine": None, "system": None,
+                "device": language, "needs": NEEDS[language]}
+        if language == "cuda":
+            info["arch"] = ",".join(sorted(kernels.arch)) or compiled.target.tvm.get("arch")
+        return info
     info = {"name": name, "cross": False, "mtriple": None, "machine": platform.machine(), "system": platform.system()}
     registered = getattr(compiled, "target", None)
     if not hasattr(registered, "cross"):
@@ -322,16 +414,22 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
 def _members(compiled, ir_text: str, schedules: dict | None, output_names) -> tuple[dict, _Kernels]:
     """name -> bytes-like of every member but the manifest, in the order they are written."""
     plan, weights, kernels = build_plan(compiled, output_names)
-    members = {PLAN: json.dumps(plan, indent=1, sort_keys=True).encode(), "ir.mlir": (ir_text or "").encode()}
+    members = {PLAN: json.dumps(plan, indent=1, sort_keys=True).encode(), "ir.mlir": elide_literals(ir_text).encode()}
     for name, text in sorted((schedules or {}).items()):
         if not SCHEDULE_NAME.match(str(name)):
             raise PackageError(f"schedule name {name!r} is not a plain file name",
                                hint="use letters, digits, '_', '.', '+' and '-'")
         members[f"schedules/{name}.mlir"] = str(text).encode()
     for member, file in kernels.files.items():
-        members[member] = file.read_bytes()
+        members[member] = file.read_bytes() if isinstance(file, Path) else file
     members[WEIGHTS] = weights.blob()
     return members, kernels
+
+
+def elide_literals(ir_text: str | None) -> str:
+    """The IR text with each hex literal over ELIDE_BYTES as `dense_resource<__elided__>` (what
+    print_ir(elide_threshold=...) prints; MLIR's own form), its type kept."""
+    return LARGE_LITERAL.sub("dense_resource<__elided__>", ir_text or "")
 
 
 def manifest_for(compiled, members: dict, kernels: _Kernels) -> dict:
@@ -352,9 +450,9 @@ def manifest_for(compiled, members: dict, kernels: _Kernels) -> dict:
 def schedule_texts(compiled) -> dict[str, str]:
     """Each kernel's schedule as the text of its schedule file, by file stem (what `lamina
     compile -o model.tar` stores under schedules/)."""
-    from lamina.lowering.schedules.files import file_name, schedule_text
+    from lamina.lowering.schedules.files import file_name, has_schedule, schedule_text
 
-    return {file_name(k.name)[:-5]: schedule_text(k) for k in compiled.kernels if k.scheduled is not None}
+    return {file_name(k.name)[:-5]: schedule_text(k) for k in compiled.kernels if has_schedule(k)}
 
 
 def write_package(compiled, path, *, ir_text: str = "", schedules: dict[str, str] | None = None,

@@ -3,8 +3,9 @@
 A package (`lamina.runtime.package.write_package`) is ONE uncompressed tar file, like tvmc's
 `.tar`: `manifest.json` (format number, TVM version, target, threads, a sha256 of every other
 member), `plan.json` (the kernels in run order and each call's arguments), `weights.bin` (every
-constant, already packed, 64-byte aligned), `kernels/*.so` (the compiled kernels), `ir.mlir` and
-`schedules/*.mlir` (for people; never read here).
+constant, already packed, 64-byte aligned), `kernels/*.so` (the compiled kernels; for a GPU
+target each kernel's launch plan `.json` with its code: `.cl`, or `.cu`, `.ptx` and `.cubin`),
+`ir.mlir` and `schedules/*.mlir` (for people; never read here).
 
 **A package is trusted input, like a shared library.** Its kernels are native code that runs in
 this process with your rights. The checks below (member names and types, the manifest's hashes,
@@ -35,6 +36,19 @@ once; the weights member is memory-mapped straight from the tar file (copy-on-wr
 written), each constant a 64-byte aligned view of that one mapping, so each weight is held once;
 the arena is one 64-byte aligned allocation; every call's argument tuple is built once here, so
 a call copies the inputs in, runs the loop over (function, arguments) and copies the outputs out.
+
+A GPU package (targets opencl, opencl-adreno, cuda; plan.json has a "device") runs without TVM
+at all, as `bind_device` runs a CompiledModel (runtime/device_executor.py): its kernels are
+device plans (launches, scratch sizes) with their OpenCL C, or CUDA C, PTX and cubin, launched by
+lamina's own runtime, runtime/opencl.py (pyopencl) or runtime/cuda.py (the CUDA driver), with
+runtime/device_plan.py. Imported as `lamina.runtime.package_runner` it uses lamina's modules;
+loaded as a file it loads them by path from its own folder, so **a runner copied alone runs CPU
+packages only: for a GPU package copy device_plan.py and opencl.py or cuda.py beside it.**
+ONE device allocation holds the arena (each planned value a range of it at its plan offset,
+aligned to the target's `buffer_align`), each input gets a device buffer, each constant is
+uploaded once from weights.bin (and the mapping let go); a call writes the inputs, enqueues every
+launch and reads the outputs back. Without the device, loading fails in one line saying what is
+needed ("m.tar needs an NVIDIA GPU: ...").
 """
 
 from __future__ import annotations
@@ -67,6 +81,21 @@ ALIGN = 64                 # TVM refuses tensors whose data is not 64-byte align
 MAX_JSON_BYTES = 64 << 20  # manifest and plan are small; refuse to parse a huge one
 KERNEL_FORMATS = {".so": "shared-library", ".o": "object", ".tar": "object-archive"}
 RUNNABLE_FORMAT = "shared-library"
+# a GPU target's kernel: kernels/NAME.json (runtime/device_plan.py's JSON without its code) and
+# its code as members of their own, named in the plan's kernel entry under these keys
+DEVICE_FORMAT = "device-plan"
+DEVICE_CODE = {"opencl": {"source": ".cl"}, "cuda": {"source": ".cu", "ptx": ".ptx", "binary": ".cubin"}}
+NEEDS = {"opencl": "an OpenCL device", "cuda": "an NVIDIA GPU"}  # what a GPU package needs, in words
+# per language: lamina's runtime module beside this file, its device, kernel and error classes
+DEVICE_RUNTIMES = {"opencl": ("opencl", "OpenCLDevice", "OpenCLKernel", "OpenCLError"),
+                   "cuda": ("cuda", "CudaDevice", "CudaKernel", "CudaError")}
+# bounds a device plan must keep (a damaged plan, not a real kernel, goes past them): CUDA's and
+# OpenCL's most threads per block we know, CUDA's largest grid, scratch and dynamic shared memory
+MAX_THREADS_PER_BLOCK = 1024
+MAX_GRID = 2**31 - 1
+MAX_SCRATCH_BYTES = 1 << 32
+MAX_DYNAMIC_SHARED_BYTES = 1 << 20
+FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ML_DTYPES = {"bfloat16", "float8_e4m3fn", "float8_e5m2", "float4_e2m1fn", "float8_e4m3fnuz",
              "float8_e5m2fnuz", "float8_e4m3b11fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu",
              "float6_e2m3fn", "float6_e3m2fn", "int4", "uint4", "int2", "uint2"}
@@ -215,9 +244,9 @@ class PackageFile:
     def _verify(self, name: str) -> None:
         """Check a member's size and sha256 against the manifest. The plan's and the kernels'
         bytes are kept; the weights are hashed through their mapping (read once); the members
-        for people (ir.mlir, which holds every weight again as text, and the schedules) are
-        hashed a chunk at a time and never held (ResNet-18's ir.mlir is 93 MB: holding it took
-        the runner's peak RSS from 99 to 183 MiB)."""
+        for people (ir.mlir and the schedules) are hashed a chunk at a time and never held (an
+        ir.mlir written before package.py elided its weights holds them all again as text:
+        ResNet-18's was 93 MB, and holding it took the runner's peak RSS from 99 to 183 MiB)."""
         entry = self.manifest["members"][name]
         info = self.members[name]
         if not isinstance(entry, dict) or entry.get("size") != info.size:
@@ -367,12 +396,15 @@ def _runtime(path, needs_ml_dtypes: bool):
 
 def _check_runnable(path, manifest: dict, plan: dict, target: str | None) -> None:
     """One line for each reason a package cannot run here: another TVM, another target,
-    a cross build (object files for another device), another machine."""
+    a cross build (object files for another device), another machine. A GPU package runs on
+    any machine with its device, and without TVM: binding it checks for the device."""
     target_info = manifest.get("target") or {}
     built_for = target_info.get("name", "?")
     if target is not None and target != built_for:
         raise _fail(path, f"built for target {built_for!r}, not {target!r}",
                     f"compile the model for {target} and write a new package")
+    if plan.get("device") is not None:
+        return
     formats = {k.get("format") for k in plan.get("kernels", []) if isinstance(k, dict)}
     if target_info.get("cross") or formats - {RUNNABLE_FORMAT}:
         raise _fail(path, f"built for {built_for}; runs on that device",
@@ -433,13 +465,18 @@ def _nbytes(shape, dtype: np.dtype) -> int:
 
 class _Plan:
     """plan.json, checked: every arena slice inside the arena, every constant inside the
-    weights, every index in range (a kernel writes through these pointers)."""
+    weights, every index in range (a kernel writes through these pointers). For a GPU package
+    also each kernel's device plan: its code members, its launches (function names declared in
+    its source, grid and block sizes, arguments that name one of the call's buffers, a scratch
+    buffer or an integer) and its scratch sizes, within the bounds above; and the manifest's
+    target says the plan's device. `kernel_data`: kernel member name -> its (verified) bytes."""
 
-    def __init__(self, path, plan: dict, weights_size: int, kernel_members: set):
+    def __init__(self, path, plan: dict, weights_size: int, kernel_data: dict, target_info: dict | None = None):
         self.path = path
         try:
-            self._read(plan, weights_size, kernel_members)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            self._read(plan, weights_size, kernel_data)
+            self._check_target(target_info if isinstance(target_info, dict) else {})
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, UnicodeDecodeError) as e:
             raise _fail(path, f"plan.json is malformed ({e.__class__.__name__}: {e})") from None
 
     def _shape(self, shape) -> tuple:
@@ -448,12 +485,20 @@ class _Plan:
             raise ValueError(f"negative dim in {list(shape)}")
         return shape
 
-    def _read(self, plan, weights_size, kernel_members):
+    def _read(self, plan, weights_size, kernel_data):
         self.arena_bytes = int(plan["arena_bytes"])
+        self.device = self._device(plan.get("device"))
+        self.align = self.device["buffer_align"] if self.device else ALIGN
         self.kernels = plan["kernels"]
+        self.device_kernels = []  # a GPU package's: per kernel, its device plan's JSON with its code
         for k in self.kernels:
-            if k["member"] not in kernel_members:
+            if k["member"] not in kernel_data:
                 raise ValueError(f"kernel {k['member']!r} is not a member of the package")
+            if (k["format"] == DEVICE_FORMAT) != (self.device is not None):
+                raise ValueError(f"kernel {k['member']!r} of format {k['format']!r} in a "
+                                 + ("GPU" if self.device else "CPU") + " package")
+            if self.device:
+                self.device_kernels.append(self._device_kernel(k, kernel_data))
         self.inputs = [(str(i["name"]), self._shape(i["shape"]), numpy_dtype(self.path, i["dtype"]))
                        for i in plan["inputs"]]
         self.constants = []
@@ -465,9 +510,12 @@ class _Plan:
             self.constants.append((offset, shape, dtype))
         self.calls = [(int(c["kernel"]), str(c["entry"]), [self._argument(a) for a in c["args"]], str(c.get("op", "")))
                       for c in plan["calls"]]
-        for k, *_ in self.calls:
+        for k, _, args, _ in self.calls:
             if not 0 <= k < len(self.kernels):
                 raise ValueError(f"call of kernel {k}, which the plan does not list")
+            if self.device and self.device_kernels[k]["params"] > len(args):
+                raise ValueError(f"kernel {self.kernels[k]['member']!r} reads argument "
+                                 f"#{self.device_kernels[k]['params'] - 1}; its call passes {len(args)}")
         self.outputs = [(str(o["name"]), self._argument(o["from"])) for o in plan["outputs"]]
         # free concats (optional, for people and this check): each input slice inside its output;
         # running needs nothing from it (each producer's argument is already its slice)
@@ -488,14 +536,94 @@ class _Plan:
         if kind == "arena":
             shape, dtype = self._shape(arg["shape"]), numpy_dtype(self.path, arg["dtype"])
             offset = int(arg["offset"])
-            if offset % ALIGN or offset < 0 or offset + _nbytes(shape, dtype) > self.arena_bytes:
+            if offset < 0 or offset + _nbytes(shape, dtype) > self.arena_bytes:
                 raise ValueError(f"arena slice at {offset} ({_nbytes(shape, dtype)} bytes) is outside the arena")
+            if offset % self.align:
+                raise ValueError(f"arena slice at {offset} is not aligned to {self.align} bytes")
             return ("arena", offset, shape, dtype)
         index = int(arg["index"])
         count = len(self.inputs) if kind == "input" else len(self.constants)
         if kind not in ("input", "constant") or not 0 <= index < count:
             raise ValueError(f"argument {arg}")
         return (kind, index)
+
+    # -- a GPU package
+
+    @staticmethod
+    def _device(device) -> dict | None:
+        """plan["device"]: {"language", "buffer_align"} (a GPU package), or None."""
+        if device is None:
+            return None
+        language, align = str(device["language"]), int(device["buffer_align"])
+        if language not in NEEDS:
+            raise ValueError(f"device language {language!r} (lamina runs {', '.join(NEEDS)})")
+        if align < ALIGN or align > 1 << 16 or align & (align - 1):
+            raise ValueError(f"buffer_align {align} is not a power of two from {ALIGN} to 65536")
+        return {"language": language, "buffer_align": align}
+
+    def _device_kernel(self, entry: dict, kernel_data: dict) -> dict:
+        """A GPU kernel's entry, checked: its JSON member (launches, scratch sizes) and its code
+        members, each of the language's own suffix. Returns the device plan's JSON with its
+        code (what DevicePlan.from_json reads, the cubin as bytes) and "params": how many of the
+        call's buffers its launches read."""
+        language = self.device["language"]
+        if entry.get("language") != language:
+            raise ValueError(f"kernel {entry['member']!r} is {entry.get('language')!r} code in a {language} package")
+        code = {}
+        for key, suffix in [("member", ".json"), *DEVICE_CODE[language].items()]:
+            name = entry.get(key)
+            if name is None and key in ("member", "source"):
+                raise ValueError(f"kernel {entry['member']!r} names no {key}")
+            if name is None:
+                continue
+            if not str(name).endswith(suffix) or name not in kernel_data:
+                raise ValueError(f"kernel {entry['member']!r}: its {key} {name!r} is not a {suffix} member "
+                                 "of the package")
+            code[key] = kernel_data[name]
+        plan = json.loads(code.pop("member").decode("utf-8"))
+        if plan["language"] != language:
+            raise ValueError(f"kernel {entry['member']!r} is {plan['language']!r} code in a {language} package")
+        plan["source"] = code["source"].decode("utf-8")
+        plan["ptx"] = code["ptx"].decode("utf-8") if "ptx" in code else ""
+        binary = code.get("binary", b"")
+        if language == "cuda" and not (binary or plan["ptx"]):
+            raise ValueError(f"kernel {entry['member']!r} has no cubin or PTX")
+        scratch = [int(n) for n in plan["scratch_bytes"]]
+        if any(n < 0 for n in scratch) or sum(scratch) > MAX_SCRATCH_BYTES:
+            raise ValueError(f"kernel {entry['member']!r} asks for scratch buffers of {scratch} bytes")
+        if not plan["launches"]:
+            raise ValueError(f"kernel {entry['member']!r} has no launches")
+        params = 0
+        for launch in plan["launches"]:
+            self._check_launch(entry["member"], launch, plan["source"], len(scratch))
+            params = max([params] + [int(v) + 1 for k, v in launch["args"] if k == "param"])
+        plan["binary"], plan["params"] = binary, params
+        return plan
+
+    @staticmethod
+    def _check_launch(member: str, launch: dict, source: str, scratch: int) -> None:
+        name = str(launch["function"])
+        if not FUNCTION_NAME.match(name) or not re.search(rf"\b{name}\b", source):
+            raise ValueError(f"kernel {member!r} launches {name!r}, which its source does not define")
+        grid, block = [int(n) for n in launch["grid"]], [int(n) for n in launch["block"]]
+        if len(grid) != 3 or len(block) != 3 or min(grid + block) < 1 or max(grid) > MAX_GRID \
+                or block[0] * block[1] * block[2] > MAX_THREADS_PER_BLOCK:
+            raise ValueError(f"kernel {member!r} launches {name} on grid {grid}, block {block}")
+        if not 0 <= int(launch.get("dynamic_shared_bytes", 0)) <= MAX_DYNAMIC_SHARED_BYTES:
+            raise ValueError(f"kernel {member!r} launches {name} with {launch['dynamic_shared_bytes']} bytes "
+                             "of shared memory")
+        for kind, value in launch["args"]:
+            value = int(value)
+            ok = {"param": value >= 0, "scratch": 0 <= value < scratch, "int": -2**63 <= value < 2**63}.get(kind)
+            if not ok:
+                raise ValueError(f"kernel {member!r} launches {name} with argument {[kind, value]}")
+
+    def _check_target(self, target_info: dict) -> None:
+        """The manifest's target and the plan agree on the device (None: a CPU package)."""
+        said = target_info.get("device")
+        have = self.device["language"] if self.device else None
+        if said != have:
+            raise ValueError(f"the manifest's target says device {said!r}, the plan {have!r}")
 
     @property
     def needs_ml_dtypes(self) -> bool:
@@ -514,7 +642,9 @@ class PackagedModel:
     `input_names`, `input_shapes`, `input_dtypes`, `output_names`, `output_shapes`,
     `output_dtypes`, `num_kernels` (kernel calls per run), `free_concats` (concats that run no
     kernel: their producers write into the output), `threads` (TVM_NUM_THREADS in
-    effect), `target_name`, `tvm_version`, `manifest`, `path`, `load_seconds`.
+    effect; a GPU package: the manifest's, unused), `device_name` (a GPU package's device, in
+    words; None for a CPU package), `target_name`, `tvm_version`, `manifest`, `path`,
+    `load_seconds`.
 
     As with `CompiledModel`, calls share one arena, so they are serialised by a lock, and the
     outputs are copies."""
@@ -525,12 +655,16 @@ class PackagedModel:
         package = PackageFile(path)
         try:
             self.manifest = package.manifest
-            plan = _Plan(path, package.plan, package.weights.size,
-                         {n for n in package.members if n.startswith("kernels/")})
+            plan = _Plan(path, package.plan, package.weights.size, _kernel_data(package), self.manifest.get("target"))
             _check_runnable(path, self.manifest, package.plan, target)
-            self.threads = self._set_threads()
-            tvm_ffi = _runtime(path, plan.needs_ml_dtypes)
-            self._bind(tvm_ffi, plan, package)
+            self.device_name, self._device = None, None
+            if plan.device is not None:
+                self.threads = int(self.manifest.get("threads") or 1)
+                self._bind_device(plan, package)
+            else:
+                self.threads = self._set_threads()
+                tvm_ffi = _runtime(path, plan.needs_ml_dtypes)
+                self._bind(tvm_ffi, plan, package)
         finally:
             package.close()  # the weights mapping outlives the file object
         self.target_name = self.manifest["target"]["name"]
@@ -547,13 +681,9 @@ class PackagedModel:
 
     def _bind(self, tvm_ffi, plan: _Plan, package: PackageFile) -> None:
         self._ffi = tvm_ffi
-        self.input_names = [n for n, _, _ in plan.inputs]
-        self.input_shapes = [s for _, s, _ in plan.inputs]
-        self.input_dtypes = [d for _, _, d in plan.inputs]
+        self._describe_inputs(plan)
         self.arena = aligned_empty((plan.arena_bytes,), np.uint8)
-        weights = package.weights
-        self._constants = [weights[o:o + _nbytes(s, d)].view(d).reshape(s) if _nbytes(s, d) else aligned_empty(s, d)
-                           for o, s, d in plan.constants]
+        self._constants = _constants(plan, package.weights)
         self._tensors: dict = {}    # argument key -> device tensor (shares the numpy memory)
         self._input_buffers: dict = {}  # input index -> its aligned buffer
         functions = self._load_functions(plan, package)
@@ -566,6 +696,64 @@ class PackagedModel:
         self._outputs = [self._output_source(a) for _, a in plan.outputs]
         self.output_shapes = [self._describe(a)[0] for _, a in plan.outputs]
         self.output_dtypes = [self._describe(a)[1] for _, a in plan.outputs]
+
+    def _describe_inputs(self, plan: _Plan) -> None:
+        self.input_names = [n for n, _, _ in plan.inputs]
+        self.input_shapes = [s for _, s, _ in plan.inputs]
+        self.input_dtypes = [d for _, _, d in plan.inputs]
+
+    def _bind_device(self, plan: _Plan, package: PackageFile) -> None:
+        """A GPU package on its device (module docstring): the arena, the inputs' buffers and the
+        constants in device memory, each kernel's launcher, and every call's buffers, made once.
+        The device runtime's errors (its own classes: it may be a copy loaded by path) become
+        PackageErrors."""
+        language = plan.device["language"]
+        device_plan, runtime = _device_runtime(self.path, language)
+        _, _, kernel_class, error_class = DEVICE_RUNTIMES[language]
+        device = _open_device(self.path, runtime, language)
+        self._device, self.device_name = device, device.name
+        self._errors = (getattr(runtime, error_class),) + ((device.cl.Error,) if hasattr(device, "cl") else ())
+        if device.align > plan.align:
+            raise _fail(self.path, f"the device {device.name} needs buffers aligned to {device.align} bytes; the "
+                        f"package's plan aligns them to {plan.align}", "compile the model for this device's target")
+        self._describe_inputs(plan)
+        self._constants = _constants(plan, package.weights)
+        buffers: dict = {}  # argument key -> device buffer
+        inputs: dict = {}   # input index -> its device buffer
+
+        def buffer(arg: tuple):
+            key = arg if arg[0] != "arena" else ("arena", arg[1], _nbytes(arg[2], arg[3]))
+            if key not in buffers:
+                if arg[0] == "arena":
+                    buffers[key] = arena.view(arg[1], key[2])
+                elif arg[0] == "input":
+                    buffers[key] = inputs[arg[1]] = device.buffer(_nbytes(*self._input_spec(arg[1])))
+                else:
+                    buffers[key] = device.upload(self._constants[arg[1]])
+            return buffers[key]
+
+        try:
+            arena = device.arena(plan.arena_bytes)
+            launchers = {}
+            for k, *_ in plan.calls:
+                if k not in launchers:
+                    launchers[k] = getattr(runtime, kernel_class)(_device_plan(device_plan, plan.device_kernels[k]),
+                                                                  device)
+            self._calls = [(launchers[k], [buffer(a) for a in args]) for k, _, args, _ in plan.calls]
+            self._outputs = [("device", (buffer(a), a[2], a[3])) if a[0] == "arena" else self._output_source(a)
+                             for _, a in plan.outputs]
+        except self._errors as e:
+            raise _fail(self.path, f"the device {device.name} refused the package ({_message(e)})",
+                        getattr(e, "hint", None) or "compile the model for this device's target") from None
+        self.call_ops = [op for *_, op in plan.calls]
+        self.free_concats = len(plan.free_concats)
+        self._inputs = sorted(inputs.items())
+        self.output_names = [n for n, _ in plan.outputs]
+        self.output_shapes = [self._describe(a)[0] for _, a in plan.outputs]
+        self.output_dtypes = [self._describe(a)[1] for _, a in plan.outputs]
+        # the constants are on the device now: let the weights mapping go (but outputs' copies)
+        self._outputs = [(kind, np.array(src, copy=True) if kind == "array" else src) for kind, src in self._outputs]
+        self._constants = None
 
     @property
     def num_kernels(self) -> int:
@@ -640,11 +828,28 @@ class PackagedModel:
     def __call__(self, *inputs) -> list[np.ndarray]:
         arrays = self._check_inputs(inputs)
         with self._lock:
+            if self._device is not None:
+                return self._run_on_device(arrays)
             for i, buffer in self._inputs:
                 np.copyto(buffer, arrays[i])
             for function, args in self._calls:
                 function(*args)
             return [np.array(arrays[src] if kind == "input" else src, copy=True) for kind, src in self._outputs]
+
+    def _run_on_device(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Write the inputs, enqueue every kernel's launches, read the outputs back (a read waits
+        for the launches before it)."""
+        device = self._device
+        try:
+            for i, buffer in self._inputs:
+                device.write(buffer, arrays[i])
+            for launcher, buffers in self._calls:
+                launcher.launch(buffers)
+            return [device.read(*src) if kind == "device"
+                    else np.array(arrays[src] if kind == "input" else src, copy=True) for kind, src in self._outputs]
+        except self._errors as e:
+            raise _fail(self.path, f"the device {self.device_name} failed running the package ({_message(e)})",
+                        getattr(e, "hint", None)) from None
 
     def _check_inputs(self, inputs) -> list[np.ndarray]:
         if len(inputs) != len(self.input_names):
@@ -666,6 +871,74 @@ class PackagedModel:
                 f"inputs {self.input_names}>")
 
 
+def _constants(plan: _Plan, weights: np.ndarray) -> list[np.ndarray]:
+    """Each constant: a 64-byte aligned view of the weights mapping."""
+    return [weights[o:o + _nbytes(s, d)].view(d).reshape(s) if _nbytes(s, d) else aligned_empty(s, d)
+            for o, s, d in plan.constants]
+
+
+def _kernel_data(package: PackageFile) -> dict:
+    """Kernel member name -> its verified bytes."""
+    return {n: package.data[n] for n in package.members if n.startswith("kernels/")}
+
+
+def _device_runtime(path, language: str) -> tuple:
+    """(device_plan, the language's runtime: opencl or cuda): lamina's own modules when this one
+    is lamina's, else the files beside this one, loaded by path under private names."""
+    names = ("device_plan", DEVICE_RUNTIMES[language][0])
+    if __name__.startswith("lamina."):
+        package = __name__.rpartition(".")[0]
+        return tuple(importlib.import_module(f"{package}.{n}") for n in names)
+    folder = Path(__file__).resolve().parent
+    missing = [f"{n}.py" for n in names if not (folder / f"{n}.py").is_file()]
+    if missing:
+        raise _fail(path, f"running it on {NEEDS[language]} needs {' and '.join(missing)} beside "
+                    f"{Path(__file__).name} (in {folder})", f"copy them from lamina/runtime/ into {folder}")
+    with _RUNTIME_LOCK:
+        return tuple(_load_by_path(folder / f"{n}.py") for n in names)
+
+
+def _load_by_path(file: Path):
+    """The module in `file` as `_lamina_<its stem>`: the name opencl.py and cuda.py load
+    device_plan.py under when they are files themselves, so the process holds one copy."""
+    name = f"_lamina_{file.stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up here
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
+
+
+def _open_device(path, runtime, language: str):
+    """The device a GPU package runs on; without one, a PackageError of one line saying what
+    is needed ("m.tar needs an NVIDIA GPU: no CUDA driver (libcuda.so.1) found")."""
+    _, device_class, _, error_class = DEVICE_RUNTIMES[language]
+    try:
+        return getattr(runtime, device_class).get()
+    except getattr(runtime, error_class) as e:
+        needs = NEEDS[language]
+        raise PackageError(f"{path} needs {needs}: {_message(e).removeprefix(f'this needs {needs}: ')}") from None
+
+
+def _device_plan(device_plan, kernel: dict):
+    """A kernel's DevicePlan (runtime/device_plan.py) from its checked JSON and code."""
+    plan = device_plan.DevicePlan.from_json({k: v for k, v in kernel.items() if k not in ("binary", "params")})
+    plan.binary = kernel["binary"]
+    return plan
+
+
+def _message(e: BaseException) -> str:
+    """A device runtime error's own sentence: a LaminaError's message (its str() is rendered,
+    "error: ..." and a hint), else the first line of its text."""
+    message = getattr(e, "message", None)
+    return message.strip().splitlines()[0] if isinstance(message, str) and message.strip() else _first_line(e)
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else e.__class__.__name__
@@ -683,7 +956,7 @@ def inspect_package(path) -> tuple[dict, dict]:
     package built for another device too."""
     package = PackageFile(path)
     try:
-        _Plan(path, package.plan, package.weights.size, {n for n in package.members if n.startswith("kernels/")})
+        _Plan(path, package.plan, package.weights.size, _kernel_data(package), package.manifest.get("target"))
         return package.manifest, package.plan
     finally:
         package.close()
@@ -746,8 +1019,9 @@ def main(argv: list[str] | None = None) -> int:
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1
+    runs_on = f"on {model.device_name}" if model.device_name else f"TVM_NUM_THREADS={model.threads}"
     print(f"loaded {args.package}: {model.num_kernels} kernels for {model.target_name} in "
-          f"{model.load_seconds:.3f} s, TVM_NUM_THREADS={model.threads}")
+          f"{model.load_seconds:.3f} s, {runs_on}")
     for name, out in zip(model.output_names, outputs):
         with np.errstate(all="ignore"):
             summary = (f"mean {out.mean():.6g} std {out.std():.6g} min {out.min():.6g} max {out.max():.6g}"
