@@ -602,7 +602,8 @@ def _run_package(args) -> int:
                               hint="give --input NAME=FILE.npy or --fill random")
     outputs = model(*inputs)
     print(f"loaded package {args.model} ({model.target_name}, {model.num_kernels} kernels) in "
-          f"{model.load_seconds:.2f} s, TVM_NUM_THREADS={model.threads}")
+          f"{model.load_seconds:.2f} s, "
+          + (f"on {model.device_name}" if getattr(model, "device_name", None) else f"TVM_NUM_THREADS={model.threads}"))
     _print_outputs(model.output_names, outputs)
     return 0
 
