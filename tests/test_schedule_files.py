@@ -137,13 +137,13 @@ def test_output_suffix_targets_and_unknown_target(zoo, tmp_path):
     assert not (tmp_path / "m.txt").exists()
     listing = cli("targets")
     assert listing.returncode == 0
-    for name in ("llvm", "aarch64-android", "cuda", "opencl", "opencl-adreno"):
+    for name in ("llvm", "aarch64-android", "cuda", "opencl", "cuda-on-opencl", "opencl-adreno"):
         assert name in listing.stdout
     assert "threads/block 256" in listing.stdout
     bad = cli("compile", model, "--target", "tpu")
     assert bad.returncode == 1
     assert bad.stderr.splitlines()[0] == ("error: unknown target 'tpu'; known targets: llvm, aarch64-android, "
-                                          "cuda, opencl, opencl-adreno")
+                                          "cuda, opencl, cuda-on-opencl, opencl-adreno")
     with pytest.raises(lamina.LaminaError, match="known targets"):
         targets.get("tpu")
 
