@@ -175,11 +175,17 @@ def _shared_bytes(stmt) -> int:
         nonlocal total
         kind = type(s).__name__
         if kind == "AllocBuffer" and str(s.buffer.scope()).startswith("shared"):
-            total += int(np.prod([int(d) for d in s.buffer.shape], dtype=np.int64)) * np.dtype(str(s.buffer.dtype)).itemsize
+            total += int(np.prod([int(d) for d in s.buffer.shape], dtype=np.int64)) * _dtype_bytes(s.buffer.dtype)
         for child in _children(s):
             visit(child)
     visit(stmt)
     return total
+
+
+def _dtype_bytes(dtype) -> int:
+    """Bytes of one element of a TVM dtype, vector types too ("float32x4": 16)."""
+    base, _, lanes = str(dtype).partition("x")
+    return np.dtype(base).itemsize * (int(lanes) if lanes else 1)
 
 
 def _children(s):

@@ -6,7 +6,8 @@ target family over shared helpers, and the verifier that checks any schedule pro
     cpu.py       the default, matmul/gemm and conv2d generators, and `cpu_schedule` to pick one
     nchwc.py     conv2d in NCHW{c}c
     reduce.py    rows reduced then used elementwise (softmax)
-    gpu.py       GPU targets: split and bind to blocks and threads
+    gpu.py       GPU targets: picks a generator; the default splits and binds to blocks and threads
+    gpu_tiled.py GPU targets: two-level tiled matmul / conv (shared memory, register tiles), reductions
     verify.py    the schedule verifier and ScheduleError
 
 `default_schedule(kernel, module, target)` is what build.py asks for.
