@@ -33,7 +33,6 @@ from lamina.runtime.device_plan import DevicePlan, Launch
 from lamina.runtime.interpreter import Interpreter
 
 CUDA = targets.get("cuda")
-RESNET = os.path.join(os.path.dirname(__file__), "..", "examples", "models", "resnet18.onnx")
 THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough" or os.environ.get("LAMINA_THOROUGH") == "1"
 RESNET_KINDS = ["nn.fused", "nn.conv2d", "nn.max_pool2d", "nn.global_avg_pool", "nn.gemm", "nn.reshape"]
 
@@ -81,10 +80,10 @@ def plan_of(op, name: str) -> DevicePlan:
 
 
 @pytest.fixture(scope="module")
-def resnet():
-    """resnet18 at -O3: its kernels' ops (as the executor picks them) with their names, and the
-    values of its constants."""
-    module = lamina.load_onnx(RESNET)
+def resnet(zoo):
+    """resnet18 at -O3 (the session's zoo, conftest `zoo`): its kernels' ops (as the executor
+    picks them) with their names, and the values of its constants."""
+    module = lamina.load_onnx(str(zoo / "resnet18.onnx"))
     lamina.run_pipeline(module, pipeline_for(3, ""))
     (fn,) = [op for op in module.walk() if op.name == "func.func"]
     constants = {op.results[0]: np.asarray(op.interpret()) for op in fn.entry if op.has_trait(ConstantLike)}

@@ -21,8 +21,12 @@ from lamina.compiler.errors import LaminaError
 from lamina.lowering import targets
 
 LAMINA = Path(sys.executable).parent / "lamina"
-ROOT = Path(__file__).resolve().parents[1]
-MLP = ROOT / "examples" / "models" / "mlp.onnx"
+
+
+@pytest.fixture(scope="module")
+def mlp(zoo) -> Path:
+    """The zoo's MLP, written for the session (conftest `zoo`: the zoo's .onnx files are not in git)."""
+    return zoo / "mlp.onnx"
 
 CONV = """
 func.func @main(%x: tensor<1x8x10x10xf32>, %w: tensor<16x8x3x3xf32>) -> tensor<1x16x8x8xf32> {
@@ -63,11 +67,11 @@ def one_line_error(proc, *fragments) -> str:
 
 
 @pytest.mark.parametrize("target", ["opencl", "opencl-adreno"])
-def test_compile_returns_the_cpu_callable(target, opencl_device, kernel_dir, monkeypatch):
+def test_compile_returns_the_cpu_callable(mlp, target, opencl_device, kernel_dir, monkeypatch):
     monkeypatch.setenv("LAMINA_CACHE_DIR", str(kernel_dir))
     x = np.random.default_rng(0).standard_normal((1, 784)).astype(np.float32)
-    on_gpu = lamina.compile(str(MLP), target=target)
-    on_cpu = lamina.compile(str(MLP), target="llvm")
+    on_gpu = lamina.compile(str(mlp), target=target)
+    on_cpu = lamina.compile(str(mlp), target="llvm")
     (got,), (want,) = on_gpu(x), on_cpu(x)
     assert isinstance(got, np.ndarray) and got.shape == (1, 10) and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
@@ -78,9 +82,9 @@ def test_compile_returns_the_cpu_callable(target, opencl_device, kernel_dir, mon
     assert on_gpu.device is not None and on_gpu.device.align <= targets.get(target).buffer_align
 
 
-def test_cuda_compiles_without_a_gpu(kernel_dir, monkeypatch):
+def test_cuda_compiles_without_a_gpu(mlp, kernel_dir, monkeypatch):
     monkeypatch.setenv("LAMINA_CACHE_DIR", str(kernel_dir))
-    model = lamina.compile(str(MLP), target="cuda")
+    model = lamina.compile(str(mlp), target="cuda")
     sources = [k.kernel.plan.source for k in model.kernels]
     assert sources and all('extern "C" __global__' in s for s in sources)
     assert all("threadIdx." in s for s in sources)  # (blockIdx.x of extent 1 is simplified away)
@@ -142,10 +146,10 @@ sched.schedule @conv2d attributes {target = "opencl"} {
 # -- the command line -----------------------------------------------------------------------------
 
 
-def test_emit_source_writes_device_code_and_schedules(cli, tmp_path):
+def test_emit_source_writes_device_code_and_schedules(mlp, cli, tmp_path):
     for target, suffix, marker in (("opencl", ".cl", "__kernel void"), ("cuda", ".cu", '__global__ void')):
         out = tmp_path / target
-        proc = cli("compile", MLP, "--target", target, "--emit-source", out)
+        proc = cli("compile", mlp, "--target", target, "--emit-source", out)
         assert proc.returncode == 0, proc.stderr
         sources = sorted(out.glob(f"*{suffix}"))
         schedules = sorted(out.glob("*.mlir"))
@@ -155,24 +159,24 @@ def test_emit_source_writes_device_code_and_schedules(cli, tmp_path):
         assert "wrote 4 kernels' device code and schedules" in proc.stdout
 
 
-def test_emit_source_never_overwrites_an_edited_file(cli, tmp_path):
+def test_emit_source_never_overwrites_an_edited_file(mlp, cli, tmp_path):
     out = tmp_path / "src"
-    assert cli("compile", MLP, "--target", "opencl", "--emit-source", out).returncode == 0
+    assert cli("compile", mlp, "--target", "opencl", "--emit-source", out).returncode == 0
     edited = sorted(out.glob("*.cl"))[0]
     edited.write_text("// mine\n")
-    one_line_error(cli("compile", MLP, "--target", "opencl", "--emit-source", out), "differs")
+    one_line_error(cli("compile", mlp, "--target", "opencl", "--emit-source", out), "differs")
     assert edited.read_text() == "// mine\n"
 
 
-def test_emit_source_needs_a_gpu_target(cli, tmp_path):
-    one_line_error(cli("compile", MLP, "--emit-source", tmp_path / "s"), "not a GPU target")
+def test_emit_source_needs_a_gpu_target(mlp, cli, tmp_path):
+    one_line_error(cli("compile", mlp, "--emit-source", tmp_path / "s"), "not a GPU target")
 
 
-def test_cuda_arch(cli, tmp_path):
-    proc = cli("compile", MLP, "--target", "cuda", "--arch", "sm_80", "--emit-source", tmp_path / "s")
+def test_cuda_arch(mlp, cli, tmp_path):
+    proc = cli("compile", mlp, "--target", "cuda", "--arch", "sm_80", "--emit-source", tmp_path / "s")
     assert proc.returncode == 0, proc.stderr
-    one_line_error(cli("compile", MLP, "--target", "cuda", "--arch", "sm_60"), "sm_60")
-    one_line_error(cli("compile", MLP, "--arch", "sm_80"), "target 'llvm' has no GPU architecture")
+    one_line_error(cli("compile", mlp, "--target", "cuda", "--arch", "sm_60"), "sm_60")
+    one_line_error(cli("compile", mlp, "--arch", "sm_80"), "target 'llvm' has no GPU architecture")
     assert targets.get("cuda", arch="sm_80").tvm == {"kind": "cuda", "arch": "sm_80"}
 
 
@@ -184,29 +188,29 @@ def test_targets_say_where_gpu_targets_run(cli, opencl_device):
     assert "compiler: " in cuda and ("runs here" in cuda or "does not run here" in cuda)
 
 
-def test_no_opencl_device_is_one_line_error(cli, tmp_path):
+def test_no_opencl_device_is_one_line_error(mlp, cli, tmp_path):
     """The ICD loader with no vendors (an empty OCL_ICD_VENDORS folder) finds no platform."""
     empty = tmp_path / "no-vendors"
     empty.mkdir()
-    proc = cli("run", MLP, "--target", "opencl", "--fill", "random", extra_env={"OCL_ICD_VENDORS": str(empty)})
+    proc = cli("run", mlp, "--target", "opencl", "--fill", "random", extra_env={"OCL_ICD_VENDORS": str(empty)})
     one_line_error(proc, "OpenCL")
 
 
-def test_opencl_run_checks_against_onnxruntime(cli, opencl_device):
-    proc = cli("run", MLP, "--target", "opencl-adreno", "--fill", "random", "--check", "onnxruntime")
+def test_opencl_run_checks_against_onnxruntime(mlp, cli, opencl_device):
+    proc = cli("run", mlp, "--target", "opencl-adreno", "--fill", "random", "--check", "onnxruntime")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("compiled @main at -O3 for opencl-adreno:")
     assert f"on {opencl_device.name}" in proc.stdout.splitlines()[0]
     assert proc.stdout.rstrip().endswith(" ok")
 
 
-def test_tvm_dlight_peer_schedules(opencl_device, kernel_dir, monkeypatch):
+def test_tvm_dlight_peer_schedules(mlp, opencl_device, kernel_dir, monkeypatch):
     """The peer lamina's GPU schedules are measured against: the same kernels scheduled by TVM's
     s_tir.dlight rules, run by the same runtime, give the same numbers."""
     from lamina.runtime.executor import compile as compile_module
 
     monkeypatch.setenv("LAMINA_CACHE_DIR", str(kernel_dir))
-    module = lamina.load(str(MLP))
+    module = lamina.load(str(mlp))
     peer = compile_module(module, "opencl", peer_schedules="tvm-dlight")
     ours = compile_module(module, "opencl")
     assert {k.generator for k in peer.kernels} == {"tvm-dlight"}
