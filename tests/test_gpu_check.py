@@ -159,7 +159,11 @@ def _rebuilt_members(out: Path, name: str, work: Path) -> list[str]:
 
 def test_prepare_for_cuda_fits_the_device_tool(tmp_path, zoo, kernel_dir):
     """The default set (resnet18, mobilenetv2, mlp, glue, the six kernel checks) with dlight
-    peers, for cuda: ~70 s of NVRTC on two cores with a cold kernel cache."""
+    peers, for cuda: ~70 s of NVRTC on two cores with a cold kernel cache, so only with
+    LAMINA_THOROUGH=1 (CI's budget; tests/test_package_gpu.py checks the CUDA ResNet-18 package's
+    size on every run, and `prepare` prints the folder's size where it matters, before a GPU run)."""
+    if not os.environ.get("LAMINA_THOROUGH"):
+        pytest.skip("the cuda prepare of the default set (~70 s): LAMINA_THOROUGH=1")
     _cuda_compiler_or_skip()
     out = tmp_path / "cuda"
     stdout = _prepare(out, zoo, kernel_dir, "cuda", ["resnet18", "mobilenetv2", "mlp", "glue"])
