@@ -59,14 +59,20 @@ class DeviceKernel:
         """One call with numpy arrays (inputs as the op takes them: a constant operand is packed
         here when the kernel reads it packed); numpy outputs."""
         device = device_for(self.plan.language)
+        buffers = self._buffers(device, inputs, output_shapes, output_dtypes)
+        self.launcher(device).launch(buffers)
+        outs = buffers[len(inputs):]
+        return [device.read(b, tuple(s), d) for b, s, d in zip(outs, output_shapes, output_dtypes)]
+
+    def _buffers(self, device, inputs, output_shapes, output_dtypes) -> list:
+        """Device buffers for one call: the inputs uploaded (constant operands packed as the
+        kernel reads them), then empty outputs."""
         buffers = []
         for i, a in enumerate(inputs):
             pack = self.constant.get(i)
             buffers.append(device.upload(pack(np.asarray(a)) if pack is not None else np.asarray(a)))
-        outs = [device.buffer(max(int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize, 1))
-                for s, d in zip(output_shapes, output_dtypes)]
-        self.launcher(device).launch(buffers + outs)
-        return [device.read(b, tuple(s), d) for b, s, d in zip(outs, output_shapes, output_dtypes)]
+        return buffers + [device.buffer(max(int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize, 1))
+                          for s, d in zip(output_shapes, output_dtypes)]
 
 
     def time(self, inputs, output_shapes, output_dtypes, number: int = 10, repeat: int = 3) -> float:
@@ -76,12 +82,7 @@ class DeviceKernel:
         import time
 
         device = device_for(self.plan.language)
-        buffers = []
-        for i, a in enumerate(inputs):
-            pack = self.constant.get(i)
-            buffers.append(device.upload(pack(np.asarray(a)) if pack is not None else np.asarray(a)))
-        buffers += [device.buffer(max(int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize, 1))
-                    for s, d in zip(output_shapes, output_dtypes)]
+        buffers = self._buffers(device, inputs, output_shapes, output_dtypes)
         launcher = self.launcher(device)
         launcher.launch(buffers)
         device.finish()
@@ -163,14 +164,7 @@ def bind_device(model, buffer_of: dict) -> None:
         buffers += [slots[r].buffer for r in op.results]
         model._calls.append((_step(kernel.launcher(device), buffers), None))
         model._call_ops.append(op)
-    model._outputs = []
-    for v in model.returns:
-        if v in buffer_of:
-            model._outputs.append(("slot", slots[v]))
-        elif v in model.constants:
-            model._outputs.append(("constant", model.constants[v]))
-        else:
-            model._outputs.append(("input", model.params.index(v)))
+    model._outputs = model._output_sources(slots)
 
 
 def _step(launcher, buffers):

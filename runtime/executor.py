@@ -229,15 +229,20 @@ class CompiledModel:
         for concat in copies.get(len(self.steps), ()):
             self._calls.append((self._copy_step(concat, slots), None))
             self._call_ops.append(concat)
-        # where each output comes from: an arena buffer, an input, or a constant
-        self._outputs = []
+        self._outputs = self._output_sources(slots)
+
+    def _output_sources(self, slots: dict) -> list:
+        """Where each output comes from: a slot (an arena buffer, on the CPU or a device), an
+        input, or a constant."""
+        out = []
         for v in self.returns:
-            if v in buffer_of:
-                self._outputs.append(("slot", slots[v]))
+            if v in slots and v not in self.params:
+                out.append(("slot", slots[v]))
             elif v in self.constants:
-                self._outputs.append(("constant", self.constants[v]))
+                out.append(("constant", self.constants[v]))
             else:
-                self._outputs.append(("input", self.params.index(v)))
+                out.append(("input", self.params.index(v)))
+        return out
 
     def _ready(self) -> None:
         """Bind a GPU target's model to its device, once (see __init__)."""

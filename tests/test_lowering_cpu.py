@@ -384,16 +384,21 @@ def test_lowering_matches_interpret(name):
     @settings(max_examples=EXAMPLES, deadline=None)
     @given(st.data())
     def check(data):
-        operands, props = CASES[name](data.draw, name)
-        op = make_op(name, operands, props)
-        expected = op.interpret(*operands)
-        expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
-        kernel = build_op(op, TARGET, threads=2).kernel
-        got = kernel.run(operands, [tuple(r.type.shape) for r in op.results],
-                         [r.type.element_type.numpy_dtype for r in op.results])
-        for g, e in zip(got, expected):
-            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+        check_case(data.draw, name, TARGET)
     check()
+
+
+def check_case(draw, name, target):
+    """One drawn case of op `name`, built for `target` and run: equal to `interpret`."""
+    operands, props = CASES[name](draw, name)
+    op = make_op(name, operands, props)
+    expected = op.interpret(*operands)
+    expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+    kernel = build_op(op, target).kernel
+    got = kernel.run(operands, [tuple(r.type.shape) for r in op.results],
+                     [r.type.element_type.numpy_dtype for r in op.results])
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
 
 
 def test_every_lowered_op_has_a_case():

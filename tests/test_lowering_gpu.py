@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lamina.lowering import targets
-from lamina.lowering.build import build_op
 from lamina.lowering.te import COMPUTES
-from test_lowering_cpu import CASES, make_op
+from test_lowering_cpu import CASES, check_case
 
 EXAMPLES = 3 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 100
 TARGET = targets.get("opencl-adreno")
@@ -36,13 +34,5 @@ def test_gpu_lowering_matches_interpret(name, opencl_device):
     @settings(max_examples=EXAMPLES, deadline=None)
     @given(st.data())
     def check(data):
-        operands, props = CASES[name](data.draw, name)
-        op = make_op(name, operands, props)
-        expected = op.interpret(*operands)
-        expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
-        kernel = build_op(op, TARGET).kernel
-        got = kernel.run(operands, [tuple(r.type.shape) for r in op.results],
-                         [r.type.element_type.numpy_dtype for r in op.results])
-        for g, e in zip(got, expected):
-            np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)
+        check_case(data.draw, name, TARGET)
     check()
