@@ -45,6 +45,13 @@ class FuncOp(Op):
         return self.function_type.type
 
     @property
+    def checked_type(self) -> FunctionType | None:
+        """The function type, or None where the op's own declaration is broken: the ops inside
+        are checked against it, and a broken parent is reported once, as itself."""
+        attr = self.function_type
+        return attr.type if attr is not None and isinstance(attr.type, FunctionType) else None
+
+    @property
     def is_declaration(self) -> bool:
         return not self.body.blocks
 
@@ -110,9 +117,10 @@ class ReturnOp(Op):
 
     def verify(self):
         fn = self.parent_op
-        if isinstance(fn, FuncOp) and tuple(self.operand_types) != fn.type.results:
+        fn_type = fn.checked_type if isinstance(fn, FuncOp) else None
+        if fn_type is not None and tuple(self.operand_types) != fn_type.results:
             got = ", ".join(map(str, self.operand_types)) or "nothing"
-            want = ", ".join(map(str, fn.type.results)) or "nothing"
+            want = ", ".join(map(str, fn_type.results)) or "nothing"
             return f"returns {got} but the enclosing function @{fn.sym_name.value} returns {want}"
 
     def print_custom(self, p):
@@ -146,8 +154,8 @@ class CallOp(Op):
         target = SymbolTable.lookup_from(self, self.callee)
         if target is None:
             return f"calls @{self.callee.root}, which is not defined in the enclosing module"
-        if isinstance(target, FuncOp):
-            want = target.type
+        want = target.checked_type if isinstance(target, FuncOp) else None
+        if want is not None:
             got = FunctionType(self.operand_types, self.result_types)
             if got != want:
                 return f"has type {got} but @{self.callee.root} has type {want}"

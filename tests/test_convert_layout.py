@@ -348,10 +348,15 @@ def test_pass_keeps_meaning_of_image_graphs(pipeline, c):
 
 
 def conversion_counts(pipeline: str, graphs, examples: int) -> Counter:
-    """How many of `examples` graphs the pass converts at least one op of, and its statistics."""
+    """How many of `examples` graphs the pass converts at least one op of, and its statistics.
+
+    The graphs are drawn derandomized: the share is a property of the generator and the pass,
+    so it must not move from run to run (unseeded, it once came out at 33% against the usual
+    60-80%, failing CI on a draw)."""
     tally = Counter()
 
-    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
     @given(graphs)
     def run(module):
         (p,) = parse_pipeline(pipeline)

@@ -186,3 +186,17 @@ def test_op_that_breaks_its_declaration_prints_generic():
     printed = print_ir(parse(text))
     assert '"func.func"() <{function_type = (f32) -> f32, sym_name = f32}> ({' in printed
     assert "func.return %x : f32" in printed  # its body's ops still print pretty
+
+
+@pytest.mark.parametrize("inside", ['"func.return"(%x) : (f32) -> ()',
+                                    '%r = "func.call"(%x) <{callee = @f}> : (f32) -> f32\n'
+                                    '  "func.return"(%r) : (f32) -> ()'])
+def test_ops_inside_a_function_without_its_type_print(inside):
+    """Found by the character fuzzer: with --allow-unregistered, `unction_type` parses as an
+    unknown property and leaves func.func without its type. The return and the call inside are
+    checked against that type: a missing one is the parent's problem, reported once, as its own."""
+    text = ('"func.func"() <{unction_type = (f32) -> f32, sym_name = "f"}> ({\n'
+            f'^bb0(%x: f32):\n  {inside}\n}}) : () -> ()\n')
+    printed = print_ir(parse(text, allow_unregistered=True))
+    assert '"func.func"() <{sym_name = "f", unction_type = (f32) -> f32}> ({' in printed
+    assert "func.return %" in printed  # the body's ops keep their pretty form
