@@ -25,6 +25,8 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 from lamina.runtime.benchmark import zoo_models  # noqa: E402
 
+from budget import in_ci  # noqa: E402
+
 LAMINA = Path(sys.executable).parent / "lamina"
 
 
@@ -81,8 +83,10 @@ def compiled_runs(zoo, lamina):
     return get
 
 
-@pytest.mark.parametrize("model,config", [(m, c) for m in MODELS for c in CONFIGS],
-                         ids=[f"{m}-{c}" for m in MODELS for c in CONFIGS])
+RUNS = [(m, c) for m in MODELS for c in CONFIGS if in_ci(m, main_config=c == "O3")]  # tests/budget.py
+
+
+@pytest.mark.parametrize("model,config", RUNS, ids=[f"{m}-{c}" for m, c in RUNS])
 def test_run_matches_onnxruntime(compiled_runs, model, config):
     path, proc = compiled_runs(model, config)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -92,8 +96,8 @@ def test_run_matches_onnxruntime(compiled_runs, model, config):
     assert lines and all(line.endswith(" ok") for line in lines), proc.stdout
 
 
-@pytest.mark.parametrize("model,config", [(m, c) for m in MODELS for c in ("O0", "O3")],
-                         ids=[f"{m}-{c}" for m in MODELS for c in ("O0", "O3")])
+@pytest.mark.parametrize("model,config", [r for r in RUNS if r[1] in ("O0", "O3")],
+                         ids=[f"{m}-{c}" for m, c in RUNS if c in ("O0", "O3")])
 def test_interpret_matches_compiled(compiled_runs, lamina, model, config):
     """The same inputs (--fill random is seeded) give the same outputs, within 1e-4, printed as
     dtype, shape and mean/std/min/max; and the interpreter passes the onnxruntime check too

@@ -30,6 +30,8 @@ from lamina.dialects.nn.norm import BatchNormOp
 from lamina.runtime.interpreter import interpret
 from lamina.testing import check_pass
 
+from budget import THOROUGH
+
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 KERNEL_EXAMPLES = 6 if CI else 100
 
@@ -372,7 +374,7 @@ def conversion_counts(pipeline: str, graphs, examples: int) -> Counter:
 # ---------------------------------------------------------------------------------------------
 # The zoo against onnxruntime, interpreted and compiled
 
-ZOO_MODELS = ["resnet18", "mobilenetv2", "mlp", "transformer_block", "tiny_yolo", "glue"]
+ZOO_MODELS = ["resnet18", "mlp", "transformer_block", "tiny_yolo", "glue"] + ["mobilenetv2"] * THOROUGH  # 80 s
 LAYOUTS = ["convert-layout{to=NHWC}", "convert-layout{to=NCHWc c=8}"]
 
 

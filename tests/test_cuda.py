@@ -33,7 +33,7 @@ from lamina.runtime.device_plan import DevicePlan, Launch
 from lamina.runtime.interpreter import Interpreter
 
 CUDA = targets.get("cuda")
-THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough" or os.environ.get("LAMINA_THOROUGH") == "1"
+from budget import THOROUGH  # noqa: E402
 RESNET_KINDS = ["nn.fused", "nn.conv2d", "nn.max_pool2d", "nn.global_avg_pool", "nn.gemm", "nn.reshape"]
 
 TEXT_OPS = {

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from budget import THOROUGH
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "gpu_check.py"
 SHELL = ROOT / "bench" / "gpu_check.sh"
@@ -162,7 +164,7 @@ def test_prepare_for_cuda_fits_the_device_tool(tmp_path, zoo, kernel_dir):
     peers, for cuda: ~70 s of NVRTC on two cores with a cold kernel cache, so only with
     LAMINA_THOROUGH=1 (CI's budget; tests/test_package_gpu.py checks the CUDA ResNet-18 package's
     size on every run, and `prepare` prints the folder's size where it matters, before a GPU run)."""
-    if not os.environ.get("LAMINA_THOROUGH"):
+    if not THOROUGH:
         pytest.skip("the cuda prepare of the default set (~70 s): LAMINA_THOROUGH=1")
     _cuda_compiler_or_skip()
     out = tmp_path / "cuda"

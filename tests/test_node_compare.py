@@ -2,13 +2,12 @@
 
 Every zoo model agrees node by node and the table lists every node output, in graph order. CI
 runs the cheap models at -O0 and -O3 and the others at -O3 only (at -O0 every op of a big model
-is a kernel of its own to build; `lamina run`'s tests check their outputs at -O0);
-HYPOTHESIS_PROFILE=thorough or LAMINA_THOROUGH=1 runs every model at both. A kernel made wrong on purpose (one op's TE
+is a kernel of its own to build; tests/test_lowering_cpu.py checks each op's kernel alone);
+a thorough run (tests/budget.py) runs every model at both. A kernel made wrong on purpose (one op's TE
 compute, for one node) must be named as the first diverging node, through the CLI with exit 1.
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -25,10 +24,10 @@ from lamina.lowering import tvm_adapter  # noqa: E402
 from lamina.lowering.te import COMPUTES  # noqa: E402
 from lamina.runtime.benchmark import zoo_models  # noqa: E402
 
+from budget import in_ci  # noqa: E402
 
-CHEAP = ["glue", "mlp", "transformer_block", "tiny_yolo"]  # the rest of the zoo: -O3 only in CI
-THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough" or os.environ.get("LAMINA_THOROUGH") == "1"
-ZOO_CASES = [(m, level) for m in zoo_models() for level in (0, 3) if level == 3 or THOROUGH or m in CHEAP]
+
+ZOO_CASES = [(m, level) for m in zoo_models() for level in (0, 3) if in_ci(m, main_config=level == 3)]
 
 
 @pytest.fixture(autouse=True)
