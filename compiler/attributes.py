@@ -245,6 +245,30 @@ def _format_nested(array: np.ndarray, el: Type) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Memref layouts
+
+
+@dataclass(frozen=True)
+class StridedLayoutAttr(Attribute):
+    """`strided<[8, 1], offset: 2>`: the layout of a memref (`types.MemRefType`) whose element
+    (i, j) is `offset + 8*i + 1*j` elements from the start of its buffer; None (printed `?`) is a
+    stride or offset known only at run time. An offset of 0 is not printed, as in MLIR."""
+
+    strides: tuple[int | None, ...]
+    offset: int | None = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "strides", tuple(self.strides))
+
+    def __str__(self) -> str:
+        def num(v):
+            return "?" if v is None else str(v)
+
+        offset = "" if self.offset == 0 else f", offset: {num(self.offset)}"
+        return f"strided<[{', '.join(map(num, self.strides))}]{offset}>"
+
+
+# ---------------------------------------------------------------------------------------------
 # Opaque
 
 

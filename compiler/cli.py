@@ -34,6 +34,11 @@ def _build_parser() -> argparse.ArgumentParser:
                      "Graphviz dot (FILE.dot), or rendered by Graphviz's dot program (FILE.svg, FILE.png; the "
                      ".dot beside it): ops, their result types, fused groups as clusters named by their kernels")
     opt.add_argument("--print-generic", action="store_true", help="print every op in MLIR's generic form")
+    opt.add_argument("--emit", choices=["mlir", "llvm", "asm"], default="mlir",
+                     help="what to print after the passes: the IR (default), or for loop IR (func, scf, memref, "
+                          "arith, math) its LLVM IR or this CPU's assembly (lowering/llvm)")
+    opt.add_argument("--llvm-opt", type=int, choices=range(4), default=2, metavar="N",
+                     help="LLVM's optimization level 0-3 for --emit llvm and --emit asm (default 2)")
     opt.add_argument("--allow-unregistered", "--allow-unregistered-dialect", action="store_true",
                      help="accept ops, types and attributes of dialects lamina does not know")
     opt.add_argument("--split-input-file", action="store_true",
@@ -395,6 +400,10 @@ def _opt_one(text: str, filename: str, manager, args):
     module = parse(text, filename, allow_unregistered=args.allow_unregistered)
     verify(module)
     manager.run(module)
+    if args.emit != "mlir":
+        from lamina.lowering.llvm import emit_asm, emit_llvm
+
+        return (emit_llvm if args.emit == "llvm" else emit_asm)(module, args.llvm_opt), module
     options = dict(generic=args.print_generic, print_locations=args.print_locations,
                    elide_threshold=args.elide_large_constants)
     out = print_ir(module, **options)

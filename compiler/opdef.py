@@ -30,7 +30,7 @@ from typing import Any, Callable, ClassVar
 
 from .attributes import Attribute
 from .ir import Operation, Value
-from .types import Type
+from .types import Type, i32
 
 # ---------------------------------------------------------------------------------------------
 # Constraints: a predicate on a type plus the words to say what was expected.
@@ -115,13 +115,19 @@ class Attr(_Field):
     """An inherent attribute of kind `kind` (an Attribute class or a tuple of them).
 
     Absent and not optional is a verifier error; `default` is what `op.<name>` returns when the
-    attribute is absent (the default is not printed)."""
+    attribute is absent (the default is not printed). `prop_name` is the property's name when it
+    cannot be the field's (memref.get_global's `name`, which every op class already has)."""
 
-    def __init__(self, kind=Attribute, default: Any = _REQUIRED, optional: bool = False, doc: str = ""):
+    def __init__(self, kind=Attribute, default: Any = _REQUIRED, optional: bool = False, doc: str = "",
+                 prop_name: str | None = None):
         super().__init__(doc)
         self.kind = kind
         self.default = default
         self.optional = optional or default is not _REQUIRED
+        self.prop_name = prop_name
+
+    def __set_name__(self, owner, name):
+        self.name = self.prop_name or name
 
     def __get__(self, op, owner=None):
         if op is None:
@@ -137,7 +143,32 @@ class Attr(_Field):
             op.properties[self.name] = value
 
 
+def operand_segments(op: Operation) -> list[list[Value]]:
+    """The operands split by the `operandSegmentSizes` property (MLIR's AttrSizedOperandSegments),
+    for ops with several variadic groups: memref.alloc's `array<i32: 1, 0>` is one dynamic size
+    and no symbol operand. Ops declare them as one VarOperand and name the groups themselves."""
+    sizes = op.properties["operandSegmentSizes"].values
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(list(op.operands[start:start + size]))
+        start += size
+    return groups
+
+
+def check_segments(op: Operation, names: tuple[str, ...]) -> str | None:
+    """A problem with `operandSegmentSizes` (one size per name, summing to the operand count)."""
+    sizes = op.properties["operandSegmentSizes"]
+    if getattr(sizes, "element_type", None) != i32 or len(sizes.values) != len(names):
+        return (f"operandSegmentSizes must be array<i32: ...> with {len(names)} sizes "
+                f"({', '.join(names)}), not {sizes}")
+    if any(v < 0 for v in sizes.values) or sum(sizes.values) != len(op.operands):
+        return f"operandSegmentSizes {sizes} does not add up to its {len(op.operands)} operands"
+    return None
+
+
 class RegionDef(_Field):
+    variadic = False
+
     def __init__(self, single_block: bool = True, doc: str = ""):
         super().__init__(doc)
         self.single_block = single_block
@@ -146,6 +177,17 @@ class RegionDef(_Field):
         if op is None:
             return self
         return op.regions[op._region_defs.index(self)]
+
+
+class VarRegionDef(RegionDef):
+    """Any number of regions (scf.reduce: one per reduction), the op's last region field."""
+
+    variadic = True
+
+    def __get__(self, op, owner=None):
+        if op is None:
+            return self
+        return op.regions[op._region_defs.index(self):]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,6 +203,77 @@ class Trait:
 
 class Pure(Trait):
     """No side effects: unused results mean the op can go (dce), equal ops can merge (cse)."""
+
+
+class MemoryEffect(Trait):
+    """Base of the memory-effect traits (MLIR's MemoryEffects): what an op does to memory.
+
+    An op with none of them, that is neither Pure nor RecursiveMemoryEffects, may do anything
+    (a call, an unregistered op): passes must then assume the worst. See `memory_effects`."""
+
+
+class MemRead(MemoryEffect):
+    """Reads memory (memref.load): may be dropped when unused, but not moved across a write."""
+
+
+class MemWrite(MemoryEffect):
+    """Writes memory (memref.store, memref.copy): never dropped, and it ends what cse knows of
+    earlier reads."""
+
+
+class MemAlloc(MemoryEffect):
+    """Allocates the buffer it returns (memref.alloc): an unused one may be dropped, but two are
+    never merged (each is new memory)."""
+
+
+class MemFree(MemoryEffect):
+    """Frees a buffer (memref.dealloc): never dropped or moved."""
+
+
+class RecursiveMemoryEffects(Trait):
+    """The op's effects are those of the ops in its regions (scf.for, scf.if): a loop that only
+    reads is as removable as a load, a loop that stores is not."""
+
+
+def memory_effects(op: Operation) -> frozenset[type[MemoryEffect]] | None:
+    """The kinds of memory effects of `op` and of the ops nested in it where it says they count
+    (RecursiveMemoryEffects); None when unknown (an op that says nothing may do anything).
+
+        memory_effects(memref.load)                    -> {MemRead}
+        memory_effects(scf.for with a store inside)    -> {MemWrite, ...}
+        memory_effects(arith.addf)                     -> {}
+        memory_effects(func.call)                      -> None
+    """
+    own = {t for t in op.traits if isinstance(t, MemoryEffect)}
+    recursive = op.has_trait(RecursiveMemoryEffects)
+    if not (own or recursive or op.has_trait(Pure) or op.has_trait(ConstantLike)):
+        return None
+    effects = {type(t) for t in own}
+    if recursive:
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block:
+                    inner_effects = memory_effects(inner)
+                    if inner_effects is None:
+                        return None
+                    effects |= inner_effects
+    return frozenset(effects)
+
+
+def is_trivially_dead(op: Operation) -> bool:
+    """Can `op` go because nothing reads its results? Yes when it is not a terminator, no result
+    is used, and it at most reads memory or allocates what it returns (MLIR's
+    wouldOpBeTriviallyDead): a pure op, an unused load or alloc, a loop that only reads. An op
+    with regions goes only when it declares RecursiveMemoryEffects (its regions were looked at);
+    an op with neither results nor regions is kept (it exists for what it does)."""
+    if op.has_trait(Terminator) or any(r.uses for r in op.results):
+        return False
+    if op.regions and not op.has_trait(RecursiveMemoryEffects):
+        return False
+    if not op.results and not op.regions:
+        return False
+    effects = memory_effects(op)
+    return effects is not None and effects <= {MemRead, MemAlloc}
 
 
 class Elementwise(Trait):
@@ -357,6 +470,9 @@ DIALECT_MODULES = {
     "arith": "lamina.dialects.arith",
     "nn": "lamina.dialects.nn",
     "sched": "lamina.dialects.sched",
+    "memref": "lamina.dialects.memref",
+    "scf": "lamina.dialects.scf",
+    "math": "lamina.dialects.math",
 }
 
 

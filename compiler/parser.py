@@ -27,13 +27,13 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 
 from .attributes import (ArrayAttr, Attribute, BoolAttr, DenseArrayAttr, DenseElementsAttr,
                          DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr, StringAttr,
-                         SymbolRefAttr, TypeAttr, UnitAttr)
+                         StridedLayoutAttr, SymbolRefAttr, TypeAttr, UnitAttr)
 from .errors import ParseError, SourcePos
 from .ir import Block, Operation, Region, Value
 from .location import FileLineColLoc, FusedLoc, NameLoc, UnknownLoc
 from .opdef import IsolatedFromAbove, get_dialect, known_dialects, lookup_op
-from .types import (FloatType, FunctionType, IndexType, IntegerType, NoneType, OpaqueType,
-                    RankedTensorType, Type, f64, i64)
+from .types import (FloatType, FunctionType, IndexType, IntegerType, MemRefType, NoneType,
+                    OpaqueType, RankedTensorType, Type, f64, i64)
 
 # ---------------------------------------------------------------------------------------------
 # Syntax records (step 1's output)
@@ -57,12 +57,16 @@ class _FormSyntax:
     keyword: str | None = None
     symbol: str | None = None
     operands: list[_Name] | None = None
+    subscript: list[_Name] | None = None  # `%m[%i, %j]`: the values in brackets
     paren: list | None = None  # items: ("use", _Name) | ("def", _Name, Type, loc) | ("type", Type)
     attribute: object | None = None  # an Attribute or a _RawLiteral awaiting its type
     arrow_types: list[Type] | None = None
     attr_dict: dict | None = None
     types: list[Type] | FunctionType | None = None
+    cast_types: tuple[Type, Type] | None = None  # `: index to i32`
     region: "_RegionSyntax | None" = None
+    else_region: "_RegionSyntax | None" = None  # `{ ... } else { ... }` (scf.if)
+    for_head: dict | None = None  # scf.for's own pieces (see `for_op` in mlir.lark)
     result_count: int = 0  # how many results the op's `%a, %b:2 =` names (set before from_custom)
 
 
@@ -273,12 +277,33 @@ class _ToSyntax(Transformer):
         return list(c)
 
     def custom_op(self, c):
-        name_tok, keyword, symbol, operands, paren, attribute, arrow, attrs, types, region = c
+        name_tok, keyword, symbol, operands, subscript, paren, attribute, arrow, attrs, types, region, \
+            else_region = c
         op_name = "builtin.module" if name_tok.type == "MODULE" else str(name_tok)  # (a BARE_ID
         # name is resolved against the default dialect when the IR is built)
-        form = _FormSyntax(op_name, name_tok, keyword, symbol, operands, paren, attribute, arrow,
-                           attrs, types, region)
+        cast_types = types if isinstance(types, tuple) else None
+        form = _FormSyntax(op_name, name_tok, keyword, symbol, operands, subscript, paren, attribute,
+                           arrow, attrs, None if cast_types else types, cast_types, region, else_region)
         return _OpSyntax(token=name_tok, results=[], op_name=op_name, form=form)
+
+    def for_op(self, c):
+        head, lb, _, ub, step, iter_args, arrow, iv_type, region = c
+        iv = re.match(r"scf\.for\s+(%[\w$.\-]+)", str(head)).group(1)
+        form = _FormSyntax("scf.for", head, operands=[_value_name(t) for t in (lb, ub, step)],
+                           arrow_types=arrow, region=region, for_head={
+                               "iv": _value_name(Token.new_borrow_pos("VALUE_ID", iv, head)),
+                               "iv_type": iv_type, "iter_args": iter_args or []})
+        return _OpSyntax(token=head, results=[], op_name="scf.for", form=form)
+
+    def for_iter_args(self, c):
+        names = [_value_name(t) for t in c]
+        return list(zip(names[0::2], names[1::2]))  # (the block argument, its initial value)
+
+    def c_subscript(self, c):
+        return [_value_name(t) for t in c]
+
+    def c_else(self, c):
+        return c[1]
 
     def c_keyword(self, c):
         return str(c[0])
@@ -315,6 +340,8 @@ class _ToSyntax(Transformer):
     def c_types(self, c):
         if len(c) == 1 and isinstance(c[0], FunctionType):
             return c[0]
+        if len(c) == 3 and isinstance(c[1], Token) and c[1].type == "TO":
+            return (c[0], c[2])  # `: index to i32`, a cast's source and result types
         return list(c)
 
     def region(self, c):
@@ -365,6 +392,20 @@ class _ToSyntax(Transformer):
         _, dims, element, encoding = c
         shape = [] if dims is None else [None if d == "?" else int(d) for d in str(dims).split("x")[:-1]]
         return RankedTensorType(tuple(shape), element, encoding)
+
+    def memref_type(self, c):
+        tok, dims, element, first, second = c
+        shape = [] if dims is None else [None if d == "?" else int(d) for d in str(dims).split("x")[:-1]]
+        first, second = (None if a is None else self._default_typed(a) for a in (first, second))
+        if second is not None and not isinstance(first, StridedLayoutAttr):
+            raise _SyntaxError(f"a memref's layout must be strided<[...]>, not {first}", tok,
+                               "write memref<shape x type, strided<[...]>, memory space>")
+        layout = first if isinstance(first, StridedLayoutAttr) else None
+        memory_space = second if layout is not None else first
+        if layout is not None and len(layout.strides) != len(shape):
+            raise _SyntaxError(f"the layout {layout} has {len(layout.strides)} strides but the memref "
+                               f"has rank {len(shape)}", tok, "give one stride per dimension")
+        return MemRefType(tuple(shape), element, layout, memory_space)
 
     def opaque_type(self, c):
         tok = c[0]
@@ -457,6 +498,18 @@ class _ToSyntax(Transformer):
             raise _SyntaxError(f"unknown attribute {tok}", tok,
                                "attributes of unregistered dialects need --allow-unregistered")
         return OpaqueAttr(m.group(1), m.group(2) or "", m.group(3), type)
+
+    def strided_layout(self, c):
+        _, *strides, offset = c  # (lark gives None for a missing stride list or offset)
+        strides = [s[1] for s in strides if s is not None]
+        return StridedLayoutAttr(tuple(strides), 0 if offset is None else offset[1])
+
+    def stride(self, c):
+        return ("stride", int(c[0]) if c else None)  # `?` (a filtered-out token) is dynamic
+
+    def affine_map(self, c):
+        raise _SyntaxError("affine-map layouts are not supported", c[0],
+                           "write the layout as strided<[strides...], offset: N>")
 
     def typed_opaque_attr(self, c):
         """`#smt.bv<1> : !smt.bv<32>`: MLIR's trailing type after an extended attribute."""
@@ -861,9 +914,10 @@ class _IRBuilder:
     def expect_form(self, form: _FormSyntax, *allowed: str, required=()) -> None:
         """Reject pieces the op's custom form does not have, and require the ones it needs."""
         words = {"keyword": "a keyword", "symbol": "a @symbol", "operands": "operands",
-                 "paren": "a parenthesised list", "attribute": "an attribute value",
-                 "arrow_types": "'-> types'", "attr_dict": "'attributes {...}'",
-                 "types": "': types'", "region": "a region"}
+                 "subscript": "indices in brackets", "paren": "a parenthesised list",
+                 "attribute": "an attribute value", "arrow_types": "'-> types'",
+                 "attr_dict": "'attributes {...}'", "types": "': types'",
+                 "cast_types": "': type to type'", "region": "a region", "else_region": "an else region"}
         for piece in words:
             present = getattr(form, piece) is not None
             if present and piece not in allowed:

@@ -9,7 +9,11 @@ Custom forms are built from a fixed sequence of optional pieces (`CustomForm`), 
 reads back with the same grammar for every op, so an op gets a pretty form by saying which
 pieces it uses, in both directions, without writing grammar:
 
-    [%r =] op.name [keyword] [@symbol] [%a, %b] [(...)] [attr] [-> types] [attributes {...}] [: types] [{ region }]
+    [%r =] op.name [keyword] [@symbol] [%a, %b][[%i, %j]] [(...)] [attr] [-> types] [attributes {...}]
+                   [: types | : type to type] [{ region }] [else { region }]
+
+scf.for has MLIR's own form, which an op prints through `head`: a row of text, values and types
+right after the name (`scf.for %i = %lb to %ub step %s`), read back by its own grammar rule.
 """
 
 from __future__ import annotations
@@ -36,19 +40,28 @@ class CustomForm:
     `paren` holds the parenthesised group: values (`(%a, %b)`, a call) or bare types (`(f32)`, a
     declaration); `signature` instead puts the entry block's arguments there with their types
     (`(%x: f32)`, a function), and the entry block's label is then not printed. `attribute` prints
-    without its type; `types` prints after `:`.
+    without its type; `types` prints after `:`; `cast_types` as `: index to i32` instead.
+    `subscript` prints right after the operands, in brackets (`%m[%i, %j]`). `head` (text, values
+    and types) prints right after the name; the entry block's arguments are then named in it, so
+    its label is not printed. `elide_terminator` leaves out the terminator of each block of the
+    regions (an `scf.yield` with no operands, which the op's parser adds back).
     """
 
+    head: list | None = None
     keyword: str | None = None
     symbol: str | None = None
     operands: list[Value] | None = None
+    subscript: list[Value] | None = None
     paren: list | None = None
     signature: list[BlockArgument] | None = None
     attribute: Attribute | None = None
     arrow_types: list[Type] | None = None
     attr_dict: dict | None = None
     types: list[Type] | FunctionType | None = None
+    cast_types: tuple[Type, Type] | None = None
     region: Region | None = None
+    else_region: Region | None = None
+    elide_terminator: bool = False
 
 
 @dataclass
@@ -202,12 +215,16 @@ class Printer:
         self._emit(" : " + str(FunctionType(op.operand_types, op.result_types)))
 
     def _print_custom(self, op: Operation, form: CustomForm, indent: int) -> None:
+        for item in form.head or ():
+            self._emit(self.value_name(item) if isinstance(item, Value) else str(item))
         if form.keyword:
             self._emit(" " + form.keyword + ("," if form.operands else ""))
         if form.symbol is not None:
             self._emit(" " + format_symbol(form.symbol))
         if form.operands:
             self._emit(" " + ", ".join(self.value_name(v) for v in form.operands))
+        if form.subscript is not None:
+            self._emit("[" + ", ".join(self.value_name(v) for v in form.subscript) + "]")
         if form.signature is not None:
             self._emit("" if form.symbol is not None else " ")
             self._emit("(" + ", ".join(self._arg_def(a) for a in form.signature) + ")")
@@ -224,12 +241,17 @@ class Printer:
         if form.types is not None:
             types = str(form.types) if isinstance(form.types, FunctionType) else ", ".join(map(str, form.types))
             self._emit(" : " + types)
+        if form.cast_types is not None:
+            self._emit(f" : {form.cast_types[0]} to {form.cast_types[1]}")
         if form.region is not None:
             self._emit(" ")
             # in a custom form the entry label shows only to carry arguments no signature shows
             entry = form.region.blocks[0] if form.region.blocks else None
-            self.region(form.region, indent,
-                        hide_entry_label=form.signature is not None or (entry is not None and not entry.args))
+            self.region(form.region, indent, hide_entry_label=form.signature is not None or form.head is not None
+                        or (entry is not None and not entry.args), elide_terminator=form.elide_terminator)
+        if form.else_region is not None:
+            self._emit(" else ")
+            self.region(form.else_region, indent, hide_entry_label=True, elide_terminator=form.elide_terminator)
 
     def _arg_def(self, arg: BlockArgument) -> str:
         text = f"{self.value_name(arg)}: {arg.type}"
@@ -239,7 +261,8 @@ class Printer:
 
     # -- regions and blocks --------------------------------------------------------------------
 
-    def region(self, region: Region, indent: int, hide_entry_label: bool = False) -> None:
+    def region(self, region: Region, indent: int, hide_entry_label: bool = False,
+               elide_terminator: bool = False) -> None:
         for i, block in enumerate(region.blocks):
             self._block_names[id(block)] = f"^bb{i}"
         self._emit("{\n")
@@ -251,6 +274,8 @@ class Printer:
                     self._emit("(" + ", ".join(self._arg_def(a) for a in block.args) + ")")
                 self._emit(":\n")
             for op in block:
+                if elide_terminator and op is block.last_op:
+                    break
                 self._print_op(op, indent + 2)
                 self._emit("\n")
         self._emit(" " * indent + "}")

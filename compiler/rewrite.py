@@ -49,7 +49,7 @@ from typing import Iterable
 from .attributes import Attribute
 from .errors import PassError
 from .ir import Operation, Value
-from .opdef import ConstantLike, Pure, get_dialect
+from .opdef import ConstantLike, get_dialect, is_trivially_dead
 
 
 class RewritePattern:
@@ -274,11 +274,6 @@ def constant_value(value: Value) -> Attribute | None:
     if owner is not None and owner.has_trait(ConstantLike):
         return owner.properties.get("value")
     return None
-
-
-def is_trivially_dead(op: Operation) -> bool:
-    return (op.has_trait(Pure) or op.has_trait(ConstantLike)) and not op.regions \
-        and all(not r.uses for r in op.results) and bool(op.results)
 
 
 def apply_patterns_greedily(root: Operation, patterns: Iterable[RewritePattern], *, fold: bool = True,

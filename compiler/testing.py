@@ -18,7 +18,8 @@ Every strategy draws real IR objects (not text), so you can run passes on them d
 them with `print_ir` to see what hypothesis found. What they draw:
 
 - `types()`: the element types (`f16 bf16 f32 f64 i1 i8 i16 i32 i64 index`), ranked tensors with
-  static and dynamic (`?`) dims and scalar tensors (`tensor<f32>`), function types, `none`, and
+  static and dynamic (`?`) dims and scalar tensors (`tensor<f32>`), memrefs (strided layouts,
+  memory spaces, `memref<f32>`), function types, `none`, and
   with `allow_unregistered=True` opaque types (`!test.foo<4, f32>`).
 - `attributes()`: integers within their type's range, floats including inf, NaN, -0.0 and values
   that need more digits than `%e` gives, bools, unit, strings with quotes, backslashes, control
@@ -46,14 +47,14 @@ from hypothesis import strategies as st
 
 from .attributes import (HEX_THRESHOLD, ArrayAttr, BoolAttr, DenseArrayAttr,
                          DenseElementsAttr, DictionaryAttr, FloatAttr, IntegerAttr, OpaqueAttr,
-                         StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
+                         StridedLayoutAttr, StringAttr, SymbolRefAttr, TypeAttr, UnitAttr)
 from .ir import Block, Operation, Region, Value
 from .location import UNKNOWN, FileLineColLoc, FusedLoc, Location, NameLoc, UnknownLoc
 from .types import (ELEMENT_TYPES, FloatType, FunctionType, IndexType, IntegerType,
-                    OpaqueType, RankedTensorType, Type, bf16, f16, f32, f64, i1, i8, i16, i32,
+                    MemRefType, OpaqueType, RankedTensorType, Type, bf16, f16, f32, f64, i1, i8, i16, i32,
                     i64, index, none)
 
-__all__ = ["element_types", "tensor_types", "types", "integer_attrs", "float_attrs",
+__all__ = ["element_types", "tensor_types", "memref_types", "types", "integer_attrs", "float_attrs",
            "string_values", "dense_elements", "dense_arrays", "attributes", "locations",
            "name_hints", "symbol_names", "modules", "nn_graphs", "random_inputs",
            "check_pass", "CheckResult", "NN_GRAPH_KINDS", "CATALOGUE_KINDS"]
@@ -91,6 +92,28 @@ def tensor_types(elements=None, max_rank: int = 3, max_dim: int = 6, dynamic: bo
     return st.builds(RankedTensorType, shapes(max_rank, max_dim, dynamic), elements)
 
 
+@st.composite
+def _strided_layout(draw, rank: int) -> StridedLayoutAttr:
+    maybe = st.one_of(st.integers(-4, 64), st.none())
+    return StridedLayoutAttr(tuple(draw(maybe) for _ in range(rank)), draw(maybe))
+
+
+@functools.lru_cache(maxsize=None)
+def memref_types(elements=None, max_rank: int = 3, max_dim: int = 6):
+    """`memref<4x?xf32>`, `memref<f32>`, now and then with a strided layout
+    (`strided<[8, 1], offset: ?>`) and a memory space (`memref<4xf32, 1>`)."""
+    elements = element_types() if elements is None else elements
+
+    @st.composite
+    def draw_memref(draw):
+        shape = draw(shapes(max_rank, max_dim))
+        layout = draw(st.one_of(st.none(), _strided_layout(len(shape))))
+        space = draw(st.one_of(st.none(), st.builds(IntegerAttr, st.integers(0, 3), st.just(i64))))
+        return MemRefType(shape, draw(elements), layout, space)
+
+    return draw_memref()
+
+
 _IDENT = st.from_regex(r"[a-z_][a-z0-9_$]{0,6}", fullmatch=True)
 
 
@@ -117,8 +140,8 @@ def opaque_types():
 @functools.lru_cache(maxsize=None)
 def types(allow_unregistered: bool = False, function_types: bool = True, encodings: bool = True):
     """Any type: element types, tensors (static, dynamic, scalar, with an encoding now and then),
-    `none`, function types (nested too), and opaque types under `allow_unregistered`."""
-    leaves = [element_types(), tensor_types(), st.just(none)]
+    memrefs (with layouts and memory spaces), `none`, function types (nested too), and opaque types under `allow_unregistered`."""
+    leaves = [element_types(), tensor_types(), st.just(none), memref_types()]
     if encodings:
         enc = st.one_of(st.builds(StringAttr, st.sampled_from(["sparse", "a\"b"])),
                         st.builds(IntegerAttr, st.integers(0, 9), st.just(i64)))

@@ -110,6 +110,62 @@ class RankedTensorType(Type):
 
 
 @dataclass(frozen=True)
+class MemRefType(Type):
+    """`memref<4x?xf32>`: a buffer in memory, the loop dialects' counterpart of a tensor.
+
+    A tensor is a value; a memref is a place that `memref.store` writes and `memref.load` reads.
+    Its `layout` says where element (i, j, ...) lives: none (the default) is row-major and
+    contiguous; `strided<[8, 1], offset: 2>` (`attributes.StridedLayoutAttr`) puts it at
+    `offset + 8*i + 1*j` elements from the buffer's start, which is how a view of part of a
+    buffer (`memref.subview`) is typed. `memory_space` is an attribute (`memref<4xf32, 1>`) that
+    says which memory the buffer is in; lamina only carries it. `memref<f32>` holds one element.
+
+        memref<4x4xf32, strided<[8, 1], offset: 2>>   a 4x4 window of a buffer 8 elements wide
+    """
+
+    shape: tuple[int | None, ...]
+    element_type: Type
+    layout: object | None = None  # a StridedLayoutAttr, or None for row-major
+    memory_space: object | None = None  # an Attribute, or None for the default memory
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(self.shape))
+
+    def __str__(self) -> str:
+        dims = "".join(("?" if d is None else str(d)) + "x" for d in self.shape)
+        params = [str(p) for p in (self.layout, self.memory_space) if p is not None]
+        if self.memory_space is not None and getattr(self.memory_space, "type", None) == i64:
+            params[-1] = str(self.memory_space.value)  # MLIR writes `memref<4xf32, 1>`
+        return f"memref<{dims}{self.element_type}{''.join(', ' + p for p in params)}>"
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def has_static_shape(self) -> bool:
+        return all(d is not None for d in self.shape)
+
+    @property
+    def num_elements(self) -> int:
+        if not self.has_static_shape:
+            raise ValueError(f"{self} has a dynamic shape")
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def strides_and_offset(self) -> tuple[tuple[int | None, ...], int | None]:
+        """(the stride of each dim, the offset), in elements; None where dynamic (`?`).
+
+        Row-major without a layout: memref<2x3x4xf32> -> ((12, 4, 1), 0)."""
+        if self.layout is not None:
+            return tuple(self.layout.strides), self.layout.offset
+        strides, step = [], 1
+        for d in reversed(self.shape):
+            strides.append(step)
+            step = None if step is None or d is None else step * d
+        return tuple(reversed(strides)), 0
+
+
+@dataclass(frozen=True)
 class FunctionType(Type):
     """`(i32, f32) -> f32`; more or fewer than one result are parenthesised: `() -> (i1, i1)`."""
 
@@ -162,6 +218,12 @@ index = IndexType()
 none = NoneType()
 
 ELEMENT_TYPES: tuple[Type, ...] = (f16, bf16, f32, f64, i1, i8, i16, i32, i64, index)
+
+
+def memref(*shape_and_element) -> MemRefType:
+    """`memref(2, None, f32)` is `memref<2x?xf32>`."""
+    *shape, element = shape_and_element
+    return MemRefType(tuple(shape), element)
 
 
 def tensor(*shape_and_element) -> RankedTensorType:

@@ -285,6 +285,8 @@ def _check_attrs(op: Op) -> str | None:
 
 def _check_regions(op: Op) -> str | None:
     defs = op._region_defs
+    if defs and defs[-1].variadic:  # (opdef.VarRegionDef: any number of regions at the end)
+        defs = defs[:-1] + (defs[-1],) * (len(op.regions) - len(defs) + 1)
     if len(op.regions) != len(defs):
         return f"expects {_count(len(defs), 'region')}, but got {len(op.regions)}"
     for region_def, region in zip(defs, op.regions):

@@ -1,2 +1,3 @@
-"""The dialects: builtin, func, arith. Each module registers its ops when imported; the
-registry in lamina.compiler.opdef imports them on first use."""
+"""The dialects: builtin, func, arith, nn, sched, and the loop dialects memref, scf and math.
+Each module registers its ops when imported; the registry in lamina.compiler.opdef imports them
+on first use."""

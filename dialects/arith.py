@@ -17,8 +17,8 @@ from lamina.compiler.opdef import (Attr, Commutative, ConstantLike, Dialect, Ele
                                    TypeConstraint)
 from lamina.compiler.printer import CustomForm
 from lamina.compiler.rewrite import RewritePattern
-from lamina.compiler.types import (FloatType, RankedTensorType, Type, element_type_of, i1,
-                                   is_float_like, is_integer_like)
+from lamina.compiler.types import (FloatType, IndexType, IntegerType, RankedTensorType, Type,
+                                   element_type_of, i1, is_float_like, is_integer_like)
 
 arith = Dialect("arith", "Constants and scalar or elementwise arithmetic.")
 arith.opaque_attributes |= {"fastmath", "overflow"}  # flags as MLIR and xDSL print them
@@ -104,8 +104,9 @@ def materialize_constant(value: Attribute, type: Type, location=None):
 # Elementwise ops, declared from tables
 
 
-class _ElementwiseOp(Op):
-    """Shared behaviour of arith's elementwise ops: custom form, interpret, constant folding."""
+class ElementwiseOp(Op):
+    """Shared behaviour of elementwise ops (arith's, math's): custom form, interpret, constant
+    folding."""
 
     numpy_fn = None
     identities: tuple = ()  # (side, value, kind): x op value -> x ("operand") or value ("constant")
@@ -169,7 +170,7 @@ def _binary(op_name, fn, constraint, summary, commutative=False, identities=(), 
         fields["fastmath"] = Attr(OpaqueAttr, optional=True, doc="fast-math flags, as xDSL writes them")
     if overflow_flags:
         fields["overflowFlags"] = Attr(OpaqueAttr, optional=True, doc="nsw/nuw flags, as xDSL writes them")
-    cls = type(short.capitalize() + "Op", (_ElementwiseOp,), fields)
+    cls = type(short.capitalize() + "Op", (ElementwiseOp,), fields)
     return arith.op(cls)
 
 
@@ -185,7 +186,7 @@ def _unary(op_name, fn, constraint, summary):
     }
     if constraint is float_like:
         fields["fastmath"] = Attr(OpaqueAttr, optional=True, doc="fast-math flags, as xDSL writes them")
-    return arith.op(type(short.capitalize() + "Op", (_ElementwiseOp,), fields))
+    return arith.op(type(short.capitalize() + "Op", (ElementwiseOp,), fields))
 
 
 def _int_div(a, b):  # C semantics: truncate toward zero; division by zero is undefined (0 here)
@@ -362,4 +363,238 @@ class SelectOp(Op):
             if arr is not None and arr.size and np.all(arr == arr.reshape(-1)[0]):
                 return self.true_value if arr.reshape(-1)[0] else self.false_value
         return None
+
+
+
+CMPF_PREDICATES = ("false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord",
+                   "ueq", "ugt", "uge", "ult", "ule", "une", "uno", "true")
+_CMPF_FNS = {"eq": np.equal, "gt": np.greater, "ge": np.greater_equal, "lt": np.less,
+             "le": np.less_equal, "ne": np.not_equal}
+
+
+@arith.op
+class CmpFOp(Op):
+    """Floating-point comparison; the predicate is MLIR's number (0 = false, 4 = olt, ...).
+    Ordered predicates (`o..`) are false when an operand is NaN, unordered ones (`u..`) true.
+
+        %b = arith.cmpf olt, %x, %y : f32
+    """
+
+    name = "arith.cmpf"
+    predicate = Attr(IntegerAttr)
+    lhs = Operand(float_like)
+    rhs = Operand(float_like)
+    result = Result(bool_like)
+    fastmath = Attr(OpaqueAttr, optional=True, doc="fast-math flags, as xDSL writes them")
+    traits = (Pure, Elementwise)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if str(self.properties.get("fastmath")) == "#arith.fastmath<none>":  # the default, which
+            del self.properties["fastmath"]  # xDSL writes after the predicate: kept out, the IR is the same
+
+    @classmethod
+    def infer_result_types(cls, operand_types, properties):
+        return [_with_i1(operand_types[0])]
+
+    def verify(self):
+        if not 0 <= self.predicate.value < len(CMPF_PREDICATES):
+            return f"predicate {self.predicate.value} is not one of 0..{len(CMPF_PREDICATES) - 1}"
+        if self.lhs.type != self.rhs.type:
+            return f"compares {self.lhs.type} with {self.rhs.type}; the operand types must match"
+        if self.result.type != _with_i1(self.lhs.type):
+            return f"result must be {_with_i1(self.lhs.type)}, not {self.result.type}"
+
+    def interpret(self, lhs, rhs):
+        name = CMPF_PREDICATES[self.predicate.value]
+        unordered = np.isnan(lhs) | np.isnan(rhs)
+        if name in ("false", "true"):
+            return np.full(np.shape(unordered), name == "true")
+        if name in ("ord", "uno"):
+            return ~unordered if name == "ord" else unordered
+        with np.errstate(invalid="ignore"):
+            holds = _CMPF_FNS[name[1:]](lhs, rhs)
+        return (holds & ~unordered) if name[0] == "o" else (holds | unordered)
+
+    def fold(self, lhs, rhs):
+        if lhs is not None and rhs is not None:
+            return array_to_attr(self.interpret(attr_to_array(lhs), attr_to_array(rhs)), self.result.type)
+        return None
+
+    def print_custom(self, p):
+        if self.fastmath is not None:
+            return None
+        return CustomForm(keyword=CMPF_PREDICATES[self.predicate.value], operands=list(self.operands),
+                          attr_dict=self.attributes or None, types=[self.lhs.type])
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        parser.expect_form(form, "keyword", "operands", "attr_dict", "types", required=("keyword", "operands", "types"))
+        if form.keyword not in CMPF_PREDICATES:
+            parser.fail_form(form, f"unknown predicate '{form.keyword}'",
+                             hint=f"one of {', '.join(CMPF_PREDICATES)}")
+        (type,) = parser.types_of(form, count=1)
+        lhs, rhs = parser.operands_of_type(form, type, count=2)
+        return cls(operands=[lhs, rhs], result_types=[_with_i1(type)], attributes=form.attr_dict or {},
+                   properties={"predicate": IntegerAttr(CMPF_PREDICATES.index(form.keyword))})
+
+
+
+# ---------------------------------------------------------------------------------------------
+# More binary ops: what loop code needs (index arithmetic, unsigned ops, NaN-ignoring max/min)
+
+
+def _unsigned(fn):
+    """`fn` on the operands' bits read as unsigned integers, the result in the operands' dtype."""
+    def on_bits(a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype == np.bool_:
+            return fn(a, b).astype(np.bool_)
+        u = np.dtype(f"u{a.dtype.itemsize}")
+        return np.asarray(fn(a.astype(u), b.astype(u))).astype(a.dtype)
+    return on_bits
+
+
+def _floor_div(a, b):  # rounding toward -inf; division by zero is undefined (0 here)
+    with np.errstate(all="ignore"):
+        return np.where(b == 0, 0, np.floor_divide(a, np.where(b == 0, 1, b)))
+
+
+def _ceil_div(a, b):  # rounding toward +inf
+    return -_floor_div(-a, b)
+
+
+def _shift(fn):
+    def shifted(a, b):  # a shift by the bit width or more is poison in MLIR: 0 here
+        width = np.asarray(a).dtype.itemsize * 8
+        return np.where((b < 0) | (b >= width), 0, fn(a, np.clip(b, 0, width - 1)))
+    return shifted
+
+
+RemFOp = _binary("arith.remf", np.fmod, float_like, "Floating-point remainder, with the sign of the dividend (C's fmod).")
+MaxNumFOp = _binary("arith.maxnumf", np.fmax, float_like, "Floating-point maximum (a NaN operand loses).", True)
+MinNumFOp = _binary("arith.minnumf", np.fmin, float_like, "Floating-point minimum (a NaN operand loses).", True)
+FloorDivSIOp = _binary("arith.floordivsi", _floor_div, integer_like, "Signed integer division, rounding toward -inf.",
+                       identities=((1, 1, "operand"),))  # x / 1 -> x
+CeilDivSIOp = _binary("arith.ceildivsi", _ceil_div, integer_like, "Signed integer division, rounding toward +inf.",
+                      identities=((1, 1, "operand"),))  # x / 1 -> x
+DivUIOp = _binary("arith.divui", _unsigned(lambda a, b: _floor_div(a, b)), integer_like,
+                  "Unsigned integer division.", identities=((1, 1, "operand"),))  # x / 1 -> x
+RemUIOp = _binary("arith.remui", _unsigned(lambda a, b: a - _floor_div(a, b) * b), integer_like, "Unsigned remainder.")
+MaxUIOp = _binary("arith.maxui", _unsigned(np.maximum), integer_like, "Unsigned integer maximum.", True)
+MinUIOp = _binary("arith.minui", _unsigned(np.minimum), integer_like, "Unsigned integer minimum.", True)
+ShLIOp = _binary("arith.shli", _shift(np.left_shift), integer_like, "Shift left.",
+                 identities=((1, 0, "operand"),), overflow_flags=True)  # x << 0 -> x
+ShRSIOp = _binary("arith.shrsi", _shift(np.right_shift), integer_like, "Arithmetic (sign-filling) shift right.",
+                  identities=((1, 0, "operand"),))  # x >> 0 -> x
+ShRUIOp = _binary("arith.shrui", _unsigned(_shift(np.right_shift)), integer_like, "Logical (zero-filling) shift right.",
+                  identities=((1, 0, "operand"),))  # x >> 0 -> x
+
+
+# ---------------------------------------------------------------------------------------------
+# Casts: one value to another type, elementwise. The custom form names both types:
+#     %r = arith.index_cast %i : index to i32
+
+
+def _same_shape_as(t: Type, element: Type) -> Type:
+    return RankedTensorType(t.shape, element) if isinstance(t, RankedTensorType) else element
+
+
+class _CastOp(Op):
+    """Shared behaviour of the casts: a rule on the two element types, numpy semantics, folds."""
+
+    traits = (Pure, Elementwise)
+    rule = ""  # the rule on (source, result) element types, in words, for the verifier
+    unsigned_source = False  # uitofp, extui: the operand's bits are read as an unsigned number
+
+    @staticmethod
+    def allowed(source: Type, result: Type) -> bool:
+        raise NotImplementedError
+
+    def verify(self):
+        source, result = self.input.type, self.result.type
+        if isinstance(source, RankedTensorType) != isinstance(result, RankedTensorType) or \
+                (isinstance(source, RankedTensorType) and source.shape != result.shape):
+            return f"casts {source} to {result}; the shapes must match"
+        if not self.allowed(element_type_of(source), element_type_of(result)):
+            return f"cannot cast {source} to {result}: {self.rule}"
+
+    def interpret(self, value):
+        array = np.asarray(value)
+        if self.unsigned_source and array.dtype != np.bool_:
+            array = array.astype(np.dtype(f"u{array.dtype.itemsize}"))
+        with np.errstate(all="ignore"):
+            return array.astype(_dtype_of(self.result.type))
+
+    def fold(self, value):
+        array = attr_to_array(value) if value is not None else None
+        if array is None:
+            return None
+        return array_to_attr(self.interpret(array), self.result.type)
+
+    def print_custom(self, p):
+        if self.properties:
+            return None
+        return CustomForm(operands=[self.input], attr_dict=self.attributes or None,
+                          cast_types=(self.input.type, self.result.type))
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        parser.expect_form(form, "operands", "attr_dict", "cast_types", required=("operands", "cast_types"))
+        source, result = form.cast_types
+        (value,) = parser.operands_of_type(form, source, count=1)
+        return cls(operands=[value], result_types=[result], attributes=form.attr_dict or {})
+
+
+def _cast(op_name, summary, rule, allowed, fastmath=False, unsigned_source=False):
+    fields = {
+        "unsigned_source": unsigned_source,
+        "__doc__": f"{summary}\n\n        %r = {op_name} %x : {_CAST_EXAMPLES[op_name]}\n    ",
+        "name": op_name,
+        "input": Operand(),
+        "result": Result(),
+        "rule": rule,
+        "allowed": staticmethod(allowed),
+    }
+    if fastmath:
+        fields["fastmath"] = Attr(OpaqueAttr, optional=True, doc="fast-math flags, as xDSL writes them")
+    name = "".join(part.capitalize() for part in op_name.split(".")[1].split("_")) + "Op"
+    return arith.op(type(name, (_CastOp,), fields))
+
+
+_CAST_EXAMPLES = {"arith.index_cast": "index to i32", "arith.sitofp": "i32 to f32", "arith.uitofp": "i32 to f32",
+                  "arith.fptosi": "f32 to i32", "arith.fptoui": "f32 to i32", "arith.extf": "f16 to f32",
+                  "arith.truncf": "f32 to f16", "arith.extsi": "i8 to i32", "arith.extui": "i8 to i32",
+                  "arith.trunci": "i32 to i8"}
+
+
+def _is_int(t):
+    return isinstance(t, IntegerType)
+
+
+def _is_float(t):
+    return isinstance(t, FloatType)
+
+
+IndexCastOp = _cast("arith.index_cast", "Convert between index and an integer type (sign-extending or truncating).",
+                    "one side must be index and the other an integer",
+                    lambda s, r: isinstance(s, IndexType) and _is_int(r) or _is_int(s) and isinstance(r, IndexType))
+SIToFPOp = _cast("arith.sitofp", "Signed integer to float, rounding to nearest.",
+                 "from an integer to a float", lambda s, r: _is_int(s) and _is_float(r))
+UIToFPOp = _cast("arith.uitofp", "Unsigned integer to float, rounding to nearest.",
+                 "from an integer to a float", lambda s, r: _is_int(s) and _is_float(r), unsigned_source=True)
+FPToSIOp = _cast("arith.fptosi", "Float to signed integer, rounding toward zero.",
+                 "from a float to an integer", lambda s, r: _is_float(s) and _is_int(r))
+FPToUIOp = _cast("arith.fptoui", "Float to unsigned integer, rounding toward zero.",
+                 "from a float to an integer", lambda s, r: _is_float(s) and _is_int(r))
+ExtFOp = _cast("arith.extf", "Widen a float (exact).", "to a wider float",
+               lambda s, r: _is_float(s) and _is_float(r) and s.width < r.width, fastmath=True)
+TruncFOp = _cast("arith.truncf", "Narrow a float, rounding to nearest.", "to a narrower float",
+                 lambda s, r: _is_float(s) and _is_float(r) and s.width > r.width, fastmath=True)
+ExtSIOp = _cast("arith.extsi", "Widen an integer, copying the sign bit.", "to a wider integer",
+                lambda s, r: _is_int(s) and _is_int(r) and s.width < r.width)
+ExtUIOp = _cast("arith.extui", "Widen an integer with zeros.", "to a wider integer",
+                lambda s, r: _is_int(s) and _is_int(r) and s.width < r.width, unsigned_source=True)
+TruncIOp = _cast("arith.trunci", "Narrow an integer, keeping the low bits.", "to a narrower integer",
+                 lambda s, r: _is_int(s) and _is_int(r) and s.width > r.width)
 
