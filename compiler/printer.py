@@ -228,8 +228,9 @@ class Printer:
         if form.signature is not None:
             self._emit("" if form.symbol is not None else " ")
             self._emit("(" + ", ".join(self._arg_def(a) for a in form.signature) + ")")
-        elif form.paren is not None:
-            self._emit("" if form.symbol is not None else " ")
+        elif form.paren is not None:  # tight after a symbol or the bare op name: @f(%x), memref.alloc()
+            bare = not (form.head or form.keyword or form.operands or form.subscript is not None)
+            self._emit("" if form.symbol is not None or bare else " ")
             self._emit("(" + ", ".join(self.value_name(x) if isinstance(x, Value) else str(x)
                                        for x in form.paren) + ")")
         if form.attribute is not None:

@@ -4,11 +4,11 @@
 // RUN: lamina opt %s --print-generic | filecheck %s --check-prefix=GENERIC
 
 // CHECK-LABEL: func.func @load_store(%m: memref<4x4xf32>, %v: f32, %i: index) -> f32 {
-// CHECK-NEXT:    %a = memref.alloc () : memref<4x4xf32>
+// CHECK-NEXT:    %a = memref.alloc() : memref<4x4xf32>
 // CHECK-NEXT:    memref.store %v, %a[%i, %i] : memref<4x4xf32>
 // CHECK-NEXT:    %x = memref.load %a[%i, %i] : memref<4x4xf32>
 // CHECK-NEXT:    memref.dealloc %a : memref<4x4xf32>
-// CHECK-NEXT:    %s = memref.alloca () : memref<f32>
+// CHECK-NEXT:    %s = memref.alloca() : memref<f32>
 // CHECK-NEXT:    memref.store %x, %s[] : memref<f32>
 // CHECK-NEXT:    %y = memref.load %s[] : memref<f32>
 // CHECK-NEXT:    return %y : f32
@@ -31,7 +31,7 @@ func.func @load_store(%m: memref<4x4xf32>, %v: f32, %i: index) -> f32 {
 
 // A dynamic size is an operand; an alignment makes the generic form print.
 // CHECK-LABEL: func.func @dynamic(%n: index) {
-// CHECK-NEXT:    %d = memref.alloc (%n) : memref<?x4xf32>
+// CHECK-NEXT:    %d = memref.alloc(%n) : memref<?x4xf32>
 // CHECK-NEXT:    %e = "memref.alloc"(%n) <{alignment = 64 : i64, operandSegmentSizes = array<i32: 1, 0>}> : (index) -> memref<4x?xi8>
 // CHECK-NEXT:    "memref.copy"(%d, %d) : (memref<?x4xf32>, memref<?x4xf32>) -> ()
 func.func @dynamic(%n: index) {
