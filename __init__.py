@@ -23,6 +23,10 @@ import os
 
 __version__ = "0.1.0"
 
+BACKENDS = ("tvm", "llvmlite")
+"""Who makes the kernels: TVM's tensor expressions and schedules (the default, every target), or
+lamina's own loops compiled by LLVM through llvmlite (this CPU; runtime/loop_executor.py)."""
+
 __all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "kernel", "interpret",
            "compare", "bisect", "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
 
@@ -68,23 +72,33 @@ def load(path: str, input_shapes: dict | None = None):
 
 
 def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", schedules=None,
-            threads: int | None = None):
+            threads: int | None = None, backend: str = "tvm", llvm_opt: int = 2):
     """Compile a module (or a model file's path) for `target` (`lamina targets`) after the passes
     of `opt_level` (0-3, as `lamina compile -O`; a module you pass is copied first, not changed)
     and, with `layout` ("NHWC", "NCHW8c"; default: the target's own, NCHW4c on opencl-adreno), a
     layout conversion; call the result with numpy arrays.
     `schedules`: kernel name -> sched.schedule program (or a directory of schedule files, as
-    `--schedules DIR`) to use instead of the default schedules."""
+    `--schedules DIR`) to use instead of the default schedules.
+    `backend="llvmlite"`: lamina's own loops and LLVM through llvmlite instead of TVM (this CPU
+    only; `llvm_opt` is LLVM's optimization level 0-3; runtime/loop_executor.py)."""
     from lamina.compiler.passes import run_pipeline
     from lamina.compiler.passes.presets import pipeline_for
     from lamina.runtime.executor import compile as _compile
 
     from lamina.lowering import targets
 
+    if backend not in BACKENDS:
+        raise LaminaError(f"unknown backend '{backend}'", hint=f"use one of: {', '.join(BACKENDS)}")
     module = load(model) if isinstance(model, str) else model.clone()
     if not layout and opt_level:
         layout = targets.get(target).default_layout  # NCHW4c on Adreno
     run_pipeline(module, pipeline_for(opt_level, layout))
+    if backend == "llvmlite":
+        from lamina.runtime.loop_executor import compile as _compile_loops
+
+        if schedules:
+            raise LaminaError("schedules apply to the TVM backend's kernels, not to the llvmlite backend's loops")
+        return _compile_loops(module, target=target, llvm_opt=llvm_opt, threads=threads)
     if isinstance(schedules, (str, os.PathLike)):
         from lamina.lowering.schedules.files import read_schedules
 

@@ -92,6 +92,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_pass_report_flags(run)
     run.add_argument("--interpret", action="store_true",
                      help="run the numpy reference interpreter instead of compiled kernels")
+    run.add_argument("--backend", choices=["tvm", "llvmlite"], default="tvm",
+                     help="tvm (default): TVM builds the kernels; llvmlite: lamina lowers the model to loops "
+                          "and LLVM compiles them through llvmlite (this CPU only)")
+    run.add_argument("--llvm-opt", type=int, choices=range(4), default=2, metavar="N",
+                     help="with --backend llvmlite: LLVM's optimization level 0-3 (default 2)")
     run.add_argument("--check", choices=["onnxruntime"], help="compare the outputs with onnxruntime")
     _add_tolerances(run, "--check")
     run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
@@ -536,6 +541,16 @@ def _run_run(args) -> int:
 
         outputs = interpret(module, *inputs)
         print("ran @main in the reference interpreter")
+    elif args.backend == "llvmlite":
+        from lamina.runtime.loop_executor import compile as compile_loops
+
+        if args.schedules or getattr(args, "peer_schedules", None):
+            raise LaminaError("--schedules and --peer-schedules set the TVM backend's schedules; the llvmlite "
+                              "backend has loops, not schedules", hint="drop them, or use --backend tvm")
+        model = compile_loops(module, target=_target_of(args), llvm_opt=args.llvm_opt, threads=args.threads)
+        outputs = model(*inputs)
+        print(f"compiled @main at -O{args.opt_level} to loops and with LLVM -O{args.llvm_opt} (llvmlite) in "
+              f"{model.compile_seconds:.2f} s ({model.lower_seconds:.2f} s to loops), ran on this CPU")
     else:
         from lamina.runtime.executor import compile as compile_model
 

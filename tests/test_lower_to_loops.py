@@ -1,0 +1,295 @@
+"""`lower-nn-to-loops` (lowering/loops/): nn functions -> loops on memrefs, checked by running.
+
+- every op family on hypothesis-drawn shapes and attributes (the TE lowering tests' case
+  generators, tests/test_lowering_cpu.py): the nn reference interpreter on the op vs the loop IR
+  JIT-compiled with llvmlite (and, on small cases, the reference interpreter running the loops);
+- random nn graphs (compiler/testing.py's nn_graphs), as imported, fused, and converted to NHWC
+  and NCHW{c}c: the interpreter before vs the JIT after;
+- the zoo at -O3: every model lowers and verifies; the cheap ones run against onnxruntime;
+- the pass's options, the calling convention, buffer reuse, and the error for an op it does not cover.
+
+The JIT compiles the op cases at LLVM -O0 (20 ms a module): they test the lowering, not LLVM.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lamina.compiler.attributes import TypeAttr
+from lamina.compiler.builder import Builder
+from lamina.compiler.parser import parse
+from lamina.compiler.passes import run_pipeline
+from lamina.compiler.printer import print_ir
+from lamina.compiler.testing import nn_graphs, random_inputs
+from lamina.compiler.types import FunctionType, MemRefType
+from lamina.compiler.verifier import verify
+from lamina.dialects.builtin import ModuleOp
+from lamina.dialects.func import FuncOp, ReturnOp
+from lamina.lowering.llvm import jit
+from lamina.lowering.loops import LoweringError, loop_signature, lower_to_loops, output_arrays
+from lamina.runtime.interpreter import interpret
+
+from test_lowering_cpu import CASES, make_op
+
+CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
+EXAMPLES = 6 if CI else 200
+GRAPH_EXAMPLES = 12 if CI else 500
+
+
+def module_with(op, operands) -> ModuleOp:
+    """`op` (built by make_op on block arguments) as the body of `func.func @main`."""
+    module = ModuleOp.empty()
+    types = [a.type for a in op.operands]
+    fn = FuncOp.create_with_body("main", types, op.result_types)
+    module.block.append(fn)
+    mapping = dict(zip(op.operands, fn.entry.args))
+    for arg, name in zip(fn.entry.args, "abcdefgh"):
+        arg.name_hint = name
+    b = Builder.at_end(fn.entry)
+    new = b.insert(op.clone(mapping))
+    b.insert(ReturnOp(operands=list(new.results)))
+    fn.function_type = TypeAttr(FunctionType(tuple(types), new.result_types))
+    return module
+
+
+def run_lowered(module, inputs, opt_level=0, interpreter=False, parallel=False):
+    """Lower a copy of `module` and run it with the JIT (and the interpreter): its outputs."""
+    inputs = [np.asarray(a) for a in inputs]  # a drawn 0-d input may be a numpy scalar
+    lowered = module.clone()
+    lower_to_loops(lowered, parallel=parallel)
+    verify(lowered)
+    outs = output_arrays(lowered)
+    if any(a.size == 0 for a in (*inputs, *outs)):
+        # the JIT refuses numpy's empty arrays (their strides are 0), so these run interpreted
+        interpret(lowered, *inputs, *outs)
+        return outs
+    jit(lowered, opt_level).call("main", *inputs, *outs)
+    if interpreter:
+        again = output_arrays(lowered)
+        interpret(lowered, *inputs, *again)
+        for a, b in zip(again, outs):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    return outs
+
+
+def assert_close(got, expected, rtol=1e-4, atol=1e-5):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        e = np.asarray(e)
+        assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------------------------------------
+# every op family
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_op_lowers_to_loops_that_compute_its_reference(name):
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.data())
+    def check(data):
+        operands, props = CASES[name](data.draw, name)
+        op = make_op(name, operands, props)
+        expected = op.interpret(*operands)
+        expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
+        module = module_with(op, operands)
+        small = sum(a.size for a in operands) + sum(np.asarray(e).size for e in expected) <= 48
+        got = run_lowered(module, operands, interpreter=small)
+        assert_close(got, expected)
+    check()
+
+
+def test_every_nn_op_has_a_lowering_or_a_case():
+    from lamina.compiler.opdef import get_dialect
+    from lamina.lowering.loops import LOWERINGS
+
+    missing = sorted(set(get_dialect("nn").ops) - set(LOWERINGS)
+                     - {"nn.constant", "nn.shape", "nn.fused", "nn.yield"})  # handled by the pass
+    assert missing == []
+    assert sorted(set(LOWERINGS) - set(CASES) - {"nn.constant_of_shape"}) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# whole random graphs, as imported and after the passes that change what the lowering sees
+
+PIPELINES = ["", "fuse", "convert-layout{to=NHWC},fold-constants,fuse",
+             "convert-layout{to=NCHWc c=2},fold-constants,fuse"]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES, ids=["imported", "fused", "nhwc", "nchw2c"])
+def test_random_graphs_keep_their_meaning(pipeline):
+    @settings(max_examples=GRAPH_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(nn_graphs(max_ops=8), st.integers(0, 2 ** 32 - 1))
+    def check(module, seed):
+        inputs = random_inputs(module, seed)
+        expected = interpret(module, *inputs)
+        if pipeline:
+            run_pipeline(module, pipeline)
+        assert_close(run_lowered(module, inputs), expected, rtol=1e-4, atol=1e-4)
+    check()
+
+
+# ---------------------------------------------------------------------------------------------
+# the zoo
+
+CHEAP = ["mlp", "transformer_block", "glue", "tiny_yolo"]
+ALL = ["resnet18", "mobilenetv2", "alexnet", "shufflenet", "squeezenet"] + CHEAP
+
+
+def optimized(path):
+    import lamina
+    from lamina.compiler.passes.presets import pipeline_for
+
+    module = lamina.load(str(path))
+    run_pipeline(module, pipeline_for(3, ""))
+    return module
+
+
+@pytest.mark.parametrize("model", ALL)
+def test_zoo_lowers_at_O3(zoo, model):
+    module = optimized(zoo / f"{model}.onnx")
+    lower_to_loops(module)
+    verify(module)
+    assert not [op.name for op in module.walk() if op.name.startswith("nn.")]
+    fn = next(op for op in module.block if isinstance(op, FuncOp))
+    assert all(isinstance(t, MemRefType) for t in fn.type.inputs) and fn.type.results == ()
+
+
+@pytest.mark.parametrize("model", CHEAP)
+def test_cheap_zoo_models_match_onnxruntime(zoo, model):
+    import onnxruntime
+
+    path = zoo / f"{model}.onnx"
+    module = optimized(path)
+    lower_to_loops(module)
+    ins, outs = loop_signature(module)
+    session = onnxruntime.InferenceSession(str(path))
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(t.shape).astype(t.element_type.numpy_dtype) for t in ins]
+    expected = session.run(None, {i.name: a for i, a in zip(session.get_inputs(), inputs)})
+    results = [np.empty(t.shape, t.element_type.numpy_dtype) for t in outs]
+    jit(module, 2).call("main", *inputs, *results)
+    for got, want in zip(results, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# calling convention, buffers, options, errors
+
+MLP = """
+func.func @main(%x: tensor<2x8xf32>) -> (tensor<2x4xf32>, tensor<2x8xf32>) {
+  %w = nn.constant attributes {value = dense<0.25> : tensor<8x16xf32>} : () -> tensor<8x16xf32>
+  %v = nn.constant attributes {value = dense<-0.5> : tensor<16x4xf32>} : () -> tensor<16x4xf32>
+  %h = nn.matmul %x, %w : (tensor<2x8xf32>, tensor<8x16xf32>) -> tensor<2x16xf32>
+  %r = nn.relu %h : (tensor<2x16xf32>) -> tensor<2x16xf32>
+  %t = nn.tanh %r : (tensor<2x16xf32>) -> tensor<2x16xf32>
+  %e = nn.exp %t : (tensor<2x16xf32>) -> tensor<2x16xf32>
+  %y = nn.matmul %e, %v : (tensor<2x16xf32>, tensor<16x4xf32>) -> tensor<2x4xf32>
+  func.return %y, %x : tensor<2x4xf32>, tensor<2x8xf32>
+}
+"""
+
+
+def test_destination_passing_style_and_signature():
+    module = parse(MLP)
+    lower_to_loops(module)
+    verify(module)
+    fn = next(op for op in module.block if isinstance(op, FuncOp))
+    assert [str(t) for t in fn.type.inputs] == ["memref<2x8xf32>", "memref<2x4xf32>", "memref<2x8xf32>"]
+    assert fn.type.results == ()
+    ins, outs = loop_signature(module)
+    assert [t.shape for t in ins] == [(2, 8)] and [t.shape for t in outs] == [(2, 4), (2, 8)]
+    text = print_ir(module)
+    assert text.count('"memref.global"') == 2 and "memref.get_global @w" in text
+    assert '"memref.copy"(%x, %out1)' in text  # a result that is an input is copied
+    out0 = fn.entry.args[1]
+    writers = {u.operation.name for u in out0.uses}
+    assert writers == {"memref.store"}  # the last matmul writes the result itself, no copy
+
+
+def test_intermediates_share_an_arena():
+    module = parse(MLP)
+    lower_to_loops(module)
+    ops = [op for op in module.walk() if op.name in ("memref.alloc", "memref.reinterpret_cast", "memref.dealloc")]
+    allocs = [op for op in ops if op.name == "memref.alloc"]
+    assert len(allocs) == 1 and allocs[0].properties["alignment"].value == 64
+    # h, r, t, e: 4 buffers of 2x16 floats, never more than two alive at once -> 2 slots (64 floats)
+    assert allocs[0].result.type.shape == (64,)
+    offsets = sorted({op.properties["static_offsets"].values[0] for op in ops if op.name == "memref.reinterpret_cast"})
+    assert offsets == [0, 32]
+    assert sum(op.name == "memref.dealloc" for op in ops) == 1
+    inputs = [np.random.default_rng(1).standard_normal((2, 8)).astype(np.float32)]
+    assert_close(run_lowered(parse(MLP), inputs, interpreter=True), interpret(parse(MLP), *inputs))
+
+
+def test_reshapes_are_views_not_copies():
+    module = parse("""
+    func.func @main(%x: tensor<2x3x4xf32>) -> tensor<6x4xf32> {
+      %e = nn.exp %x : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+      %f = nn.flatten %e attributes {axis = 2 : i64} : (tensor<2x3x4xf32>) -> tensor<6x4xf32>
+      %n = nn.neg %f : (tensor<6x4xf32>) -> tensor<6x4xf32>
+      func.return %n : tensor<6x4xf32>
+    }""")
+    lower_to_loops(module)
+    text = print_ir(module)
+    assert text.count("scf.for") == 5  # exp: 3 loops, neg: 2; the flatten is a view
+    assert '"memref.reinterpret_cast"(%e)' in text
+
+
+def test_parallel_option_makes_the_outermost_loop_parallel():
+    inputs = [np.random.default_rng(2).standard_normal((2, 8)).astype(np.float32)]
+    module = parse(MLP)
+    run_pipeline(module, "lower-nn-to-loops{parallel=true}")
+    text = print_ir(module)
+    assert '"scf.parallel"' in text and "iter_args" in text  # reductions stay scf.for inside
+    assert_close(run_lowered(parse(MLP), inputs, parallel=True), interpret(parse(MLP), *inputs))
+
+
+def test_fused_groups_are_lowered_op_by_op():
+    module = parse(MLP)
+    run_pipeline(module, "fuse")
+    assert any(op.name == "nn.fused" for op in module.walk())
+    inputs = [np.random.default_rng(3).standard_normal((2, 8)).astype(np.float32)]
+    expected = interpret(module, *inputs)
+    assert_close(run_lowered(module, inputs, interpreter=True), expected)
+
+
+UNSUPPORTED = """
+func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {
+  %b = arith.addf %a, %a : tensor<4xf32> loc("add1")
+  func.return %b : tensor<4xf32>
+}
+"""
+
+
+def test_an_op_without_lowering_is_a_one_line_error():
+    module = parse(UNSUPPORTED)
+    with pytest.raises(LoweringError) as e:
+        lower_to_loops(module)
+    assert e.value.message == """'arith.addf' op at loc("add1") has no loop lowering"""
+    assert e.value.hint == "compile this model with the TVM backend instead (--backend tvm)"
+    assert e.value.pos is not None and e.value.pos.line == 3
+    assert print_ir(module) == print_ir(parse(UNSUPPORTED))  # nothing changed
+
+
+def test_a_dynamic_shape_is_an_error():
+    module = parse("""
+    func.func @main(%a: tensor<?x4xf32>) -> tensor<?x4xf32> {
+      %b = nn.relu %a : (tensor<?x4xf32>) -> tensor<?x4xf32>
+      func.return %b : tensor<?x4xf32>
+    }""")
+    with pytest.raises(LoweringError, match="needs static shapes"):
+        lower_to_loops(module)
+
+
+def test_the_pass_is_found_by_name():
+    from lamina.compiler.passes import get_pass, list_passes
+
+    assert "lower-nn-to-loops" in list_passes()
+    assert get_pass("lower-nn-to-loops").options() == {"parallel": (bool, False)}
