@@ -26,10 +26,11 @@ from lamina.compiler.symbols import SymbolTable
 from lamina.lowering.build import BuildError
 from lamina.runtime.interpreter import InterpreterError, check_input, input_name, result_dtype
 
-LOOP_PASSES = "canonicalize,cse"
-"""What runs on the loop IR before LLVM: hoisting what a loop nest need not recompute (index
-arithmetic of the outer loops, weights' offsets) is what LLVM's own LICM often cannot prove safe
-across the stores of a nest; LLVM does the rest (unrolling, vectorization) at `llvm_opt` >= 2."""
+LOOP_PASSES = "loop-invariant-code-motion,canonicalize,cse"
+"""What runs on the loop IR before LLVM: invariant index arithmetic hoisted out of the nests and
+shared constants, so the loop IR a reader prints is the tidy one. LLVM's own LICM, unrolling and
+vectorization (at `llvm_opt` >= 2) do the rest; on ResNet-18 the run time is the same with or
+without lamina's LICM (measured, within this machine's noise)."""
 
 
 class LoopCompiledModel:

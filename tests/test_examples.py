@@ -1,4 +1,4 @@
-"""The tutorial scripts under examples/passes/ and examples/schedules/ run to the end (each asserts
+"""The tutorial scripts under examples/passes/, examples/schedules/ and examples/loops/ run to the end (each asserts
 what it shows)."""
 
 import subprocess
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SCRIPTS = sorted([*(EXAMPLES / "passes").glob("*.py"), *(EXAMPLES / "schedules").glob("*.py")])
+SCRIPTS = sorted([*(EXAMPLES / "passes").glob("*.py"), *(EXAMPLES / "schedules").glob("*.py"),
+                  *(EXAMPLES / "loops").glob("*.py")])
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -19,4 +20,5 @@ def test_example_runs(script, tmp_path):
 
 
 def test_there_are_examples():
-    assert {p.name for p in SCRIPTS} >= {"write_a_pattern.py", "optimization_levels.py", "edit_a_schedule.py"}
+    assert {p.name for p in SCRIPTS} >= {"write_a_pattern.py", "optimization_levels.py", "edit_a_schedule.py",
+                                         "conv_to_llvm.py"}
