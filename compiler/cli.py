@@ -550,7 +550,8 @@ def _run_run(args) -> int:
         model = compile_loops(module, target=_target_of(args), llvm_opt=args.llvm_opt, threads=args.threads)
         outputs = model(*inputs)
         print(f"compiled @main at -O{args.opt_level} to loops and with LLVM -O{args.llvm_opt} (llvmlite) in "
-              f"{model.compile_seconds:.2f} s ({model.lower_seconds:.2f} s to loops), ran on this CPU")
+              f"{model.compile_seconds:.2f} s ({model.lower_seconds:.2f} s to loops), ran on this CPU "
+              f"({model.threads} thread{'s' * (model.threads != 1)})")
     else:
         from lamina.runtime.executor import compile as compile_model
 

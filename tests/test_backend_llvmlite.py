@@ -98,3 +98,15 @@ def test_wrong_input_is_the_same_error_as_on_tvm(zoo):
     model = lamina.compile(str(zoo / "mlp.onnx"), backend="llvmlite")
     with pytest.raises(LaminaError, match=r"has shape \[1, 783\] but the function expects tensor<1x784xf32>"):
         model(np.zeros((1, 783), np.float32))
+
+
+def test_serial_and_parallel_loops_give_the_same_numbers(zoo):
+    """threads=1 lowers every nest to scf.for; more threads make each nest's outermost loop an
+    scf.parallel, whose chunks run on threads the generated code starts."""
+    path = str(zoo / "tiny_yolo.onnx")
+    serial = lamina.compile(path, backend="llvmlite", threads=1)
+    parallel = lamina.compile(path, backend="llvmlite", threads=3)
+    assert "scf.parallel" not in lamina.print_ir(serial.loop_module)
+    assert "scf.parallel" in lamina.print_ir(parallel.loop_module)
+    x = np.random.default_rng(2).standard_normal(tuple(serial.params[0].type.shape)).astype(np.float32)
+    assert_same(parallel(x), serial(x), "tiny_yolo, 3 threads against 1")
