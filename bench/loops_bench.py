@@ -127,7 +127,7 @@ def resnet(runs: int) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--tiles", default="32,64,256", help="loop-tile sizes for the matmul (i, j, k)")
+    ap.add_argument("--tiles", default="32,64", help="loop-tile sizes for the matmul's i-k-j nest (i, k)")
     ap.add_argument("--skip-resnet", action="store_true")
     args = ap.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(os.cpu_count())  # before TVM's thread pool starts

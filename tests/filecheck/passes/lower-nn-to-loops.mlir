@@ -25,20 +25,26 @@ func.func @bias_relu(%x: tensor<2x4xf32>, %b: tensor<4xf32>) -> tensor<2x4xf32> 
   func.return %r : tensor<2x4xf32>
 }
 
-// gemm with trans_b: the weight is a private constant global; k is a reduction whose iter_args
-// carry the sum; the batch dim of size 1 has no loop (its index is %c0).
+// gemm with trans_b: the weight is a private constant global; the output is zero-filled, then an
+// i-k-j nest accumulates into it in memory, j (the output's unit-stride dim) innermost; the batch
+// dim of size 1 has no loop (its index is %c0).
 // CHECK:       "memref.global"() <{constant, initial_value = dense<5.000000e-01> : tensor<3x8xf32>, sym_name = "w", sym_visibility = "private", type = memref<3x8xf32>}> : () -> ()
 // CHECK-LABEL: func.func @dense(%x: memref<1x8xf32>, %out0: memref<1x3xf32>)
 // CHECK:         %w = memref.get_global @w : memref<3x8xf32>
 // CHECK-NEXT:    scf.for %j = %c0 to %c3 step %c1 {
-// CHECK-NEXT:      %acc = scf.for %k = %c0 to %c8 step %c1 iter_args(%acc_1 = %cst) -> (f32) {
-// CHECK-NEXT:        %a = memref.load %x[%c0, %k] : memref<1x8xf32>
-// CHECK-NEXT:        %b = memref.load %w[%j, %k] : memref<3x8xf32>
-// CHECK-NEXT:        %p = arith.mulf %a, %b : f32
-// CHECK-NEXT:        %s = arith.addf %acc_1, %p : f32
-// CHECK-NEXT:        scf.yield %s : f32
+// CHECK-NEXT:      memref.store %cst, %out0[%c0, %j] : memref<1x3xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    scf.for %k = %c0 to %c8 step %c1 {
+// CHECK-NEXT:      %aik = memref.load %x[%c0, %k] : memref<1x8xf32>
+// CHECK-NEXT:      scf.for %j_1 = %c0 to %c3 step %c1 {
+// CHECK-NEXT:        %bkj = memref.load %w[%j_1, %k] : memref<3x8xf32>
+// CHECK-NEXT:        %cij = memref.load %out0[%c0, %j_1] : memref<1x3xf32>
+// CHECK-NEXT:        %p = arith.mulf %aik, %bkj : f32
+// CHECK-NEXT:        %s = arith.addf %cij, %p : f32
+// CHECK-NEXT:        memref.store %s, %out0[%c0, %j_1] : memref<1x3xf32>
 // CHECK-NEXT:      }
-// CHECK-NEXT:      memref.store %acc, %out0[%c0, %j] : memref<1x3xf32>
+// CHECK-NEXT:    }
+// CHECK-NEXT:    return
 func.func @dense(%x: tensor<1x8xf32>) -> tensor<1x3xf32> {
   %w = nn.constant attributes {value = dense<5.000000e-01> : tensor<3x8xf32>} : () -> tensor<3x8xf32>
   %y = nn.gemm %x, %w attributes {trans_b = 1 : i64} : (tensor<1x8xf32>, tensor<3x8xf32>) -> tensor<1x3xf32>
