@@ -78,21 +78,12 @@ DYNAMIC = None
 """The value of a dynamic (`?`) dimension in `RankedTensorType.shape`."""
 
 
-@dataclass(frozen=True)
-class RankedTensorType(Type):
-    """`tensor<2x?xf32>`: a shape whose dims are ints or `None` (printed `?`), and an element type."""
+class ShapedType(Type):
+    """What a tensor and a memref share, as MLIR's ShapedType: a `shape` of ints or None (`?`) and
+    an `element_type`."""
 
     shape: tuple[int | None, ...]
     element_type: Type
-    encoding: object | None = None  # an Attribute, printed after the element type
-
-    def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(self.shape))
-
-    def __str__(self) -> str:
-        dims = "".join(("?" if d is None else str(d)) + "x" for d in self.shape)
-        enc = f", {self.encoding}" if self.encoding is not None else ""
-        return f"tensor<{dims}{self.element_type}{enc}>"
 
     @property
     def rank(self) -> int:
@@ -110,7 +101,24 @@ class RankedTensorType(Type):
 
 
 @dataclass(frozen=True)
-class MemRefType(Type):
+class RankedTensorType(ShapedType):
+    """`tensor<2x?xf32>`: a shape whose dims are ints or `None` (printed `?`), and an element type."""
+
+    shape: tuple[int | None, ...]
+    element_type: Type
+    encoding: object | None = None  # an Attribute, printed after the element type
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(self.shape))
+
+    def __str__(self) -> str:
+        dims = "".join(("?" if d is None else str(d)) + "x" for d in self.shape)
+        enc = f", {self.encoding}" if self.encoding is not None else ""
+        return f"tensor<{dims}{self.element_type}{enc}>"
+
+
+@dataclass(frozen=True)
+class MemRefType(ShapedType):
     """`memref<4x?xf32>`: a buffer in memory, the loop dialects' counterpart of a tensor.
 
     A tensor is a value; a memref is a place that `memref.store` writes and `memref.load` reads.
@@ -137,20 +145,6 @@ class MemRefType(Type):
         if self.memory_space is not None and getattr(self.memory_space, "type", None) == i64:
             params[-1] = str(self.memory_space.value)  # MLIR writes `memref<4xf32, 1>`
         return f"memref<{dims}{self.element_type}{''.join(', ' + p for p in params)}>"
-
-    @property
-    def rank(self) -> int:
-        return len(self.shape)
-
-    @property
-    def has_static_shape(self) -> bool:
-        return all(d is not None for d in self.shape)
-
-    @property
-    def num_elements(self) -> int:
-        if not self.has_static_shape:
-            raise ValueError(f"{self} has a dynamic shape")
-        return int(np.prod(self.shape, dtype=np.int64))
 
     def strides_and_offset(self) -> tuple[tuple[int | None, ...], int | None]:
         """(the stride of each dim, the offset), in elements; None where dynamic (`?`).
