@@ -72,6 +72,23 @@ class _Scope:
     arg_counter: int = 0
 
 
+class ValuesForm:
+    """The custom form of an op that only passes values on (func.return, scf.yield, nn.yield), as
+    MLIR prints them: `op %a, %b : t1, t2`, or the bare name when it passes none. A mixin: list it
+    before Op in the op's bases."""
+
+    def print_custom(self, p):
+        if not self.operands:
+            return CustomForm(attr_dict=self.attributes or None)
+        return CustomForm(operands=list(self.operands), attr_dict=self.attributes or None,
+                          types=list(self.operand_types))
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        parser.expect_form(form, "operands", "attr_dict", "types")
+        return cls(operands=parser.operands_with_types(form), attributes=form.attr_dict or {})
+
+
 def _has_pretty_form(op: Operation) -> bool:
     """An op prints its custom form only when it satisfies its declaration: the custom printer
     may rely on it (a `sym_name` that is a type has no symbol to print). As MLIR's printer does,

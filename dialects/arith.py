@@ -277,37 +277,24 @@ def _with_i1(t: Type) -> Type:
     return RankedTensorType(t.shape, i1) if isinstance(t, RankedTensorType) else i1
 
 
-@arith.op
-class CmpIOp(Op):
-    """Integer comparison; the predicate is MLIR's number (0 = eq, 2 = slt, ...).
+class _CompareOp(Op):
+    """What arith.cmpi and arith.cmpf share: a predicate numbered as MLIR numbers it (its
+    keyword is `predicates[n]`), two operands of one type, an i1 result of their shape, and the
+    custom form `arith.cmpX keyword, %a, %b : type`."""
 
-        %b = arith.cmpi slt, %x, %y : i32
-    """
-
-    name = "arith.cmpi"
-    predicate = Attr(IntegerAttr)
-    lhs = Operand(integer_like)
-    rhs = Operand(integer_like)
-    result = Result(bool_like)
-    traits = (Pure, Elementwise)
+    predicates: tuple[str, ...] = ()
 
     @classmethod
     def infer_result_types(cls, operand_types, properties):
         return [_with_i1(operand_types[0])]
 
     def verify(self):
-        if not 0 <= self.predicate.value < len(CMPI_PREDICATES):
-            return f"predicate {self.predicate.value} is not one of 0..{len(CMPI_PREDICATES) - 1}"
+        if not 0 <= self.predicate.value < len(self.predicates):
+            return f"predicate {self.predicate.value} is not one of 0..{len(self.predicates) - 1}"
         if self.lhs.type != self.rhs.type:
             return f"compares {self.lhs.type} with {self.rhs.type}; the operand types must match"
         if self.result.type != _with_i1(self.lhs.type):
             return f"result must be {_with_i1(self.lhs.type)}, not {self.result.type}"
-
-    def interpret(self, lhs, rhs):
-        p = self.predicate.value
-        if CMPI_PREDICATES[p].startswith("u"):
-            lhs, rhs = lhs.astype(np.uint64), rhs.astype(np.uint64)
-        return _CMPI_FNS[p](lhs, rhs)
 
     def fold(self, lhs, rhs):
         if lhs is not None and rhs is not None:
@@ -315,19 +302,43 @@ class CmpIOp(Op):
         return None
 
     def print_custom(self, p):
-        return CustomForm(keyword=CMPI_PREDICATES[self.predicate.value], operands=list(self.operands),
+        if getattr(self, "fastmath", None) is not None:  # cmpf's flags have no place in the pretty form
+            return None
+        return CustomForm(keyword=self.predicates[self.predicate.value], operands=list(self.operands),
                           attr_dict=self.attributes or None, types=[self.lhs.type])
 
     @classmethod
     def from_custom(cls, form, parser):
         parser.expect_form(form, "keyword", "operands", "attr_dict", "types", required=("keyword", "operands", "types"))
-        if form.keyword not in CMPI_PREDICATES:
+        if form.keyword not in cls.predicates:
             parser.fail_form(form, f"unknown predicate '{form.keyword}'",
-                             hint=f"one of {', '.join(CMPI_PREDICATES)}")
+                             hint=f"one of {', '.join(cls.predicates)}")
         (type,) = parser.types_of(form, count=1)
         lhs, rhs = parser.operands_of_type(form, type, count=2)
         return cls(operands=[lhs, rhs], result_types=[_with_i1(type)], attributes=form.attr_dict or {},
-                   properties={"predicate": IntegerAttr(CMPI_PREDICATES.index(form.keyword))})
+                   properties={"predicate": IntegerAttr(cls.predicates.index(form.keyword))})
+
+
+@arith.op
+class CmpIOp(_CompareOp):
+    """Integer comparison; the predicate is MLIR's number (0 = eq, 2 = slt, ...).
+
+        %b = arith.cmpi slt, %x, %y : i32
+    """
+
+    name = "arith.cmpi"
+    predicates = CMPI_PREDICATES
+    predicate = Attr(IntegerAttr)
+    lhs = Operand(integer_like)
+    rhs = Operand(integer_like)
+    result = Result(bool_like)
+    traits = (Pure, Elementwise)
+
+    def interpret(self, lhs, rhs):
+        p = self.predicate.value
+        if CMPI_PREDICATES[p].startswith("u"):
+            lhs, rhs = lhs.astype(np.uint64), rhs.astype(np.uint64)
+        return _CMPI_FNS[p](lhs, rhs)
 
 
 @arith.op
@@ -373,7 +384,7 @@ _CMPF_FNS = {"eq": np.equal, "gt": np.greater, "ge": np.greater_equal, "lt": np.
 
 
 @arith.op
-class CmpFOp(Op):
+class CmpFOp(_CompareOp):
     """Floating-point comparison; the predicate is MLIR's number (0 = false, 4 = olt, ...).
     Ordered predicates (`o..`) are false when an operand is NaN, unordered ones (`u..`) true.
 
@@ -381,6 +392,7 @@ class CmpFOp(Op):
     """
 
     name = "arith.cmpf"
+    predicates = CMPF_PREDICATES
     predicate = Attr(IntegerAttr)
     lhs = Operand(float_like)
     rhs = Operand(float_like)
@@ -393,18 +405,6 @@ class CmpFOp(Op):
         if str(self.properties.get("fastmath")) == "#arith.fastmath<none>":  # the default, which
             del self.properties["fastmath"]  # xDSL writes after the predicate: kept out, the IR is the same
 
-    @classmethod
-    def infer_result_types(cls, operand_types, properties):
-        return [_with_i1(operand_types[0])]
-
-    def verify(self):
-        if not 0 <= self.predicate.value < len(CMPF_PREDICATES):
-            return f"predicate {self.predicate.value} is not one of 0..{len(CMPF_PREDICATES) - 1}"
-        if self.lhs.type != self.rhs.type:
-            return f"compares {self.lhs.type} with {self.rhs.type}; the operand types must match"
-        if self.result.type != _with_i1(self.lhs.type):
-            return f"result must be {_with_i1(self.lhs.type)}, not {self.result.type}"
-
     def interpret(self, lhs, rhs):
         name = CMPF_PREDICATES[self.predicate.value]
         unordered = np.isnan(lhs) | np.isnan(rhs)
@@ -415,29 +415,6 @@ class CmpFOp(Op):
         with np.errstate(invalid="ignore"):
             holds = _CMPF_FNS[name[1:]](lhs, rhs)
         return (holds & ~unordered) if name[0] == "o" else (holds | unordered)
-
-    def fold(self, lhs, rhs):
-        if lhs is not None and rhs is not None:
-            return array_to_attr(self.interpret(attr_to_array(lhs), attr_to_array(rhs)), self.result.type)
-        return None
-
-    def print_custom(self, p):
-        if self.fastmath is not None:
-            return None
-        return CustomForm(keyword=CMPF_PREDICATES[self.predicate.value], operands=list(self.operands),
-                          attr_dict=self.attributes or None, types=[self.lhs.type])
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "keyword", "operands", "attr_dict", "types", required=("keyword", "operands", "types"))
-        if form.keyword not in CMPF_PREDICATES:
-            parser.fail_form(form, f"unknown predicate '{form.keyword}'",
-                             hint=f"one of {', '.join(CMPF_PREDICATES)}")
-        (type,) = parser.types_of(form, count=1)
-        lhs, rhs = parser.operands_of_type(form, type, count=2)
-        return cls(operands=[lhs, rhs], result_types=[_with_i1(type)], attributes=form.attr_dict or {},
-                   properties={"predicate": IntegerAttr(CMPF_PREDICATES.index(form.keyword))})
-
 
 
 # ---------------------------------------------------------------------------------------------

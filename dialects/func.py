@@ -6,7 +6,7 @@ from lamina.compiler.attributes import ArrayAttr, StringAttr, SymbolRefAttr, Typ
 from lamina.compiler.ir import Block, Region
 from lamina.compiler.opdef import (Attr, Dialect, HasParent, IsolatedFromAbove, Op, Pure,
                                    RegionDef, SymbolOp, Terminator, VarOperand, VarResult)
-from lamina.compiler.printer import CustomForm
+from lamina.compiler.printer import CustomForm, ValuesForm
 from lamina.compiler.types import FunctionType
 
 func = Dialect("func", "Functions, calls and returns.")
@@ -105,7 +105,7 @@ class FuncOp(Op):
 
 
 @func.op
-class ReturnOp(Op):
+class ReturnOp(ValuesForm, Op):
     """Return values from a function; the operand types match the function's results.
 
         func.return %0, %1 : tensor<4xf32>, i32
@@ -122,18 +122,6 @@ class ReturnOp(Op):
             got = ", ".join(map(str, self.operand_types)) or "nothing"
             want = ", ".join(map(str, fn_type.results)) or "nothing"
             return f"returns {got} but the enclosing function @{fn.sym_name.value} returns {want}"
-
-    def print_custom(self, p):
-        if not self.operands:
-            return CustomForm(attr_dict=self.attributes or None)
-        return CustomForm(operands=list(self.operands), attr_dict=self.attributes or None,
-                          types=list(self.operand_types))
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "operands", "attr_dict", "types")
-        values = parser.operands_with_types(form)
-        return cls(operands=values, attributes=form.attr_dict or {})
 
 
 @func.op

@@ -25,7 +25,7 @@ from lamina.compiler.ir import Block, Region
 from lamina.compiler.opdef import (Attr, Dialect, HasParent, Op, Operand, Pure, RecursiveMemoryEffects,
                                    RegionDef, Terminator, TypeConstraint, VarOperand, VarRegionDef, VarResult,
                                    check_segments, operand_segments)
-from lamina.compiler.printer import CustomForm
+from lamina.compiler.printer import CustomForm, ValuesForm
 from lamina.compiler.rewrite import RewritePattern, constant_value
 from lamina.compiler.types import IndexType, IntegerType, i1, i32
 
@@ -69,7 +69,7 @@ def _elidable(region: Region) -> bool:
 
 
 @scf.op
-class YieldOp(Op):
+class YieldOp(ValuesForm, Op):
     """End a region of scf.for or scf.if, handing on its operands.
 
         scf.yield %next : f32
@@ -78,17 +78,6 @@ class YieldOp(Op):
     name = "scf.yield"
     values = VarOperand()
     traits = (Pure, Terminator, HasParent(("scf.for", "scf.if")))
-
-    def print_custom(self, p):
-        if not self.operands:
-            return CustomForm(attr_dict=self.attributes or None)
-        return CustomForm(operands=list(self.operands), attr_dict=self.attributes or None,
-                          types=list(self.operand_types))
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "operands", "attr_dict", "types")
-        return cls(operands=parser.operands_with_types(form), attributes=form.attr_dict or {})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from lamina.compiler.attributes import ArrayAttr, StringAttr
 from lamina.compiler.location import FusedLoc, Location, NameLoc
 from lamina.compiler.opdef import (Attr, HasParent, IsolatedFromAbove, Op, Pure, RegionDef, Terminator,
                                    VarOperand, VarResult)
-from lamina.compiler.printer import CustomForm
+from lamina.compiler.printer import CustomForm, ValuesForm
 from lamina.compiler.types import FunctionType
 
 from .base import nn
@@ -113,7 +113,7 @@ class FusedOp(Op):
 
 
 @nn.op
-class YieldOp(Op):
+class YieldOp(ValuesForm, Op):
     """Ends a fused group's body: its operands are the group's results.
 
         nn.yield %r : tensor<4xf32>
@@ -122,17 +122,6 @@ class YieldOp(Op):
     name = "nn.yield"
     values = VarOperand()
     traits = (Pure, Terminator, HasParent(("nn.fused",)))
-
-    def print_custom(self, p):
-        if not self.operands:
-            return CustomForm(attr_dict=self.attributes or None)
-        return CustomForm(operands=list(self.operands), attr_dict=self.attributes or None,
-                          types=list(self.operand_types))
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "operands", "attr_dict", "types")
-        return cls(operands=parser.operands_with_types(form), attributes=form.attr_dict or {})
 
 
 def source_names(location: Location) -> list[str]:
