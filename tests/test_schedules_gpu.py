@@ -345,6 +345,19 @@ def test_fused_matmul_groups_are_one_tiled_kernel(target, opencl_device):
     check()
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_matmul_of_one_output_per_thread(target, opencl_device):
+    """37 rows (prime) x 8 columns: the tiling of most blocks is one output a thread, a register
+    tile with no loop of its own; its write-back once vectorized the thread loop instead, and
+    every output was wrong (a hypothesis find)."""
+    rng = np.random.default_rng(0)
+    x, w = rand(rng, 37, 9), rand(rng, 9, 8)
+    model = onnx_model([helper.make_node("MatMul", ["x", "w"], ["y"])], [("x", [37, 9])], [37, 8], {"w": w})
+    compiled = compile_and_check(model, [x], target)
+    np.testing.assert_allclose(compiled(x)[0], x @ w, rtol=1e-5, atol=1e-5)
+    assert [k.generator for k in anchored(compiled, {"nn.matmul"})] == ["gpu_matmul_schedule"]
+
+
 # ---------------------------------------------------------------------------------------------
 # the zoo's convs and matmuls take the tiled generators
 

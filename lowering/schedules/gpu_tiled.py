@@ -240,12 +240,15 @@ def _vector_or_unroll(b, loop, even: bool, tiles) -> None:
         b.unroll(loop)
 
 
-def _vectorize_write_back(b, wb, even: bool, tiles, out_last: int) -> None:
-    """Store a thread's row of outputs as one vector (the write-back's innermost loop) when no
-    bound test cuts it; in CUDA C only where the rows are whole vectors (16-byte aligned)."""
-    if not (tiles.vectors and even):
+def _vectorize_write_back(b, wb, block, even: bool, tiles, out_last: int) -> None:
+    """Store a thread's row of outputs as one vector (the write-back's innermost loop, below the
+    thread loop it shares with the register tile's `block`) when no bound test cuts it; in CUDA C
+    only where the rows are whole vectors (16-byte aligned). A tile of one output has no loop of
+    its own: the innermost loop is then the thread loop, and vectorizing it made every thread
+    compute and store the whole block's row (a 37 x 9 x 8 matmul, wrong everywhere)."""
+    if not (tiles.vectors and even and _wb_is_tile(b, wb, block)):
         return
-    loops = b.get_loops(wb)
+    loops = b.own_loops(block, b.get_loops(wb))
     if loops and b.extent(loops[-1]) in (2, 4, 8) and (not tiles.cuda or out_last % 4 == 0):
         b.vectorize(loops[-1])
 
@@ -396,7 +399,7 @@ def _matmul_tiles(b, name: str, ty: int, tx: int, ri: int, rj: int, kt: int, til
     b.unroll(ki)
     b.unroll(ir)
     _vector_or_unroll(b, jr, even, tiles)
-    _vectorize_write_back(b, wb, even and _wb_is_tile(b, wb, block), tiles, n)
+    _vectorize_write_back(b, wb, block, even, tiles, n)
     b.decompose_reduction(block, ko)
     return shared
 
@@ -597,7 +600,7 @@ def _register_tile(b, nest: ConvNest, window, regs, wb, block, tiles, even: bool
         b.unroll(loop)
     _vector_or_unroll(b, regs[-1], even, tiles)
     out_last = nest.lanes if nest.blocked else nest.w
-    _vectorize_write_back(b, wb, even and _wb_is_tile(b, wb, block), tiles, out_last)
+    _vectorize_write_back(b, wb, block, even, tiles, out_last)
 
 
 def _depthwise(b, nest: ConvNest, tiles) -> None:
@@ -638,7 +641,7 @@ def _depthwise_tiles(b, nest: ConvNest, to: int, ti: int, tj: int, ri: int, rj: 
         b.unroll(loop)
     _vector_or_unroll(b, regs[-1], even, tiles)
     out_last = nest.lanes if nest.blocked else nest.w
-    _vectorize_write_back(b, wb, even and _wb_is_tile(b, wb, block), tiles, out_last)
+    _vectorize_write_back(b, wb, block, even, tiles, out_last)
     b.decompose_reduction(block, window[0])
     return shared
 
