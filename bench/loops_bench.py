@@ -3,9 +3,10 @@ figure beside a peer measured in the same run:
 
 1. elementwise: an nn.relu and an nn.add over 4M floats, lowered to loops and JIT-compiled,
    against a numpy copy of the same bytes (the memory bandwidth this machine gives one thread);
-2. matmul 512x512x512: lowered to loops, tiled with `loop-tile`, vectorized by LLVM, on one thread
-   against the one-thread FMA peak (runtime/flops.fma_peak), on all cores with scf.parallel, and
-   TVM's kernel for the same matmul (lamina.kernel, lamina's CPU schedule);
+2. matmul 512x512x512: lowered to loops (register tiles of vector ops, lowering/loops/microkernel.py),
+   as they are and after `loop-tile`, on one thread against the one-thread FMA peak
+   (runtime/flops.fma_peak), on all cores with scf.parallel, and TVM's kernel for the same matmul
+   (lamina.kernel, lamina's CPU schedule);
 3. ResNet-18: the JIT compile time through llvmlite and the end-to-end time, beside the TVM
    backend's.
 
@@ -127,7 +128,7 @@ def resnet(runs: int) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--tiles", default="32,64", help="loop-tile sizes for the matmul's i-k-j nest (i, k)")
+    ap.add_argument("--tiles", default="32,64", help="loop-tile sizes for the matmul's loops (the outermost two of each nest)")
     ap.add_argument("--skip-resnet", action="store_true")
     args = ap.parse_args(argv)
     os.environ["TVM_NUM_THREADS"] = str(os.cpu_count())  # before TVM's thread pool starts

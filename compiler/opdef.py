@@ -473,6 +473,7 @@ DIALECT_MODULES = {
     "memref": "lamina.dialects.memref",
     "scf": "lamina.dialects.scf",
     "math": "lamina.dialects.math",
+    "vector": "lamina.dialects.vector",
 }
 
 

@@ -33,7 +33,7 @@ from .ir import Block, Operation, Region, Value
 from .location import FileLineColLoc, FusedLoc, NameLoc, UnknownLoc
 from .opdef import IsolatedFromAbove, get_dialect, known_dialects, lookup_op
 from .types import (FloatType, FunctionType, IndexType, IntegerType, MemRefType, NoneType,
-                    OpaqueType, RankedTensorType, Type, f64, i64)
+                    OpaqueType, RankedTensorType, Type, VectorType, f64, i64)
 
 # ---------------------------------------------------------------------------------------------
 # Syntax records (step 1's output)
@@ -406,6 +406,14 @@ class _ToSyntax(Transformer):
             raise _SyntaxError(f"the layout {layout} has {len(layout.strides)} strides but the memref "
                                f"has rank {len(shape)}", tok, "give one stride per dimension")
         return MemRefType(tuple(shape), element, layout, memory_space)
+
+    def vector_type(self, c):
+        tok, dims, element = c
+        shape = [] if dims is None else str(dims).split("x")[:-1]
+        if "?" in shape:
+            raise _SyntaxError("a vector's dimensions must be numbers, not ?", tok,
+                               "give every dimension of the vector a size, like vector<16xf32>")
+        return VectorType(tuple(int(d) for d in shape), element)
 
     def opaque_type(self, c):
         tok = c[0]

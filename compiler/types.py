@@ -160,6 +160,27 @@ class MemRefType(ShapedType):
 
 
 @dataclass(frozen=True)
+class VectorType(ShapedType):
+    """`vector<16xf32>`: a fixed number of scalars held in registers, as MLIR's VectorType.
+
+    A value, like a scalar and unlike a memref; its shape is static (no `?`). The loop IR's
+    matmul micro-kernel (lowering/loops/microkernel.py) keeps its accumulators in vectors, and the
+    LLVM translation makes each one an LLVM vector `<16 x float>`. `vector<f32>` (rank 0) holds one
+    element. MLIR's scalable dimensions (`vector<[4]xf32>`) are not supported.
+    """
+
+    shape: tuple[int, ...]
+    element_type: Type
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(self.shape))
+
+    def __str__(self) -> str:
+        dims = "".join(f"{d}x" for d in self.shape)
+        return f"vector<{dims}{self.element_type}>"
+
+
+@dataclass(frozen=True)
 class FunctionType(Type):
     """`(i32, f32) -> f32`; more or fewer than one result are parenthesised: `() -> (i1, i1)`."""
 
@@ -218,6 +239,12 @@ def memref(*shape_and_element) -> MemRefType:
     """`memref(2, None, f32)` is `memref<2x?xf32>`."""
     *shape, element = shape_and_element
     return MemRefType(tuple(shape), element)
+
+
+def vector(*shape_and_element) -> VectorType:
+    """`vector(16, f32)` is `vector<16xf32>`."""
+    *shape, element = shape_and_element
+    return VectorType(tuple(shape), element)
 
 
 def tensor(*shape_and_element) -> RankedTensorType:

@@ -2,14 +2,17 @@
 MLIR's conversions to the llvm dialect, in one step.
 
 The input is a `builtin.module` of `func.func`s (and `memref.global`s) whose bodies use `scf`
-(for, if, parallel), `memref`, `arith` and `math` on scalars and statically shaped memrefs. The
+(for, if, parallel), `memref`, `arith` and `math` on scalars and statically shaped memrefs, and
+`vector` (load, store, broadcast, fma) on 1-D vectors. The
 output is an `llvmlite.ir.Module`, not yet verified: `jit.verify` checks every module with LLVM's
 verifier before anything else reads it.
 
 The conventions, in the order a reader meets them:
 
 1. Types. `index` is i64; `iN` is iN; f16/f32/f64 are half/float/double (llvmlite has no bfloat,
-   so bf16 is refused). A memref is a pointer to its element type.
+   so bf16 is refused). A memref is a pointer to its element type. `vector<16xf32>` is
+   `<16 x float>`: vector.fma is `llvm.fma.v16f32`, vector.load/store one load/store of the
+   vector at its first element's address (aligned to the element only).
 2. Memrefs: MLIR's bare-pointer calling convention (`use-bare-ptr-memref-call-conv`). Shapes and
    strides are static, so they live in the type, not in a descriptor at run time; a memref value
    is only a pointer, **to its element [0, ..., 0]** (MLIR keeps the buffer's base and the offset
@@ -43,7 +46,7 @@ The conventions, in the order a reader meets them:
 
 How to read this file: `Translator.translate_op` looks the op's name up in `OP_TRANSLATIONS`, a
 table filled by the `@translates(...)` lines above each method. The sections follow the dialects:
-module and func, arith, math, memref, scf. An op not in the table is an `LLVMTranslationError`
+module and func, arith, math, memref, vector, scf. An op not in the table is an `LLVMTranslationError`
 naming the op and where it is.
 """
 
@@ -61,7 +64,7 @@ from lamina.compiler.errors import LaminaError
 from lamina.compiler.ir import BlockArgument, Block, Operation, OpResult, Value
 from lamina.compiler.location import UnknownLoc
 from lamina.compiler.types import (FloatType, FunctionType, IndexType, IntegerType, MemRefType,
-                                   RankedTensorType, Type)
+                                   RankedTensorType, Type, VectorType)
 
 EMBED_LIMIT = 64 * 1024
 """memref.global initial values bigger than this many bytes are bound to a numpy buffer, not
@@ -108,6 +111,10 @@ def llvm_type(t: Type, op: Operation) -> ir.Type:
     if isinstance(t, MemRefType):
         static_layout(t, op)
         return llvm_type(t.element_type, op).as_pointer()
+    if isinstance(t, VectorType):
+        if t.rank != 1:
+            raise op_error(op, f"uses {t}; the LLVM translation takes vectors of rank 1 only")
+        return ir.VectorType(llvm_type(t.element_type, op), t.shape[0])
     if isinstance(t, RankedTensorType):
         raise op_error(op, f"works on {t}; the LLVM translation takes scalars and memrefs (loop IR)",
                        hint="lower the tensor ops to loops on memrefs first")
@@ -810,6 +817,44 @@ class Translator:
         self.bind_results(op, g.gep([zero, zero]))  # the address of its first element
 
     # =============================================================================================
+    # vector: LLVM vector values; a load or store is one instruction on the element's address
+
+    def vector_pointer(self, op: Operation, base: Value, indices: list[Value], t: VectorType) -> ir.Value:
+        """The address of the vector's first element, as a pointer to the LLVM vector type."""
+        first = self.element_pointer(self.value(base), base.type, [self.value(i) for i in indices], op)
+        return self.builder.bitcast(first, llvm_type(t, op).as_pointer())
+
+    @translates("vector.load")
+    def translate_vector_load(self, op: Operation) -> None:
+        base, *indices = op.operands
+        t = op.results[0].type
+        # aligned only to its element: the micro-kernel's rows start anywhere in a buffer
+        pointer = self.vector_pointer(op, base, indices, t)
+        self.bind_results(op, self.builder.load(pointer, align=byte_size(t.element_type)))
+
+    @translates("vector.store")
+    def translate_vector_store(self, op: Operation) -> None:
+        value, base, *indices = op.operands
+        pointer = self.vector_pointer(op, base, indices, value.type)
+        self.builder.store(self.value(value), pointer, align=byte_size(value.type.element_type))
+
+    @translates("vector.broadcast")
+    def translate_vector_broadcast(self, op: Operation) -> None:
+        """A scalar into lane 0 of an undefined vector, then that lane shuffled into every lane (what
+        clang emits for a splat; the backend makes it one vbroadcastss)."""
+        source, t = op.operands[0], llvm_type(op.results[0].type, op)
+        if isinstance(source.type, VectorType):
+            raise op_error(op, f"broadcasts a {source.type}; the LLVM translation broadcasts scalars only")
+        lane0 = self.builder.insert_element(ir.Constant(t, ir.Undefined), self.value(source), I32(0))
+        zeros = ir.Constant(ir.VectorType(I32, t.count), [0] * t.count)
+        self.bind_results(op, self.builder.shuffle_vector(lane0, ir.Constant(t, ir.Undefined), zeros))
+
+    @translates("vector.fma")
+    def translate_vector_fma(self, op: Operation) -> None:
+        args = self.operands(op)
+        self.bind_results(op, self.builder.call(self.intrinsic("fma", args[0].type, 3), args))
+
+    # =============================================================================================
     # scf
 
     @translates("scf.for")
@@ -872,8 +917,8 @@ class Translator:
 
 
 STRUCTURAL = {"builtin.module", "func.func", "memref.global"}
-TRANSLATABLE_HINT = ("the LLVM translation takes loop IR: func, scf (for, if, parallel), memref, arith and "
-                     "math on scalars and memrefs; lower other ops to loops first")
+TRANSLATABLE_HINT = ("the LLVM translation takes loop IR: func, scf (for, if, parallel), memref, arith, "
+                     "math and vector on scalars, vectors and memrefs; lower other ops to loops first")
 
 
 def check_translatable(module: Operation) -> None:
@@ -886,6 +931,8 @@ def check_translatable(module: Operation) -> None:
 
 def type_suffix(t: ir.Type) -> str:
     """The type part of an overloaded intrinsic's name: f16, f32, f64, i32, ..."""
+    if isinstance(t, ir.VectorType):
+        return f"v{t.count}{type_suffix(t.element)}"
     if isinstance(t, ir.HalfType):
         return "f16"
     if isinstance(t, ir.FloatType):

@@ -28,7 +28,7 @@ func.func @g(%a: i32) -> i32 {
 // CHECK:      {{^.*}}diagnostic_format.mlir:27:1: error: unregistered operation 'foo.bar'
 // CHECK-NEXT: {{^}}"foo.bar"() : () -> ()
 // CHECK-NEXT: {{^\^$}}
-// CHECK-NEXT: {{^}}hint: known dialects: arith, builtin, func, math, memref, nn, scf, sched; pass --allow-unregistered to keep ops of other dialects
+// CHECK-NEXT: {{^}}hint: known dialects: arith, builtin, func, math, memref, nn, scf, sched, vector; pass --allow-unregistered to keep ops of other dialects
 
 // -----
 
