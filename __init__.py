@@ -9,6 +9,7 @@ The public API:
     expected = lamina.interpret(module, x)            # the numpy reference interpreter
     print(lamina.compare("resnet18.onnx").report())   # each ONNX node against onnxruntime: the first that diverges
     print(lamina.bisect(module, "-O3", [x]).report()) # the first pass / pattern that breaks the outputs
+    lamina.tune("mlp.onnx", trials=64, records="mlp.jsonl")  # tune kernels; compile(..., records="mlp.jsonl")
     lamina.run_pipeline(module, "canonicalize,cse,dce")
     print(lamina.print_ir(module))                    # IR -> MLIR text (generic=True for the generic form)
 
@@ -27,7 +28,7 @@ BACKENDS = ("tvm", "llvmlite")
 """Who makes the kernels: TVM's tensor expressions and schedules (the default, every target), or
 lamina's own loops compiled by LLVM through llvmlite (this CPU; runtime/loop_executor.py)."""
 
-__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "kernel", "interpret",
+__all__ = ["parse", "print_ir", "verify", "run_pipeline", "load_onnx", "load_text", "load", "compile", "tune", "kernel", "interpret",
            "compare", "bisect", "LaminaError", "ParseError", "VerifyError", "PassError", "__version__"]
 
 
@@ -72,13 +73,15 @@ def load(path: str, input_shapes: dict | None = None):
 
 
 def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", schedules=None,
-            threads: int | None = None, backend: str = "tvm", llvm_opt: int = 2):
+            threads: int | None = None, backend: str = "tvm", llvm_opt: int = 2, records=None):
     """Compile a module (or a model file's path) for `target` (`lamina targets`) after the passes
     of `opt_level` (0-3, as `lamina compile -O`; a module you pass is copied first, not changed)
     and, with `layout` ("NHWC", "NCHW8c"; default: the target's own, NCHW4c on opencl-adreno), a
     layout conversion; call the result with numpy arrays.
     `schedules`: kernel name -> sched.schedule program (or a directory of schedule files, as
     `--schedules DIR`) to use instead of the default schedules.
+    `records`: a tuning records file (`lamina.tune`, `lamina tune`): each kernel whose task has a
+    record is built with the fastest recorded schedule (an explicit `schedules` entry wins).
     `backend="llvmlite"`: lamina's own loops and LLVM through llvmlite instead of TVM (this CPU
     only; `llvm_opt` is LLVM's optimization level 0-3; runtime/loop_executor.py)."""
     from lamina.compiler.passes import run_pipeline
@@ -96,14 +99,32 @@ def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", s
     if backend == "llvmlite":
         from lamina.runtime.loop_executor import compile as _compile_loops
 
-        if schedules:
-            raise LaminaError("schedules apply to the TVM backend's kernels, not to the llvmlite backend's loops")
+        if schedules or records:
+            raise LaminaError("schedules and records apply to the TVM backend's kernels, not to the llvmlite "
+                              "backend's loops")
         return _compile_loops(module, target=target, llvm_opt=llvm_opt, threads=threads)
     if isinstance(schedules, (str, os.PathLike)):
         from lamina.lowering.schedules.files import read_schedules
 
         schedules = read_schedules(schedules)
-    return _compile(module, target=target, schedules=schedules, threads=threads)
+    return _compile(module, target=target, schedules=schedules, threads=threads, records=records)
+
+
+def tune(model, target: str = "llvm", trials: int = 64, time_budget: float | None = None, records=None,
+         scheduler: str = "gradient", opt_level: int = 3, layout: str = "", threads: int | None = None,
+         input_shapes: dict | None = None):
+    """Tune the schedules of a model's kernels (a module, copied, or a model file's path, optimized
+    at `opt_level` first, as `compile` does): `trials` candidates in all, at most `time_budget`
+    seconds, each measurement appended to the `records` file (a second call with the same file
+    resumes). `scheduler`: "gradient" (Ansor's) or "round-robin". Returns the result; print
+    `result.table()`. Then `lamina.compile(model, records=...)` builds with the best
+    (lowering/tuning/)."""
+    from lamina.lowering.tuning.tasks import load_optimized
+    from lamina.lowering.tuning.tuner import tune as _tune
+
+    module = load_optimized(model, opt_level, layout, input_shapes, target)
+    return _tune(module, target, trials=trials, time_budget=time_budget, records=records, scheduler=scheduler,
+                 threads=threads)
 
 
 def kernel(source, target: str = "llvm", seed: int = 0):

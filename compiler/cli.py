@@ -88,6 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_target_flags(run)
     run.add_argument("--schedules", metavar="DIR",
                      help="apply the schedule files in DIR to the kernels they name (see compile --emit-schedules)")
+    _add_records_flag(run)
     _add_opt_level(run, default=3)
     _add_pass_report_flags(run)
     run.add_argument("--interpret", action="store_true",
@@ -144,6 +145,7 @@ def _build_parser() -> argparse.ArgumentParser:
                            "schedule (DIR/<kernel>.mlir)")
     comp.add_argument("--schedules", metavar="DIR",
                       help="apply the schedule files in DIR to the kernels they name, the defaults to the rest")
+    _add_records_flag(comp)
     comp.add_argument("--cross-compiler", metavar="CMD",
                       help="for a cross target, link the kernels into shared libraries with this C compiler")
     comp.add_argument("--print-tir", metavar="KERNEL",
@@ -181,6 +183,35 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_tolerances(bis, "the outputs against the unoptimized model's")
     bis.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     bis.set_defaults(handler=_run_bisect)
+
+    tune = sub.add_parser("tune", help="tune the schedules of a model's kernels; keep every measurement as a record",
+                          description="Split an optimized model into tasks (its distinct kernels, weighted by how "
+                                      "often it runs each), then search each task's schedule knobs: each round the "
+                                      "task scheduler gives the next trials to the task that promises the largest "
+                                      "gain in model time; every candidate is built here and timed in a separate "
+                                      "process, and appended to --records as one JSON line. A second run with the "
+                                      "same file resumes. Then: lamina compile|run MODEL --records FILE. "
+                                      "Exit 0 when done, 1 on bad input, 130 when interrupted (records kept).")
+    tune.add_argument("model", help="an .onnx, .lam (text model) or .mlir file")
+    tune.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                      help="pin an input's dynamic dims, e.g. --input-shape input=1x3x224x224")
+    tune.add_argument("--target", default="llvm", metavar="NAME",
+                      help="what to tune for: llvm (this CPU; default) (`lamina targets`)")
+    tune.add_argument("--threads", type=int, metavar="N",
+                      help="CPU threads the kernels are scheduled and timed for (default: this machine's cores)")
+    _add_opt_level(tune, default=3)
+    tune.add_argument("--records", metavar="FILE.jsonl",
+                      help="append every measurement here (made if missing; never rewritten); needed unless --list-tasks")
+    tune.add_argument("--trials", type=int, default=64, metavar="N",
+                      help="candidates to measure in all, after each task's default (default 64)")
+    tune.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this many seconds")
+    tune.add_argument("--scheduler", choices=["gradient", "round-robin"], default="gradient",
+                      help="which task gets the next trials: gradient (Ansor's expected gain; default) or round-robin")
+    tune.add_argument("--seed", type=int, default=0, help="the random search's seed (default 0)")
+    tune.add_argument("--list-tasks", action="store_true",
+                      help="print the tasks (weight, FLOPs, the default schedule's time, share of the model) and exit")
+    tune.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    tune.set_defaults(handler=_run_tune)
 
     # every argument after `bench` goes to the benchmark's own parser (prefix_chars="\0": none of
     # them is an option of this subparser), so `lamina bench --help` shows the benchmark's options
@@ -224,6 +255,32 @@ def _add_target_flags(parser):
     parser.add_argument("--peer-schedules", choices=["tvm-dlight"],
                         help="for a GPU target: schedule every kernel with TVM's s_tir.dlight default rules "
                              "instead of lamina's (the peer lamina's GPU schedules are measured against)")
+
+
+def _add_records_flag(parser):
+    parser.add_argument("--records", metavar="FILE.jsonl",
+                        help="build each kernel whose task has a tuning record (lamina tune) with the fastest one; "
+                             "a --schedules file wins for the kernels it names")
+
+
+def _records_of(args) -> str | None:
+    """--records FILE, checked: it must exist (lamina tune writes it)."""
+    path = getattr(args, "records", None)
+    if not path:
+        return None
+    from lamina.compiler.errors import LaminaError
+
+    if getattr(args, "backend", "tvm") != "tvm":
+        raise LaminaError("--records sets the TVM backend's schedules; the llvmlite backend has loops",
+                          hint="drop --records, or use --backend tvm")
+    if not os.path.isfile(path):
+        raise LaminaError(f"--records {path}: no such file", hint="write one with lamina tune MODEL --records FILE")
+    return path
+
+
+def _records_line(model, records) -> str:
+    return (f"  records: {model.records_applied} of {model.num_kernels} kernels took the best recorded schedule "
+            f"of their task from {records}")
 
 
 def _target_of(args):
@@ -544,8 +601,8 @@ def _run_run(args) -> int:
     elif args.backend == "llvmlite":
         from lamina.runtime.loop_executor import compile as compile_loops
 
-        if args.schedules or getattr(args, "peer_schedules", None):
-            raise LaminaError("--schedules and --peer-schedules set the TVM backend's schedules; the llvmlite "
+        if args.schedules or getattr(args, "peer_schedules", None) or args.records:
+            raise LaminaError("--schedules, --records and --peer-schedules set the TVM backend's schedules; the llvmlite "
                               "backend has loops, not schedules", hint="drop them, or use --backend tvm")
         model = compile_loops(module, target=_target_of(args), llvm_opt=args.llvm_opt, threads=args.threads)
         outputs = model(*inputs)
@@ -555,14 +612,17 @@ def _run_run(args) -> int:
     else:
         from lamina.runtime.executor import compile as compile_model
 
+        records = _records_of(args)
         model = compile_model(module, target=_target_of(args), schedules=_schedules(args), threads=args.threads,
-                          peer_schedules=getattr(args, "peer_schedules", None))
+                          peer_schedules=getattr(args, "peer_schedules", None), records=records)
         _warn_unused_schedules(args, model)
         outputs = model(*inputs)
         stats = model.stats
         print(f"compiled @main at -O{args.opt_level} for {args.target}: {model.num_kernels} kernels in {model.compile_seconds:.2f} s "
               f"({stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused), "
               f"{_runs_on(model)}")
+        if records:
+            print(_records_line(model, records).strip())
     out_names = _output_names(args.model, len(outputs))
     _print_outputs(out_names, outputs)
     if args.check:
@@ -607,8 +667,8 @@ def _run_package(args) -> int:
     from lamina.compiler.errors import LaminaError
     from lamina.runtime.package_runner import fill, load_package
 
-    if args.check or args.interpret or args.schedules or args.input_shape:
-        raise LaminaError(f"{args.model} is a compiled package: --check, --interpret, --schedules and "
+    if args.check or args.interpret or args.schedules or args.input_shape or args.records:
+        raise LaminaError(f"{args.model} is a compiled package: --check, --interpret, --schedules, --records and "
                           "--input-shape need the model itself", hint="run the .onnx/.mlir model for those")
     model = load_package(args.model)
     given = _given_inputs(args.input)
@@ -672,6 +732,12 @@ def _run_compile(args) -> int:
         raise LaminaError(f"-o {args.output}: the suffix says what to write: .mlir (the optimized IR) or "
                           ".tar (a package)", hint="name the file model.mlir or model.tar, or give -o - for the IR")
     inputs = _checked_inputs(args.output, args.model, args.schedules)  # before TVM's import: fail at once
+    records = _records_of(args)
+    if records and inputs:
+        from lamina.compiler.files import check_output
+
+        check_output(args.output, [records])
+        inputs.append(records)
     from lamina.runtime.executor import compile as compile_model
     from lamina.runtime.executor import count_kernels
 
@@ -685,7 +751,7 @@ def _run_compile(args) -> int:
     manager = _optimize(module, args, timing=args.timing)
     ir_text = print_ir(module)
     model = compile_model(module, target=_target_of(args), schedules=schedules, threads=args.threads,
-                          peer_schedules=getattr(args, "peer_schedules", None))
+                          peer_schedules=getattr(args, "peer_schedules", None), records=records)
     _warn_unused_schedules(args, model)
     if args.cross_compiler:
         if not model.target.cross:
@@ -721,6 +787,8 @@ def _run_compile(args) -> int:
     print(f"compiled @main of {args.model} at -O{args.opt_level} for {args.target}", file=report)
     print(f"  kernels: {model.num_kernels} (one per op, unfused: {unfused}); "
           f"{stats.built} built, {stats.from_disk} from the disk cache, {stats.from_memory} reused", file=report)
+    if records:
+        print(_records_line(model, records), file=report)
     passes = sum(s for _, s in manager.timings)
     print(f"  time: import {load_seconds:.2f} s, passes {passes:.2f} s, "
           f"kernel build {model.compile_seconds:.2f} s; {_runs_on(model)}", file=report)
@@ -742,6 +810,47 @@ def _print_tir(model, name: str) -> None:
     print(tvm_adapter.script(kernel.scheduled.scheduled))
     print(f"// kernel {name}: lowered loop nest (TVM's loop lowering, before codegen)")
     print(tvm_adapter.lowered_loops(kernel.scheduled.scheduled, model.target.tvm_target()))
+
+
+def _run_tune(args) -> int:
+    """`lamina tune`: lowering/tuning/ on the model optimized as `lamina compile` does."""
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.passes import PassManager
+
+    if not args.list_tasks and not args.records:
+        raise LaminaError("lamina tune needs --records FILE: every measurement is kept there",
+                          hint="e.g. lamina tune model.onnx --records model.jsonl (or --list-tasks to see the tasks)")
+    if args.trials < 0:
+        raise LaminaError(f"--trials {args.trials}: give 0 or more", hint="e.g. --trials 64")
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise LaminaError(f"--time-budget {args.time_budget:g}: give a positive number of seconds")
+    if args.records and (os.path.isdir(args.records) or not os.path.isdir(os.path.dirname(args.records) or ".")):
+        raise LaminaError(f"--records {args.records}: not a file in an existing folder",
+                          hint="name a .jsonl file; it is made if missing and appended to otherwise")
+    if args.records and args.records == args.model:
+        raise LaminaError(f"--records {args.records} is the model itself", hint="name a .jsonl file")
+    from lamina.lowering import targets
+
+    target = targets.get(args.target, threads=args.threads)
+    module = _load_model(args.model, _input_shapes(args.input_shape))
+    PassManager.parse(_pipeline_of(args)).run(module)
+    if args.list_tasks:
+        from lamina.lowering.tuning.tuner import list_tasks
+
+        print(list_tasks(module, target))
+        return 0
+    from lamina.lowering.tuning.tuner import tune
+
+    try:
+        result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
+                      scheduler=args.scheduler, seed=args.seed)
+    except KeyboardInterrupt:
+        print(f"interrupted: the records made so far are in {args.records}; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    print(result.table())
+    print(f"records: {args.records}; build with them: lamina compile {args.model} --records {args.records}")
+    return 0
 
 
 def _run_report(args) -> int:

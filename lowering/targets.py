@@ -178,6 +178,8 @@ def get(name: str, threads: int | None = None, arch: str | None = None) -> Targe
     if target.family == "cpu" and not target.cross:
         env = os.environ.get("TVM_NUM_THREADS")
         default = int(env) if env and env.isdigit() and int(env) > 0 else target.threads
+        if isinstance(name, Target):  # a Target made for some thread count keeps it
+            default = target.threads
         target = replace(target, threads=threads or default)
     elif threads:
         target = replace(target, threads=threads)

@@ -92,7 +92,7 @@ class CompiledModel:
 
     def __init__(self, module: Operation, target="llvm", function: str = "main",
                  schedules: dict | None = None, threads: int | None = None, free_concats: bool = True,
-                 peer_schedules: str | None = None):
+                 peer_schedules: str | None = None, records=None):
         start = time.perf_counter()
         self.module = module
         self.target = targets.get(target, threads=threads)
@@ -131,6 +131,16 @@ class CompiledModel:
             self.concats = [ConcatPlan(c.op, False, "free concats are off (free_concats=False)")
                             for c in self.concats]
         free = {id(c.op) for c in self.concats if c.free}
+        # tuning records (lowering/tuning): the best recorded program of each kernel's task, for
+        # the kernels no schedule file names (an explicit schedule wins over a record)
+        from_records: dict = {}
+        if records is not None and not peer_schedules:
+            from lamina.lowering.tuning import programs_from_records
+
+            wanted = {name: op for op, name in zip(kernel_ops, kernel_names(kernel_ops))
+                      if id(op) not in free and name not in schedules}
+            from_records = programs_from_records(wanted, self.target, records)
+        self.records_applied = 0  # kernels built with a schedule from the records
         self._free_concats = []  # (the step it would have run before, op) of each free concat
         with Progress(len(kernel_ops), "compiling kernels") as progress:
             for op, name in zip(kernel_ops, kernel_names(kernel_ops)):
@@ -140,6 +150,9 @@ class CompiledModel:
                     self._free_concats.append((len(self.steps), op))
                     continue
                 program = peer_schedules or schedules.pop(name, None)  # peer: build.DLIGHT, TVM's own
+                if program is None and name in from_records:
+                    program = from_records[name]
+                    self.records_applied += 1
                 kernel = build_op(op, self.target, stats=self.stats, name=name, program=program)
                 shapes = [tuple(r.type.shape) for r in op.results]
                 dtypes = [r.type.element_type.numpy_dtype for r in op.results]
@@ -424,14 +437,17 @@ def count_kernels(module: Operation, function: str = "main") -> int:
 
 
 def compile(module: Operation, target="llvm", function: str = "main", schedules: dict | None = None,
-            threads: int | None = None, free_concats: bool = True, peer_schedules: str | None = None) -> CompiledModel:
+            threads: int | None = None, free_concats: bool = True, peer_schedules: str | None = None,
+            records=None) -> CompiledModel:
     """Compile `function` of `module` for `target` (a name from `lamina targets`, or a
     lowering.targets.Target); the result is callable with numpy arrays. `schedules` maps kernel
     names to sched.schedule programs to use instead of the default ones. `free_concats=False`
     makes every standalone concat a copying kernel (as before free concats; to compare).
     `peer_schedules="tvm-dlight"` (GPU targets) schedules every kernel with TVM's dlight rules
-    instead of lamina's: the peer lamina's GPU schedules are measured against."""
-    return CompiledModel(module, target, function, schedules, threads, free_concats, peer_schedules)
+    instead of lamina's: the peer lamina's GPU schedules are measured against.
+    `records`: a tuning records file (`lamina tune`): each kernel whose task has a record is
+    built with the best one, unless `schedules` names it."""
+    return CompiledModel(module, target, function, schedules, threads, free_concats, peer_schedules, records)
 
 
 __all__ = ["CompiledModel", "MemoryPlan", "compile"]

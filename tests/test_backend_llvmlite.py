@@ -90,7 +90,7 @@ def test_another_target_with_llvmlite_is_one_error(zoo):
 def test_unknown_backend_and_schedules_are_errors(zoo):
     with pytest.raises(LaminaError, match="unknown backend 'gcc'"):
         lamina.compile(str(zoo / "mlp.onnx"), backend="gcc")
-    with pytest.raises(LaminaError, match="schedules apply to the TVM backend"):
+    with pytest.raises(LaminaError, match="schedules and records apply to the TVM backend"):
         lamina.compile(str(zoo / "mlp.onnx"), backend="llvmlite", schedules={"k": None})
 
 

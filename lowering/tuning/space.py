@@ -1,0 +1,129 @@
+"""A task's search space: the knobs of its default schedule program, each with the values worth
+trying.
+
+A schedule generator writes every decision as a `sched.knob` at the top of the program (tile
+sizes, vector widths, unroll blocks, packing blocks), so a candidate schedule is the default
+program with some knob decisions changed: the program's structure (which loops are split,
+reordered, vectorized, parallel) stays the generator's. That keeps every candidate readable as
+a diff of numbers, and is the space TVM's meta-schedule searches too (sampling decisions).
+
+Which values, per knob (the default is always one):
+  - a knob that is a split factor: the loop it splits has extent E (read by replaying the default
+    program on the kernel; for a knob splitting several loops, the largest). Candidates are the
+    powers of two and the divisors of E, up to E: powers of two because vector widths and cache
+    lines are, divisors because a factor that divides E needs no bound test in the loop;
+  - any other knob (a packing block `pack_*`, which must divide what it blocks: the compute
+    refuses it otherwise, and the candidate is dropped): powers of two;
+  - then only the MAX_VALUES values nearest the default (by ratio), within a factor of SPREAD
+    either way: a generator's default is a good guess, and the space of a conv would otherwise
+    be millions of candidates of which most are slow for obvious reasons.
+A knob left with one value is not part of the space.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+MAX_VALUES = 8
+SPREAD = 16
+
+
+@dataclass
+class Knob:
+    name: str
+    default: int
+    values: tuple[int, ...]
+    extent: int | None  # the largest extent of a loop it splits, None when it splits none
+
+
+@dataclass
+class Space:
+    """The knobs a task's candidates vary, over its default program."""
+
+    program: object          # the default sched.schedule program
+    knobs: list[Knob]
+
+    @property
+    def default(self) -> dict:
+        return dict(self.program.knobs())
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(k.values) for k in self.knobs)
+
+    def sample(self, rng: random.Random) -> dict:
+        """A knob assignment drawn uniformly: every program knob, those of the space drawn."""
+        out = self.default
+        out.update({k.name: rng.choice(k.values) for k in self.knobs})
+        return out
+
+    def candidate(self, assignment: dict):
+        """The default program with the knob decisions of `assignment` (a clone; names not in
+        the program are ignored)."""
+        return with_knobs(self.program, assignment)
+
+
+def with_knobs(program, assignment: dict):
+    """A clone of `program` whose knob ops have the decisions of `assignment`."""
+    from lamina.compiler.attributes import IntegerAttr
+    from lamina.compiler.types import i64
+    from lamina.dialects.sched import KnobOp
+
+    clone = program.clone()
+    for op in clone.block:
+        if isinstance(op, KnobOp) and op.knob_name in assignment:
+            op.value = IntegerAttr(int(assignment[op.knob_name]), i64)
+    return clone
+
+
+def split_extents(program, module, target) -> dict[str, int]:
+    """Knob name -> the largest extent of a loop it is a split factor of, found by applying the
+    program to the kernel (`module`, unscheduled) op by op and asking TVM each split loop's extent."""
+    from lamina.dialects.sched import KnobOp, SplitOp
+    from lamina.lowering import tvm_adapter
+
+    state = tvm_adapter.ScheduleState(module, target)
+    extents: dict[str, int] = {}
+    for op in program.block:
+        if isinstance(op, SplitOp):
+            extent = state.extent(op.operands[0])
+            for factor in op.operands[1:]:
+                owner = factor.owner
+                if isinstance(owner, KnobOp):
+                    extents[owner.knob_name] = max(extents.get(owner.knob_name, 0), int(extent))
+        state.apply(op)
+    return extents
+
+
+def _divisors(n: int) -> set[int]:
+    out = set()
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            out.update((d, n // d))
+    return out
+
+
+def knob_values(default: int, extent: int | None) -> tuple[int, ...]:
+    """The values tried for a knob (see the module's docstring)."""
+    if extent is not None:
+        top = max(extent, default)
+        values = {1 << p for p in range(top.bit_length()) if (1 << p) <= extent} | _divisors(extent)
+    else:
+        values = {1 << p for p in range((default * SPREAD).bit_length())}
+    values = {v for v in values if default / SPREAD <= v <= default * SPREAD} | {default}
+    near = sorted(values, key=lambda v: (abs(math.log2(v / default)), v))[:MAX_VALUES]
+    return tuple(sorted(near))
+
+
+def task_space(task, target) -> Space:
+    """The search space of a task (a tuning.tasks.Task) on `target`."""
+    extents = split_extents(task.program, task.module, target)
+    knobs = []
+    for name, default in task.program.knobs().items():
+        extent = extents.get(name)
+        values = knob_values(default, extent)
+        if len(values) > 1:
+            knobs.append(Knob(name, default, values, extent))
+    return Space(task.program, knobs)

@@ -1,0 +1,263 @@
+"""`lamina tune`: tune a model's tasks under one budget, every measurement kept as a record.
+
+1. Extract the tasks (tasks.py) and read the records file: what an earlier run measured is
+   known and is not measured again (resume), by task key and knob assignment.
+2. First round: each task's default schedule is measured (its library from the kernel cache),
+   unless a record of it exists. It is the baseline of the table and of the search.
+3. Then, round after round, the task scheduler (scheduler.py) picks a task, the search
+   (search.py) proposes a batch of new knob assignments, each is built here (runner.py: an
+   invalid one is dropped and counted) and then measured in the worker process, one at a time,
+   and each measurement is appended to the records at once. Trials are the candidates measured
+   after the defaults.
+4. It stops at `trials`, at `time_budget` seconds, or when every task's search has stopped.
+   Ctrl-C stops it too (KeyboardInterrupt goes up; every record made is already on disk).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import Record, RecordWriter, knob_key, read_records
+from .runner import BuildFailed, InvalidCandidate, Runner, build_candidate
+from .scheduler import Scheduler, TaskState
+from .search import RandomSearch
+from .space import task_space
+
+BATCH = 8         # trials a task gets per round
+EARLY_STOP = 24   # a task stops after this many trials without a 1% improvement
+
+
+@dataclass
+class TuneResult:
+    states: list
+    records: Path | None
+    trials: int = 0
+    seconds: float = 0.0
+    build_seconds: float = 0.0
+    measure_seconds: float = 0.0
+    stopped: str = ""
+    log: list = field(default_factory=list)
+
+    @property
+    def estimated_s(self) -> float:
+        """The model's estimated time: sum of weight x best time over its tasks."""
+        return sum(s.task.weight * s.best_s for s in self.states if math.isfinite(s.best_s))
+
+    @property
+    def default_s(self) -> float:
+        return sum(s.task.weight * s.default_s for s in self.states if s.default_s is not None)
+
+    def table(self) -> str:
+        total = self.estimated_s or 1.0
+        rows = [("task", "weight", "trials", "default", "best", "speed-up", "share", "kernels")]
+        for s in self.states:
+            best = s.best_s if math.isfinite(s.best_s) else None
+            speed = f"{s.default_s / best:.2f}x" if best and s.default_s else "-"
+            share = f"{100 * s.task.weight * best / total:.1f}%" if best else "-"
+            rows.append((s.task.short_key, str(s.task.weight), _trials_text(s), _time(s.default_s), _time(best),
+                         speed, share, _kernels(s.task)))
+        text = _columns(rows)
+        text += (f"\nestimated model time (sum of weight x best): {_time(self.estimated_s)}"
+                 f" (defaults: {_time(self.default_s)})")
+        text += (f"\n{self.trials} trials in {self.seconds:.1f} s (build {self.build_seconds:.1f} s, "
+                 f"measure {self.measure_seconds:.1f} s)" + (f"; stopped: {self.stopped}" if self.stopped else ""))
+        return text
+
+
+def _trials_text(s) -> str:
+    text = str(s.trials + s.earlier)
+    extra = [f"{n} {what}" for n, what in ((s.failed, "failed"), (s.invalid, "invalid")) if n]
+    return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _time(seconds) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-4 else f"{seconds * 1e6:.2f} us"
+
+
+def _kernels(task) -> str:
+    names = task.kernels[:2]
+    return ", ".join(names) + (f", +{len(task.kernels) - 2} more" if len(task.kernels) > 2 else "")
+
+
+def _columns(rows) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows)
+
+
+def _program_text(program) -> str:
+    from lamina.compiler.printer import print_ir
+
+    return print_ir(program, print_locations=False)
+
+
+def _log(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+
+
+def tune(module, target="llvm", trials: int = 64, time_budget: float | None = None, records=None,
+         scheduler: str = "gradient", threads: int | None = None, seed: int = 0, batch: int = BATCH,
+         early_stop: int = EARLY_STOP, timeout: float | None = None, log=_log, fault=None) -> TuneResult:
+    """Tune the tasks of `module` (optimized, as `lamina compile` leaves it) for `target`; append
+    each measurement to `records` (a path; None: keep none). `fault` (tests) is passed to the
+    Runner. Returns the TuneResult (`.table()`)."""
+    from .tasks import extract_tasks
+
+    start = time.perf_counter()
+    tasks, model = extract_tasks(module, target, threads)
+    target = model.target
+    writer = RecordWriter(records) if records is not None else None
+    earlier = read_records(records, target, tasks) if records is not None else []
+    states = _states(tasks, target, earlier, seed)
+    result = TuneResult(states, Path(records) if records is not None else None)
+    picker = Scheduler(scheduler)
+    runner = Runner(target.threads, fault=fault, **({"timeout": timeout} if timeout else {}))
+
+    def out_of_time() -> bool:
+        return time_budget is not None and time.perf_counter() - start >= time_budget
+
+    def record(state, knobs, program, m):
+        if writer is not None:
+            writer.write(Record.new(state.task.key, target, knobs, _program_text(program), m.median_s,
+                                    m.spread_s, m.failed, m.error))
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="lamina-tune-") as tmp:
+            for state in states:  # round 0: the defaults
+                if state.default_recorded or out_of_time():
+                    continue
+                knobs = state.task.program.knobs()
+                m = runner.measure(state.task.library, state.task.args)
+                record(state, knobs, state.task.program, m)
+                state.default_s = None if m.failed else m.median_s
+                state.observe(state.default_s, knobs)
+                state.history, state.stale = [state.best_s], 0
+            _say(log, result, "defaults measured", start)
+            rounds = 0
+            while result.trials < trials:
+                if out_of_time():
+                    result.stopped = f"time budget of {time_budget:g} s"
+                    break
+                state = picker.next(states)
+                if state is None:
+                    result.stopped = "every task's search stopped"
+                    break
+                rounds += 1
+                n = min(batch, trials - result.trials)
+                built = _build_batch(state, target, n, Path(tmp), result, out_of_time)
+                for knobs, program, library, args in built:  # measured after the builds, one at a time
+                    if library is None:  # TVM refused it: a failed record, nothing to run
+                        m = args
+                    else:
+                        m = runner.measure(library, args)
+                        library.unlink(missing_ok=True)
+                    record(state, knobs, program, m)
+                    state.trials += 1
+                    result.trials += 1
+                    state.failed += m.failed
+                    state.observe(None if m.failed else m.median_s, knobs)
+                if not built and not state.done:
+                    state.done = "its space is used up"
+                elif state.stale >= early_stop and not state.done:
+                    state.done = f"no 1% improvement in {early_stop} trials"
+                _say(log, result, f"round {rounds}: {state.task.short_key} ({state.task.name}) "
+                     f"{len(built)} trials, best {_time(state.best_s)}", start)
+            else:
+                result.stopped = result.stopped or f"{trials} trials"
+    finally:
+        runner.close()
+        result.seconds = time.perf_counter() - start
+        result.measure_seconds = runner.seconds
+    return result
+
+
+def _states(tasks, target, earlier: list, seed: int) -> list[TaskState]:
+    """A TaskState per task, with what the records of earlier runs know of it."""
+    states = []
+    for i, task in enumerate(tasks):
+        space = task_space(task, target)
+        state = TaskState(task, space, RandomSearch(space, seed + i))
+        default_key = knob_key(task.program.knobs())
+        state.seen.add(default_key)
+        for r in earlier:
+            if r.task != task.key:
+                continue
+            key = knob_key(r.knobs)
+            if key == default_key:
+                state.default_recorded = True
+                if not r.failed and r.median_s is not None:
+                    state.default_s = min(state.default_s or math.inf, r.median_s)
+            else:
+                state.earlier += 1
+                state.seen.add(key)
+            if not r.failed and r.median_s is not None and r.median_s < state.best_s:
+                state.best_s, state.best_knobs = r.median_s, dict(r.knobs)
+        if state.default_recorded:
+            state.history = [state.best_s]
+        if not space.knobs:
+            state.done = "no knobs to search"
+        states.append(state)
+    return states
+
+
+def _build_batch(state, target, n: int, tmp: Path, result, out_of_time) -> list:
+    """Up to `n` candidates of `state`'s task, built: (knobs, program, library, args), or for one
+    TVM refused (knobs, program, None, its failed Measurement). Invalid ones are counted, not
+    returned; proposals continue past them until `n` are built or the space is used up."""
+    from .runner import Measurement
+
+    out = []
+    while len(out) < n and not out_of_time():
+        proposals = state.search.propose(n - len(out), state.seen)
+        if not proposals:
+            break
+        for knobs in proposals:
+            program = state.space.candidate(knobs)
+            library = tmp / f"{state.task.short_key}-{len(out)}-{time.monotonic_ns()}.so"
+            begin = time.perf_counter()
+            try:
+                args = build_candidate(state.task, program, target, library)
+                out.append((knobs, program, library, args))
+            except InvalidCandidate:
+                state.invalid += 1
+            except BuildFailed as e:
+                out.append((knobs, program, None, Measurement(None, None, True, f"build failed: {e}")))
+            finally:
+                result.build_seconds += time.perf_counter() - begin
+    return out
+
+
+def _say(log, result, what: str, start: float) -> None:
+    if log is None:
+        return
+    live = sum(1 for s in result.states if not s.done)
+    log(f"tune: {what}; {result.trials} trials, {live} of {len(result.states)} tasks searching, "
+        f"estimated {_time(result.estimated_s)}, {time.perf_counter() - start:.1f} s")
+
+
+def list_tasks(module, target="llvm", threads: int | None = None, records=None) -> str:
+    """`lamina tune --list-tasks`: the tasks with their default schedule measured (in the
+    worker process, as tuning measures them), as a table."""
+    from .tasks import extract_tasks
+
+    tasks, model = extract_tasks(module, target, threads)
+    times = []
+    with Runner(model.target.threads) as runner:
+        for task in tasks:
+            m = runner.measure(task.library, task.args)
+            times.append(None if m.failed else m.median_s)
+    total = sum(t.weight * s for t, s in zip(tasks, times) if s is not None) or 1.0
+    rows = [("task", "weight", "MFLOP", "default", "share", "generator", "kernels")]
+    for task, s in zip(tasks, times):
+        flops = f"{task.flops / 1e6:.2f}" if task.flops is not None else "?"
+        share = f"{100 * task.weight * s / total:.1f}%" if s is not None else "-"
+        rows.append((task.short_key, str(task.weight), flops, _time(s), share, task.generator, _kernels(task)))
+    return (_columns(rows) + f"\n{len(tasks)} tasks for {model.num_kernels} kernels, target {model.target.name} "
+            f"({model.target.threads} threads); model time of the defaults (sum of weight x time): {_time(total)}")

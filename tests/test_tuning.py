@@ -1,0 +1,366 @@
+"""Tuning (lowering/tuning/): tasks, search space and candidates, records, the runner, the tuner
+and the CLI (`lamina tune`, `compile|run --records`).
+
+Models are tiny (built here with onnx.helper) or the zoo's mlp, and tuning runs take a few trials,
+so the file stays within CI's budget; the worker process that measures costs ~1.5 s per start.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper  # noqa: E402
+
+import lamina  # noqa: E402
+from lamina.compiler.cli import main  # noqa: E402
+from lamina.lowering import targets, tvm_adapter  # noqa: E402
+from lamina.lowering.build import prepack_for  # noqa: E402
+from lamina.lowering.schedules import ScheduleError  # noqa: E402
+from lamina.lowering.te.common import compute_knobs  # noqa: E402
+from lamina.lowering.tuning import records as rec  # noqa: E402
+from lamina.lowering.tuning.records import Record, append, best_programs, knob_key, read_records  # noqa: E402
+from lamina.lowering.tuning.runner import BuildFailed, InvalidCandidate, build_candidate  # noqa: E402
+from lamina.lowering.tuning.space import knob_values, task_space  # noqa: E402
+from lamina.lowering.tuning.tasks import extract_tasks, load_optimized  # noqa: E402
+from lamina.lowering.tuning.tuner import tune  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel_cache(tmp_path_factory):
+    """A kernel cache of this module's own, so a test can see what tuning adds to it."""
+    old = os.environ.get("LAMINA_CACHE_DIR")
+    path = tmp_path_factory.mktemp("tuning-kernels")
+    os.environ["LAMINA_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("LAMINA_CACHE_DIR", None)
+    else:
+        os.environ["LAMINA_CACHE_DIR"] = old
+
+
+def _save(graph, path: Path) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def layers_model(tmp_path_factory) -> Path:
+    """x[16, 32] -> three identical (MatMul 32x32, Relu) layers -> MatMul 32x8: the three
+    layers are one task of weight 3 (the same compute; only their weights differ)."""
+    rng = np.random.default_rng(0)
+    nodes, inits, prev = [], [], "x"
+    for i in range(3):
+        inits.append(helper.make_tensor(f"w{i}", TensorProto.FLOAT, [32, 32], rng.standard_normal(32 * 32).tolist()))
+        nodes += [helper.make_node("MatMul", [prev, f"w{i}"], [f"m{i}"], name=f"mm{i}"),
+                  helper.make_node("Relu", [f"m{i}"], [f"r{i}"], name=f"relu{i}")]
+        prev = f"r{i}"
+    inits.append(helper.make_tensor("wo", TensorProto.FLOAT, [32, 8], rng.standard_normal(32 * 8).tolist()))
+    nodes.append(helper.make_node("MatMul", [prev, "wo"], ["y"], name="out"))
+    graph = helper.make_graph(nodes, "layers", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [16, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [16, 8])], inits)
+    return _save(graph, tmp_path_factory.mktemp("models") / "layers.onnx")
+
+
+@pytest.fixture(scope="module")
+def conv_model(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(1)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [16, 8, 3, 3], rng.standard_normal(16 * 8 * 9).tolist())
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 10, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 10, 10])], [w])
+    return _save(graph, tmp_path_factory.mktemp("models") / "conv.onnx")
+
+
+def _tasks(path, target="llvm"):
+    return extract_tasks(load_optimized(str(path)), target)
+
+
+# ---------------------------------------------------------------------------------------------
+# tasks
+
+
+def test_tasks_of_the_zoo_mlp_cover_its_kernels(zoo):
+    tasks, model = _tasks(zoo / "mlp.onnx")
+    assert sum(t.weight for t in tasks) == model.num_kernels
+    assert [n for t in tasks for n in t.kernels] == [k.name for k in model.kernels]
+    assert len({t.key for t in tasks}) == len(tasks)
+    assert all(t.flops is not None and t.library is not None and t.library.exists() for t in tasks)
+
+
+def test_identical_layers_are_one_task_weighted_by_their_count(layers_model):
+    tasks, model = _tasks(layers_model)
+    weights = sorted(t.weight for t in tasks)
+    assert weights == [1, 3] and model.num_kernels == 4
+    shared = next(t for t in tasks if t.weight == 3)
+    assert shared.kernels == [k.name for k in model.kernels[:3]]
+    assert shared.flops == 2 * 16 * 32 * 32 + 16 * 32  # the matmul and the relu
+
+
+def test_the_task_key_is_the_computes_and_the_targets_not_the_schedules(layers_model):
+    (a, *_), model = _tasks(layers_model)
+    (b, *_), _ = extract_tasks(load_optimized(str(layers_model)), targets.get("llvm", threads=1))
+    assert a.key != b.key  # another thread count is another target
+    # a candidate of the task (another schedule) keeps its key: the key is of the unscheduled compute
+    from lamina.lowering.tuning.tasks import op_task_key
+
+    assert op_task_key(a.op, model.target) == a.key
+
+
+# ---------------------------------------------------------------------------------------------
+# the space and its candidates
+
+
+def test_knob_values_near_the_default_include_it():
+    assert knob_values(32, 256) == (2, 4, 8, 16, 32, 64, 128, 256)
+    assert 7 in knob_values(4, 784) and 4 in knob_values(4, 784)
+    assert knob_values(1, 1) == (1,)
+    assert all(v <= 10 for v in knob_values(2, 10))
+
+
+def _run_candidate(task, model, program, tmp: Path):
+    """The outputs of `program` (a candidate of `task`) built and run here on the model's
+    constants and fixed random inputs; None when the verifier or the compute refuses it."""
+    library = tmp / f"k{len(list(tmp.iterdir()))}.so"  # a new name each time: dlopen caches by path
+    try:
+        build_candidate(task, program, model.target, library)
+    except (InvalidCandidate, ScheduleError):
+        return None
+    with compute_knobs(program.knobs()):
+        prepack = prepack_for(task.op)
+    rng = np.random.default_rng(0)
+    inputs = []
+    for i, v in enumerate(task.op.operands):
+        a = model.constants.get(v)
+        a = np.asarray(a) if a is not None else rng.standard_normal(v.type.shape).astype(np.float32)
+        inputs.append(prepack.pack(a) if prepack is not None and i == prepack.index else a)
+    shapes = [tuple(r.type.shape) for r in task.op.results]
+    return tvm_adapter.load(str(library)).run(inputs, shapes, ["float32"] * len(shapes))
+
+
+def _check_any_assignment(path, data, tmp_path_factory):
+    tasks, model = _tasks(path)
+    task = max(tasks, key=lambda t: t.flops)
+    space = task_space(task, model.target)
+    assert space.knobs, "the anchor kernel has knobs to search"
+    tmp = tmp_path_factory.mktemp("cand")
+    default = _run_candidate(task, model, space.program, tmp)
+    assignment = {k.name: data.draw(st.one_of(st.sampled_from(k.values), st.integers(1, 2 * (k.extent or 64))),
+                                    label=k.name) for k in space.knobs}
+    try:
+        got = _run_candidate(task, model, space.candidate(assignment), tmp)
+    except BuildFailed:
+        return  # TVM refused it: a failed record in a tuning run, never a crash
+    if got is not None:
+        for a, b in zip(got, default):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=8)
+@given(data=st.data())
+def test_a_matmul_candidate_is_refused_or_computes_the_same(layers_model, tmp_path_factory, data):
+    _check_any_assignment(layers_model, data, tmp_path_factory)
+
+
+@settings(max_examples=8)
+@given(data=st.data())
+def test_a_conv_candidate_is_refused_or_computes_the_same(conv_model, tmp_path_factory, data):
+    _check_any_assignment(conv_model, data, tmp_path_factory)
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+
+
+def _fake(of_task, for_target, knobs, seconds, failed=False, **changes) -> Record:
+    from lamina.compiler.printer import print_ir
+    from lamina.lowering.tuning.space import with_knobs
+
+    program = with_knobs(of_task.program, knobs)
+    r = Record.new(of_task.key, for_target, program.knobs(), print_ir(program, print_locations=False), seconds,
+                   0.0 if seconds else None, failed, "boom" if failed else None)
+    for k, v in changes.items():
+        setattr(r, k, v)
+    return r
+
+
+def test_best_programs_picks_the_fastest_record_that_did_not_fail(layers_model, tmp_path):
+    tasks, model = _tasks(layers_model)
+    task, target, path = tasks[0], model.target, tmp_path / "r.jsonl"
+    knob = next(iter(task_space(task, target).knobs))
+    slow, fast, broken = (dict(task.program.knobs(), **{knob.name: v}) for v in knob.values[:3])
+    for r in (_fake(task, target, slow, 2e-5), _fake(task, target, fast, 1e-5), _fake(task, target, broken, None, True)):
+        append(path, r)
+    best = best_programs(path, target, tasks, warn=pytest.fail)
+    assert list(best) == [task.key] and best[task.key].knobs() == fast
+
+
+def test_records_of_another_target_version_or_task_are_ignored_in_one_warning(layers_model, tmp_path):
+    tasks, model = _tasks(layers_model)
+    task, target, path = tasks[0], model.target, tmp_path / "r.jsonl"
+    knobs = task.program.knobs()
+    other = dict(rec.target_identity(target), threads=target.threads + 7)
+    for r in (_fake(task, target, knobs, 1e-5), _fake(task, target, knobs, 1e-6, target=other),
+              _fake(task, target, knobs, 1e-6, tvm="0.1"), _fake(task, target, knobs, 1e-6, sched_format=99),
+              _fake(task, target, knobs, 1e-6, task="0" * 24)):
+        append(path, r)
+    warnings = []
+    kept = read_records(path, target, tasks, warn=warnings.append)
+    assert [r.median_s for r in kept] == [1e-5]
+    assert len(warnings) == 1, warnings
+    for words in ("ignored 4 of 5", "another target", "another TVM", "schedule-IR format", "tasks this model"):
+        assert words in warnings[0]
+
+
+def test_a_corrupt_line_is_skipped_with_its_line_number(layers_model, tmp_path):
+    tasks, model = _tasks(layers_model)
+    path = tmp_path / "r.jsonl"
+    append(path, _fake(tasks[0], model.target, tasks[0].program.knobs(), 1e-5))
+    with open(path, "a") as f:
+        f.write("{not json\n")
+        f.write(json.dumps({"task": "x"}) + "\n")
+    append(path, _fake(tasks[0], model.target, tasks[0].program.knobs(), 2e-5))
+    warnings = []
+    assert len(read_records(path, model.target, tasks, warn=warnings.append)) == 2
+    assert len(warnings) == 2 and f"{path}:2:" in warnings[0] and f"{path}:3:" in warnings[1]
+    assert "missing" in warnings[1]
+
+
+def test_a_cut_off_last_line_is_dropped_and_the_next_append_starts_a_new_line(layers_model, tmp_path):
+    tasks, model = _tasks(layers_model)
+    task, path = tasks[0], tmp_path / "r.jsonl"
+    append(path, _fake(task, model.target, task.program.knobs(), 1e-5))
+    line = _fake(task, model.target, task.program.knobs(), 3e-5).to_line()
+    with open(path, "a") as f:
+        f.write(line[: len(line) // 2])  # Ctrl-C in the middle of a write
+    notes = []
+    assert len(read_records(path, model.target, tasks, warn=notes.append)) == 1
+    assert len(notes) == 1 and notes[0].startswith("note:") and ":2:" in notes[0]
+    append(path, _fake(task, model.target, task.program.knobs(), 2e-5))
+    warnings = []
+    kept = read_records(path, model.target, tasks, warn=warnings.append)
+    assert [r.median_s for r in kept] == [1e-5, 2e-5]
+    assert len(warnings) == 1 and "corrupt" in warnings[0] and ":2:" in warnings[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# tuning: the runner, resume, the kernel cache
+
+
+def _cache_files(kernel_cache: Path) -> set:
+    return {p.name for p in kernel_cache.rglob("*") if p.is_file()}
+
+
+def test_tune_resumes_without_measuring_again_and_keeps_candidates_out_of_the_cache(
+        layers_model, tmp_path, kernel_cache):
+    module = load_optimized(str(layers_model))
+    extract_tasks(module, "llvm")  # the defaults: built into the kernel cache, as lamina compile does
+    cached = _cache_files(kernel_cache)
+    path = tmp_path / "r.jsonl"
+    first = tune(module, "llvm", trials=3, records=path, log=None)
+    assert first.trials == 3 and _cache_files(kernel_cache) == cached
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 + 3  # two defaults, three candidates
+    second = tune(module, "llvm", trials=3, records=path, log=None)
+    assert second.trials == 3
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 2 + 3 + 3  # the defaults were not measured again
+    assert len({(r["task"], knob_key(r["knobs"])) for r in rows}) == len(rows)  # nothing measured twice
+    assert "estimated model time" in second.table()
+    # compiled with the records: every kernel takes its task's best, and computes the same
+    x = np.random.default_rng(0).standard_normal((16, 32)).astype(np.float32)
+    tuned = lamina.compile(str(layers_model), records=path)
+    assert tuned.records_applied == 4
+    np.testing.assert_allclose(tuned(x)[0], lamina.compile(str(layers_model))(x)[0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_candidate_that_crashes_or_hangs_is_a_failed_record_and_tuning_goes_on(layers_model, tmp_path):
+    faults = iter(["crash", "hang"])
+
+    def fault(request):  # the defaults run; the first two candidates crash, then hang
+        return next(faults, None) if "lamina-tune-" in request["library"] else None
+
+    path = tmp_path / "r.jsonl"
+    result = tune(load_optimized(str(layers_model)), "llvm", trials=3, records=path, log=None, fault=fault,
+                  timeout=1, scheduler="round-robin")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    failed = [r for r in rows if r["failed"]]
+    assert len(rows) == 5 and len(failed) == 2
+    assert "died" in failed[0]["error"] and "SIGABRT" in failed[0]["error"]
+    assert "timed out" in failed[1]["error"]
+    assert not rows[-1]["failed"] and rows[-1]["median_s"] > 0  # a fresh worker measured the next one
+    assert result.trials == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# the CLI and the Python API
+
+
+def test_lamina_tune_list_tasks(layers_model, capsys):
+    assert main(["tune", str(layers_model), "--list-tasks"]) == 0
+    out = capsys.readouterr().out
+    header, *rows = out.splitlines()
+    assert header.split()[:5] == ["task", "weight", "MFLOP", "default", "share"]
+    assert sorted(int(r.split()[1]) for r in rows[:2]) == [1, 3]
+    assert "2 tasks for 4 kernels" in out
+
+
+def test_lamina_tune_then_run_and_compile_with_the_records(zoo, tmp_path, capsys):
+    model, path = str(zoo / "mlp.onnx"), tmp_path / "mlp.jsonl"
+    assert main(["tune", model, "--trials", "2", "--records", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "estimated model time" in out and len(path.read_text().splitlines()) == 4 + 2
+    assert main(["run", model, "--fill", "random", "--records", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "records: 4 of 4 kernels took the best recorded schedule" in out
+    # an explicit schedule file wins over a record for the kernel it names
+    schedules = tmp_path / "s"
+    assert main(["compile", model, "--emit-schedules", str(schedules)]) == 0
+    for f in list(schedules.iterdir())[1:]:
+        f.unlink()
+    capsys.readouterr()
+    assert main(["compile", model, "--records", str(path), "--schedules", str(schedules)]) == 0
+    assert "records: 3 of 4 kernels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--trials", "2"], "needs --records"),
+    (["--trials", "-1", "--records", "r.jsonl"], "--trials -1"),
+    (["--time-budget", "0", "--records", "r.jsonl"], "--time-budget"),
+    (["--records", "/no/such/dir/r.jsonl"], "not a file in an existing folder"),
+])
+def test_lamina_tune_bad_input_exits_1(layers_model, argv, words, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", str(layers_model), *argv]) == 1
+    assert words in capsys.readouterr().err
+
+
+def test_run_with_a_missing_records_file_exits_1(layers_model, capsys):
+    assert main(["run", str(layers_model), "--fill", "random", "--records", "/no/such.jsonl"]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_lamina_tune_ctrl_c_exits_130_with_records_kept(layers_model, tmp_path, monkeypatch, capsys):
+    from lamina.lowering.tuning import tuner
+
+    path = tmp_path / "r.jsonl"
+    real = tuner.Runner.measure
+    calls = []
+
+    def measure(self, library, args):
+        calls.append(library)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, library, args)
+
+    monkeypatch.setattr(tuner.Runner, "measure", measure)
+    assert main(["tune", str(layers_model), "--trials", "4", "--records", str(path)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert len(path.read_text().splitlines()) == 2  # the two defaults measured before Ctrl-C
