@@ -207,7 +207,16 @@ def _build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this many seconds")
     tune.add_argument("--scheduler", choices=["gradient", "round-robin"], default="gradient",
                       help="which task gets the next trials: gradient (Ansor's expected gain; default) or round-robin")
-    tune.add_argument("--seed", type=int, default=0, help="the random search's seed (default 0)")
+    tune.add_argument("--search", choices=["evolutionary", "random"], default="evolutionary",
+                      help="how each task's candidates are chosen: evolutionary (ranked by a cost model trained on "
+                           "the measurements so far; default) or random (the baseline)")
+    tune.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
+    tune.add_argument("--rpc", metavar="HOST:PORT",
+                      help="measure on this TVM RPC server (python -m lamina.lowering.tuning.rpc on the device) "
+                           "instead of in a local worker; the kernels are built here for --target")
+    tune.add_argument("--tracker", metavar="HOST:PORT",
+                      help="ask this TVM RPC tracker for a device of --device-key to measure on")
+    tune.add_argument("--device-key", metavar="KEY", help="the device key the servers registered with the tracker")
     tune.add_argument("--list-tasks", action="store_true",
                       help="print the tasks (weight, FLOPs, the default schedule's time, share of the model) and exit")
     tune.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
@@ -837,13 +846,14 @@ def _run_tune(args) -> int:
     if args.list_tasks:
         from lamina.lowering.tuning.tuner import list_tasks
 
-        print(list_tasks(module, target))
+        print(list_tasks(module, target, rpc=args.rpc, tracker=args.tracker, device_key=args.device_key))
         return 0
     from lamina.lowering.tuning.tuner import tune
 
     try:
         result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
-                      scheduler=args.scheduler, seed=args.seed)
+                      scheduler=args.scheduler, seed=args.seed, search=args.search, rpc=args.rpc,
+                      tracker=args.tracker, device_key=args.device_key)
     except KeyboardInterrupt:
         print(f"interrupted: the records made so far are in {args.records}; run the same command to resume",
               file=sys.stderr)

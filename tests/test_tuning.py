@@ -364,3 +364,140 @@ def test_lamina_tune_ctrl_c_exits_130_with_records_kept(layers_model, tmp_path, 
     assert main(["tune", str(layers_model), "--trials", "4", "--records", str(path)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert len(path.read_text().splitlines()) == 2  # the two defaults measured before Ctrl-C
+
+
+# ---------------------------------------------------------------------------------------------
+# the search: evolutionary with a cost model, random as the baseline (synthetic tasks: no TVM)
+
+
+class _Program:
+    """What a Space needs of a schedule program: its default knobs."""
+
+    def __init__(self, knobs):
+        self._knobs = knobs
+
+    def knobs(self):
+        return dict(self._knobs)
+
+
+def _synthetic_space():
+    from lamina.lowering.tuning.space import Knob, Space
+
+    knobs = [Knob("x", 8, knob_values(8, 96), 96), Knob("y", 8, knob_values(8, 64), 64),
+             Knob("u", 4, knob_values(4, None), None)]
+    return Space(_Program({"x": 8, "y": 8, "u": 4}), knobs)
+
+
+def _synthetic_seconds(a):
+    """A kernel's time as a known function of its knobs: a best tile size per loop, a penalty for
+    a factor that does not divide its loop (96), a tile that outgrows a 'cache' (x * y > 181)."""
+    lx, ly, lu = np.log2(a["x"]), np.log2(a["y"]), np.log2(a["u"])
+    cost = (0.3 * (lx - 4.6) ** 2 + 0.2 * (ly - 3) ** 2 + 0.5 * (96 % a["x"] != 0) + 0.1 * abs(lu - 2)
+            + 0.3 * max(0.0, lx + ly - 7.5))
+    return 1e-5 * float(np.exp(cost))
+
+
+def _all(space):
+    import itertools
+
+    names = [k.name for k in space.knobs]
+    return [dict(zip(names, v)) for v in itertools.product(*(k.values for k in space.knobs))]
+
+
+def test_the_cost_model_ranks_a_synthetic_task_after_30_points():
+    import random
+
+    from lamina.lowering.tuning.cost_model import CostModel, spearman
+
+    space = _synthetic_space()
+    every = _all(space)
+    train = random.Random(0).sample(every, 30)
+    model = CostModel(space).fit(train, [_synthetic_seconds(a) for a in train])
+    rest = [a for a in every if a not in train]
+    assert spearman(model.predict(rest), [_synthetic_seconds(a) for a in rest]) > 0.8
+
+
+def test_spearman_with_ties():
+    from lamina.lowering.tuning.cost_model import ranks, spearman
+
+    assert list(ranks([3.0, 1.0, 3.0, 2.0])) == [2.5, 0.0, 2.5, 1.0]
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+
+
+def _trials_to_optimum(search, space, cap):
+    """Trials (batches of 8, measured by _synthetic_seconds) until `search` measures the optimum;
+    checks on the way that every proposal is new and in the space."""
+    every = _all(space)
+    optimum = min(_synthetic_seconds(a) for a in every)
+    keys = {knob_key(a) for a in every}
+    seen = {knob_key(space.default)}
+    search.observe(space.default, _synthetic_seconds(space.default))
+    trials = 0
+    while trials < cap:
+        batch = search.propose(8, set(seen))
+        assert batch, "the space is not used up before the optimum is found"
+        for a in batch:
+            key = knob_key(a)
+            assert key in keys and key not in seen
+            seen.add(key)
+            trials += 1
+            seconds = _synthetic_seconds(a)
+            search.observe(a, seconds)
+            if seconds <= optimum:
+                return trials
+    return cap
+
+
+def test_evolutionary_search_finds_the_optimum_in_fewer_trials_than_random():
+    from lamina.lowering.tuning.search import EvolutionarySearch, RandomSearch
+
+    space = _synthetic_space()
+    seeds = range(4)
+    random_trials = [_trials_to_optimum(RandomSearch(space, s), space, space.size) for s in seeds]
+    evolved = [_trials_to_optimum(EvolutionarySearch(space, s), space, space.size) for s in seeds]
+    # random search needs half the space (196 of 392) on average; the model's ranking far less
+    assert np.mean(evolved) < 0.5 * np.mean(random_trials), (evolved, random_trials)
+
+
+def test_evolutionary_search_proposes_only_new_assignments_of_the_space():
+    from lamina.lowering.tuning.search import EvolutionarySearch
+
+    space = _synthetic_space()
+    search = EvolutionarySearch(space, 1)
+    keys, seen, proposed = {knob_key(a) for a in _all(space)}, set(), []
+    while batch := search.propose(48, seen):
+        for a in batch:
+            search.observe(a, None if a["u"] == 64 else _synthetic_seconds(a))  # some fail
+        proposed += [knob_key(a) for a in batch]
+    assert len(proposed) == len(set(proposed)) == space.size  # the whole space, each once
+    assert set(proposed) == keys == seen
+    assert search.predicted  # the model ranked most batches
+
+
+def test_lamina_tune_search_flag(layers_model, tmp_path, capsys):
+    path = tmp_path / "r.jsonl"
+    assert main(["tune", str(layers_model), "--trials", "2", "--search", "random", "--records", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "search: random" in out and "per minute" in out and "search " in out
+    with pytest.raises(SystemExit):
+        main(["tune", str(layers_model), "--search", "annealing", "--records", str(path)])
+    with pytest.raises(lamina.LaminaError, match="unknown search"):
+        tune(load_optimized(str(layers_model)), "llvm", trials=1, search="annealing", log=None)
+
+
+def test_the_records_of_an_earlier_run_train_the_cost_model(layers_model, tmp_path):
+    # 13 records of a task, as an earlier run leaves them: the model ranks this run's first batch
+    import random
+
+    module = load_optimized(str(layers_model))
+    tasks, model = extract_tasks(module, "llvm")
+    task = tasks[0]
+    space, path, rng = task_space(task, model.target), tmp_path / "r.jsonl", random.Random(0)
+    for i, knobs in enumerate([task.program.knobs()] + [space.sample(rng) for _ in range(12)]):
+        append(path, _fake(task, model.target, knobs, 1e-5 * (1 + i % 5)))
+    result = tune(module, "llvm", trials=5, batch=5, records=path, log=None, scheduler="round-robin")
+    state = result.states[0]
+    assert state.task.key == task.key and state.trials == 5 and len(state.search.measured) >= 8
+    assert len(state.search.predicted) >= 5 and list(result.rank) == [task.key]
+    assert "rank correlation" in result.table() and result.search_seconds > 0

@@ -175,3 +175,22 @@ def test_a_library_that_crashes_the_session_fails_and_the_server_goes_on(server,
     m = runner.measure(tmp_path / "boom.so", matmul.args)
     assert m.failed and "the remote session died" in m.error, m.error
     assert not runner.measure(matmul.library, matmul.args).failed
+
+
+def test_lamina_tune_measures_on_an_rpc_server(server, tmp_path, capsys):
+    """`lamina tune --rpc HOST:PORT`: every record measured there; then compile with them."""
+    import json
+
+    from lamina.compiler.cli import main
+
+    model = tmp_path / "mm.lam"
+    model.write_text("model mm(x: f32[16, 32]) {\n  w = param f32[32, 32] init=normal(seed=0, std=0.1)\n"
+                     "  return relu(x @ w)\n}\n")
+    records = tmp_path / "r.jsonl"
+    code = main(["tune", str(model), "--rpc", f"127.0.0.1:{server}", "--trials", "2", "--records", str(records),
+                 "--threads", "1"])
+    assert code == 0, capsys.readouterr()
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert len(lines) == 3 and not any(r["failed"] for r in lines), lines  # the default and 2 candidates
+    assert main(["tune", str(model), "--rpc", "nohost", "--records", str(records)]) == 1
+    assert "--rpc expects HOST:PORT" in capsys.readouterr().err

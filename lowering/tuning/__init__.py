@@ -5,7 +5,9 @@ The workflow of TVM's old auto_scheduler and tvmc, on lamina's own schedule IR:
     tasks.py      the model's distinct kernels (tasks), keyed by their unscheduled compute and
                   the target, each weighted by how many kernels share it
     space.py      a task's search space: its default schedule program's knobs and their values
-    search.py     random search over a space (no candidate twice)
+    search.py     evolutionary search ranked by the cost model (default), random search as the
+                  baseline (no candidate twice)
+    cost_model.py gradient-boosted trees in numpy: a candidate's time from its knob values
     runner.py     build a candidate here, measure it in a worker process with a timeout
     scheduler.py  which task gets the next trials (Ansor's gradient, or round-robin)
     records.py    one JSON line per measurement, append-only; apply-history-best

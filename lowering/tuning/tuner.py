@@ -5,12 +5,17 @@
 2. First round: each task's default schedule is measured (its library from the kernel cache),
    unless a record of it exists. It is the baseline of the table and of the search.
 3. Then, round after round, the task scheduler (scheduler.py) picks a task, the search
-   (search.py) proposes a batch of new knob assignments, each is built here (runner.py: an
-   invalid one is dropped and counted) and then measured in the worker process, one at a time,
-   and each measurement is appended to the records at once. Trials are the candidates measured
-   after the defaults.
+   (search.py: evolutionary with a cost model, or random) proposes a batch of new knob
+   assignments, each is built here (runner.py: an invalid one is dropped and counted) and then
+   measured in the worker process, one at a time, and each measurement is appended to the
+   records at once and given to the search. Trials are the candidates measured after the
+   defaults. The records of earlier runs train the search too.
 4. It stops at `trials`, at `time_budget` seconds, or when every task's search has stopped.
    Ctrl-C stops it too (KeyboardInterrupt goes up; every record made is already on disk).
+5. The table's footer: throughput (candidates measured per minute), the time split into build,
+   measure and search (proposing, the cost model's training included), and how well the cost
+   model ranked each task's last round before it was measured (Spearman, mean over the tasks
+   whose last ranked round had >= RANK_POINTS measured candidates).
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cost_model import spearman
 from .records import Record, RecordWriter, knob_key, read_records
 from .runner import BuildFailed, InvalidCandidate, Runner, build_candidate
 from .scheduler import Scheduler, TaskState
-from .search import RandomSearch
+from .search import SEARCHES, make_search
 from .space import task_space
 
 BATCH = 8         # trials a task gets per round
 EARLY_STOP = 24   # a task stops after this many trials without a 1% improvement
+RANK_POINTS = 5   # measured candidates of a round for its rank correlation to count
 
 
 @dataclass
@@ -39,6 +46,9 @@ class TuneResult:
     seconds: float = 0.0
     build_seconds: float = 0.0
     measure_seconds: float = 0.0
+    search_seconds: float = 0.0
+    search: str = "evolutionary"
+    rank: dict = field(default_factory=dict)  # task key -> the cost model's Spearman on its last ranked round
     stopped: str = ""
     log: list = field(default_factory=list)
 
@@ -63,8 +73,18 @@ class TuneResult:
         text = _columns(rows)
         text += (f"\nestimated model time (sum of weight x best): {_time(self.estimated_s)}"
                  f" (defaults: {_time(self.default_s)})")
-        text += (f"\n{self.trials} trials in {self.seconds:.1f} s (build {self.build_seconds:.1f} s, "
-                 f"measure {self.measure_seconds:.1f} s)" + (f"; stopped: {self.stopped}" if self.stopped else ""))
+        per_minute = 60 * self.trials / self.seconds if self.seconds else 0.0
+        text += (f"\n{self.trials} trials in {self.seconds:.1f} s, {per_minute:.0f} per minute (build "
+                 f"{self.build_seconds:.1f} s, measure {self.measure_seconds:.1f} s, "
+                 f"search {self.search_seconds:.1f} s)"
+                 + (f"; stopped: {self.stopped}" if self.stopped else ""))
+        text += f"\nsearch: {self.search}"
+        if self.rank:
+            mean = sum(self.rank.values()) / len(self.rank)
+            text += (f"; cost model's rank correlation with the measured times of the last round (Spearman): "
+                     f"{mean:.2f}, mean over {len(self.rank)} task{'s' * (len(self.rank) != 1)}")
+        elif self.search == "evolutionary":
+            text += f"; no round ranked by the cost model had {RANK_POINTS} measured candidates"
         return text
 
 
@@ -104,21 +124,29 @@ def _log(line: str) -> None:
 
 def tune(module, target="llvm", trials: int = 64, time_budget: float | None = None, records=None,
          scheduler: str = "gradient", threads: int | None = None, seed: int = 0, batch: int = BATCH,
-         early_stop: int = EARLY_STOP, timeout: float | None = None, log=_log, fault=None) -> TuneResult:
+         early_stop: int = EARLY_STOP, timeout: float | None = None, log=_log, fault=None,
+         search: str = "evolutionary", rpc: str | None = None, tracker: str | None = None,
+         device_key: str | None = None) -> TuneResult:
     """Tune the tasks of `module` (optimized, as `lamina compile` leaves it) for `target`; append
-    each measurement to `records` (a path; None: keep none). `fault` (tests) is passed to the
-    Runner. Returns the TuneResult (`.table()`)."""
+    each measurement to `records` (a path; None: keep none). `search`: "evolutionary" (with the
+    cost model) or "random". `rpc` ("host:port"), or `tracker` ("host:port") and `device_key`:
+    measure on that RPC server instead of in a local worker (rpc.py). `fault` (tests) is passed to
+    the local Runner. Returns the TuneResult (`.table()`)."""
     from .tasks import extract_tasks
 
+    if search not in SEARCHES:
+        from lamina.compiler.errors import LaminaError
+
+        raise LaminaError(f"unknown search '{search}'", hint=f"use one of: {', '.join(SEARCHES)}")
     start = time.perf_counter()
     tasks, model = extract_tasks(module, target, threads)
     target = model.target
     writer = RecordWriter(records) if records is not None else None
     earlier = read_records(records, target, tasks) if records is not None else []
-    states = _states(tasks, target, earlier, seed)
-    result = TuneResult(states, Path(records) if records is not None else None)
+    states = _states(tasks, target, earlier, seed, search)
+    result = TuneResult(states, Path(records) if records is not None else None, search=search)
     picker = Scheduler(scheduler)
-    runner = Runner(target.threads, fault=fault, **({"timeout": timeout} if timeout else {}))
+    runner = _runner(target, rpc, tracker, device_key, timeout, fault)
 
     def out_of_time() -> bool:
         return time_budget is not None and time.perf_counter() - start >= time_budget
@@ -138,6 +166,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                 record(state, knobs, state.task.program, m)
                 state.default_s = None if m.failed else m.median_s
                 state.observe(state.default_s, knobs)
+                state.search.observe(knobs, state.default_s)
                 state.history, state.stale = [state.best_s], 0
             _say(log, result, "defaults measured", start)
             rounds = 0
@@ -152,6 +181,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                 rounds += 1
                 n = min(batch, trials - result.trials)
                 built = _build_batch(state, target, n, Path(tmp), result, out_of_time)
+                ranked = []  # (predicted, measured) of this round's candidates the model ranked
                 for knobs, program, library, args in built:  # measured after the builds, one at a time
                     if library is None:  # TVM refused it: a failed record, nothing to run
                         m = args
@@ -163,6 +193,14 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                     result.trials += 1
                     state.failed += m.failed
                     state.observe(None if m.failed else m.median_s, knobs)
+                    state.search.observe(knobs, None if m.failed else m.median_s)
+                    predicted = state.search.predicted.get(knob_key(knobs))
+                    if predicted is not None and not m.failed:
+                        ranked.append((predicted, m.median_s))
+                if len(ranked) >= RANK_POINTS:
+                    rho = spearman(*zip(*ranked))
+                    if math.isfinite(rho):
+                        result.rank[state.task.key] = rho
                 if not built and not state.done:
                     state.done = "its space is used up"
                 elif state.stale >= early_stop and not state.done:
@@ -178,17 +216,19 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
     return result
 
 
-def _states(tasks, target, earlier: list, seed: int) -> list[TaskState]:
-    """A TaskState per task, with what the records of earlier runs know of it."""
+def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary") -> list[TaskState]:
+    """A TaskState per task, with what the records of earlier runs know of it (its search
+    trained on them)."""
     states = []
     for i, task in enumerate(tasks):
         space = task_space(task, target)
-        state = TaskState(task, space, RandomSearch(space, seed + i))
+        state = TaskState(task, space, make_search(search, space, seed + i))
         default_key = knob_key(task.program.knobs())
         state.seen.add(default_key)
         for r in earlier:
             if r.task != task.key:
                 continue
+            state.search.observe(r.knobs, None if r.failed else r.median_s)
             key = knob_key(r.knobs)
             if key == default_key:
                 state.default_recorded = True
@@ -215,7 +255,9 @@ def _build_batch(state, target, n: int, tmp: Path, result, out_of_time) -> list:
 
     out = []
     while len(out) < n and not out_of_time():
+        begin = time.perf_counter()
         proposals = state.search.propose(n - len(out), state.seen)
+        result.search_seconds += time.perf_counter() - begin
         if not proposals:
             break
         for knobs in proposals:
@@ -242,14 +284,24 @@ def _say(log, result, what: str, start: float) -> None:
         f"estimated {_time(result.estimated_s)}, {time.perf_counter() - start:.1f} s")
 
 
-def list_tasks(module, target="llvm", threads: int | None = None, records=None) -> str:
+def _runner(target, rpc, tracker, device_key, timeout, fault=None):
+    """Where candidates are measured: a local worker process, or an RPC server (rpc.py)."""
+    if rpc or tracker or device_key:
+        from .rpc import runner_from_args
+
+        return runner_from_args(rpc, tracker, device_key, target.threads, timeout)
+    return Runner(target.threads, fault=fault, **({"timeout": timeout} if timeout else {}))
+
+
+def list_tasks(module, target="llvm", threads: int | None = None, records=None, rpc: str | None = None,
+               tracker: str | None = None, device_key: str | None = None) -> str:
     """`lamina tune --list-tasks`: the tasks with their default schedule measured (in the
     worker process, as tuning measures them), as a table."""
     from .tasks import extract_tasks
 
     tasks, model = extract_tasks(module, target, threads)
     times = []
-    with Runner(model.target.threads) as runner:
+    with _runner(model.target, rpc, tracker, device_key, None) as runner:
         for task in tasks:
             m = runner.measure(task.library, task.args)
             times.append(None if m.failed else m.median_s)
