@@ -217,6 +217,11 @@ def _build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--tracker", metavar="HOST:PORT",
                       help="ask this TVM RPC tracker for a device of --device-key to measure on")
     tune.add_argument("--device-key", metavar="KEY", help="the device key the servers registered with the tracker")
+    tune.add_argument("--report", action="store_true",
+                      help="tune nothing: print what --records holds per task (default and best time, speed-up, "
+                           "share) and the estimated model time beside the measured one, with the records and without")
+    tune.add_argument("--plot", metavar="FILE.png",
+                      help="with --report: draw each task's best time so far against its trials (needs matplotlib)")
     tune.add_argument("--list-tasks", action="store_true",
                       help="print the tasks (weight, FLOPs, the default schedule's time, share of the model) and exit")
     tune.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
@@ -838,6 +843,14 @@ def _run_tune(args) -> int:
                           hint="name a .jsonl file; it is made if missing and appended to otherwise")
     if args.records and args.records == args.model:
         raise LaminaError(f"--records {args.records} is the model itself", hint="name a .jsonl file")
+    if args.plot and not args.report:
+        raise LaminaError("--plot draws the report's curves", hint="add --report")
+    if args.report and not os.path.isfile(args.records):
+        raise LaminaError(f"--records {args.records}: no such file", hint="tune first: lamina tune MODEL --records FILE")
+    if args.plot:
+        from lamina.compiler.files import check_output
+
+        check_output(args.plot, [args.model, args.records], what="the plot")
     from lamina.lowering import targets
 
     target = targets.get(args.target, threads=args.threads)
@@ -847,6 +860,11 @@ def _run_tune(args) -> int:
         from lamina.lowering.tuning.tuner import list_tasks
 
         print(list_tasks(module, target, rpc=args.rpc, tracker=args.tracker, device_key=args.device_key))
+        return 0
+    if args.report:
+        from lamina.lowering.tuning.report import report
+
+        print(report(module, args.records, target, plot=args.plot, inputs=[args.model]))
         return 0
     from lamina.lowering.tuning.tuner import tune
 

@@ -320,6 +320,23 @@ def test_lamina_tune_then_run_and_compile_with_the_records(zoo, tmp_path, capsys
     assert main(["run", model, "--fill", "random", "--records", str(path)]) == 0
     out = capsys.readouterr().out
     assert "records: 4 of 4 kernels took the best recorded schedule" in out
+    # the report: each task's best time as the records hold it, the estimate beside the measured time
+    from lamina.lowering.tuning.tuner import _time
+
+    png = tmp_path / "curves.png"
+    assert main(["tune", model, "--records", str(path), "--report", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    best = {}
+    for r in map(json.loads, path.read_text().splitlines()):
+        if not r["failed"]:
+            best[r["task"]] = min(best.get(r["task"], float("inf")), r["median_s"])
+    for key, seconds in best.items():
+        row = next(line for line in out.splitlines() if line.startswith(key[:8]))
+        assert f" {_time(seconds)} " in row, (row, seconds)
+    assert "estimated model time" in out and "4 of 4 kernels from them" in out, out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["tune", model, "--records", str(path), "--report", "--plot", model]) == 1  # never over the model
+    assert "refusing to write the plot over" in capsys.readouterr().err
     # an explicit schedule file wins over a record for the kernel it names
     schedules = tmp_path / "s"
     assert main(["compile", model, "--emit-schedules", str(schedules)]) == 0

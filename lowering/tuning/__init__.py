@@ -9,9 +9,11 @@ The workflow of TVM's old auto_scheduler and tvmc, on lamina's own schedule IR:
                   baseline (no candidate twice)
     cost_model.py gradient-boosted trees in numpy: a candidate's time from its knob values
     runner.py     build a candidate here, measure it in a worker process with a timeout
+    rpc.py        ... or on another machine, over TVM's RPC (a server, or a tracker and a key)
     scheduler.py  which task gets the next trials (Ansor's gradient, or round-robin)
     records.py    one JSON line per measurement, append-only; apply-history-best
     tuner.py      `lamina tune`: the loop over rounds, the tables
+    report.py     `lamina tune --report`: the records per task, estimated against measured time
 
 `lamina compile|run MODEL --records FILE` (runtime/executor.py `CompiledModel(records=...)`)
 builds each kernel whose task has a record with the best one.

@@ -1,0 +1,142 @@
+"""`lamina tune --report`: what a records file says of a model, and whether the tuner's estimate
+holds when the model runs.
+
+The tuner ranks its work by an estimate: the model's time is the sum over its tasks of weight x
+the task's kernel time, each kernel timed alone in the worker process. A real run adds what the
+estimate leaves out: the executor's calls, the copies in and out, and a kernel's data no longer
+in the cache because the kernel before it used the cache for its own. So the report puts the
+estimate beside the measured end-to-end time of the model compiled with the records (and of the
+model with the default schedules, timed in the same alternating blocks, so that the speed-up is
+measured, not estimated).
+
+Per task (as the table of `lamina tune`): its weight, the candidates the records hold, the
+default schedule's time, the best time, the speed-up and its share of the estimated model time.
+`--plot FILE.png` draws each task's best time so far against its trials (matplotlib, the `plot`
+extra), the curve that says whether more trials would pay.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+from .records import knob_key, read_records
+from .tasks import extract_tasks
+from .tuner import _columns, _kernels, _time
+
+RUNS = 20     # timed calls per block
+BLOCKS = 3    # blocks per side (default, tuned), alternating
+
+
+class TaskSummary:
+    """What the records hold of one task."""
+
+    def __init__(self, task, records: list):
+        self.task = task
+        default = knob_key(task.program.knobs())
+        ok = [r for r in records if not r.failed and r.median_s is not None]
+        defaults = [r.median_s for r in ok if knob_key(r.knobs) == default]
+        self.default_s = min(defaults) if defaults else None
+        self.best_s = min((r.median_s for r in ok), default=None)
+        self.trials = sum(1 for r in records if knob_key(r.knobs) != default)
+        self.failed = sum(1 for r in records if r.failed)
+        # the best time after each candidate, in the order they were measured (the file's order)
+        self.curve, best = [], math.inf
+        for r in records:
+            if knob_key(r.knobs) == default:
+                continue
+            if not r.failed and r.median_s is not None:
+                best = min(best, r.median_s)
+            self.curve.append(min(best, self.default_s or math.inf))
+
+
+def report(module, records, target="llvm", threads: int | None = None, plot=None, inputs=()) -> str:
+    """The report of `records` (a path) for `module` (optimized, as `lamina compile` leaves it),
+    as text; with `plot`, the best-so-far curves are written there as a PNG (never over one of
+    `inputs`, the user's files)."""
+    tasks, default_model = extract_tasks(module, target, threads)
+    target = default_model.target
+    kept = read_records(records, target, tasks)
+    summaries = [TaskSummary(t, [r for r in kept if r.task == t.key]) for t in tasks]
+    estimated = sum(s.task.weight * (s.best_s or s.default_s or 0.0) for s in summaries)
+    estimated_default = sum(s.task.weight * (s.default_s or 0.0) for s in summaries)
+
+    rows = [("task", "weight", "trials", "default", "best", "speed-up", "share", "kernels")]
+    for s in summaries:
+        best = s.best_s or s.default_s
+        speed = f"{s.default_s / best:.2f}x" if best and s.default_s else "-"
+        share = f"{100 * s.task.weight * best / estimated:.1f}%" if best and estimated else "-"
+        trials = str(s.trials) + (f" ({s.failed} failed)" if s.failed else "")
+        rows.append((s.task.short_key, str(s.task.weight), trials, _time(s.default_s), _time(best), speed,
+                     share, _kernels(s.task)))
+    text = _columns(rows)
+
+    from lamina.runtime.executor import CompiledModel
+
+    tuned = CompiledModel(module, target, records=records)
+    default_s, tuned_s = _measure_models(default_model, tuned)
+    text += (f"\nestimated model time (sum of weight x best): {_time(estimated)} (defaults: "
+             f"{_time(estimated_default)}, {_ratio(estimated_default, estimated)})")
+    text += (f"\nmeasured end to end: {_time(tuned_s)} with the records ({tuned.records_applied} of "
+             f"{tuned.num_kernels} kernels from them), {_time(default_s)} with the defaults "
+             f"({_ratio(default_s, tuned_s)}); measured / estimated: {tuned_s / estimated:.2f}"
+             if estimated else "")
+    if plot is not None:
+        write_plot(summaries, plot, [records, *inputs])
+        text += f"\nbest time so far against trials, per task: {plot}"
+    return text
+
+
+def _ratio(before: float, after: float) -> str:
+    return f"{before / after:.2f}x faster" if after else "-"
+
+
+def _inputs(model) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(tuple(p.type.shape)).astype(p.type.element_type.numpy_dtype)
+            for p in model.params]
+
+
+def _measure_models(default_model, tuned) -> tuple[float, float]:
+    """Seconds per call of each model: the best of BLOCKS block medians, the two taking turns
+    block by block (never call by call: on 2 cores that skews both)."""
+    from lamina.runtime.benchmark import best_block, time_in_blocks
+
+    inputs = _inputs(default_model)
+    blocks = time_in_blocks({"default": lambda: default_model(*inputs), "tuned": lambda: tuned(*inputs)},
+                            RUNS, 2, BLOCKS)
+    return best_block(blocks["default"]), best_block(blocks["tuned"])
+
+
+def write_plot(summaries, path, inputs=()) -> None:
+    """Each task's best time so far (relative to its default) against its trials, as a PNG."""
+    from lamina.compiler.errors import LaminaError
+    from lamina.compiler.files import write_output
+
+    try:
+        import matplotlib
+    except ImportError:
+        raise LaminaError("--plot needs matplotlib", hint="pip install 'lamina[plot]' (or matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for s in summaries:
+        if not s.curve or not s.default_s:
+            continue
+        ax.step(range(1, len(s.curve) + 1), [c / s.default_s for c in s.curve], where="post",
+                label=f"{s.task.short_key} ({s.task.name}, x{s.task.weight})")
+    ax.set_xlabel("trials of the task")
+    ax.set_yscale("log")  # (a speed-up of 2 and one of 20 both readable)
+    ax.set_ylabel("best time / default time")
+    ax.set_title("best schedule so far, per task")
+    ax.grid(True, alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=100)
+    plt.close(fig)
+    write_output(path, image.getvalue(), inputs, what="the plot")  # (never over an input; atomically)
