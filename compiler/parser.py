@@ -599,11 +599,30 @@ def _strip_number_tokens(body):
     return body
 
 
+def lark_cache(name: str):
+    """Where lark keeps the parser tables it builds from one of lamina's grammars: a file in
+    lamina's cache folder ($XDG_CACHE_HOME or ~/.cache, then lamina/grammars), or lark's own
+    default (the temp folder) when that folder cannot be made.
+
+    Building the MLIR grammar's LALR tables takes seconds; loading them, a tenth of one. Lark's
+    default keeps them in the temp folder, which lit gives each test file afresh: every `lamina
+    opt` of a FileCheck test built them again (~8 s of the ~9 s each took). Lark stores the hash
+    of the grammar and its options in the file and rebuilds it when they change."""
+    import os
+
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lamina" / "grammars"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return True
+    return str(root / f"{name}.lark-cache")
+
+
 @functools.lru_cache(maxsize=2)
 def _lark(allow_unregistered: bool) -> Lark:
     grammar = (Path(__file__).parent / "mlir.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=True,
-                transformer=_ToSyntax(allow_unregistered), cache=True)
+                transformer=_ToSyntax(allow_unregistered), cache=lark_cache(f"mlir-{int(allow_unregistered)}"))
 
 
 # ---------------------------------------------------------------------------------------------
