@@ -14,7 +14,10 @@ the tuner builds a batch, then measures it one candidate at a time, since on a 2
 build running beside a measurement would skew it.
 
 How a kernel is timed (in the worker): one warm-up call; a trial call sets `number`, the calls
-per block, so that a block lasts about BLOCK_SECONDS; one block to warm up (caches, clocks); then
+per block, so that a block lasts about BLOCK_SECONDS; one block to warm up (caches, clocks), and
+before a worker's first measurement, FIRST_WARMUP_SECONDS of calls (a fresh process's thread pool
+and the cores' clocks: without it the first task's default schedule measured 1.3-1.6x its time
+measured later, and every later candidate of that task looked that much better); then
 REPEAT blocks, each timed by TVM's time_evaluator (C++ timing, no Python per call). The time is
 the median block's time per call, the spread the median absolute deviation of the blocks: both
 robust to one block hit by a stray process.
@@ -38,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BLOCK_SECONDS = 0.01
+FIRST_WARMUP_SECONDS = 0.3
 REPEAT = 5
 TIMEOUT = 10.0        # seconds a measurement may take
 START_TIMEOUT = 120.0  # seconds the worker may take to start (it imports TVM)
@@ -221,6 +225,9 @@ def _pump_text(stream, lines: collections.deque) -> None:
 # the worker
 
 
+_first = True  # no kernel measured yet in this (worker) process
+
+
 def _measure(request: dict) -> dict:
     import statistics
 
@@ -251,6 +258,11 @@ def _measure(request: dict) -> dict:
             tensors.append(tvm_adapter.device_tensor(a))
     function = kernel.module[kernel.entry]
     function(*tensors)  # warm-up
+    global _first
+    if _first:  # the process's first kernel: its thread pool and the clocks (see the docstring)
+        _first, until = False, time.perf_counter() + FIRST_WARMUP_SECONDS
+        while time.perf_counter() < until:
+            function(*tensors)
     start = time.perf_counter()
     function(*tensors)
     once = time.perf_counter() - start
