@@ -183,14 +183,16 @@ class Runner:
             request["fault"] = self.fault(request)
         start = time.perf_counter()
         try:
+            limit = self.timeout
             if self._proc is None or self._proc.poll() is not None:
                 self._start()
+                limit += FIRST_WARMUP_SECONDS  # (a fresh worker warms up first: not the candidate's time)
             try:
                 self._proc.stdin.write(json.dumps(request) + "\n")
                 self._proc.stdin.flush()
             except OSError:
                 pass  # it died: the answer below says how
-            answer = self._answer(self.timeout)
+            answer = self._answer(limit)
             if answer is TIMED_OUT:
                 self._stop()
                 return Measurement(None, None, True, f"timed out after {self.timeout:g} s")
