@@ -89,6 +89,25 @@ class ValuesForm:
         return cls(operands=parser.operands_with_types(form), attributes=form.attr_dict or {})
 
 
+class CastForm:
+    """The custom form of an op that turns one value into one of another type (arith's casts,
+    vector.broadcast), as MLIR prints them: `op %x : t1 to t2`. A mixin: list it before Op in the
+    op's bases. An op with properties prints the generic form."""
+
+    def print_custom(self, p):
+        if self.properties:
+            return None
+        return CustomForm(operands=[self.operands[0]], attr_dict=self.attributes or None,
+                          cast_types=(self.operands[0].type, self.results[0].type))
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        parser.expect_form(form, "operands", "attr_dict", "cast_types", required=("operands", "cast_types"))
+        source, result = form.cast_types
+        (value,) = parser.operands_of_type(form, source, count=1)
+        return cls(operands=[value], result_types=[result], attributes=form.attr_dict or {})
+
+
 def _has_pretty_form(op: Operation) -> bool:
     """An op prints its custom form only when it satisfies its declaration: the custom printer
     may rely on it (a `sym_name` that is a type has no symbol to print). As MLIR's printer does,

@@ -15,7 +15,7 @@ from lamina.compiler.attributes import (Attribute, DenseElementsAttr, FloatAttr,
 from lamina.compiler.opdef import (Attr, Commutative, ConstantLike, Dialect, Elementwise, Op,
                                    Operand, Pure, Result, SameOperandsAndResultType,
                                    TypeConstraint)
-from lamina.compiler.printer import CustomForm
+from lamina.compiler.printer import CastForm, CustomForm
 from lamina.compiler.rewrite import RewritePattern
 from lamina.compiler.types import (FloatType, IndexType, IntegerType, RankedTensorType, Type,
                                    element_type_of, i1, is_float_like, is_integer_like)
@@ -477,7 +477,7 @@ def _same_shape_as(t: Type, element: Type) -> Type:
     return RankedTensorType(t.shape, element) if isinstance(t, RankedTensorType) else element
 
 
-class _CastOp(Op):
+class _CastOp(CastForm, Op):
     """Shared behaviour of the casts: a rule on the two element types, numpy semantics, folds."""
 
     traits = (Pure, Elementwise)
@@ -508,19 +508,6 @@ class _CastOp(Op):
         if array is None:
             return None
         return array_to_attr(self.interpret(array), self.result.type)
-
-    def print_custom(self, p):
-        if self.properties:
-            return None
-        return CustomForm(operands=[self.input], attr_dict=self.attributes or None,
-                          cast_types=(self.input.type, self.result.type))
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "operands", "attr_dict", "cast_types", required=("operands", "cast_types"))
-        source, result = form.cast_types
-        (value,) = parser.operands_of_type(form, source, count=1)
-        return cls(operands=[value], result_types=[result], attributes=form.attr_dict or {})
 
 
 def _cast(op_name, summary, rule, allowed, fastmath=False, unsigned_source=False):

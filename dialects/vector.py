@@ -24,7 +24,7 @@ import numpy as np
 from lamina.compiler.attributes import IntegerAttr
 from lamina.compiler.opdef import (Attr, Dialect, MemRead, MemWrite, Op, Operand, Pure, Result,
                                    TypeConstraint, VarOperand)
-from lamina.compiler.printer import CustomForm
+from lamina.compiler.printer import CastForm, CustomForm
 from lamina.compiler.types import FloatType, IndexType, MemRefType, VectorType
 
 vector = Dialect("vector", "Vectors of scalars in registers: loads, stores, broadcasts, fused multiply-adds.")
@@ -153,7 +153,7 @@ class StoreOp(Op):
 
 
 @vector.op
-class BroadcastOp(Op):
+class BroadcastOp(CastForm, Op):
     """A vector with the scalar (or lower-rank vector) `source` in every position.
 
         %v = vector.broadcast %x : f32 to vector<16xf32>
@@ -181,16 +181,6 @@ class BroadcastOp(Op):
         t = self.vector.type
         return np.broadcast_to(np.asarray(source, t.element_type.numpy_dtype), t.shape).copy()
 
-    def print_custom(self, p):
-        return CustomForm(operands=[self.source], attr_dict=self.attributes or None,
-                          cast_types=(self.source.type, self.vector.type))
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "operands", "attr_dict", "cast_types", required=("operands", "cast_types"))
-        source, result = form.cast_types
-        (value,) = parser.operands_of_type(form, source, count=1)
-        return cls(operands=[value], result_types=[result], attributes=form.attr_dict or {})
 
 
 @vector.op

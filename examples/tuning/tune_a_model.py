@@ -21,7 +21,6 @@ noisy; the point is the workflow, and what each step leaves behind.
 
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 import lamina
 from lamina.lowering.tuning.tasks import extract_tasks, load_optimized
 from lamina.lowering.tuning.tuner import list_tasks
+from lamina.runtime.benchmark import best_block, time_in_blocks
 
 # A model with a repeated layer: its two 64 -> 64 layers have the same compute (only their weights
 # differ), so they are ONE task of weight 2: tuning it once pays twice.
@@ -95,22 +95,10 @@ np.testing.assert_allclose(tuned(x)[0], default(x)[0], rtol=1e-5, atol=1e-6)
 #    the model's measured time adds what runs between kernels (the executor, copies in and out).
 
 
-def best_block(fn, runs=100, blocks=3):
-    """The best of `blocks` medians of `runs` calls (a burst of machine noise does not decide)."""
-    medians = []
-    for _ in range(blocks):
-        fn()
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        medians.append(float(np.median(times)))
-    return min(medians)
-
-
-measured_default = best_block(lambda: default(x))
-measured = best_block(lambda: tuned(x))
+# The two models take turns, a block of 100 calls each, three times; each side's time is its
+# best block's median (lamina bench times models the same way).
+blocks = time_in_blocks({"default": lambda: default(x), "tuned": lambda: tuned(x)}, runs=100, warmup=2)
+measured_default, measured = best_block(blocks["default"]), best_block(blocks["tuned"])
 print(f"estimated (sum of weight x best kernel time): {result.estimated_s * 1e6:.1f} us "
       f"(defaults: {result.default_s * 1e6:.1f} us)")
 print(f"measured end to end: {measured * 1e6:.1f} us (defaults: {measured_default * 1e6:.1f} us); the rest "
