@@ -868,10 +868,14 @@ def _run_tune(args) -> int:
         return 0
     from lamina.lowering.tuning.tuner import tune
 
+    from lamina.compiler.progress import Progress
+
+    bar = Progress(args.trials, "tuning")  # a bar per round on a terminal; elsewhere a plain line per round
     try:
         result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
                       scheduler=args.scheduler, seed=args.seed, search=args.search, rpc=args.rpc,
-                      tracker=args.tracker, device_key=args.device_key)
+                      tracker=args.tracker, device_key=args.device_key,
+                      **({"progress": bar, "log": None} if bar.terminal else {}))
     except KeyboardInterrupt:
         print(f"interrupted: the records made so far are in {args.records}; run the same command to resume",
               file=sys.stderr)

@@ -287,9 +287,16 @@ def test_a_candidate_that_crashes_or_hangs_is_a_failed_record_and_tuning_goes_on
     def fault(request):  # the defaults run; the first two candidates crash, then hang
         return next(faults, None) if "lamina-tune-" in request["library"] else None
 
-    path = tmp_path / "r.jsonl"
+    import io
+
+    from lamina.compiler.progress import Progress
+
+    path, screen = tmp_path / "r.jsonl", io.StringIO()
+    bar = Progress(3, "tuning", stream=screen, terminal=True)  # as `lamina tune` shows it on a terminal
     result = tune(load_optimized(str(layers_model)), "llvm", trials=3, records=path, log=None, fault=fault,
-                  timeout=5, scheduler="round-robin")  # (a tiny kernel on 2 busy cores: seconds)
+                  timeout=5, scheduler="round-robin", progress=bar)  # (a tiny kernel on 2 busy cores: seconds)
+    drawn = screen.getvalue()
+    assert "tuning [" in drawn and "3/3" in drawn and drawn.endswith("\r\x1b[2K"), drawn  # drawn, then wiped
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     failed = [r for r in rows if r["failed"]]
     assert len(rows) == 5 and len(failed) == 2

@@ -126,12 +126,14 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
          scheduler: str = "gradient", threads: int | None = None, seed: int = 0, batch: int = BATCH,
          early_stop: int = EARLY_STOP, timeout: float | None = None, log=_log, fault=None,
          search: str = "evolutionary", rpc: str | None = None, tracker: str | None = None,
-         device_key: str | None = None) -> TuneResult:
+         device_key: str | None = None, progress=None) -> TuneResult:
     """Tune the tasks of `module` (optimized, as `lamina compile` leaves it) for `target`; append
     each measurement to `records` (a path; None: keep none). `search`: "evolutionary" (with the
     cost model) or "random". `rpc` ("host:port"), or `tracker` ("host:port") and `device_key`:
     measure on that RPC server instead of in a local worker (rpc.py). `fault` (tests) is passed to
-    the local Runner. Returns the TuneResult (`.table()`)."""
+    the local Runner. `log` gets a plain line per round; `progress` (a compiler.progress.Progress
+    over `trials`, what `lamina tune` passes on a terminal) is advanced by each round's trials
+    instead. Returns the TuneResult (`.table()`)."""
     from .tasks import extract_tasks
 
     if search not in SEARCHES:
@@ -205,12 +207,17 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                     state.done = "its space is used up"
                 elif state.stale >= early_stop and not state.done:
                     state.done = f"no 1% improvement in {early_stop} trials"
+                if progress is not None:
+                    progress.advance(len(built), note=f"{state.task.name}: best {_time(state.best_s)}, "
+                                                      f"model {_time(result.estimated_s)}")
                 _say(log, result, f"round {rounds}: {state.task.short_key} ({state.task.name}) "
                      f"{len(built)} trials, best {_time(state.best_s)}", start)
             else:
                 result.stopped = result.stopped or f"{trials} trials"
     finally:
         runner.close()
+        if progress is not None:
+            progress.close()
         result.seconds = time.perf_counter() - start
         result.measure_seconds = runner.seconds
     return result
