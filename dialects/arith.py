@@ -376,7 +376,6 @@ class SelectOp(Op):
         return None
 
 
-
 CMPF_PREDICATES = ("false", "oeq", "ogt", "oge", "olt", "ole", "one", "ord",
                    "ueq", "ugt", "uge", "ult", "ule", "une", "uno", "true")
 _CMPF_FNS = {"eq": np.equal, "gt": np.greater, "ge": np.greater_equal, "lt": np.less,

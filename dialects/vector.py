@@ -36,7 +36,7 @@ memref_type = TypeConstraint("a memref", lambda t: isinstance(t, MemRefType))
 index_type = TypeConstraint("index", lambda t: isinstance(t, IndexType))
 
 
-def _check_transfer(op, m: MemRefType, v: VectorType, indices) -> str | None:
+def _check_transfer(m: MemRefType, v: VectorType, indices) -> str | None:
     """What vector.load and vector.store share: one index per memref dim, the same element type,
     the vector no longer in rank than the memref, and a unit stride in the memref's last dim."""
     if len(indices) != m.rank:
@@ -98,7 +98,7 @@ class LoadOp(Op):
         return cls(operands=[base, *indices], result_types=[type], location=location)
 
     def verify(self):
-        return _check_transfer(self, self.base.type, self.result.type, self.indices)
+        return _check_transfer(self.base.type, self.result.type, self.indices)
 
     def interpret(self, buffer, *indices):
         return buffer[_window(buffer, indices, self.result.type.shape, "vector.load")].copy()
@@ -134,7 +134,7 @@ class StoreOp(Op):
         return cls(operands=[value, base, *indices], location=location)
 
     def verify(self):
-        return _check_transfer(self, self.base.type, self.valueToStore.type, self.indices)
+        return _check_transfer(self.base.type, self.valueToStore.type, self.indices)
 
     def interpret(self, value, buffer, *indices):
         buffer[_window(buffer, indices, self.valueToStore.type.shape, "vector.store")] = value

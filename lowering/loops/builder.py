@@ -252,6 +252,28 @@ class Loops:
     def _in(self, block: Block):
         return self.b.at(InsertionPoint.at_end(block))
 
+    def loop(self, lo: int, hi: int, step: int, name: str, body: Callable[[Value], None],
+             parallel: bool = False) -> None:
+        """`for name in range(lo, hi, step): body(name)`: an scf.for, or with `parallel` an
+        scf.parallel. No loop when it runs once (`name` is then the constant `lo`), nothing when
+        it runs never."""
+        if hi <= lo:
+            return
+        if hi - lo <= step:
+            body(self.index(lo))
+            return
+        bounds = self.index(lo), self.index(hi), self.index(step)
+        if parallel:
+            loop, terminator = scf.ParallelOp.create(*([v] for v in bounds)), scf.ReduceOp()
+        else:
+            loop, terminator = scf.ForOp.create(*bounds), scf.YieldOp()
+        self.b.insert(loop)
+        block = loop.body.blocks[0]
+        block.args[0].name_hint = name
+        with self._in(block):
+            body(block.args[0])
+        block.append(terminator)
+
     def nest(self, extents: Sequence[int], names: Sequence[str], body: Callable[[list[Value]], None],
              parallel: bool | None = None) -> None:
         """Loops over every index of `extents` (outermost first), calling `body(ivs)` inside.
@@ -264,30 +286,12 @@ class Loops:
             if d == len(extents):
                 body(list(ivs))
                 return
-            if extents[d] == 1:
-                ivs.append(self.index(0))
-                level(d + 1, first)
+
+            def inner(iv: Value) -> None:
+                ivs.append(iv)
+                level(d + 1, first and extents[d] == 1)  # (an extent-1 dim makes no loop)
                 ivs.pop()
-                return
-            if extents[d] == 0:
-                return
-            lo, hi, one = self.index(0), self.index(extents[d]), self.index(1)
-            if first and parallel:
-                loop = scf.ParallelOp.create([lo], [hi], [one])
-                self.b.insert(loop)
-                block = loop.body.blocks[0]
-                terminator = scf.ReduceOp()
-            else:
-                loop = scf.ForOp.create(lo, hi, one)
-                self.b.insert(loop)
-                block = loop.body.blocks[0]
-                terminator = scf.YieldOp()
-            block.args[0].name_hint = names[d]
-            ivs.append(block.args[0])
-            with self._in(block):
-                level(d + 1, False)
-            block.append(terminator)
-            ivs.pop()
+            self.loop(0, extents[d], 1, names[d], inner, parallel=first and parallel)
 
         level(0, True)
 

@@ -22,11 +22,11 @@ becomes
     }
     ...                                                    // the last 64 % 6 = 4 rows: one tile high
 
-(microkernel.py draws the whole tiling and says why 6 x 2 vectors.) The tiles add onto the output
+(microkernel.py draws the whole tiling and says why 8 rows x 3 vectors.) The tiles add onto the output
 in memory, so the initialization says what a product starts from: 0, or gemm's beta * c.
 
 The micro-kernel needs float elements of 32 or 64 bits, whole vectors of columns and B's rows
-contiguous; what it cannot do keeps the i-k-j nest of scalars (`_ikj`): a 1-D b (a matrix-vector
+contiguous; what it cannot do keeps the i-k-j nest of scalars (`microkernel.ikj`): a 1-D b (a matrix-vector
 product), f16, integers, fewer than 16 columns. Its innermost loop runs over j, the output's
 unit-stride dim, with no loop-carried scalar, so LLVM's loop vectorizer vectorizes it:
 
@@ -61,28 +61,6 @@ from lamina.dialects.nn.base import py
 from . import microkernel
 from .builder import Loops, lowers
 from .elementwise import names_for
-
-
-def _ikj(L: Loops, out, outer: list[int], outer_names: list[str], k_extent: int, j_extent: int | None,
-         out_at, a_at, b_at) -> None:
-    """for outer..., for k: a = a_at(outer, k); for j: out[out_at(outer, j)] += a * b_at(outer, k, j).
-    `j_extent` None: no j loop (a matrix-vector product; j is None in the callbacks)."""
-    def per_k(o, k):
-        a = a_at(o, k)
-
-        def per_j(js):
-            j = js[0] if js else None
-            where = out_at(o, j)
-            b = L.load(*b_at(o, k, j), name="bkj")
-            partial = L.load(out, where, name="cij")
-            L.store(L.addf(partial, L.mulf(a, b, name="p"), name="s"), out, where)
-        if j_extent is None:
-            per_j([])
-        else:
-            L.nest([j_extent], ["j"], per_j, parallel=False)
-
-    # only the outer loops may be parallel (scf.parallel): every k adds into the same row
-    L.nest(outer, outer_names, lambda o: L.nest([k_extent], ["k"], lambda ks: per_k(o, ks[0]), parallel=False))
 
 
 @lowers("nn.matmul")
@@ -121,10 +99,10 @@ def lower_matmul(L: Loops, op, inputs, outputs):
         return
 
     outer = out_shape[:len(out_shape) - (b_rank > 1)]  # the batch dims and i
-    _ikj(L, c, outer, names[:len(outer)], k_extent, out_shape[-1] if b_rank > 1 else None,
-         out_at=lambda o, j: o + ([j] if b_rank > 1 else []),
-         a_at=lambda o, k: L.load(a, (batch_of(a, o) if a_rank > 1 else []) + row(o) + [k], name="aik"),
-         b_at=lambda o, k, j: (b, (batch_of(b, o) if b_rank > 1 else []) + [k] + ([j] if b_rank > 1 else [])))
+    microkernel.ikj(L, outer, names[:len(outer)], k_extent, out_shape[-1] if b_rank > 1 else None,
+                    c_at=lambda o, j: (c, o + ([j] if b_rank > 1 else [])),
+                    a_at=lambda o, k: L.load(a, (batch_of(a, o) if a_rank > 1 else []) + row(o) + [k], name="aik"),
+                    b_at=lambda o, k, j: (b, (batch_of(b, o) if b_rank > 1 else []) + [k] + ([j] if b_rank > 1 else [])))
 
 
 @lowers("nn.gemm")
@@ -160,9 +138,8 @@ def lower_gemm(L: Loops, op, inputs, outputs):
             L.b.insert(memref.DeallocOp(operands=[panel]))
         return
 
-    _ikj(L, y, [m], ["i"], k_extent, n,
-         out_at=lambda o, j: [o[0], j], a_at=a_at,
-         b_at=lambda o, k, j: (b, [j, k] if trans_b else [k, j]))
+    microkernel.ikj(L, [m], ["i"], k_extent, n, c_at=lambda o, j: (y, [o[0], j]), a_at=a_at,
+                    b_at=lambda o, k, j: (b, [j, k] if trans_b else [k, j]))
 
 
 def _transposed(L: Loops, b):

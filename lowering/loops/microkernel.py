@@ -46,11 +46,9 @@ panel of B (96 KiB) and 8 rows of A stay in L1/L2, and the measurements left lit
 
 from __future__ import annotations
 
-from typing import Callable
-
 from lamina.compiler.ir import Value
 from lamina.compiler.types import FloatType, MemRefType, Type, VectorType
-from lamina.dialects import scf, vector
+from lamina.dialects import vector
 
 from .builder import Loops
 
@@ -76,27 +74,6 @@ def applies(t: Type, n: int, *row_major: MemRefType) -> bool:
     if not isinstance(t, FloatType) or t.name not in ("f32", "f64") or n < lanes(t):
         return False
     return all(m.strides_and_offset()[0][-1] == 1 for m in row_major)
-
-
-def _steps(L: Loops, lo: int, hi: int, step: int, name: str, body: Callable[[Value], None], parallel: bool) -> None:
-    """`for name in range(lo, hi, step): body(name)`, an scf.for (scf.parallel when `parallel`);
-    no loop at all when it runs once (`name` is then the constant `lo`)."""
-    if hi <= lo:
-        return
-    if hi - lo <= step:
-        body(L.index(lo))
-        return
-    bounds = L.index(lo), L.index(hi), L.index(step)
-    if parallel:
-        loop, terminator = scf.ParallelOp.create(*([v] for v in bounds)), scf.ReduceOp()
-    else:
-        loop, terminator = scf.ForOp.create(*bounds), scf.YieldOp()
-    L.b.insert(loop)
-    block = loop.body.blocks[0]
-    block.args[0].name_hint = name
-    with L._in(block):
-        body(block.args[0])
-    block.append(terminator)
 
 
 def tile(L: Loops, t: Type, rows: list[Value], cols: list[Value], k_extent: int,
@@ -150,30 +127,42 @@ def product(L: Loops, t: Type, m: int, n: int, k_extent: int, c_at, a_at, b_at, 
 
     def row_block(i0: Value, count: int, outer: bool):
         rows = rows_of(i0, count)
-        _steps(L, 0, n_tiled, NR * v, "j",
-               lambda j0: tile(L, t, rows, cols_of(j0, NR), k_extent, c_at, a_at, b_at), parallel and outer)
+        L.loop(0, n_tiled, NR * v, "j", lambda j0: tile(L, t, rows, cols_of(j0, NR), k_extent, c_at, a_at, b_at),
+               parallel and outer)
         if n_vectors > n_tiled:  # fewer than NR whole vectors left
             tile(L, t, rows, cols_of(L.index(n_tiled), (n_vectors - n_tiled) // v), k_extent, c_at, a_at, b_at)
 
-    _steps(L, 0, m_tiled, MR, "i", lambda i0: row_block(i0, MR, False), parallel)
+    L.loop(0, m_tiled, MR, "i", lambda i0: row_block(i0, MR, False), parallel)
     if m > m_tiled:
         row_block(L.index(m_tiled), m - m_tiled, True)
-    if n > n_vectors:
-        scalar_columns(L, m, n_vectors, n, k_extent, c_at, a_at, b_at, parallel)
+    if n > n_vectors:  # the last n % V columns: scalars
+        ikj(L, [m], ["i"], k_extent, n - n_vectors, c_at=lambda o, j: c_at(o[0], j),
+            a_at=lambda o, k: a_at(o[0], k), b_at=lambda o, k, j: b_at(k, j), j_offset=n_vectors, parallel=parallel)
 
 
-def scalar_columns(L: Loops, m: int, n0: int, n: int, k_extent: int, c_at, a_at, b_at, parallel: bool) -> None:
-    """C[:, n0:n] += A @ B[:, n0:n] with scalars: the i-k-j nest (fewer than one vector of columns)."""
-    def per_i(i):
-        def per_k(k):
-            a = a_at(i, k)
+def ikj(L: Loops, outer: list[int], outer_names: list[str], k_extent: int, j_extent: int | None,
+        c_at, a_at, b_at, j_offset: int = 0, parallel: bool | None = None) -> None:
+    """The scalar product, for what the tiles cannot do:
 
-            def per_j(js):
-                j = L.add(js[0], n0)
-                buffer, where = c_at(i, j)
-                b = L.load(*b_at(k, j), name="bkj")
-                partial = L.load(buffer, where, name="cij")
-                L.store(L.addf(partial, L.mulf(a, b, name="p"), name="s"), buffer, where)
-            L.nest([n - n0], ["j"], per_j, parallel=False)
-        L.nest([k_extent], ["k"], lambda ks: per_k(ks[0]), parallel=False)
-    L.nest([m], ["i"], lambda ivs: per_i(ivs[0]), parallel=parallel)
+        for outer...: for k: a = a_at(outer, k)
+                             for j in j_offset .. j_offset + j_extent: C[c_at(outer, j)] += a * B[b_at(outer, k, j)]
+
+    `c_at(o, j)` and `b_at(o, k, j)` give (memref, indices), `a_at(o, k)` emits A's element.
+    `j_extent` None: no j loop (a matrix-vector product; j is None in the callbacks). Only the outer
+    loops may be parallel (`parallel`, default the emitter's): every k adds into the same row."""
+    def per_k(o, k):
+        a = a_at(o, k)
+
+        def per_j(js):
+            j = (L.add(js[0], j_offset) if j_offset else js[0]) if js else None
+            buffer, where = c_at(o, j)
+            b = L.load(*b_at(o, k, j), name="bkj")
+            partial = L.load(buffer, where, name="cij")
+            L.store(L.addf(partial, L.mulf(a, b, name="p"), name="s"), buffer, where)
+        if j_extent is None:
+            per_j([])
+        else:
+            L.nest([j_extent], ["j"], per_j, parallel=False)
+
+    L.nest(outer, outer_names, lambda o: L.nest([k_extent], ["k"], lambda ks: per_k(o, ks[0]), parallel=False),
+           parallel=parallel)

@@ -41,12 +41,11 @@ from __future__ import annotations
 
 import re
 import socket
-import statistics
 import threading
 import time
 from pathlib import Path
 
-from .runner import BLOCK_SECONDS, REPEAT, TIMEOUT, Measurement, Runner, _first_line
+from .runner import REPEAT, TIMEOUT, Measurement, Runner, _first_line, calls_per_block, median_and_spread
 
 GRACE = 5.0           # seconds beyond the session timeout before a silent server is given up
 CONNECT_TIMEOUT = 5.0  # seconds `runner_from_args` waits for a server or tracker to answer
@@ -192,15 +191,13 @@ class RpcRunner:
                 tensors.append(t)
             module["main"](*tensors)  # warm-up, and a kernel that fails says so here
             once = module.time_evaluator("main", dev, number=1, repeat=1)(*tensors).mean
-            number = max(1, min(100000, int(BLOCK_SECONDS / max(once, 1e-7))))
+            number = calls_per_block(once)
             results = module.time_evaluator("main", dev, number=number, repeat=REPEAT + 1)(*tensors).results
         except Exception as e:
             if "RPCSessionTimeoutError" in str(e) or "RPCSessionTimeoutError" in type(e).__name__:
                 raise RpcSessionTimeout() from None
             raise
-        blocks = [float(r) for r in results[1:]]  # the first block warmed caches and clocks
-        median = statistics.median(blocks)
-        return median, statistics.median(abs(b - median) for b in blocks)
+        return median_and_spread([float(r) for r in results[1:]])  # (the first block warmed caches and clocks)
 
 
 def _why(e: Exception) -> str:

@@ -33,6 +33,7 @@ import json
 import os
 import queue
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -231,8 +232,6 @@ _first = True  # no kernel measured yet in this (worker) process
 
 
 def _measure(request: dict) -> dict:
-    import statistics
-
     import numpy as np
 
     from lamina.lowering import tvm_adapter
@@ -267,13 +266,24 @@ def _measure(request: dict) -> dict:
             function(*tensors)
     start = time.perf_counter()
     function(*tensors)
-    once = time.perf_counter() - start
-    number = max(1, min(100000, int(BLOCK_SECONDS / max(once, 1e-7))))
+    number = calls_per_block(time.perf_counter() - start)
     tvm_adapter.median_seconds(kernel.module, kernel.entry, tensors, number, 1)  # warm: caches, clocks
     blocks = [tvm_adapter.median_seconds(kernel.module, kernel.entry, tensors, number, 1) for _ in range(REPEAT)]
-    median = statistics.median(blocks)
-    spread = statistics.median(abs(b - median) for b in blocks)
+    median, spread = median_and_spread(blocks)
     return {"median_s": median, "spread_s": spread}
+
+
+def calls_per_block(once: float) -> int:
+    """Calls in one timed block, for a kernel one call of which took `once` seconds: a block
+    lasts about BLOCK_SECONDS (here and on an RPC device, rpc.py)."""
+    return max(1, min(100000, int(BLOCK_SECONDS / max(once, 1e-7))))
+
+
+def median_and_spread(blocks: list[float]) -> tuple[float, float]:
+    """A measurement from its blocks' times per call: the median, and the blocks' median
+    absolute deviation from it (both robust to one block hit by a stray process)."""
+    median = statistics.median(blocks)
+    return median, statistics.median(abs(b - median) for b in blocks)
 
 
 def serve() -> None:
