@@ -49,23 +49,25 @@ def _padded(x, pads, value, name="pad"):
         x[b, ch, tir.min(tir.max(i - top, 0), h - 1), tir.min(tir.max(j - left, 0), w - 1)], value), name=name)
 
 
-def _padded_phases(x, pads, value, stride: int, name="pad"):
-    """x padded, its columns dealt into `stride` phases: [N, C, H', stride, ceil(W'/stride)],
-    column q*stride + p of the padded input at [.., p, q]. A strided conv reads the columns
-    j*stride + kx, a gather; from the phases it reads [.., kx % stride, j + kx // stride], a
-    contiguous vector over j. MobileNetV2's 96-channel depthwise conv from 112x112 to 56x56 took
-    3.4 ms on the gather and 0.87 ms from the phases (1 thread)."""
-    top, left, bottom, right = pads
-    n, c, h, w = (int(d) for d in x.shape)
-    hp, wp = h + top + bottom, w + left + right
-    q_ext = -(-wp // stride)
+def _padded_phases(x, pads, value, stride: int):
+    """x padded (`pad`), then its columns dealt into `stride` phases (`phases`): [N, C, H',
+    stride, ceil(W'/stride)], column q*stride + p of the padded input at [.., p, q]. A strided
+    conv reads the columns j*stride + kx, a gather; from the phases it reads [.., kx % stride,
+    j + kx // stride], a contiguous vector over j. MobileNetV2's 96-channel depthwise conv from
+    112x112 to 56x56 took 3.4 ms on the gather and 0.87 ms from the phases (1 thread).
 
-    def at(b, ch, i, p, q):
-        col = q * stride + p
-        return tir.Select(tir.all(i >= top, i < top + h, col >= left, col < left + w),
-                          x[b, ch, tir.min(tir.max(i - top, 0), h - 1), tir.min(tir.max(col - left, 0), w - 1)],
-                          value)
-    return te.compute((n, c, hp, stride, q_ext), at, name=name)
+    The padding is its own copy, so that dealing reads `pad` at q*stride + p with no bounds test:
+    a plain strided loop, which LLVM vectorizes as wide loads and shuffles (the interleaved
+    accesses of its loop vectorizer) where TVM's vectorized gather loads each lane alone. One
+    thread, dealt with the bounds test and from the copy: that conv 0.87 and 0.59 ms, 144
+    channels at 56x56 0.28 and 0.21 ms, 32 channels at 224x224 2.04 and 0.60 ms."""
+    top, left, bottom, right = pads
+    w = int(x.shape[3])
+    q_ext = -(-(w + left + right) // stride)
+    xp = _padded(x, (top, left, bottom, q_ext * stride - w - left), value)
+    n, c, hp, _ = (int(d) for d in xp.shape)
+    return te.compute((n, c, hp, stride, q_ext), lambda b, ch, i, p, q: xp[b, ch, i, q * stride + p],
+                      name="phases")
 
 
 def _nchw_shape(op):
