@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lamina.dialects.nn.base import ints, integer, real, string
-from lamina.lowering import targets, tvm_adapter
+from lamina.lowering import targets
 from lamina.lowering.build import build_op
 
 from test_lowering_cpu import make_op
