@@ -30,6 +30,8 @@ when it fits, else the default, which inlines the producers and keeps the reduct
 
 from __future__ import annotations
 
+import math
+
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, NotThisShape, block_name_of, divisor,
                      epilogues, parallel_spatial, vectorize_own)
 from .nchwc import nchwc_conv_schedule
@@ -235,6 +237,35 @@ def depthwise_block(width: int, height: int) -> tuple[int, int]:
     return vw, hb
 
 
+STAGE_BYTES = 20 * 1024  # the padded input rows a depthwise conv copies at a time: in L1 (48 KB)
+
+
+def staged_chunk(b, hb: int, height: int, window: int) -> int:
+    """How many blocks of hb output rows share one copy of the padded (and dealt) input rows: the
+    most whose rows (of a `window`-high kernel; 4-byte elements) fit STAGE_BYTES. A copy per
+    block copies the rows two blocks share twice (a 3x3 window and hb = 2: 5 rows for 2 output
+    rows, strided 5 for 1), and a copy that leaves L1 costs more than that saves. One thread, a
+    copy per block against the chunk chosen here: MobileNetV2's 96-channel 3x3 conv from 112x112
+    to 56x56 0.53 -> 0.39 ms, 144 channels from 56x56 0.19 -> 0.14 ms, 32 channels at 112x112
+    (stride 1) 0.23 -> 0.18 ms."""
+    per_row, padded_height = 0, None
+    for name in ("pad", "phases"):
+        if name in b.block_names():
+            ext = b.block_loop_extents(name)
+            padded_height = ext[2]
+            per_row += math.prod(ext[3:]) * 4
+    if not per_row:
+        return 1
+    stride = max(1, padded_height // height)
+
+    def staged(chunk):
+        return min(padded_height, (chunk * hb - 1) * stride + window) * per_row
+    chunk = 1
+    while chunk * hb < height and staged(chunk + 1) <= STAGE_BYTES:
+        chunk += 1
+    return chunk
+
+
 COLUMN_LANES = 16        # one AVX-512 vector of output columns
 COLUMN_MAX_REDUCTION = 64  # multiply-adds per output up to which the column block wins (measured)
 
@@ -335,7 +366,8 @@ def conv_schedule(b, name: str, threads: int) -> None:
         b.reorder(bb, o, io, jo, rc, ry, rx, ii, ji)
         b.reverse_compute_at(wbk, jo)
         vectorize_own(b, wbk, block)
-        rows = b.fuse(bb, o, io)
+        ioo, _ = b.split(io, [b.knob("chunk", staged_chunk(b, hb, h_ext, ext[5]))])
+        rows = b.fuse(bb, o, ioo)
         b.parallel(rows)
         b.unroll(ii)
         b.vectorize(ji)
