@@ -98,6 +98,8 @@ CONVS = {  # (n, c, h, w, out_c, k, stride, pad, group)
     "mobilenet pw 1x1 16->96 112 (column block)": (1, 16, 112, 112, 96, 1, 1, 0, 1),
     "column block 3x3 4->16 32x48 padded": (1, 4, 32, 48, 16, 3, 1, 1, 1),
     "dw 3x3/2 odd 24 15x17": (1, 24, 15, 17, 24, 3, 2, 1, 24),
+    "mobilenet stem 3x3/2 3->32 224 (dealt, column block)": (1, 3, 224, 224, 32, 3, 2, 1, 1),
+    "stem 3x3/2 3->20 64 (dealt, channel block, padded channels)": (1, 3, 64, 64, 20, 3, 2, 1, 1),
     "dw 5x5/2 unpadded 8 20": (2, 8, 20, 20, 8, 5, 2, 0, 8),
     "mobilenet pw 1x1 320->1280 7": (1, 320, 7, 7, 1280, 1, 1, 0, 1),
     "odd 3x3 5->7 13x11": (2, 5, 13, 11, 7, 3, 1, 1, 1),
@@ -148,19 +150,24 @@ def test_conv2d_matches_numpy(case, layout):
     assert blocked(script)
 
 
-@pytest.mark.parametrize("c,width,out_c,k,column", [
-    (16, 112, 96, 1, True),   # MobileNetV2's 1x1 convs at 112x112: 16 multiply-adds per output
-    (4, 32, 16, 3, True),     # a 3x3 conv reading its padded copy
-    (96, 112, 24, 1, False),  # a long reduction: the channel block
-    (24, 56, 144, 1, False),  # rows of 3.5 vectors
+@pytest.mark.parametrize("c,width,out_c,k,stride,column", [
+    (16, 112, 96, 1, 1, True),   # MobileNetV2's 1x1 convs at 112x112: 16 multiply-adds per output
+    (4, 32, 16, 3, 1, True),     # a 3x3 conv reading its padded copy
+    (3, 224, 32, 3, 2, True),    # MobileNetV2's stem, reading its input dealt into column phases
+    (96, 112, 24, 1, 1, False),  # a long reduction: the channel block
+    (24, 56, 144, 1, 1, False),  # rows of 3.5 vectors
+    (3, 222, 64, 3, 2, False),   # rows of 111 columns
 ])
-def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, column):
+def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, stride, column):
     from lamina.lowering.experiment import kernel
-    shape = f"1x{c}x{width}x{width}xf32"
-    out = f"1x{out_c}x{width}x{width}xf32"
-    src = f"""func.func @main(%x: tensor<{shape}>, %w: tensor<{out_c}x{c}x{k}x{k}xf32>) -> tensor<{out}> {{
-  %y = nn.conv2d %x, %w attributes {{pads = array<i64: {k // 2}, {k // 2}, {k // 2}, {k // 2}>}} : (tensor<{shape}>, tensor<{out_c}x{c}x{k}x{k}xf32>) -> tensor<{out}>
-  func.return %y : tensor<{out}>
+    x = f"tensor<1x{c}x{width}x{width}xf32>"
+    w = f"tensor<{out_c}x{c}x{k}x{k}xf32>"
+    side = (width + 2 * (k // 2) - k) // stride + 1
+    y = f"tensor<1x{out_c}x{side}x{side}xf32>"
+    p = k // 2
+    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
+  %y = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
+  func.return %y : {y}
 }}"""
     experiment = kernel(src, target=TARGET)
     assert ("cb" in experiment.knobs) == column, experiment.schedule

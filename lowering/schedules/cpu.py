@@ -207,6 +207,11 @@ def _finish_spatial(b, threads: int) -> None:
     for name in ("pad", "pack_w"):
         if name in b.block_names():
             parallel_spatial(b, name, threads)
+    if "phases" in b.block_names():  # a scalar loop over q, the phases unrolled in it (te/conv.py)
+        _, _, _, p, q = b.get_loops(b.get_block("phases"))
+        b.reorder(q, p)
+        b.unroll(p)
+        parallel_spatial(b, "phases", threads, vector_last=False)
 
 
 def _padded_write_back(b, write_back):
@@ -282,8 +287,11 @@ def _columns_fit(b, block, ext) -> bool:
     _, _, _, w_ext, c_ext, ky_ext, kx_ext = ext
     if w_ext % COLUMN_LANES or c_ext * ky_ext * kx_ext > COLUMN_MAX_REDUCTION or "unpad" in b.block_names():
         return False
-    rows = [shape for name, shape in b.reads(block) if len(shape) == 4 and name != "pack_w"]
-    return len(rows) == 1 and int(rows[0][-1]) <= 2 * w_ext - 2
+    rows = [(name, shape) for name, shape in b.reads(block) if name != "pack_w"]
+    if len(rows) != 1:
+        return False
+    name, shape = rows[0]
+    return name == "phases" or (len(shape) == 4 and int(shape[-1]) <= 2 * w_ext - 2)
 
 
 def _column_block(b, name: str, block) -> None:
