@@ -175,6 +175,31 @@ def test_a_conv_candidate_is_refused_or_computes_the_same(conv_model, tmp_path_f
     _check_any_assignment(conv_model, data, tmp_path_factory)
 
 
+@pytest.mark.parametrize("which", ["matmul", "conv"])
+def test_every_knob_has_a_value_besides_its_default_that_builds_and_computes_the_same(
+        which, layers_model, conv_model, tmp_path_factory):
+    """The hypothesis tests above pass whether a candidate is refused or runs; this one makes
+    sure the space is not all refusals: for each knob, its first value other than the default
+    (the others at their defaults) that builds gives the default's outputs, and there is one."""
+    tasks, model = _tasks(layers_model if which == "matmul" else conv_model)
+    task = max(tasks, key=lambda t: t.flops)
+    space = task_space(task, model.target)
+    tmp = tmp_path_factory.mktemp("knobs")
+    default = _run_candidate(task, model, space.program, tmp)
+    for knob in space.knobs:
+        for value in (v for v in knob.values if v != knob.default):
+            try:
+                got = _run_candidate(task, model, space.candidate({knob.name: value}), tmp)
+            except BuildFailed:  # a loop the value makes one iteration long, gone when the
+                continue         # program asks for it: a failed record when tuning
+            if got is not None:
+                for a, b in zip(got, default):
+                    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+                break
+        else:
+            pytest.fail(f"every value of knob {knob.name} but its default was refused: {knob.values}")
+
+
 # ---------------------------------------------------------------------------------------------
 # records
 
