@@ -211,6 +211,11 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="how each task's candidates are chosen: evolutionary (ranked by a cost model trained on "
                            "the measurements so far; default) or random (the baseline)")
     tune.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
+    tune.add_argument("--tuner", choices=["lamina", "meta-schedule"], default="lamina",
+                      help="lamina (its own search over the schedule generators' knobs; default) or meta-schedule "
+                           "(TVM's, a peer: the same tasks, budget and records, its best schedules converted into "
+                           "schedule IR and timed by lamina's runner; --scheduler and --search map onto its own, "
+                           "random being its replay of random traces; needs the meta-schedule extra)")
     tune.add_argument("--rpc", metavar="HOST:PORT",
                       help="measure on this TVM RPC server (python -m lamina.lowering.tuning.rpc on the device) "
                            "instead of in a local worker; the kernels are built here for --target")
@@ -847,6 +852,14 @@ def _run_tune(args) -> int:
         raise LaminaError("--plot draws the report's curves", hint="add --report")
     if args.report and not os.path.isfile(args.records):
         raise LaminaError(f"--records {args.records}: no such file", hint="tune first: lamina tune MODEL --records FILE")
+    peer = args.tuner == "meta-schedule" and not (args.report or args.list_tasks)
+    if peer and (args.rpc or args.tracker or args.device_key):
+        raise LaminaError("--tuner meta-schedule measures on this machine: it takes no --rpc, --tracker or "
+                          "--device-key", hint="drop them, or tune with --tuner lamina")
+    if peer:
+        from lamina.lowering.tuning.meta_schedule import require
+
+        require()  # (before the model is read: a missing package fails at once)
     if args.plot:
         from lamina.compiler.files import check_output
 
@@ -871,11 +884,18 @@ def _run_tune(args) -> int:
     from lamina.compiler.progress import Progress
 
     bar = Progress(args.trials, "tuning")  # a bar per round on a terminal; elsewhere a plain line per round
+    shown = {"progress": bar, "log": None} if bar.terminal else {}
     try:
-        result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
-                      scheduler=args.scheduler, seed=args.seed, search=args.search, rpc=args.rpc,
-                      tracker=args.tracker, device_key=args.device_key,
-                      **({"progress": bar, "log": None} if bar.terminal else {}))
+        if peer:
+            from lamina.lowering.tuning.meta_schedule import tune_meta_schedule
+
+            result = tune_meta_schedule(module, target, trials=args.trials, time_budget=args.time_budget,
+                                        records=args.records, scheduler=args.scheduler, seed=args.seed,
+                                        search=args.search, **shown)
+        else:
+            result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
+                          scheduler=args.scheduler, seed=args.seed, search=args.search, rpc=args.rpc,
+                          tracker=args.tracker, device_key=args.device_key, **shown)
     except KeyboardInterrupt:
         print(f"interrupted: the records made so far are in {args.records}; run the same command to resume",
               file=sys.stderr)

@@ -421,50 +421,102 @@ class UnrollOp(_LoopMark):
 
 @sched.op
 class AnnotateOp(_Named):
-    """An annotation on a loop or block, such as an unroll pragma.
+    """An annotation on a loop or block: an integer, such as an unroll pragma, or a string, such
+    as the tiling structure meta-schedule leaves on the blocks it tiled (its schedules, converted
+    by lowering/tuning/from_trace.py, keep it, so that they give the very kernel it measured). A
+    string is written as the `value` attribute (a custom form's trailing value is a number).
 
         sched.annotate @pragma_auto_unroll_max_step %l 16
+        sched.annotate @meta_schedule.tiling_structure %b attributes {value = "SSRSRS"}
     """
 
     name = "sched.annotate"
     target = Operand(any_handle)
     key = Attr(StringAttr)
-    value = Attr(IntegerAttr)
+    value = Attr((IntegerAttr, StringAttr))
     traits = (_in_schedule(),)
     tvm_name_attr = "key"
     int_attr = "value"
+
+    @property
+    def annotation(self) -> int | str:
+        """The value as TVM takes it."""
+        return self.value.value if isinstance(self.value, StringAttr) else int(self.value.value)
 
     @classmethod
     def operand_types_for(cls, n):
         return None if n != 1 else [None]
 
+    def print_custom(self, p):
+        if not isinstance(self.value, StringAttr):
+            return super().print_custom(p)
+        return CustomForm(symbol=self.key.value, operands=[self.target],
+                          attr_dict={"value": self.value, **self.attributes})
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        value = (form.attr_dict or {}).get("value")
+        if value is None:
+            return super().from_custom(form, parser)
+        if form.attribute is not None or not isinstance(value, StringAttr):
+            parser.fail_form(form, "takes an integer after its operand, or a string as attributes {value = \"...\"}")
+        parser.expect_form(form, "symbol", "operands", "attr_dict", required=("symbol", "operands"))
+        _form_result_count(form, parser, 0, "result")
+        names = form.operands or []
+        if len(names) != 1:
+            parser.fail_form(form, f"expects 1 operand (a loop or block), got {len(names)}")
+        attrs = {k: v for k, v in form.attr_dict.items() if k != "value"}
+        return cls(operands=[parser.use(names[0], parser.type_of(names[0]) or LOOP)],
+                   properties={"key": StringAttr(form.symbol), "value": value}, attributes=attrs)
+
+
+class _MoveOp(Op):
+    """compute_at and reverse_compute_at: `preserve_unit_loops` keeps the moved block's loops of
+    extent 1 (TVM drops them by default; meta-schedule's schedules keep them)."""
+
+    block = Operand(block_handle)
+    loop = Operand(loop_handle)
+    preserve_unit_loops = Attr(UnitAttr, optional=True)
+    traits = (_in_schedule(),)
+
+    def print_custom(self, p):
+        return CustomForm(keyword="preserve_unit_loops" if self.preserve_unit_loops else None,
+                          operands=[self.block, self.loop], attr_dict=self.attributes or None)
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        parser.expect_form(form, "keyword", "operands", "attr_dict", required=("operands",))
+        if form.keyword not in (None, "preserve_unit_loops"):
+            parser.fail_form(form, f"does not know '{form.keyword}'",
+                             f"write `{cls.name} preserve_unit_loops, %b, %l` or no keyword")
+        _form_result_count(form, parser, 0, "result")
+        names = form.operands or []
+        if len(names) != 2:
+            parser.fail_form(form, f"expects 2 operands (a block and a loop), got {len(names)}")
+        props = {"preserve_unit_loops": UnitAttr()} if form.keyword else {}
+        return cls(operands=[parser.use(names[0], BLOCK), parser.use(names[1], LOOP)], properties=props,
+                   attributes=form.attr_dict or {})
+
 
 @sched.op
-class ComputeAtOp(_Named):
+class ComputeAtOp(_MoveOp):
     """Move a producer block under a loop of its consumer.
 
         sched.compute_at %b, %l
+        sched.compute_at preserve_unit_loops, %b, %l
     """
 
     name = "sched.compute_at"
-    block = Operand(block_handle)
-    loop = Operand(loop_handle)
-    traits = (_in_schedule(),)
-    operand_types_for = _fixed(BLOCK, LOOP)
 
 
 @sched.op
-class ReverseComputeAtOp(_Named):
+class ReverseComputeAtOp(_MoveOp):
     """Move a consumer block under a loop of its producer.
 
         sched.reverse_compute_at %wb, %jo
     """
 
     name = "sched.reverse_compute_at"
-    block = Operand(block_handle)
-    loop = Operand(loop_handle)
-    traits = (_in_schedule(),)
-    operand_types_for = _fixed(BLOCK, LOOP)
 
 
 @sched.op

@@ -307,13 +307,14 @@ class ScheduleState:
         self.sch.unroll(self._v(op.loop))
 
     def _annotate(self, op):
-        self.sch.annotate(self._v(op.target), op.key.value, int(op.value.value))
+        self.sch.annotate(self._v(op.target), op.key.value, op.annotation)
 
     def _compute_at(self, op):
-        self.sch.compute_at(self._v(op.block), self._v(op.loop))
+        self.sch.compute_at(self._v(op.block), self._v(op.loop), preserve_unit_loops=bool(op.preserve_unit_loops))
 
     def _reverse_compute_at(self, op):
-        self.sch.reverse_compute_at(self._v(op.block), self._v(op.loop))
+        self.sch.reverse_compute_at(self._v(op.block), self._v(op.loop),
+                                    preserve_unit_loops=bool(op.preserve_unit_loops))
 
     def _compute_inline(self, op):
         self.sch.compute_inline(self._v(op.block))

@@ -38,7 +38,12 @@ For each model, in one process (Relax in a child process, so a slow build can be
      row per kernel with its FLOPs (runtime/flops.py), GFLOP/s and share of the FMA peak, the
      ONNX nodes it computes and the schedule generator that wrote its schedule; and per model the
      sum of the kernel times against the end-to-end latency (the rest is the executor's own time).
-  7. With --package: lamina writes the compiled model as a package (runtime/package.py) and runs
+  7. With --records FILE (repeatable; `lamina tune` writes them, with lamina's tuner or
+     `--tuner meta-schedule`): lamina's optimized model compiled again with each file's best
+     schedules (apply-history-best), timed in the same blocks beside the defaults and
+     onnxruntime: a column pair per file (named by its stem), so two tuners' records of one model
+     compare end to end.
+  8. With --package: lamina writes the compiled model as a package (runtime/package.py) and runs
      it in fresh processes with the lean runner (runtime/package_runner.py, loaded as a file: no
      tvm, onnx or lark); each process loads the package, runs it once and exits. "pkg s" is the
      median wall time from starting the process to its exit (an upper bound on the time to the
@@ -97,6 +102,8 @@ class Row:
     lamina_blocks: list = field(default_factory=list)  # each block's median, in the order they ran
     ort_blocks: list = field(default_factory=list)
     relax_s: float | None = None
+    records_s: dict = field(default_factory=dict)       # --records label -> the best block's median
+    records_blocks: dict = field(default_factory=dict)  # --records label -> each block's median
     lamina_diff: float | None = None
     relax_diff: float | None = None
     kernel_times: list = field(default_factory=list)  # a KernelTime per kernel call, with --per-kernel
@@ -394,6 +401,28 @@ def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3
     return warm
 
 
+def records_labels(records: list) -> dict:
+    """A table name for each --records file: its stem, or its path where two stems are alike."""
+    stems = [Path(r).stem for r in records]
+    return {(stem if stems.count(stem) == 1 else str(r)): Path(r) for stem, r in zip(stems, records)}
+
+
+def build_with_records(row: Row, compiled, records: list, feed: dict, reference) -> dict:
+    """lamina's optimized model (`compiled`'s module) compiled with each tuning records file,
+    compared with `reference` (a note per file: kernels from it, largest difference). Returns
+    label -> the CompiledModel."""
+    from lamina.runtime.executor import compile as compile_model
+
+    out = {}
+    for label, path in records_labels(records).items():
+        tuned = compile_model(compiled.module, target=compiled.target, records=str(path))
+        diff = max_abs_diff(tuned(*feed.values()), reference)
+        row.notes.append(f"records {label}: {tuned.records_applied} of {tuned.num_kernels} kernels from {path}; "
+                         f"diff {diff:.1e}")
+        out[label] = tuned
+    return out
+
+
 def profile_kernels(compiled, inputs: list, runs: int, blocks: int = 3) -> list[KernelTime]:
     """Each kernel call of `compiled` timed alone, with its FLOPs, ONNX nodes and schedule
     generator: `CompiledModel.profile` (the median of `runs` calls in a row of each kernel)
@@ -576,10 +605,11 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
         relax_models: list[str] | None = None, relax_timeout: float = 120.0,
         zoo: Path | None = None, progress=None, opt_level: int = 3, per_kernel: bool = False,
         package: bool = False, blocks: int = 3, layout: str = "", target: str = "llvm",
-        peer_schedules: str | None = None) -> list[Row]:
+        peer_schedules: str | None = None, records: list | None = None) -> list[Row]:
     """Benchmark `models` (zoo names or .onnx paths; lamina at -O`opt_level`); Relax runs on
     `relax_models` (default: all of `models`). lamina and onnxruntime are both built, then timed
-    in `blocks` blocks each (`time_in_blocks`)."""
+    in `blocks` blocks each (`time_in_blocks`); with `records` (tuning records files), lamina
+    compiled with each of them too, a side of its own (named by `records_labels`)."""
     os.environ["TVM_NUM_THREADS"] = str(threads)
     relax_models = models if relax_models is None else relax_models
     rows = []
@@ -601,6 +631,8 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
             try:
                 compiled = build_lamina(row, path, feed, reference, opt_level, layout, target, peer_schedules)
                 sides["lamina"] = lambda compiled=compiled: compiled(*inputs)
+                for label, tuned in build_with_records(row, compiled, records or [], feed, reference).items():
+                    sides[label] = lambda tuned=tuned: tuned(*inputs)
             except Exception as e:  # one model that lamina cannot build does not stop the others
                 _lamina_error(row, e)
             sides["onnxruntime"] = lambda session=session, feed=feed: session.run(None, feed)
@@ -615,6 +647,8 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
             if row.lamina_status == "ok" and "lamina" in medians:
                 row.lamina_blocks = medians["lamina"]
                 row.lamina_s = best_block(row.lamina_blocks)
+                row.records_blocks = {label: medians[label] for label in records_labels(records or [])}
+                row.records_s = {label: best_block(b) for label, b in row.records_blocks.items()}
             sides.clear()
             del session  # its worker threads go (they spin after a run, and would slow the kernels)
             if row.lamina_status == "ok" and per_kernel:
@@ -724,6 +758,12 @@ def _render(columns: list[str], cells: list[list[str]], markdown: bool, left: tu
 def format_table(rows: list[Row], markdown: bool = False) -> str:
     columns = list(COLUMNS)
     cells = [_cells(r) for r in rows]
+    labels = list(dict.fromkeys(label for r in rows for label in r.records_s))
+    for label in labels:  # --records: a column pair per file
+        columns += [f"{label} ms", f"{label}/ort"]
+        ratios = [_ratio(r.records_s.get(label), r.ort_s) for r in rows]
+        cells = [c + [_fmt(_ms(r.records_s.get(label)), ".3f"), _fmt(ratio, _ratio_format(ratio))]
+                 for c, r, ratio in zip(cells, rows, ratios)]
     if any(r.package_s is not None for r in rows):
         columns += PACKAGE_COLUMNS
         cells = [c + [_fmt(r.package_s, ".2f"), _fmt(r.package_mib, ".0f"), _fmt(r.ort_process_mib, ".0f")]
@@ -740,8 +780,8 @@ def format_blocks(rows: list[Row]) -> str:
     moved the numbers (the tables show the best block's)."""
     lines = ["blocks (median ms of each block, in the order they ran; the tables show the best):"]
     for r in rows:
-        sides = [(side, blocks) for side, blocks in (("lamina", r.lamina_blocks), ("onnxruntime", r.ort_blocks))
-                 if blocks]
+        sides = [(side, blocks) for side, blocks in (("lamina", r.lamina_blocks), *r.records_blocks.items(),
+                                                     ("onnxruntime", r.ort_blocks)) if blocks]
         if sides:
             lines.append(f"  {r.model}: " + "; ".join(
                 f"{side} " + " ".join(f"{b * 1e3:.3f}" for b in blocks) for side, blocks in sides))
@@ -963,6 +1003,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--package", action="store_true",
                     help="also write each model as a package and measure, in fresh processes, its load + first "
                          "run time and peak memory, and onnxruntime's peak memory")
+    ap.add_argument("--records", action="append", default=[], metavar="FILE.jsonl",
+                    help="also time lamina compiled with this tuning records file (lamina tune, either tuner) in "
+                         "the same blocks: a column pair per file, named by its stem (repeatable)")
     ap.add_argument("--markdown", action="store_true", help="print the tables in Markdown")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     args = ap.parse_args(argv)
@@ -980,6 +1023,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in models:
             if is_model_file(spec):
                 resolve_model(spec)
+        for path in args.records:
+            if not Path(path).is_file():
+                raise LaminaError(f"--records {path}: no such file",
+                                  hint="write one with lamina tune MODEL --records FILE")
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1
@@ -998,6 +1045,11 @@ def main(argv: list[str] | None = None) -> int:
                            args.per_kernel, args.layout, args.target, args.peer_schedules)
     if peak_note:
         setup.insert(1, peak_note)
+    if args.records:
+        setup.append("records: " + "; ".join(f"{label} = lamina compiled with {path} (each kernel whose task has a "
+                                            f"record takes its fastest, whichever tuner made it)"
+                                            for label, path in records_labels(args.records).items())
+                     + "; timed in the same blocks as lamina and onnxruntime; <label>/ort = its ratio")
     if args.package:
         setup.append("package: pkg s = median wall time of a fresh process that loads the package with the lean "
                      "runner (no tvm, onnx or lark) and runs it once, start to exit; pkg MiB = its peak RSS; "
@@ -1006,7 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = run(models, args.runs, args.warmup, args.threads, [] if args.skip_relax else None,
                    args.relax_timeout, args.zoo, progress, args.opt_level, args.per_kernel, args.package,
-                   args.blocks, args.layout, args.target, args.peer_schedules)
+                   args.blocks, args.layout, args.target, args.peer_schedules, args.records)
     except LaminaError as e:
         print(e.render(), file=sys.stderr)
         return 1

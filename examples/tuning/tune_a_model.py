@@ -14,6 +14,7 @@ command line:
     lamina tune model.onnx --list-tasks
     lamina tune model.onnx --trials 200 --time-budget 600 --records model.jsonl
     lamina run model.onnx --records model.jsonl --fill random --check onnxruntime
+    lamina tune model.onnx --tuner meta-schedule --time-budget 600 --records model-ms.jsonl  # TVM's, a peer
 
 This script runs in CI with a budget of a few trials, so the speed-ups it prints are small and
 noisy; the point is the workflow, and what each step leaves behind.

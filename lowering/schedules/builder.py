@@ -115,15 +115,17 @@ class ScheduleBuilder:
     def unroll(self, loop) -> None:
         self._emit(sched.UnrollOp(operands=[loop]))
 
-    def annotate(self, handle, key: str, value: int) -> None:
-        self._emit(sched.AnnotateOp(operands=[handle], properties={
-            "key": sched.StringAttr(key), "value": sched.IntegerAttr(int(value), sched.i64)}))
+    def annotate(self, handle, key: str, value: int | str):
+        """Annotate a loop or block with an integer or a string; returns the op."""
+        attr = sched.StringAttr(value) if isinstance(value, str) else sched.IntegerAttr(int(value), sched.i64)
+        return self._emit(sched.AnnotateOp(operands=[handle], properties={"key": sched.StringAttr(key),
+                                                                         "value": attr}))
 
-    def compute_at(self, block, loop) -> None:
-        self._emit(sched.ComputeAtOp(operands=[block, loop]))
+    def compute_at(self, block, loop, preserve_unit_loops: bool = False) -> None:
+        self._emit(sched.ComputeAtOp(operands=[block, loop], properties=_unit_loops(preserve_unit_loops)))
 
-    def reverse_compute_at(self, block, loop) -> None:
-        self._emit(sched.ReverseComputeAtOp(operands=[block, loop]))
+    def reverse_compute_at(self, block, loop, preserve_unit_loops: bool = False) -> None:
+        self._emit(sched.ReverseComputeAtOp(operands=[block, loop], properties=_unit_loops(preserve_unit_loops)))
 
     def compute_inline(self, block) -> None:
         self._emit(sched.ComputeInlineOp(operands=[block]))
@@ -190,6 +192,10 @@ class ScheduleBuilder:
     @property
     def mod(self):
         return self.state.mod
+
+
+def _unit_loops(preserve: bool) -> dict:
+    return {"preserve_unit_loops": sched.UnitAttr()} if preserve else {}
 
 
 def _values(program):

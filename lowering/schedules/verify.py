@@ -4,12 +4,15 @@ op's line and column, never a TVM traceback.
 
 It walks the program once, keeping for each handle what is known of it:
   1. A handle that a primitive consumed (the loop a split or fuse replaced, the block an inline
-     removed, the loops of a block that compute_at moved) may not be used again.
+     removed, the loops of a block that compute_at moved, the reduction loops rfactor moved into
+     its new block) may not be used again.
   2. Loops from `get_loops` of a block whose nest is still the compute's have the compute's
      extents and kinds (spatial / reduce); splits and fuses carry them on. A primitive that
      reshapes a nest (compute_at, cache_write, decompose_reduction, ...) makes that block's
-     later loops unknown here; `lowering/tvm_adapter.py` repeats the extent checks with TVM's
-     real loops while it applies the program (`check_split`, `check_bind`), so nothing is lost.
+     later loops unknown here, and compute_at those of the block it moves into too (the two
+     share loops then, as meta-schedule's schedules use them); `lowering/tvm_adapter.py`
+     repeats the extent checks with TVM's real loops while it applies the program
+     (`check_split`, `check_bind`), so nothing is lost.
   3. Target rules: the program names its target; bind only on a GPU target, with its thread
      tags and its threads-per-block limit; no vectorize or parallel of a reduction loop.
   4. TVM 0.27 computes a wrong result for rfactor followed by compute_at of the rfactor block
@@ -244,6 +247,9 @@ class _Walk:
                             "extent: TVM 0.27 drops the bound test there and sums past the end",
                         "split the reduction by a factor that divides its extent")
         self.reshape(op, op.block)
+        host = self.loops.get(op.loop, _Loop(None, None, None)).owner
+        if host is not None:  # the two blocks share these loops now: a split or fuse through one reshapes both
+            self.reshaped.add(host)
 
     op_reverse_compute_at = op_compute_at
 
@@ -269,8 +275,11 @@ class _Walk:
         self.reshaped.add(name + "_rf")
         if loop.uneven_split:
             self.uneven_rfactor.update({name, name + "_rf"})
-        if loop.owner:
-            self.reshape(op, next((v for v, n in self.block_of.items() if n == loop.owner), None))
+        if loop.owner:  # the block keeps its spatial loops and the factored one; its other reduction loops go
+            self.reshaped.add(loop.owner)
+            for v, other in self.loops.items():
+                if other.owner == loop.owner and other.kind == REDUCE and v is not op.loop and v not in self.consumed:
+                    self.consumed[v] = op
 
     def other(self, op):
         pass

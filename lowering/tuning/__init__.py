@@ -14,6 +14,9 @@ The workflow of TVM's old auto_scheduler and tvmc, on lamina's own schedule IR:
     records.py    one JSON line per measurement, append-only; apply-history-best
     tuner.py      `lamina tune`: the loop over rounds, the tables
     report.py     `lamina tune --report`: the records per task, estimated against measured time
+    meta_schedule.py  `--tuner meta-schedule`: TVM's tuner on the same tasks, a peer, its best
+                  schedules measured by runner.py and kept in the same records
+    from_trace.py TVM's schedule traces (meta-schedule's schedules) as schedule-IR programs
 
 `lamina compile|run MODEL --records FILE` (runtime/executor.py `CompiledModel(records=...)`)
 builds each kernel whose task has a record with the best one.

@@ -3,7 +3,8 @@
     {"task": "3f9a...", "target": {"name": "llvm", "threads": 2, "tvm": {...}},
      "knobs": {"nv": 32, "nj": 2}, "schedule": "sched.schedule @... {...}",
      "median_s": 1.2e-05, "spread_s": 3e-07, "failed": false, "error": null,
-     "timestamp": "2025-...Z", "lamina": "0.1.0", "tvm": "0.27.0", "sched_format": 1}
+     "timestamp": "2025-...Z", "lamina": "0.1.0", "tvm": "0.27.0", "sched_format": 1,
+     "tuner": "lamina"}
 
 Why JSON lines, appended: a tuning run can be stopped at any moment (Ctrl-C, a crash, a budget),
 and every measurement made until then must survive. One `write` + `flush` per line means the
@@ -16,7 +17,13 @@ another CPU, thread count or TVM build says nothing here, and a schedule text of
 may not parse. Reading keeps only the records that match, and says in ONE line how many it left
 out and why (a file of thousands of records must not print thousands of warnings).
 
-`best_programs` is "apply-history-best": for each task, the fastest record that did not fail.
+`tuner` says who found the schedule: "lamina" (lowering/tuning/tuner.py, and every default), or
+"meta-schedule" (TVM's, converted into schedule IR by meta_schedule.py and timed by the same
+runner, so the two tuners' times compare). A line without it is lamina's (records written before
+the peer existed).
+
+`best_programs` is "apply-history-best": for each task, the fastest record that did not fail,
+whichever tuner made it.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from pathlib import Path
 from .tasks import identity_text, target_identity
 
 SCHED_FORMAT = 1  # the schedule IR's text format the records' programs are written in
+LAMINA = "lamina"  # the `tuner` of lamina's own records (and of the defaults)
 
 FIELDS = ("task", "target", "knobs", "schedule", "median_s", "spread_s", "failed", "error", "timestamp",
           "lamina", "tvm", "sched_format")
@@ -63,16 +71,17 @@ class Record:
     lamina: str = ""
     tvm: str = ""
     sched_format: int = SCHED_FORMAT
+    tuner: str = LAMINA
     line: int = field(default=0, compare=False)  # where it was read from (not written)
 
     @classmethod
     def new(cls, task: str, target, knobs: dict, schedule: str, median_s=None, spread_s=None,
-            failed: bool = False, error: str | None = None) -> "Record":
+            failed: bool = False, error: str | None = None, tuner: str = LAMINA) -> "Record":
         """A record of a measurement made now, for `target` (a lowering.targets.Target)."""
         lamina_version, tvm_version = _versions()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return cls(task, target_identity(target), {k: int(v) for k, v in knobs.items()}, schedule,
-                   median_s, spread_s, failed, error, stamp, lamina_version, tvm_version, SCHED_FORMAT)
+                   median_s, spread_s, failed, error, stamp, lamina_version, tvm_version, SCHED_FORMAT, tuner)
 
     def to_line(self) -> str:
         data = asdict(self)
@@ -166,11 +175,12 @@ def _parse_line(raw: bytes):
     missing = [f for f in FIELDS if f not in data]
     if missing:
         return None, f"missing {', '.join(missing)}"
+    tuner = data.get("tuner", LAMINA)
     if not isinstance(data["knobs"], dict) or not isinstance(data["target"], dict) \
-            or not isinstance(data["schedule"], str):
+            or not isinstance(data["schedule"], str) or not isinstance(tuner, str):
         return None, "a field of the wrong kind"
     try:
-        return Record(**{f: data[f] for f in FIELDS}), None
+        return Record(**{f: data[f] for f in FIELDS}, tuner=tuner), None
     except TypeError as e:
         return None, str(e)
 

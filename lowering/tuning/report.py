@@ -11,6 +11,9 @@ measured, not estimated).
 
 Per task (as the table of `lamina tune`): its weight, the candidates the records hold, the
 default schedule's time, the best time, the speed-up and its share of the estimated model time.
+When the records hold another tuner's schedules too (`lamina tune --tuner meta-schedule`, timed by
+the same runner), a second table puts each tuner's best per task side by side, with each tuner's
+estimated model time: the comparison of the two tuners on the same tasks.
 `--plot FILE.png` draws each task's best time so far against its trials (matplotlib, the `plot`
 extra), the curve that says whether more trials would pay.
 """
@@ -22,7 +25,7 @@ import math
 
 import numpy as np
 
-from .records import knob_key, read_records
+from .records import LAMINA, knob_key, read_records
 from .tasks import extract_tasks
 from .tuner import _columns, _kernels, _time
 
@@ -36,16 +39,20 @@ class TaskSummary:
     def __init__(self, task, records: list):
         self.task = task
         default = knob_key(task.program.knobs())
+        is_default = lambda r: r.tuner == LAMINA and knob_key(r.knobs) == default  # noqa: E731
         ok = [r for r in records if not r.failed and r.median_s is not None]
-        defaults = [r.median_s for r in ok if knob_key(r.knobs) == default]
+        defaults = [r.median_s for r in ok if is_default(r)]
         self.default_s = min(defaults) if defaults else None
         self.best_s = min((r.median_s for r in ok), default=None)
-        self.trials = sum(1 for r in records if knob_key(r.knobs) != default)
+        self.best_by_tuner: dict[str, float] = {}  # each tuner's fastest (lamina's from the default on)
+        for r in ok:
+            self.best_by_tuner[r.tuner] = min(r.median_s, self.best_by_tuner.get(r.tuner, math.inf))
+        self.trials = sum(1 for r in records if not is_default(r))
         self.failed = sum(1 for r in records if r.failed)
-        # the best time after each candidate, in the order they were measured (the file's order)
+        # the best time after each of lamina's candidates, in the order they were measured (the file's order)
         self.curve, best = [], math.inf
         for r in records:
-            if knob_key(r.knobs) == default:
+            if is_default(r) or r.tuner != LAMINA:
                 continue
             if not r.failed and r.median_s is not None:
                 best = min(best, r.median_s)
@@ -83,10 +90,27 @@ def report(module, records, target="llvm", threads: int | None = None, plot=None
              f"{tuned.num_kernels} kernels from them), {_time(default_s)} with the defaults "
              f"({_ratio(default_s, tuned_s)}); measured / estimated: {tuned_s / estimated:.2f}"
              if estimated else "")
+    tuners = sorted({t for s in summaries for t in s.best_by_tuner}, key=lambda t: (t != LAMINA, t))
+    if set(tuners) - {LAMINA}:
+        text += "\n\n" + tuner_table(summaries, tuners)
     if plot is not None:
         write_plot(summaries, plot, [records, *inputs])
         text += f"\nbest time so far against trials, per task: {plot}"
     return text
+
+
+def tuner_table(summaries, tuners: list[str]) -> str:
+    """Each tuner's best time per task side by side, and each one's estimated model time (a task
+    it has no record of counted at its default)."""
+    rows = [("task", "weight", *tuners, "kernels")]
+    for s in summaries:
+        rows.append((s.task.short_key, str(s.task.weight), *(_time(s.best_by_tuner.get(t)) for t in tuners),
+                     _kernels(s.task)))
+    estimates = {t: sum(s.task.weight * s.best_by_tuner.get(t, s.default_s or 0.0) for s in summaries)
+                 for t in tuners}
+    return ("best per tuner (its fastest record of the task; lamina's from the default on):\n" + _columns(rows)
+            + "\nestimated model time per tuner (sum of weight x its best; a task it has no record of at its "
+              "default): " + ", ".join(f"{t} {_time(e)}" for t, e in estimates.items()))
 
 
 def _ratio(before: float, after: float) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cost_model import spearman
-from .records import Record, RecordWriter, knob_key, read_records
+from .records import LAMINA, Record, RecordWriter, knob_key, read_records
 from .runner import BuildFailed, InvalidCandidate, Runner, build_candidate
 from .scheduler import Scheduler, TaskState
 from .search import SEARCHES, make_search
@@ -224,8 +224,8 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
 
 
 def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary") -> list[TaskState]:
-    """A TaskState per task, with what the records of earlier runs know of it (its search
-    trained on them)."""
+    """A TaskState per task, with what lamina's records of earlier runs know of it (its search
+    trained on them; another tuner's records, meta-schedule's, are programs outside this space)."""
     states = []
     for i, task in enumerate(tasks):
         space = task_space(task, target)
@@ -233,7 +233,7 @@ def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary
         default_key = knob_key(task.program.knobs())
         state.seen.add(default_key)
         for r in earlier:
-            if r.task != task.key:
+            if r.task != task.key or r.tuner != LAMINA:
                 continue
             state.search.observe(r.knobs, None if r.failed else r.median_s)
             key = knob_key(r.knobs)

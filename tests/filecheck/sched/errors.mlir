@@ -132,3 +132,21 @@ sched.schedule @k attributes {target = 3} {
 "sched.schedule"() <{sym_name = "k"}> ({
 }) : () -> ()
 // CHECK: errors.mlir:132:1: error: 'sched.schedule' op requires attribute 'target'
+
+// -----
+
+sched.schedule @k attributes {target = "llvm"} {
+  %b = sched.get_block @sum
+  %l:2 = sched.get_loops %b
+  sched.compute_at keep_unit_loops, %b, %l#0
+}
+// CHECK: errors.mlir:141:3: error: 'sched.compute_at' does not know 'keep_unit_loops'
+// CHECK: hint: write `sched.compute_at preserve_unit_loops, %b, %l` or no keyword
+
+// -----
+
+sched.schedule @k attributes {target = "llvm"} {
+  %b = sched.get_block @sum
+  sched.annotate @note %b attributes {value = 1.5}
+}
+// CHECK: errors.mlir:150:3: error: 'sched.annotate' takes an integer after its operand, or a string as attributes {value = "..."}

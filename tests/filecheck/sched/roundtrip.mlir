@@ -20,10 +20,13 @@
 // CHECK-NEXT:    sched.unroll %ki
 // CHECK-NEXT:    sched.annotate @pragma_auto_unroll_max_step %ko 16
 // CHECK-NEXT:    sched.annotate @meta_schedule.tiling %b 1
+// CHECK-NEXT:    sched.annotate @meta_schedule.tiling_structure %b attributes {value = "SSRSRS"}
 // CHECK-NEXT:    %wb = sched.cache_write @local %b 0
 // CHECK-NEXT:    %rb = sched.cache_read @global %b 1
 // CHECK-NEXT:    sched.reverse_compute_at %wb, %f
 // CHECK-NEXT:    sched.compute_at %rb, %ko
+// CHECK-NEXT:    sched.reverse_compute_at preserve_unit_loops, %wb, %ko
+// CHECK-NEXT:    sched.compute_at preserve_unit_loops, %rb, %f
 // CHECK-NEXT:    %init = sched.decompose_reduction %b, %ko
 // CHECK-NEXT:    %rf = sched.rfactor %ki 1
 // CHECK-NEXT:    sched.transform_layout write, %b array<i64: 1, 0>
@@ -47,10 +50,13 @@
 // GENERIC-NEXT:    "sched.unroll"(%ki) : (!sched.loop) -> ()
 // GENERIC-NEXT:    "sched.annotate"(%ko) <{key = "pragma_auto_unroll_max_step", value = 16 : i64}> : (!sched.loop) -> ()
 // GENERIC-NEXT:    "sched.annotate"(%b) <{key = "meta_schedule.tiling", value = 1 : i64}> : (!sched.block) -> ()
+// GENERIC-NEXT:    "sched.annotate"(%b) <{key = "meta_schedule.tiling_structure", value = "SSRSRS"}> : (!sched.block) -> ()
 // GENERIC-NEXT:    %wb = "sched.cache_write"(%b) <{buffer_index = 0 : i64, scope = "local"}> : (!sched.block) -> !sched.block
 // GENERIC-NEXT:    %rb = "sched.cache_read"(%b) <{buffer_index = 1 : i64, scope = "global"}> : (!sched.block) -> !sched.block
 // GENERIC-NEXT:    "sched.reverse_compute_at"(%wb, %f) : (!sched.block, !sched.loop) -> ()
 // GENERIC-NEXT:    "sched.compute_at"(%rb, %ko) : (!sched.block, !sched.loop) -> ()
+// GENERIC-NEXT:    "sched.reverse_compute_at"(%wb, %ko) <{preserve_unit_loops}> : (!sched.block, !sched.loop) -> ()
+// GENERIC-NEXT:    "sched.compute_at"(%rb, %f) <{preserve_unit_loops}> : (!sched.block, !sched.loop) -> ()
 // GENERIC-NEXT:    %init = "sched.decompose_reduction"(%b, %ko) : (!sched.block, !sched.loop) -> !sched.block
 // GENERIC-NEXT:    %rf = "sched.rfactor"(%ki) <{factor_axis = 1 : i64}> : (!sched.loop) -> !sched.block
 // GENERIC-NEXT:    "sched.transform_layout"(%b) <{buffer = "write", permutation = array<i64: 1, 0>}> : (!sched.block) -> ()
@@ -73,10 +79,13 @@ sched.schedule @matmul attributes {target = "llvm"} {
   sched.unroll %ki
   sched.annotate @pragma_auto_unroll_max_step %ko 16
   sched.annotate @meta_schedule.tiling %b 1
+  sched.annotate @meta_schedule.tiling_structure %b attributes {value = "SSRSRS"}
   %wb = sched.cache_write @local %b 0
   %rb = sched.cache_read @global %b 1
   sched.reverse_compute_at %wb, %f
   sched.compute_at %rb, %ko
+  sched.reverse_compute_at preserve_unit_loops, %wb, %ko
+  sched.compute_at preserve_unit_loops, %rb, %f
   %init = sched.decompose_reduction %b, %ko
   %rf = sched.rfactor %ki 1
   sched.transform_layout write, %b array<i64: 1, 0>
