@@ -215,6 +215,21 @@ def test_constant_weight_conv_is_packed_once():
     np.testing.assert_allclose(out, conv_reference(x, w, b, 1, 1, 1), rtol=1e-4, atol=2e-4)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_constant_weight_conv_takes_the_column_block_too(stride):
+    """A model's convs have constant weights, packed once (in1_packed): the column block must
+    not mistake the packed weight for a second input (it did, and no model conv took it)."""
+    x, w, b = rand(1, 16, 64, 64), rand(48, 16, 1, 1, seed=1), rand(48, seed=2)
+    if stride == 2:
+        x, w = rand(1, 3, 64, 64), rand(48, 3, 3, 3, seed=1)
+    pad = 1 if stride == 2 else 0
+    props = {"strides": ints([stride] * 2), "pads": ints([pad] * 4), "dilations": ints([1, 1]), "group": integer(1)}
+    out, script = run_with_constant_weight("nn.conv2d", [x, w, b], props)
+    side = 64 // stride
+    assert "in1_packed" in script and f'conv2d_local = T.sblock_alloc_buffer((1, 48, {side}, {side}), scope="local")' in script
+    np.testing.assert_allclose(out, conv_reference(x, w, b, stride, pad, 1), rtol=1e-4, atol=2e-4)
+
+
 def test_constant_weight_grouped_conv_is_packed_per_group():
     x, w, b = rand(1, 24, 10, 10), rand(48, 8, 3, 3, seed=1), rand(48, seed=2)
     props = {"strides": ints([1, 1]), "pads": ints([1] * 4), "dilations": ints([1, 1]), "group": integer(3)}

@@ -287,7 +287,7 @@ def _columns_fit(b, block, ext) -> bool:
     _, _, _, w_ext, c_ext, ky_ext, kx_ext = ext
     if w_ext % COLUMN_LANES or c_ext * ky_ext * kx_ext > COLUMN_MAX_REDUCTION or "unpad" in b.block_names():
         return False
-    rows = [(name, shape) for name, shape in b.reads(block) if name != "pack_w"]
+    rows = [(name, shape) for name, shape in b.reads(block) if name != "pack_w" and not name.endswith("_packed")]
     if len(rows) != 1:
         return False
     name, shape = rows[0]
