@@ -271,6 +271,26 @@ def test_meta_schedule_measures_here_only(pair_model, tmp_path, capsys):
     assert "takes no --rpc" in capsys.readouterr().err
 
 
+def test_the_python_api_tunes_with_meta_schedule_too(pair_model, tmp_path, monkeypatch):
+    """lamina.tune(..., tuner="meta-schedule") hands the optimized module and the budget to the
+    peer (the whole run is the CLI test's above); a wrong tuner or RPC with it is a LaminaError."""
+    from lamina.compiler.errors import LaminaError
+
+    calls = []
+    monkeypatch.setattr(meta_schedule, "tune_meta_schedule", lambda module, target, **kw: calls.append((target, kw)) or "ran")
+    records = tmp_path / "r.jsonl"
+    assert lamina.tune(pair_model, tuner="meta-schedule", trials=3, time_budget=7, records=records) == "ran"
+    assert calls == [("llvm", {"trials": 3, "time_budget": 7, "records": records, "scheduler": "gradient",
+                               "threads": None, "search": "evolutionary"})]
+    with pytest.raises(LaminaError, match="no tuner 'ansor'"):
+        lamina.tune(pair_model, tuner="ansor", records=records)
+    with pytest.raises(LaminaError, match="takes no rpc"):
+        lamina.tune(pair_model, tuner="meta-schedule", rpc="localhost:9090", records=records)
+    monkeypatch.setitem(meta_schedule.NEEDS, "lamina_no_such_module", "no-such-package")
+    with pytest.raises(LaminaError, match="needs no-such-package"):
+        lamina.tune(pair_model, tuner="meta-schedule", records=records)
+
+
 def test_lamina_s_tuner_learns_only_from_its_own_records(pair_model, tmp_path):
     """A record without a `tuner` field is lamina's (records from before the peer); another
     tuner's records neither train lamina's search nor count as its trials."""
