@@ -12,7 +12,6 @@ other tests are cheap: hand-written traces, the failure paths, the records' `tun
 
 import json
 import re
-import os
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +38,10 @@ needs_extra = pytest.mark.skipif(bool(MISSING), reason=f"meta-schedule needs {',
 
 @pytest.fixture(scope="module", autouse=True)
 def kernel_cache(tmp_path_factory):
-    """A kernel cache of this module's own."""
-    old = os.environ.get("LAMINA_CACHE_DIR")
-    os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("meta-schedule-kernels"))
-    yield
-    if old is None:
-        os.environ.pop("LAMINA_CACHE_DIR", None)
-    else:
-        os.environ["LAMINA_CACHE_DIR"] = old
+    """A kernel cache of this module's own (pytest restores the variable after the module)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAMINA_CACHE_DIR", str(tmp_path_factory.mktemp("meta-schedule-kernels")))
+        yield
 
 
 def _weight(rng, name, shape):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 
+from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, NotThisShape, block_name_of, divisor,
                      epilogues, parallel_spatial, vectorize_own)
 from .nchwc import nchwc_conv_schedule
@@ -207,11 +208,17 @@ def _finish_spatial(b, threads: int) -> None:
     for name in ("pad", "pack_w"):
         if name in b.block_names():
             parallel_spatial(b, name, threads)
-    if "phases" in b.block_names():  # a scalar loop over q, the phases unrolled in it (te/conv.py)
-        _, _, _, p, q = b.get_loops(b.get_block("phases"))
-        b.reorder(q, p)
-        b.unroll(p)
+    if "phases" in b.block_names():
+        _deal_loop(b)
         parallel_spatial(b, "phases", threads, vector_last=False)
+
+
+def _deal_loop(b) -> None:
+    """`phases` (te/conv.py) as a scalar loop over q with the phases unrolled in it: LLVM
+    vectorizes its interleaved reads as wide loads and shuffles."""
+    *_, p, q = b.get_loops(b.get_block("phases"))
+    b.reorder(q, p)
+    b.unroll(p)
 
 
 def _padded_write_back(b, write_back):
@@ -269,10 +276,6 @@ def staged_chunk(b, hb: int, height: int, window: int) -> int:
     while chunk * hb < height and staged(chunk + 1) <= STAGE_BYTES:
         chunk += 1
     return chunk
-
-
-COLUMN_LANES = 16        # one AVX-512 vector of output columns
-COLUMN_MAX_REDUCTION = 64  # multiply-adds per output up to which the column block wins (measured)
 
 
 def _columns_fit(b, block, ext) -> bool:
@@ -385,10 +388,8 @@ def conv_schedule(b, name: str, threads: int) -> None:
                 b.compute_at(b.get_block(copy), rows)
         if "pad" in b.block_names():
             vectorize_own(b, b.get_block("pad"), block)
-        if "phases" in b.block_names():  # a scalar loop over q, the phases unrolled in it: LLVM
-            _, _, p, q = b.get_loops(b.get_block("phases"))  # vectorizes the interleaved reads
-            b.reorder(q, p)
-            b.unroll(p)
+        if "phases" in b.block_names():
+            _deal_loop(b)
         init = b.decompose_reduction(block, rc)
         vectorize_own(b, init, block)
         return

@@ -49,14 +49,14 @@ def _padded(x, pads, value, name="pad"):
         x[b, ch, tir.min(tir.max(i - top, 0), h - 1), tir.min(tir.max(j - left, 0), w - 1)], value), name=name)
 
 
-# A dense strided conv with at most this many multiply-adds per output (a stem conv of 3 input
-# channels) and rows of whole 16-lane vectors reads its input dealt into column phases, so that
-# its output columns are contiguous reads: the CPU computes such a conv a block of column vectors
-# at a time (schedules/cpu.py `_column_block`). MobileNetV2's stem, 3 -> 32 channels from 224x224
-# to 112x112, 1 thread: 0.33 -> 0.22 ms. Dealt for the channel block instead (SqueezeNet's stem,
-# 111 columns), the conv was slower (0.49 -> 0.60 ms).
-DEALT_MAX_REDUCTION = 64
-DEALT_LANES = 16
+# The CPU's column block (schedules/cpu.py `_column_block`, which reads these): a dense conv with
+# at most COLUMN_MAX_REDUCTION multiply-adds per output whose rows are whole COLUMN_LANES-lane
+# vectors is computed a block of column vectors at a time. A strided one reads its input dealt
+# into column phases here, so that its output columns are contiguous reads. MobileNetV2's stem,
+# 3 -> 32 channels from 224x224 to 112x112, 1 thread: 0.33 -> 0.22 ms. Dealt for the channel
+# block instead (SqueezeNet's stem, 111 columns), the conv was slower (0.49 -> 0.60 ms).
+COLUMN_LANES = 16          # one AVX-512 vector of output columns
+COLUMN_MAX_REDUCTION = 64  # multiply-adds per output up to which the column block wins (measured)
 
 
 def _padded_phases(x, pads, value, stride: int):
@@ -199,7 +199,8 @@ def conv2d(op, x, w, *bias):
             return w[o, rc, ry, rx]
 
     blocks_per_group = per_group_out // ob
-    if sw > 1 and (ob == 1 or (in_per_group * kh * kw <= DEALT_MAX_REDUCTION and _nchw_shape(op)[3] % DEALT_LANES == 0)):
+    if sw > 1 and (ob == 1 or (in_per_group * kh * kw <= COLUMN_MAX_REDUCTION
+                               and _nchw_shape(op)[3] % COLUMN_LANES == 0)):
         # strided, depthwise-like or a short reduction: read the input split into column phases
         xs = _padded_phases(x, pads, const(0, x.dtype), sw)
 

@@ -201,8 +201,7 @@ def _measure_default(peer, target, runner, writer) -> None:
     m = runner.measure(peer.task.library, peer.task.args)
     peer.default_s = None if m.failed else m.median_s
     if writer is not None:
-        writer.write(Record.new(peer.task.key, target, peer.task.program.knobs(), _program_text(peer.task.program),
-                                m.median_s, m.spread_s, m.failed, m.error))
+        writer.write(Record.of(peer.task.key, target, peer.task.program.knobs(), _program_text(peer.task.program), m))
 
 
 def tvm_target(target):
@@ -368,13 +367,10 @@ def _finish(result, database, target, runner, writer, work: Path) -> None:
 
 
 def _write(writer, peer, target, knobs, text, m, error=None) -> None:
-    if writer is None:
-        return
-    if m is None:
-        writer.write(Record.new(peer.task.key, target, knobs, text, failed=True, error=error, tuner=TUNER))
-    else:
-        writer.write(Record.new(peer.task.key, target, knobs, text, m.median_s, m.spread_s, m.failed, m.error,
-                                tuner=TUNER))
+    """meta-schedule's record of a task: measurement `m`, or, when None, a failure saying `error`."""
+    if writer is not None:
+        writer.write(Record.new(peer.task.key, target, knobs, text, failed=True, error=error, tuner=TUNER) if m is None
+                     else Record.of(peer.task.key, target, knobs, text, m, tuner=TUNER))
 
 
 def converted(trace, task, target):

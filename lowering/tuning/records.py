@@ -83,6 +83,11 @@ class Record:
         return cls(task, target_identity(target), {k: int(v) for k, v in knobs.items()}, schedule,
                    median_s, spread_s, failed, error, stamp, lamina_version, tvm_version, SCHED_FORMAT, tuner)
 
+    @classmethod
+    def of(cls, task: str, target, knobs: dict, schedule: str, m, tuner: str = LAMINA) -> "Record":
+        """A record of the runner's measurement `m` (runner.py `Measurement`), made now."""
+        return cls.new(task, target, knobs, schedule, m.median_s, m.spread_s, m.failed, m.error, tuner)
+
     def to_line(self) -> str:
         data = asdict(self)
         data.pop("line")

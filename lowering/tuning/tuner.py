@@ -155,8 +155,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
 
     def record(state, knobs, program, m):
         if writer is not None:
-            writer.write(Record.new(state.task.key, target, knobs, _program_text(program), m.median_s,
-                                    m.spread_s, m.failed, m.error))
+            writer.write(Record.of(state.task.key, target, knobs, _program_text(program), m))
 
     try:
         with tempfile.TemporaryDirectory(prefix="lamina-tune-") as tmp:
