@@ -22,7 +22,8 @@ integer ones for i32) over loads with affine indices (%i, min(%i + 1, R - 1), R 
 min(%j * 2, C - 1), constants), constants, the reduction's iter_arg, `arith.select`s and `scf.if`s
 with results; some stores sit inside an `scf.if`. Loop-invariant computations (a product of two
 constants, a load at a constant index, index arithmetic on an outer loop's variable) are placed in
-the innermost loop on purpose, for loop-invariant code motion to find. Every element a program
+the innermost loop on purpose, for loop-invariant code motion to find; half the reductions read
+such a load, since their inner loop, storing nothing, is where LICM may hoist loads. Every element a program
 reads has been written first (the temporaries), so the JIT, which does not fill new buffers with
 NaN as the interpreter does, computes the same.
 
@@ -269,6 +270,10 @@ class _Emitter:
         self.indent += 1
         ctx = {"i": i, "j": j, "acc": acc, "extra_leaves": ["acc"]}
         v = self.value(ctx, depth)
+        if self.draw(st.booleans()):  # a load LICM may hoist: this loop is the only one with no store
+            w, u = self.leaf(ctx | {"force": "inv_load"}), self.fresh()
+            self.emit(f"{u} = arith.{'mulf' if self.is_float else 'muli'} {v}, {w} : {t}")
+            v = u
         n = self.fresh()
         combine = self.draw(st.sampled_from(["addf", "maximumf"] if self.is_float else ["addi", "maxsi"]))
         self.emit(f"{n} = arith.{combine} {acc}, {v} : {t}")
