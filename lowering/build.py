@@ -2,8 +2,9 @@
 -> one PrimFunc -> a schedule program (lowering/schedules/, or one the user wrote) applied to it
 -> compile for a target (lowering/targets.py).
 
-Kernels are cached on disk by a hash of the scheduled kernel's TVMScript and the target, so a
-second compile of the same model (or the same layer shape twice in one model) is a file load.
+Kernels are cached on disk by a hash of the scheduled kernel's TVMScript, the target, TVM's
+version and `BUILD_REVISION`, so a second compile of the same model (or the same layer shape
+twice in one model) is a file load.
 The cache lives in $LAMINA_CACHE_DIR, else ~/.cache/lamina/kernels; lowering/kernel_cache.py
 checks each entry (its content hash, who could have written it) before it is loaded.
 """
@@ -134,6 +135,11 @@ def _weight_packing(op: Operation):
         return (n // nv, k, nv), lambda b: np.ascontiguousarray(b.reshape(k, n // nv, nv).transpose(1, 0, 2))
     return None
 
+
+# Bumped when lamina builds the same scheduled kernel differently (a fix after TVM's code
+# generator, a change to a package's files), so that no kernel built the old way is loaded again.
+# 2: OpenCL float literals printed exactly (device_build.exact_float_literals).
+BUILD_REVISION = 2
 
 ALIGN = 64  # TVM kernels take buffers aligned to 64 bytes (from_dlpack checks it)
 
@@ -366,7 +372,7 @@ def build_op(op: Operation, target="llvm", threads: int | None = None, stats: Bu
     scheduled = schedule_op(op, target, name, program)
     text = tvm.script(scheduled.scheduled)
     tvm_target = target.tvm_target()
-    key = hashlib.sha256(f"{text}\n{tvm_target}\n{tvm.VERSION}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{text}\n{tvm_target}\n{tvm.VERSION}\n{BUILD_REVISION}".encode()).hexdigest()[:32]
     if key in stats._memory:
         stats.from_memory += 1
         return _with_constants(op, stats._memory[key], scheduled, target)

@@ -16,6 +16,8 @@ and a kernel whose loops run on the host is refused.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from lamina.runtime.device_plan import DevicePlan, Launch
@@ -83,8 +85,43 @@ def build_device_kernel(scheduled_module, target, kernel: str = "kernel") -> Dev
     device_target = next(iter(device.functions.values())).attrs["target"]
     source = tvm.get_global_func("target.build." + device_target.kind.name)(device, device_target).inspect_source()
     language = "cuda" if device_target.kind.name == "cuda" else "opencl"
+    if language == "opencl":
+        source = exact_float_literals(source, device.script(), kernel)
     resources = {name: {"shared_bytes": n} for name, n in shared.items()}
     return DevicePlan(language, source, launches, scratch, resources)
+
+
+# TVM 0.27's C and OpenCL code generators print a float constant with 7 significant digits
+# (`std::scientific`), which is not enough for every float32 (9 are): 4/3 becomes 1.333333e+00f,
+# and resize's align_corners index floor(3 * 1.333333f) is 3 where numpy's is 4 (measured on
+# PoCL). The CUDA generator prints hexadecimal floats, exact. The TVMScript of the same module
+# has each constant whole, so lamina puts back, as a hexadecimal float literal (C99, OpenCL C),
+# each constant that the 7 digits do not give back.
+_SCRIPT_FLOAT = re.compile(r"T\.float32\((-?[0-9.e+-]+|-?inf|nan)\)")
+_PRINTED_FLOAT = re.compile(r"(?<![\w.])(\d\.\d{6}e[+-]\d{2,3})f\b")
+
+
+def exact_float_literals(source: str, script: str, kernel: str = "kernel") -> str:
+    """`source` (OpenCL C from TVM) with each float literal that TVM printed too short replaced
+    by the exact float32 of the constant in `script` (the device module's TVMScript) it came
+    from. Two constants printed alike that are different float32s are a BuildError."""
+    exact: dict[str, np.float32] = {}
+    for text in set(_SCRIPT_FLOAT.findall(script)):
+        value = abs(float(text))
+        if not np.isfinite(value):
+            continue
+        printed = f"{value:.6e}"
+        want = np.float32(value)
+        if np.float32(printed) == want:
+            continue
+        if printed in exact and exact[printed] != want:
+            raise BuildError(f"kernel @{kernel}: two float constants print as {printed} in TVM's OpenCL source",
+                             hint="TVM prints 7 significant digits; lamina cannot tell them apart")
+        exact[printed] = want
+    if not exact:
+        return source
+    return _PRINTED_FLOAT.sub(lambda m: f"{float(exact[m.group(1)]).hex()}f" if m.group(1) in exact else m.group(0),
+                              source)
 
 
 def _launch_plan(host, kernel: str, target) -> tuple[list[Launch], list[int]]:
