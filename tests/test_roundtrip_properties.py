@@ -190,12 +190,25 @@ def xdsl_limitation(module: Operation) -> str | None:
     return None
 
 
+def _xdsl_reads(text: str) -> bool:
+    from xdsl.utils.exceptions import ParseError
+
+    try:
+        _xdsl_round_trip(text)
+    except ParseError:
+        return False
+    return True
+
+
 @settings(max_examples=25)
 @given(XDSL_MODULES)
 def test_xdsl_reads_lamina_and_lamina_reads_xdsl(module):
     assume(xdsl_limitation(module) is None)
     ours = print_ir(module, generic=True)
     theirs = _xdsl_round_trip(ours)           # xDSL parses and verifies lamina's text
+    # xDSL 0.75 names a value by its hint less a _N suffix, and counts per hint, not per name
+    # printed: %x, %x_1, %x_1_1 come back as %x, %x_1, %x_1, which xDSL cannot read either
+    assume(_xdsl_reads(theirs))
     back = parse(theirs)  # arith knows xDSL's #arith.fastmath and #arith.overflow flags
     verify(back)
     assert _xdsl_round_trip(print_ir(back, generic=True)) == theirs
