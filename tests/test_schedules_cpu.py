@@ -174,6 +174,34 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     assert experiment.check() < 1e-3
 
 
+@pytest.mark.parametrize("op,c,side,k,stride,pad,vector", [
+    ("max_pool2d", 64, 28, 3, 1, 1, True),    # Inception's branch pool: stride 1, padded
+    ("avg_pool2d", 16, 13, 3, 1, 0, True),    # odd rows, no padding
+    ("max_pool2d", 64, 111, 3, 2, 0, False),  # SqueezeNet's: strided, the default schedule
+    ("max_pool2d", 64, 112, 3, 2, 1, False),  # ResNet's
+    ("global_avg_pool", 1000, 13, 0, 1, 0, True),
+    ("global_max_pool", 300, 16, 0, 1, 0, True),
+    ("global_avg_pool", 512, 7, 0, 1, 0, False),  # small: one thread, the default schedule
+])
+def test_pools_take_the_pool_schedule_where_it_wins(op, c, side, k, stride, pad, vector):
+    from lamina.lowering.experiment import kernel
+    x = f"tensor<1x{c}x{side}x{side}xf32>"
+    if k:
+        out = (side + 2 * pad - k) // stride + 1
+        attrs = (f" attributes {{kernel_shape = array<i64: {k}, {k}>, strides = array<i64: {stride}, {stride}>,"
+                 f" pads = array<i64: {pad}, {pad}, {pad}, {pad}>}}")
+    else:
+        out, attrs = 1, ""
+    y = f"tensor<1x{c}x{out}x{out}xf32>"
+    src = f"""func.func @main(%x: {x}) -> {y} {{
+  %y = nn.{op} %x{attrs} : ({x}) -> {y}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src, target=TARGET)
+    assert (bool(experiment.knobs) and 'scope="local"' in experiment.tir) == vector, experiment.schedule
+    assert experiment.check() < 1e-4
+
+
 # ---------------------------------------------------------------------------------------------
 # constant weights: build.py packs them once (numpy) and keeps them as device tensors
 

@@ -33,9 +33,10 @@ from __future__ import annotations
 import math
 
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION
-from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, NotThisShape, block_name_of, divisor,
-                     epilogues, parallel_spatial, vectorize_own)
+from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
+                     deal_loop, divisor, epilogues, parallel_spatial, vectorize_own)
 from .nchwc import nchwc_conv_schedule
+from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
 
 
@@ -45,7 +46,7 @@ def cpu_schedule(b, threads: int):
     generator that wrote it in `generator`."""
     names = b.block_names()
     for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
-                     ("conv2d_nchwc", nchwc_conv_schedule)):
+                     ("conv2d_nchwc", nchwc_conv_schedule), *((n, pool_schedule) for n in POOL_BLOCKS)):
         if name in names:
             trial = b.fork()
             try:
@@ -209,16 +210,8 @@ def _finish_spatial(b, threads: int) -> None:
         if name in b.block_names():
             parallel_spatial(b, name, threads)
     if "phases" in b.block_names():
-        _deal_loop(b)
+        deal_loop(b)
         parallel_spatial(b, "phases", threads, vector_last=False)
-
-
-def _deal_loop(b) -> None:
-    """`phases` (te/conv.py) as a scalar loop over q with the phases unrolled in it: LLVM
-    vectorizes its interleaved reads as wide loads and shuffles."""
-    *_, p, q = b.get_loops(b.get_block("phases"))
-    b.reorder(q, p)
-    b.unroll(p)
 
 
 def _padded_write_back(b, write_back):
@@ -247,9 +240,6 @@ def depthwise_block(width: int, height: int) -> tuple[int, int]:
     vw = max(d for d in range(1, min(width, 64) + 1) if width % d == 0)
     hb = max(d for d in range(1, height + 1) if height % d == 0 and d * vw <= max(DEPTHWISE_FLOATS, vw))
     return vw, hb
-
-
-STAGE_BYTES = 20 * 1024  # the padded input rows a depthwise conv copies at a time: in L1 (48 KB)
 
 
 def staged_chunk(b, hb: int, height: int, window: int) -> int:
@@ -389,7 +379,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         if "pad" in b.block_names():
             vectorize_own(b, b.get_block("pad"), block)
         if "phases" in b.block_names():
-            _deal_loop(b)
+            deal_loop(b)
         init = b.decompose_reduction(block, rc)
         vectorize_own(b, init, block)
         return
