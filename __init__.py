@@ -113,16 +113,17 @@ def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", s
 def tune(model, target: str = "llvm", trials: int = 64, time_budget: float | None = None, records=None,
          scheduler: str = "gradient", opt_level: int = 3, layout: str = "", threads: int | None = None,
          input_shapes: dict | None = None, search: str = "evolutionary", rpc: str | None = None,
-         tracker: str | None = None, device_key: str | None = None, tuner: str = "lamina"):
+         tracker: str | None = None, device_key: str | None = None, tuner: str = "lamina", confirm: int = 2):
     """Tune the schedules of a model's kernels (a module, copied, or a model file's path, optimized
     at `opt_level` first, as `compile` does): `trials` candidates in all, at most `time_budget`
     seconds, each measurement appended to the `records` file (a second call with the same file
     resumes). `scheduler`: "gradient" (Ansor's) or "round-robin"; `search`: "evolutionary" (with a
     learned cost model) or "random". `rpc="host:port"` (or `tracker` and `device_key`) measures on
     a TVM RPC server instead of locally. `tuner="meta-schedule"`: TVM's meta-schedule tunes the
-    same tasks instead, a peer (locally only; the meta-schedule extra). Returns the result; print
-    `result.table()`. Then `lamina.compile(model, records=...)` builds with the best
-    (lowering/tuning/)."""
+    same tasks instead, a peer (locally only; the meta-schedule extra). `confirm`: turns of
+    measuring each task's fastest candidates again at the end (0: none; `lamina tune --confirm`).
+    Returns the result; print `result.table()`. Then `lamina.compile(model, records=...)` builds
+    with the best (lowering/tuning/)."""
     from lamina.compiler.errors import LaminaError
     from lamina.lowering.tuning.tasks import load_optimized
     from lamina.lowering.tuning.tuner import tune as _tune
@@ -140,7 +141,8 @@ def tune(model, target: str = "llvm", trials: int = 64, time_budget: float | Non
                                   scheduler=scheduler, threads=threads, search=search)
     module = load_optimized(model, opt_level, layout, input_shapes, target)
     return _tune(module, target, trials=trials, time_budget=time_budget, records=records, scheduler=scheduler,
-                 threads=threads, search=search, rpc=rpc, tracker=tracker, device_key=device_key)
+                 threads=threads, search=search, rpc=rpc, tracker=tracker, device_key=device_key,
+                 confirm_rounds=confirm)
 
 
 def kernel(source, target: str = "llvm", seed: int = 0):

@@ -211,6 +211,10 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="how each task's candidates are chosen: evolutionary (ranked by a cost model trained on "
                            "the measurements so far; default) or random (the baseline)")
     tune.add_argument("--seed", type=int, default=0, help="the search's seed (default 0)")
+    tune.add_argument("--confirm", type=int, default=2, metavar="N",
+                      help="at the end, measure each task's 3 fastest candidates and its default again N times in "
+                           "turn, and keep the one with the lowest median (default 2; 0: keep the fastest single "
+                           "measurement)")
     tune.add_argument("--tuner", choices=["lamina", "meta-schedule"], default="lamina",
                       help="lamina (its own search over the schedule generators' knobs; default) or meta-schedule "
                            "(TVM's, a peer: the same tasks, budget and records, its best schedules converted into "
@@ -841,6 +845,8 @@ def _run_tune(args) -> int:
                           hint="e.g. lamina tune model.onnx --records model.jsonl (or --list-tasks to see the tasks)")
     if args.trials < 0:
         raise LaminaError(f"--trials {args.trials}: give 0 or more", hint="e.g. --trials 64")
+    if args.confirm < 0:
+        raise LaminaError(f"--confirm {args.confirm}: give 0 or more", hint="e.g. --confirm 2")
     if args.time_budget is not None and args.time_budget <= 0:
         raise LaminaError(f"--time-budget {args.time_budget:g}: give a positive number of seconds")
     if args.records and (os.path.isdir(args.records) or not os.path.isdir(os.path.dirname(args.records) or ".")):
@@ -895,7 +901,7 @@ def _run_tune(args) -> int:
         else:
             result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
                           scheduler=args.scheduler, seed=args.seed, search=args.search, rpc=args.rpc,
-                          tracker=args.tracker, device_key=args.device_key, **shown)
+                          tracker=args.tracker, device_key=args.device_key, confirm_rounds=args.confirm, **shown)
     except KeyboardInterrupt:
         print(f"interrupted: the records made so far are in {args.records}; run the same command to resume",
               file=sys.stderr)

@@ -289,11 +289,11 @@ def test_tune_resumes_without_measuring_again_and_keeps_candidates_out_of_the_ca
     extract_tasks(module, "llvm")  # the defaults: built into the kernel cache, as lamina compile does
     cached = _cache_files(kernel_cache)
     path = tmp_path / "r.jsonl"
-    first = tune(module, "llvm", trials=3, records=path, log=None)
+    first = tune(module, "llvm", trials=3, records=path, log=None, confirm_rounds=0)
     assert first.trials == 3 and _cache_files(kernel_cache) == cached
     lines = path.read_text().splitlines()
     assert len(lines) == 2 + 3  # two defaults, three candidates
-    second = tune(module, "llvm", trials=3, records=path, log=None)
+    second = tune(module, "llvm", trials=3, records=path, log=None, confirm_rounds=0)
     assert second.trials == 3
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == 2 + 3 + 3  # the defaults were not measured again
@@ -304,6 +304,45 @@ def test_tune_resumes_without_measuring_again_and_keeps_candidates_out_of_the_ca
     tuned = lamina.compile(str(layers_model), records=path)
     assert tuned.records_applied == 4
     np.testing.assert_allclose(tuned(x)[0], lamina.compile(str(layers_model))(x)[0], rtol=1e-4, atol=1e-4)
+
+
+def test_the_fastest_candidates_are_measured_again_in_turn_and_decide_by_their_median(layers_model, tmp_path):
+    from lamina.lowering.tuning.records import best_records, read_records
+    from lamina.lowering.tuning.tuner import CONFIRM
+
+    module = load_optimized(str(layers_model))
+    path = tmp_path / "r.jsonl"
+    result = tune(module, "llvm", trials=6, batch=6, records=path, log=None, confirm_rounds=2)
+    records = read_records(path)
+    plain = [r for r in records if not r.confirm]
+    again = [r for r in records if r.confirm]
+    (state,) = [s for s in result.states if s.trials]  # one batch: one task searched
+    finalists = {knob_key(r.knobs) for r in again}
+    measured = sorted((r.median_s, knob_key(r.knobs)) for r in plain if r.task == state.task.key and not r.failed)
+    assert finalists == {k for _, k in measured[:CONFIRM]} | {knob_key(state.task.program.knobs())}
+    assert len(again) == 2 * len(finalists) and {r.task for r in again} == {state.task.key}
+    turns = [knob_key(r.knobs) for r in again]
+    assert turns[:len(finalists)] == turns[len(finalists):]  # in turn: A B C D A B C D
+    # the run's best, the report's and apply-history-best's: the finalist with the lowest median
+    chosen = best_records(records)[state.task.key]
+    assert chosen.confirm and state.confirmed and state.best_s == chosen.median_s
+    assert knob_key(state.best_knobs) == knob_key(chosen.knobs)
+    medians = {k: sorted(r.median_s for r in again if knob_key(r.knobs) == k)[0] for k in finalists}
+    assert chosen.median_s == min(medians.values())  # median_low of two: the lower
+
+
+def test_a_lucky_single_measurement_loses_to_a_confirmed_median():
+    from lamina.lowering.tuning.records import Record, best_records
+
+    def rec(knobs, seconds, confirm=False, failed=False):
+        return Record("t", {"name": "llvm"}, knobs, f"schedule {knobs}", seconds, 0.0, failed, confirm=confirm)
+    lucky = rec({"a": 1}, 8e-6)
+    records = [rec({"a": 2}, 9e-6), lucky, rec({"a": 1}, 10e-6, confirm=True), rec({"a": 1}, 11e-6, confirm=True),
+               rec({"a": 2}, 9.5e-6, confirm=True), rec({"a": 2}, 9.2e-6, confirm=True),
+               rec({"a": 3}, 1e-6, failed=True)]
+    best = best_records(records)["t"]
+    assert best.knobs == {"a": 2} and best.median_s == 9.2e-6
+    assert best_records([lucky, rec({"a": 2}, 9e-6)])["t"] is lucky  # nothing measured again: the fastest
 
 
 def test_a_candidate_that_crashes_or_hangs_is_a_failed_record_and_tuning_goes_on(layers_model, tmp_path):
@@ -319,7 +358,8 @@ def test_a_candidate_that_crashes_or_hangs_is_a_failed_record_and_tuning_goes_on
     path, screen = tmp_path / "r.jsonl", io.StringIO()
     bar = Progress(3, "tuning", stream=screen, terminal=True)  # as `lamina tune` shows it on a terminal
     result = tune(load_optimized(str(layers_model)), "llvm", trials=3, records=path, log=None, fault=fault,
-                  timeout=5, scheduler="round-robin", progress=bar)  # (a tiny kernel on 2 busy cores: seconds)
+                  timeout=5, scheduler="round-robin", progress=bar,  # (a tiny kernel on 2 busy cores: seconds)
+                  confirm_rounds=0)
     drawn = screen.getvalue()
     assert "tuning [" in drawn and "3/3" in drawn and drawn.endswith("\r\x1b[2K"), drawn  # drawn, then wiped
     rows = [json.loads(line) for line in path.read_text().splitlines()]
@@ -346,7 +386,7 @@ def test_lamina_tune_list_tasks(layers_model, capsys):
 
 def test_lamina_tune_then_run_and_compile_with_the_records(zoo, tmp_path, capsys):
     model, path = str(zoo / "mlp.onnx"), tmp_path / "mlp.jsonl"
-    assert main(["tune", model, "--trials", "2", "--records", str(path)]) == 0
+    assert main(["tune", model, "--trials", "2", "--confirm", "0", "--records", str(path)]) == 0
     out = capsys.readouterr().out
     assert "estimated model time" in out and len(path.read_text().splitlines()) == 4 + 2
     assert main(["run", model, "--fill", "random", "--records", str(path)]) == 0

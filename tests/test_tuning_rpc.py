@@ -187,8 +187,8 @@ def test_lamina_tune_measures_on_an_rpc_server(server, tmp_path, capsys):
     model.write_text("model mm(x: f32[16, 32]) {\n  w = param f32[32, 32] init=normal(seed=0, std=0.1)\n"
                      "  return relu(x @ w)\n}\n")
     records = tmp_path / "r.jsonl"
-    code = main(["tune", str(model), "--rpc", f"127.0.0.1:{server}", "--trials", "2", "--records", str(records),
-                 "--threads", "1"])
+    code = main(["tune", str(model), "--rpc", f"127.0.0.1:{server}", "--trials", "2", "--confirm", "0",
+                 "--records", str(records), "--threads", "1"])
     assert code == 0, capsys.readouterr()
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(lines) == 3 and not any(r["failed"] for r in lines), lines  # the default and 2 candidates

@@ -4,7 +4,7 @@
      "knobs": {"nv": 32, "nj": 2}, "schedule": "sched.schedule @... {...}",
      "median_s": 1.2e-05, "spread_s": 3e-07, "failed": false, "error": null,
      "timestamp": "2025-...Z", "lamina": "0.1.0", "tvm": "0.27.0", "sched_format": 1,
-     "tuner": "lamina"}
+     "tuner": "lamina", "confirm": false}
 
 Why JSON lines, appended: a tuning run can be stopped at any moment (Ctrl-C, a crash, a budget),
 and every measurement made until then must survive. One `write` + `flush` per line means the
@@ -22,8 +22,13 @@ out and why (a file of thousands of records must not print thousands of warnings
 runner, so the two tuners' times compare). A line without it is lamina's (records written before
 the peer existed).
 
-`best_programs` is "apply-history-best": for each task, the fastest record that did not fail,
-whichever tuner made it.
+`confirm` marks a measurement of the run's end, when the tuner measures each task's fastest few
+candidates again, in turns (tuner.py): one measurement among hundreds can be lucky by 10-20% on a
+busy machine, and the fastest of hundreds is likely to be such a one. A line without it is not.
+
+`best_programs` is "apply-history-best": for each task, the fastest candidate (a schedule of a
+tuner) whose records did not fail, whichever tuner made it. A candidate measured again at the end
+of a run counts by the median of those confirming measurements, any other by its fastest one.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import statistics
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -72,21 +78,25 @@ class Record:
     tvm: str = ""
     sched_format: int = SCHED_FORMAT
     tuner: str = LAMINA
+    confirm: bool = False  # a measurement of the end of a run, of one of the fastest candidates
     line: int = field(default=0, compare=False)  # where it was read from (not written)
 
     @classmethod
     def new(cls, task: str, target, knobs: dict, schedule: str, median_s=None, spread_s=None,
-            failed: bool = False, error: str | None = None, tuner: str = LAMINA) -> "Record":
+            failed: bool = False, error: str | None = None, tuner: str = LAMINA,
+            confirm: bool = False) -> "Record":
         """A record of a measurement made now, for `target` (a lowering.targets.Target)."""
         lamina_version, tvm_version = _versions()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return cls(task, target_identity(target), {k: int(v) for k, v in knobs.items()}, schedule,
-                   median_s, spread_s, failed, error, stamp, lamina_version, tvm_version, SCHED_FORMAT, tuner)
+                   median_s, spread_s, failed, error, stamp, lamina_version, tvm_version, SCHED_FORMAT, tuner,
+                   confirm)
 
     @classmethod
-    def of(cls, task: str, target, knobs: dict, schedule: str, m, tuner: str = LAMINA) -> "Record":
+    def of(cls, task: str, target, knobs: dict, schedule: str, m, tuner: str = LAMINA,
+           confirm: bool = False) -> "Record":
         """A record of the runner's measurement `m` (runner.py `Measurement`), made now."""
-        return cls.new(task, target, knobs, schedule, m.median_s, m.spread_s, m.failed, m.error, tuner)
+        return cls.new(task, target, knobs, schedule, m.median_s, m.spread_s, m.failed, m.error, tuner, confirm)
 
     def to_line(self) -> str:
         data = asdict(self)
@@ -180,22 +190,35 @@ def _parse_line(raw: bytes):
     missing = [f for f in FIELDS if f not in data]
     if missing:
         return None, f"missing {', '.join(missing)}"
-    tuner = data.get("tuner", LAMINA)
+    tuner, confirm = data.get("tuner", LAMINA), data.get("confirm", False)
     if not isinstance(data["knobs"], dict) or not isinstance(data["target"], dict) \
-            or not isinstance(data["schedule"], str) or not isinstance(tuner, str):
+            or not isinstance(data["schedule"], str) or not isinstance(tuner, str) or not isinstance(confirm, bool):
         return None, "a field of the wrong kind"
     try:
-        return Record(**{f: data[f] for f in FIELDS}, tuner=tuner), None
+        return Record(**{f: data[f] for f in FIELDS}, tuner=tuner, confirm=confirm), None
     except TypeError as e:
         return None, str(e)
 
 
 def best_records(records) -> dict:
-    """Task key -> its fastest record that did not fail."""
-    best: dict = {}
+    """Task key -> the record of its fastest candidate that did not fail. A candidate (a task's
+    schedule, by tuner) with confirming records counts by their median (the record returned is
+    the lower middle one), any other by its fastest record."""
+    fastest: dict = {}
+    confirmed: dict = defaultdict(list)
     for r in records:
         if r.failed or r.median_s is None:
             continue
+        candidate = (r.task, r.tuner, r.schedule)
+        if r.confirm:
+            confirmed[candidate].append(r)
+        elif candidate not in fastest or r.median_s < fastest[candidate].median_s:
+            fastest[candidate] = r
+    for candidate, measured in confirmed.items():
+        middle = statistics.median_low([r.median_s for r in measured])
+        fastest[candidate] = next(r for r in measured if r.median_s == middle)
+    best: dict = {}
+    for r in fastest.values():
         if r.task not in best or r.median_s < best[r.task].median_s:
             best[r.task] = r
     return best

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .records import LAMINA, knob_key, read_records
+from .records import LAMINA, best_records, knob_key, read_records
 from .tasks import extract_tasks
 from .tuner import _columns, _kernels, _time
 
@@ -40,19 +40,23 @@ class TaskSummary:
         self.task = task
         default = knob_key(task.program.knobs())
         is_default = lambda r: r.tuner == LAMINA and knob_key(r.knobs) == default  # noqa: E731
-        ok = [r for r in records if not r.failed and r.median_s is not None]
-        defaults = [r.median_s for r in ok if is_default(r)]
-        self.default_s = min(defaults) if defaults else None
-        self.best_s = min((r.median_s for r in ok), default=None)
+
+        def time_of(chosen) -> float | None:  # as apply-history-best counts it (confirmed: the median)
+            best = best_records(chosen).get(task.key)
+            return best.median_s if best is not None else None
+        self.default_s = time_of([r for r in records if is_default(r)])
+        self.best_s = time_of(records)
         self.best_by_tuner: dict[str, float] = {}  # each tuner's fastest (lamina's from the default on)
-        for r in ok:
-            self.best_by_tuner[r.tuner] = min(r.median_s, self.best_by_tuner.get(r.tuner, math.inf))
-        self.trials = sum(1 for r in records if not is_default(r))
+        for tuner in {r.tuner for r in records}:
+            best = time_of([r for r in records if r.tuner == tuner])
+            if best is not None:
+                self.best_by_tuner[tuner] = best
+        self.trials = sum(1 for r in records if not is_default(r) and not r.confirm)
         self.failed = sum(1 for r in records if r.failed)
         # the best time after each of lamina's candidates, in the order they were measured (the file's order)
         self.curve, best = [], math.inf
         for r in records:
-            if is_default(r) or r.tuner != LAMINA:
+            if is_default(r) or r.tuner != LAMINA or r.confirm:
                 continue
             if not r.failed and r.median_s is not None:
                 best = min(best, r.median_s)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .records import knob_key
+
 ALPHA = 0.2   # Ansor's weight of the backward (measured) estimate
 WINDOW = 3    # Ansor's backward window, in trials
 SCHEDULERS = ("gradient", "round-robin")
@@ -45,9 +47,15 @@ class TaskState:
     done: str = ""                      # why its search stopped ("" while it goes on)
     seen: set = field(default_factory=set)  # knob_keys measured or refused (never proposed again)
     default_recorded: bool = False      # an earlier run measured the default: not measured again
+    measured: dict = field(default_factory=dict)  # knob_key -> (fastest seconds, knobs), of lamina's candidates
+    confirmed: bool = False             # its fastest candidates were measured again at the end
 
     def observe(self, seconds: float | None, knobs: dict) -> bool:
         """Take a measurement (None: it failed); True when it is a new best."""
+        if seconds is not None:
+            key = knob_key(knobs)
+            if key not in self.measured or seconds < self.measured[key][0]:
+                self.measured[key] = (seconds, dict(knobs))
         better = seconds is not None and seconds < self.best_s
         if better:
             self.stale = 0 if seconds < self.best_s * 0.99 else self.stale + 1

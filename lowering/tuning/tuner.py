@@ -12,6 +12,11 @@
    defaults. The records of earlier runs train the search too.
 4. It stops at `trials`, at `time_budget` seconds, or when every task's search has stopped.
    Ctrl-C stops it too (KeyboardInterrupt goes up; every record made is already on disk).
+   The search has (1 - CONFIRM_SHARE) of a time budget; then, with what is left, each task's
+   CONFIRM fastest candidates and its default are measured again, CONFIRM_ROUNDS times in turn
+   (A B C D A B C D), recorded as `confirm`: the task's best is the one with the lowest median
+   of these (records.py). The fastest of hundreds of measurements is likely a lucky one, and
+   measuring the finalists in turn puts the machine's slow drifts on all of them alike.
 5. The table's footer: throughput (candidates measured per minute), the time split into build,
    measure and search (proposing, the cost model's training included), and how well the cost
    model ranked each task's last round before it was measured (Spearman, mean over the tasks
@@ -27,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cost_model import spearman
-from .records import LAMINA, Record, RecordWriter, knob_key, read_records
+from .records import LAMINA, Record, RecordWriter, best_records, knob_key, read_records
 from .runner import BuildFailed, InvalidCandidate, Runner, build_candidate
 from .scheduler import Scheduler, TaskState
 from .search import SEARCHES, make_search
@@ -36,6 +41,9 @@ from .space import task_space
 BATCH = 8         # trials a task gets per round
 EARLY_STOP = 24   # a task stops after this many trials without a 1% improvement
 RANK_POINTS = 5   # measured candidates of a round for its rank correlation to count
+CONFIRM = 3           # a task's fastest candidates measured again at the end (with its default)
+CONFIRM_ROUNDS = 2    # turns of those measurements (lamina tune --confirm)
+CONFIRM_SHARE = 0.1   # of a time budget kept for them
 
 
 @dataclass
@@ -126,14 +134,15 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
          scheduler: str = "gradient", threads: int | None = None, seed: int = 0, batch: int = BATCH,
          early_stop: int = EARLY_STOP, timeout: float | None = None, log=_log, fault=None,
          search: str = "evolutionary", rpc: str | None = None, tracker: str | None = None,
-         device_key: str | None = None, progress=None) -> TuneResult:
+         device_key: str | None = None, progress=None, confirm_rounds: int = CONFIRM_ROUNDS) -> TuneResult:
     """Tune the tasks of `module` (optimized, as `lamina compile` leaves it) for `target`; append
     each measurement to `records` (a path; None: keep none). `search`: "evolutionary" (with the
     cost model) or "random". `rpc` ("host:port"), or `tracker` ("host:port") and `device_key`:
     measure on that RPC server instead of in a local worker (rpc.py). `fault` (tests) is passed to
     the local Runner. `log` gets a plain line per round; `progress` (a compiler.progress.Progress
     over `trials`, what `lamina tune` passes on a terminal) is advanced by each round's trials
-    instead. Returns the TuneResult (`.table()`)."""
+    instead. `confirm_rounds`: turns of the measurements again of each task's fastest candidates
+    at the end (0: none; the module's docstring). Returns the TuneResult (`.table()`)."""
     from .tasks import extract_tasks
 
     if search not in SEARCHES:
@@ -150,12 +159,15 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
     picker = Scheduler(scheduler)
     runner = _runner(target, rpc, tracker, device_key, timeout, fault)
 
-    def out_of_time() -> bool:
-        return time_budget is not None and time.perf_counter() - start >= time_budget
+    def out_of_time(share: float = 1.0) -> bool:
+        return time_budget is not None and time.perf_counter() - start >= time_budget * share
 
-    def record(state, knobs, program, m):
+    def searching_out_of_time() -> bool:
+        return out_of_time(1 - CONFIRM_SHARE)
+
+    def record(state, knobs, program, m, confirm=False):
         if writer is not None:
-            writer.write(Record.of(state.task.key, target, knobs, _program_text(program), m))
+            writer.write(Record.of(state.task.key, target, knobs, _program_text(program), m, confirm=confirm))
 
     try:
         with tempfile.TemporaryDirectory(prefix="lamina-tune-") as tmp:
@@ -172,7 +184,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
             _say(log, result, "defaults measured", start)
             rounds = 0
             while result.trials < trials:
-                if out_of_time():
+                if searching_out_of_time():
                     result.stopped = f"time budget of {time_budget:g} s"
                     break
                 state = picker.next(states)
@@ -181,7 +193,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                     break
                 rounds += 1
                 n = min(batch, trials - result.trials)
-                built = _build_batch(state, target, n, Path(tmp), result, out_of_time)
+                built = _build_batch(state, target, n, Path(tmp), result, searching_out_of_time)
                 ranked = []  # (predicted, measured) of this round's candidates the model ranked
                 for knobs, program, library, args in built:  # measured after the builds, one at a time
                     if library is None:  # TVM refused it: a failed record, nothing to run
@@ -213,6 +225,12 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                      f"{len(built)} trials, best {_time(state.best_s)}", start)
             else:
                 result.stopped = result.stopped or f"{trials} trials"
+            if confirm_rounds:
+                for state in states:
+                    if out_of_time():
+                        break
+                    _confirm(state, target, runner, Path(tmp), record, out_of_time, result, confirm_rounds)
+                _say(log, result, "fastest candidates measured again", start)
     finally:
         runner.close()
         if progress is not None:
@@ -220,6 +238,47 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
         result.seconds = time.perf_counter() - start
         result.measure_seconds = runner.seconds
     return result
+
+
+def _confirm(state, target, runner, tmp: Path, record, out_of_time, result, rounds: int) -> None:
+    """Measure the task's CONFIRM fastest candidates and its default again, `rounds` times in
+    turn, and make the one with the lowest median of these its best (records: `confirm`)."""
+    import statistics
+
+    default = state.task.program.knobs()
+    ranked = sorted(state.measured.values(), key=lambda m: m[0])[:CONFIRM]
+    finalists = [knobs for _, knobs in ranked]
+    if knob_key(default) not in {knob_key(k) for k in finalists}:
+        finalists.append(default)
+    if len(finalists) < 2:
+        return
+    built = []
+    for i, knobs in enumerate(finalists):
+        program = state.space.candidate(knobs)
+        library = tmp / f"{state.task.short_key}-confirm-{i}.so"
+        begin = time.perf_counter()
+        try:
+            built.append((knobs, program, library, build_candidate(state.task, program, target, library)))
+        except (InvalidCandidate, BuildFailed):
+            continue  # (it built before; a candidate that no longer does is not a finalist)
+        finally:
+            result.build_seconds += time.perf_counter() - begin
+    times: dict = {knob_key(knobs): [] for knobs, *_ in built}
+    for _ in range(rounds):
+        for knobs, program, library, args in built:
+            if out_of_time():
+                break
+            m = runner.measure(library, args)
+            record(state, knobs, program, m, confirm=True)
+            if not m.failed:
+                times[knob_key(knobs)].append(m.median_s)
+    scored = [(statistics.median_low(times[knob_key(k)]), k) for k, *_ in built if times[knob_key(k)]]
+    if len(scored) == len(built):  # every finalist measured again: the run's best is decided by them
+        state.best_s, best = min(scored, key=lambda t: t[0])
+        state.best_knobs, state.confirmed = dict(best), True
+        state.default_s = next(t for t, k in scored if knob_key(k) == knob_key(default))
+    for *_, library, _ in built:
+        library.unlink(missing_ok=True)
 
 
 def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary") -> list[TaskState]:
@@ -234,7 +293,13 @@ def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary
         for r in earlier:
             if r.task != task.key or r.tuner != LAMINA:
                 continue
+            if r.confirm:  # a measurement again of a candidate already known
+                continue
             state.search.observe(r.knobs, None if r.failed else r.median_s)
+            if not r.failed and r.median_s is not None:
+                key = knob_key(r.knobs)
+                if key not in state.measured or r.median_s < state.measured[key][0]:
+                    state.measured[key] = (r.median_s, dict(r.knobs))
             key = knob_key(r.knobs)
             if key == default_key:
                 state.default_recorded = True
@@ -243,8 +308,9 @@ def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary
             else:
                 state.earlier += 1
                 state.seen.add(key)
-            if not r.failed and r.median_s is not None and r.median_s < state.best_s:
-                state.best_s, state.best_knobs = r.median_s, dict(r.knobs)
+        chosen = best_records(r for r in earlier if r.task == task.key and r.tuner == LAMINA).get(task.key)
+        if chosen is not None:  # as apply-history-best picks it (a confirmed candidate by its median)
+            state.best_s, state.best_knobs = chosen.median_s, dict(chosen.knobs)
         if state.default_recorded:
             state.history = [state.best_s]
         if not space.knobs:
