@@ -95,7 +95,7 @@ def compile(model, target: str = "llvm", opt_level: int = 3, layout: str = "", s
     module = load(model) if isinstance(model, str) else model.clone()
     if not layout and opt_level:
         layout = targets.get(target).default_layout  # NCHW4c on Adreno
-    run_pipeline(module, pipeline_for(opt_level, layout))
+    run_pipeline(module, pipeline_for(opt_level, layout, target if backend == "tvm" else None))
     if backend == "llvmlite":
         from lamina.runtime.loop_executor import compile as _compile_loops
 

@@ -363,7 +363,8 @@ def _pipeline_of(args) -> str:
             raise LaminaError("--layout needs an optimization level", hint="add -O3 (or -O1, -O2)")
         return args.pipeline
     layout = args.layout or _default_layout(args)
-    return ",".join(p for p in (pipeline_for(args.opt_level, layout), args.pipeline) if p)
+    return ",".join(p for p in (pipeline_for(args.opt_level, layout, getattr(args, "target", None)), args.pipeline)
+                    if p)
 
 
 def _default_layout(args) -> str:

@@ -389,7 +389,7 @@ def build_lamina(row: Row, path: Path, feed: dict, reference, opt_level: int = 3
     row.import_s = time.perf_counter() - start
     row.unfused_kernels = count_kernels(module)
     start = time.perf_counter()
-    run_pipeline(module, pipeline_for(opt_level, layout))
+    run_pipeline(module, pipeline_for(opt_level, layout, target))
     row.passes_s = time.perf_counter() - start
     cold = compile_model(module, target=target, peer_schedules=peer_schedules)
     warm = compile_model(module, target=target, peer_schedules=peer_schedules)

@@ -24,9 +24,10 @@ and a group is one of three shapes:
     whose results have the anchor's output shape (bias, batch_norm, scale, residual add, relu,
     clip, gelu, ...), computed in the anchor's register block before it is written back. Nothing
     is fused INTO an anchor (an elementwise producer would be recomputed for every use of an
-    input element), except a prologue of pure index remaps (`PROLOGUE_OPS`: channel_shuffle) on
-    its data operand: they cost only index arithmetic on each read, and save a copy kernel (a
-    ShuffleNet unit's shuffle is read by its depthwise conv's padding, which copies anyway);
+    input element), except a prologue of pure index remaps (`PROLOGUE_OPS`: channel_shuffle,
+    slice) on its data operand: they cost only index arithmetic on each read, and save a copy
+    kernel (a ShuffleNet unit's shuffle is read by its depthwise conv's padding, which copies
+    anyway; so is the slice widen-conv-columns leaves);
   - a reduction with its elementwise, broadcast and injective producers (the reduction is the
     group's last op: TVM fuses nothing after a reduction either).
 
@@ -127,7 +128,7 @@ class _Group:
 
 # Injective ops that only move elements (no arithmetic on values): an anchor may read its data
 # operand through them (see the module docstring).
-PROLOGUE_OPS = {"nn.channel_shuffle"}
+PROLOGUE_OPS = {"nn.channel_shuffle", "nn.slice"}
 
 
 def _prologue(anchor: Operation, members: set[int]) -> list[Operation] | None:

@@ -108,6 +108,7 @@ PASS_MODULES: dict[str, str] = {
     "combine-ops": "lamina.compiler.passes.combine_ops",
     "fuse": "lamina.compiler.passes.fuse",
     "convert-layout": "lamina.compiler.passes.convert_layout",
+    "widen-conv-columns": "lamina.compiler.passes.widen_columns",
     "lower-nn-to-loops": "lamina.lowering.loops.pass_",
 }
 

@@ -10,7 +10,10 @@ the passes -O2 adds:
     -O3  -O2 + fusion of the remaining ops into kernels (one TVM PrimFunc per group)
 
 A layout (`NHWC`, or `NCHW8c` for NCHWc with 8 channels per block) adds `convert-layout` before
-fusion. `pipeline_for(level, layout)` is what `lamina opt/compile/run -O<n> [--layout L]` run.
+fusion. A target adds its own passes before fusion at -O3 (`BEFORE_FUSION`: the CPU's
+`widen-conv-columns`, which only its schedules gain from). `pipeline_for(level, layout, target)`
+is what `lamina compile/run -O<n> [--layout L] [--target T]` run; `lamina opt`, which has no
+target, runs the target-free pipeline.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ LEVELS: dict[int, tuple[str, str]] = {
     3: (f"{CLEANUP},combine-ops,{CLEANUP},fuse", "-O2 + fusion of ops into kernels (one PrimFunc per group)"),
 }
 
+# target name -> passes run just before `fuse` at -O3 for it (and only in the NCHW layout)
+BEFORE_FUSION: dict[str, str] = {"llvm": "widen-conv-columns"}
+
 _NCHWC = re.compile(r"NCHW(\d+)c")
 
 
@@ -44,8 +50,9 @@ def layout_pass(layout: str) -> str:
     raise LaminaError(f"unknown layout {layout!r}", hint="use NCHW, NHWC, or NCHW<c>c such as NCHW8c")
 
 
-def pipeline_for(level: int, layout: str = "") -> str:
-    """The pipeline string of optimization level `level`, with a layout conversion before fusion."""
+def pipeline_for(level: int, layout: str = "", target: str | None = None) -> str:
+    """The pipeline string of optimization level `level`, with a layout conversion before fusion
+    and, at -O3, the passes `target` (a target's name) runs before fusion."""
     if level not in LEVELS:
         raise LaminaError(f"unknown optimization level -O{level}", hint="use -O0, -O1, -O2 or -O3")
     passes = [p for p in LEVELS[level][0].split(",") if p]
@@ -53,6 +60,9 @@ def pipeline_for(level: int, layout: str = "") -> str:
     if convert:
         at = passes.index("fuse") if "fuse" in passes else len(passes)
         passes[at:at] = [convert, "fold-constants"]
+    elif "fuse" in passes and BEFORE_FUSION.get(target):
+        at = passes.index("fuse")
+        passes[at:at] = BEFORE_FUSION[target].split(",")
     return ",".join(passes)
 
 

@@ -145,5 +145,5 @@ def load_optimized(model, opt_level: int = 3, layout: str = "", input_shapes: di
         module = model.clone()
     if not layout and opt_level:
         layout = targets.get(target).default_layout
-    run_pipeline(module, pipeline_for(opt_level, layout))
+    run_pipeline(module, pipeline_for(opt_level, layout, getattr(target, "name", target)))
     return module
