@@ -174,6 +174,30 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     assert experiment.check() < 1e-3
 
 
+@pytest.mark.parametrize("c,side,out_c,k,stride,rows_first", [
+    (256, 56, 128, 1, 1, True),   # ResNet-50's bottleneck entry: the input is larger than the output
+    (256, 56, 512, 1, 2, True),   # its strided projection
+    (64, 56, 256, 1, 1, False),   # its bottleneck exit: the output is larger
+    (64, 28, 32, 3, 1, False),    # a 3x3 conv: its weights would be read again for every row
+])
+def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, out_c, k, stride, rows_first):
+    from lamina.lowering.experiment import kernel
+    x = f"tensor<1x{c}x{side}x{side}xf32>"
+    w = f"tensor<{out_c}x{c}x{k}x{k}xf32>"
+    p = k // 2
+    out = (side + 2 * p - k) // stride + 1
+    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
+    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
+  %y = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src, target=TARGET)
+    assert "pack_ob" in experiment.knobs, experiment.schedule  # the channel block
+    fused = next(line for line in experiment.schedule.splitlines() if "sched.fuse" in line)
+    assert fused.split("sched.fuse")[1].split(",")[1].strip().startswith("%i" if rows_first else "%o"), fused
+    assert experiment.check() < 1e-3
+
+
 @pytest.mark.parametrize("op,c,side,k,stride,pad,vector", [
     ("max_pool2d", 64, 28, 3, 1, 1, True),    # Inception's branch pool: stride 1, padded
     ("avg_pool2d", 16, 13, 3, 1, 0, True),    # odd rows, no padding

@@ -311,6 +311,26 @@ def _column_block(b, name: str, block) -> None:
     vectorize_own(b, init, block)
 
 
+def _rows_first(b, block, ext) -> bool:
+    """Whether the channel block runs output rows outermost (each row's channel blocks in turn)
+    rather than channel blocks outermost (each block's rows in turn): for a 1x1 conv whose input
+    is larger than its output. Channel blocks outermost read the whole input once per block of
+    output channels; rows outermost read each input row once, while it is in cache, and write the
+    output's channel planes a row at a time. 1 thread, channel blocks outermost against rows
+    outermost: ResNet-50's 256 -> 128 1x1 conv at 56x56 2.03 -> 1.45 ms, 256 -> 512 with stride 2
+    1.98 -> 1.40 ms, 256 -> 64 1.01 -> 0.88 ms; but 64 -> 256 (a larger output) 0.67 -> 0.80 ms,
+    and 3x3 convs, whose weights rows outermost read again for every row, 1-12% slower. In the
+    model, 2 threads: ResNet-50 36.9 -> 35.0 ms, DenseNet-121 40.7 -> 35.5 ms, MobileNetV2 and
+    ResNet-18 within the noise (4.09 / 4.12, 13.1 / 13.3 ms)."""
+    _, o_ext, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
+    if ky_ext * kx_ext != 1:
+        return False
+    inputs = [shape for name, shape in b.reads(block) if name != "pack_w" and not name.endswith("_packed")]
+    if len(inputs) != 1 or len(inputs[0]) != 4:
+        return False
+    return math.prod(int(d) for d in inputs[0]) > o_ext * h_ext * w_ext
+
+
 def conv_schedule(b, name: str, threads: int) -> None:
     """Direct convolution, register-blocked.
 
@@ -348,10 +368,11 @@ def conv_schedule(b, name: str, threads: int) -> None:
         bb, o, i, j, rc, ry, rx = b.get_loops(block)
         oo, oi = b.split(o, [b.knob("pack_ob", ob)])
         jo, ji = b.split(j, [b.knob("wb", wb)])
-        b.reorder(bb, oo, i, jo, rc, ry, rx, ji, oi)
+        rows_first = _rows_first(b, block, ext)
+        b.reorder(*((bb, i, oo) if rows_first else (bb, oo, i)), jo, rc, ry, rx, ji, oi)
         b.reverse_compute_at(wbk, jo)
         vectorize_own(b, wbk, block)
-        b.parallel(b.fuse(bb, oo, i))
+        b.parallel(b.fuse(*((bb, i, oo) if rows_first else (bb, oo, i))))
         b.vectorize(oi)
         b.unroll(ji)
         init = b.decompose_reduction(block, rc)
