@@ -27,7 +27,7 @@ CONSUMERS = {
 def widened_programs(draw):
     c, o = draw(st.integers(1, 3)), draw(st.integers(1, 5))
     k, stride = draw(st.integers(1, 3)), draw(st.integers(1, 2))
-    h = draw(st.integers(k + 1, 9))
+    h = draw(st.integers(k + stride, 9))  # at least 2 output rows, for the 2x2 pool
     out_w = draw(st.sampled_from([7, 11, 15, 19, 23]))  # never whole 4-lane vectors; at most 1/7 more
     left = draw(st.integers(0, 1))
     w = (out_w - 1) * stride + k - left   # the input width giving out_w columns
