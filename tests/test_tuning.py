@@ -342,6 +342,10 @@ def test_a_lucky_single_measurement_loses_to_a_confirmed_median():
                rec({"a": 3}, 1e-6, failed=True)]
     best = best_records(records)["t"]
     assert best.knobs == {"a": 2} and best.median_s == 9.2e-6
+    left_out = rec({"a": 4}, 8.5e-6)  # not a finalist: its one measurement does not bring it back
+    assert best_records([*records, left_out])["t"].knobs == {"a": 2}
+    peer = Record("t", {"name": "llvm"}, {}, "a meta-schedule trace", 7e-6, 0.0, tuner="meta-schedule")
+    assert best_records([*records, peer])["t"] is peer  # another tuner's candidate still counts
     assert best_records([lucky, rec({"a": 2}, 9e-6)])["t"] is lucky  # nothing measured again: the fastest
 
 

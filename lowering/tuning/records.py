@@ -27,8 +27,10 @@ candidates again, in turns (tuner.py): one measurement among hundreds can be luc
 busy machine, and the fastest of hundreds is likely to be such a one. A line without it is not.
 
 `best_programs` is "apply-history-best": for each task, the fastest candidate (a schedule of a
-tuner) whose records did not fail, whichever tuner made it. A candidate measured again at the end
-of a run counts by the median of those confirming measurements, any other by its fastest one.
+tuner) whose records did not fail, whichever tuner made it. Where lamina's tuner measured a
+task's finalists again, its candidate is the finalist with the lowest median of those confirming
+measurements (a candidate left out of the finals does not come back on one lucky measurement);
+any other candidate counts by its fastest record.
 """
 
 from __future__ import annotations
@@ -201,9 +203,11 @@ def _parse_line(raw: bytes):
 
 
 def best_records(records) -> dict:
-    """Task key -> the record of its fastest candidate that did not fail. A candidate (a task's
-    schedule, by tuner) with confirming records counts by their median (the record returned is
-    the lower middle one), any other by its fastest record."""
+    """Task key -> the record of its fastest candidate that did not fail. A task whose fastest
+    candidates were measured again (`confirm` records) is decided among those, each by the
+    median of its confirming records (the record returned is the lower middle one), and among
+    other tuners' candidates, which lamina's runs do not measure again; a task without them by
+    the fastest record of each candidate."""
     fastest: dict = {}
     confirmed: dict = defaultdict(list)
     for r in records:
@@ -214,6 +218,9 @@ def best_records(records) -> dict:
             confirmed[candidate].append(r)
         elif candidate not in fastest or r.median_s < fastest[candidate].median_s:
             fastest[candidate] = r
+    decided = {(task, tuner) for task, tuner, _ in confirmed}
+    for candidate in [c for c in fastest if (c[0], c[1]) in decided]:
+        del fastest[candidate]  # the run measured its finalists again: the others are out
     for candidate, measured in confirmed.items():
         middle = statistics.median_low([r.median_s for r in measured])
         fastest[candidate] = next(r for r in measured if r.median_s == middle)
