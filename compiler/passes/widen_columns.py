@@ -26,9 +26,11 @@ A conv is widened when: it is a dense (group 1) NCHW conv with static shapes who
 are longer than one vector and not whole vectors, with at most `max-reduction` multiply-adds per
 output and at most `max-waste` of extra columns; the ops after it up to the next kernel are
 elementwise, each the only user of the one before, their other operands constant along the
-columns (a bias, a batch norm's scale); and that next op, the only user, takes the slice into its
-own kernel (`fuse.py`: a pool or reduction, an elementwise or injective op, or a conv's data
-operand). A value a function returns is never widened.
+columns (a bias, a scale); and that next op, the only user, takes the slice into its own kernel
+(`ABSORBS_SLICE`: a pool, whose kernel fuses injective producers, or a conv, whose prologue may be
+a slice on its data operand: fuse.py). An elementwise op that reads another full-size value (a
+residual add) ends the chain unwidened: behind a slice it could no longer be the conv's epilogue.
+A value a function returns is never widened.
 
 The pass is in the CPU target's -O3 pipeline (presets.py `pipeline_for(..., target="llvm")`), not
 in the target-free one: on a GPU the extra columns are work and nothing gains.
@@ -73,13 +75,12 @@ class WidenConvColumnsPass(Pass):
 
     def _widened(self, conv: Operation) -> int | None:
         """The conv's output width rounded up to whole vectors, or None when it is not widened."""
+        from lamina.dialects.nn.base import py
+
         x, w, y = (v.type for v in (conv.operands[0], conv.operands[1], conv.results[0]))
         if not all(isinstance(t, RankedTensorType) and t.has_static_shape and t.rank == 4 for t in (x, w, y)):
             return None
-        props = conv.properties
-        if (props.get("layout") is not None and props["layout"].value != "NCHW") or \
-                (props.get("weight_layout") is not None and props["weight_layout"].value != "OIHW") or \
-                (props.get("group") is not None and props["group"].value != 1):
+        if (py(conv.layout), py(conv.weight_layout), py(conv.group)) != ("NCHW", "OIHW", 1):
             return None
         _, c, kh, kw = w.shape
         width = y.shape[3]
@@ -123,14 +124,12 @@ def _chain_to_consumer(value: Value):
 
 
 def _widen(conv: Operation, chain: list, consumer: Operation, wide: int) -> None:
-    from lamina.dialects.nn.base import ints
+    from lamina.dialects.nn.base import ints, py
     from lamina.dialects.nn.shape import SliceOp
 
-    y = conv.results[0]
-    width = y.type.shape[3]
-    stride = list(conv.properties["strides"].values)[1] if conv.properties.get("strides") is not None else 1
-    pads = list(conv.properties["pads"].values) if conv.properties.get("pads") is not None else [0, 0, 0, 0]
-    pads[3] += (wide - width) * stride
+    width = conv.results[0].type.shape[3]
+    pads = list(py(conv.pads))
+    pads[3] += (wide - width) * py(conv.strides)[1]
     conv.properties["pads"] = ints(pads)
     for op in [conv, *chain]:
         t = op.results[0].type

@@ -7,7 +7,7 @@ from .verify import REDUCE, SPATIAL  # noqa: F401  (loop kinds, re-exported for 
 
 MAX_VECTOR = 64                # the longest innermost loop vectorized whole
 MIN_PARALLEL_ELEMENTS = 16384  # below this many loop iterations a kernel runs on one thread
-STAGE_BYTES = 20 * 1024        # padded input rows a window op (depthwise conv, pool) copies at a time: in L1 (48 KB)
+STAGE_BYTES = 20 * 1024        # padded input rows a window op (depthwise conv, pool) copies at once: L1 is 48 KB
 
 
 class NotThisShape(Exception):
@@ -66,11 +66,3 @@ def vectorize_own(b, block, nest) -> None:
 
 def block_name_of(b, block) -> str:
     return b.state.sch.get(b.state.values[block]).name_hint
-
-
-def deal_loop(b) -> None:
-    """`phases` (te/conv.py) as a scalar loop over q with the phases unrolled in it: LLVM
-    vectorizes its interleaved reads as wide loads and shuffles."""
-    *_, p, q = b.get_loops(b.get_block("phases"))
-    b.reorder(q, p)
-    b.unroll(p)

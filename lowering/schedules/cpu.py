@@ -34,7 +34,7 @@ import math
 
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
-                     deal_loop, divisor, epilogues, parallel_spatial, vectorize_own)
+                     divisor, epilogues, parallel_spatial, vectorize_own)
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
@@ -210,8 +210,16 @@ def _finish_spatial(b, threads: int) -> None:
         if name in b.block_names():
             parallel_spatial(b, name, threads)
     if "phases" in b.block_names():
-        deal_loop(b)
+        _deal_loop(b)
         parallel_spatial(b, "phases", threads, vector_last=False)
+
+
+def _deal_loop(b) -> None:
+    """`phases` (te/conv.py) as a scalar loop over q with the phases unrolled in it: LLVM
+    vectorizes its interleaved reads as wide loads and shuffles."""
+    *_, p, q = b.get_loops(b.get_block("phases"))
+    b.reorder(q, p)
+    b.unroll(p)
 
 
 def _padded_write_back(b, write_back):
@@ -268,6 +276,12 @@ def staged_chunk(b, hb: int, height: int, window: int) -> int:
     return chunk
 
 
+def _data_reads(b, block) -> list:
+    """(name, shape) of what a conv block reads besides its weights (packed by `pack_w`, or a
+    constant weight packed once at compile time, `*_packed`)."""
+    return [(name, shape) for name, shape in b.reads(block) if name != "pack_w" and not name.endswith("_packed")]
+
+
 def _columns_fit(b, block, ext) -> bool:
     """Whether a dense conv takes the column block: a stride-1 conv (its input row is at most
     kw - 1 columns wider than its output row: a stride of 2 makes it twice as wide) whose rows are
@@ -280,7 +294,7 @@ def _columns_fit(b, block, ext) -> bool:
     _, _, _, w_ext, c_ext, ky_ext, kx_ext = ext
     if w_ext % COLUMN_LANES or c_ext * ky_ext * kx_ext > COLUMN_MAX_REDUCTION or "unpad" in b.block_names():
         return False
-    rows = [(name, shape) for name, shape in b.reads(block) if name != "pack_w" and not name.endswith("_packed")]
+    rows = _data_reads(b, block)
     if len(rows) != 1:
         return False
     name, shape = rows[0]
@@ -325,10 +339,10 @@ def _rows_first(b, block, ext) -> bool:
     _, o_ext, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
     if ky_ext * kx_ext != 1:
         return False
-    inputs = [shape for name, shape in b.reads(block) if name != "pack_w" and not name.endswith("_packed")]
-    if len(inputs) != 1 or len(inputs[0]) != 4:
+    inputs = _data_reads(b, block)
+    if len(inputs) != 1 or len(inputs[0][1]) != 4:
         return False
-    return math.prod(int(d) for d in inputs[0]) > o_ext * h_ext * w_ext
+    return math.prod(int(d) for d in inputs[0][1]) > o_ext * h_ext * w_ext
 
 
 def conv_schedule(b, name: str, threads: int) -> None:
@@ -400,7 +414,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         if "pad" in b.block_names():
             vectorize_own(b, b.get_block("pad"), block)
         if "phases" in b.block_names():
-            deal_loop(b)
+            _deal_loop(b)
         init = b.decompose_reduction(block, rc)
         vectorize_own(b, init, block)
         return

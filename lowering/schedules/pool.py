@@ -20,7 +20,7 @@ conv does) costs two copies of it. SqueezeNet's 3x3/2 max pool over 64x111x111: 
 ms, vectors over a gather 1.7 ms, over phases 0.23 ms; ResNet's (padded) 0.27, 1.9 and 0.28 ms.
 A global pool of under PARALLEL_POOL_WORK elements runs on one thread, where the default's
 loop is as fast (ResNet's 512x7x7: 0.004 ms).
-(`lamina.kernel(...)` timings, 2 threads.)
+(`lamina.kernel(...)` timings: TVM's one thread.)
 
 `pool_schedule` raises NotThisShape for a loop nest it does not take, and the caller falls back
 to the default schedule.
@@ -51,9 +51,9 @@ def pool_schedule(b, name: str, threads: int) -> None:
     if name in WINDOW_POOLS and any(int(shape[-1]) > w_ext + kw - 1 for _, shape in b.reads(block)):
         raise NotThisShape  # strided: a vector of output columns is a gather (see above)
     names = b.block_names()
-    staged = ["pad"] if name in WINDOW_POOLS and "pad" in names else []
+    padded = name in WINDOW_POOLS and "pad" in names  # the padding stays a copy, staged by rows
     for other in names[: names.index(name)]:  # a concat, views, elementwise producers
-        if other not in staged:
+        if other != "pad" or not padded:
             b.compute_inline(b.get_block(other))
     block = b.get_block(name)
     batch, channel, row, column, ry, rx = b.get_loops(block)
@@ -62,7 +62,7 @@ def pool_schedule(b, name: str, threads: int) -> None:
     if name in WINDOW_POOLS:
         vw = max(d for d in range(1, min(w_ext, MAX_POOL_LANES) + 1) if w_ext % d == 0)
         jo, ji = b.split(column, [b.knob("vw", vw)])
-        ro, ri = b.split(row, [b.knob("rows", _staged_rows(b, staged, h_ext, kh))])
+        ro, ri = b.split(row, [b.knob("rows", _staged_rows(b, h_ext, kh) if padded else 1)])
         b.reorder(batch, channel, ro, ri, jo, ry, rx, ji)
         b.reverse_compute_at(write_back, jo)
         vectorize_own(b, write_back, block)
@@ -76,20 +76,17 @@ def pool_schedule(b, name: str, threads: int) -> None:
         rows = b.fuse(batch, co)
     if work >= PARALLEL_POOL_WORK:
         b.parallel(rows)
-    for copy in reversed(staged):  # the input rows a chunk of output rows reads, copied as it starts
-        b.compute_at(b.get_block(copy), rows)
-    if staged:
+    if padded:  # the input rows a chunk of output rows reads, copied as it starts
+        b.compute_at(b.get_block("pad"), rows)
         vectorize_own(b, b.get_block("pad"), block)
     init = b.decompose_reduction(block, ry)
     vectorize_own(b, init, block)
 
 
-def _staged_rows(b, staged, height: int, window: int) -> int:
+def _staged_rows(b, height: int, window: int) -> int:
     """Output rows that share one copy of their padded input rows: the largest divisor of the
     height whose input rows fit STAGE_BYTES (as the depthwise conv's chunk)."""
-    if not staged:
-        return 1
-    ext = b.block_loop_extents(staged[0])
+    ext = b.block_loop_extents("pad")
     padded_height, per_row = ext[2], math.prod(ext[3:]) * 4
     fits = [d for d in range(1, height + 1)
             if height % d == 0 and min(padded_height, d - 1 + window) * per_row <= STAGE_BYTES]

@@ -53,9 +53,7 @@ class TaskState:
     def observe(self, seconds: float | None, knobs: dict) -> bool:
         """Take a measurement (None: it failed); True when it is a new best."""
         if seconds is not None:
-            key = knob_key(knobs)
-            if key not in self.measured or seconds < self.measured[key][0]:
-                self.measured[key] = (seconds, dict(knobs))
+            self.note_measured(seconds, knobs)
         better = seconds is not None and seconds < self.best_s
         if better:
             self.stale = 0 if seconds < self.best_s * 0.99 else self.stale + 1
@@ -64,6 +62,12 @@ class TaskState:
             self.stale += 1
         self.history.append(self.best_s)
         return better
+
+    def note_measured(self, seconds: float, knobs: dict) -> None:
+        """Keep a candidate's fastest time (the finalists of tuner.py's `_confirm` come from these)."""
+        key = knob_key(knobs)
+        if key not in self.measured or seconds < self.measured[key][0]:
+            self.measured[key] = (seconds, dict(knobs))
 
     def gain(self) -> float:
         """Ansor's expected gain of a next trial (see the module's docstring)."""

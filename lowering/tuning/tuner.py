@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -243,8 +244,6 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
 def _confirm(state, target, runner, tmp: Path, record, out_of_time, result, rounds: int) -> None:
     """Measure the task's CONFIRM fastest candidates and its default again, `rounds` times in
     turn, and make the one with the lowest median of these its best (records: `confirm`)."""
-    import statistics
-
     default = state.task.program.knobs()
     ranked = sorted(state.measured.values(), key=lambda m: m[0])[:CONFIRM]
     finalists = [knobs for _, knobs in ranked]
@@ -291,15 +290,11 @@ def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary
         default_key = knob_key(task.program.knobs())
         state.seen.add(default_key)
         for r in earlier:
-            if r.task != task.key or r.tuner != LAMINA:
-                continue
-            if r.confirm:  # a measurement again of a candidate already known
+            if r.task != task.key or r.tuner != LAMINA or r.confirm:  # (confirm: a known candidate again)
                 continue
             state.search.observe(r.knobs, None if r.failed else r.median_s)
             if not r.failed and r.median_s is not None:
-                key = knob_key(r.knobs)
-                if key not in state.measured or r.median_s < state.measured[key][0]:
-                    state.measured[key] = (r.median_s, dict(r.knobs))
+                state.note_measured(r.median_s, r.knobs)
             key = knob_key(r.knobs)
             if key == default_key:
                 state.default_recorded = True
