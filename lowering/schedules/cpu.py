@@ -325,6 +325,9 @@ def _column_block(b, name: str, block) -> None:
     vectorize_own(b, init, block)
 
 
+ROWS_FIRST_MAX_WEIGHTS = 384 * 1024  # weight elements (1.5 MiB of float32): 1x1 convs up to 1024 -> 384
+
+
 def _rows_first(b, block, ext) -> bool:
     """Whether the channel block runs output rows outermost (each row's channel blocks in turn)
     rather than channel blocks outermost (each block's rows in turn): for a 1x1 conv whose input
@@ -335,9 +338,14 @@ def _rows_first(b, block, ext) -> bool:
     1.98 -> 1.40 ms, 256 -> 64 1.01 -> 0.88 ms; but 64 -> 256 (a larger output) 0.67 -> 0.80 ms,
     and 3x3 convs, whose weights rows outermost read again for every row, 1-12% slower. In the
     model, 2 threads: ResNet-50 36.9 -> 35.0 ms, DenseNet-121 40.7 -> 35.5 ms, MobileNetV2 and
-    ResNet-18 within the noise (4.09 / 4.12, 13.1 / 13.3 ms)."""
+    ResNet-18 within the noise (4.09 / 4.12, 13.1 / 13.3 ms).
+
+    But rows outermost read the weights once per row: weights larger than a core's share of L2
+    (ROWS_FIRST_MAX_WEIGHTS) come from L3 each time. ResNet-50's 1024 -> 2048 downsample at 7x7
+    (8 MB of weights) took 2.88 ms in the model rows outermost, 1.18 channel blocks outermost;
+    its 2048 -> 512 convs (4 MB) 1.2 -> 0.57 ms; the model 39.0 -> 37.5 ms (2 threads, one run)."""
     _, o_ext, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
-    if ky_ext * kx_ext != 1:
+    if ky_ext * kx_ext != 1 or o_ext * c_ext > ROWS_FIRST_MAX_WEIGHTS:
         return False
     inputs = _data_reads(b, block)
     if len(inputs) != 1 or len(inputs[0][1]) != 4:
