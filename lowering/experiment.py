@@ -76,12 +76,20 @@ class KernelExperiment:
         return KernelExperiment(self.op, self.target, self.name, schedule, self.seed)
 
     def with_knobs(self, **values) -> "KernelExperiment":
-        """The same schedule with some knobs' decisions changed (`k.with_knobs(wb=7)`)."""
+        """The same schedule with some knobs' decisions changed (`k.with_knobs(wb=7)`). A
+        choice (`loop_order`, `parallel_loops`: the generator branches on it) is made by writing
+        the schedule again with the generator (lowering/schedules/builder.py)."""
+        from .schedules import default_schedule, regenerate
+
         program = self.program.clone()
         known = program.knobs()
         for name in values:
             if name not in known:
                 raise ExperimentError(f"the schedule has no knob {name}", hint=f"its knobs: {', '.join(known)}")
+        choices = default_schedule(self.name, self.built.scheduled.module, self.target).choices
+        if any(name in choices and int(values[name]) != known[name] for name in values):
+            decisions = dict(known, **{k: int(v) for k, v in values.items()})
+            return self.with_schedule(regenerate(self.name, self.op, self.target, self.built.generator, decisions))
         for knob in program.block:
             if getattr(knob, "knob_name", None) in values:
                 knob.value = type(knob.value)(int(values[knob.knob_name]), knob.value.type)

@@ -35,6 +35,8 @@ print(conv.schedule)
 #                                      channels side by side, which is also the vector width
 #                                      (the `sched.vectorize %o_i` below runs over those 16)
 #   %wb = sched.knob wb 13             13 output columns per register block (26 = 2 x 13)
+#   %loop_order = sched.knob loop_order 1      channel blocks outermost, then rows (2: rows first)
+#   %parallel_loops = sched.knob parallel_loops 3   batch, channel blocks and rows run in parallel
 #   sched.cache_write @local ...       the block is summed in registers, then written back
 #   sched.split %o_1 (%pack_ob)        output channels -> (blocks of 16, 16 inside a block)
 #   sched.split %j_1 (%wb)             output columns  -> (blocks of 13, 13 inside a block)
@@ -43,8 +45,10 @@ print(conv.schedule)
 #   sched.vectorize %o_i / unroll %j_i 16 lanes of channels, 13 columns unrolled: 13 vector FMAs
 #                                      per input value loaded
 # A knob is a named decision: the value is written once, every op that uses it names it, so a
-# tuner (or you) can change one number and the rest of the program follows.
-assert conv.knobs == {"pack_ob": 16, "wb": 13}, conv.knobs
+# tuner (or you) can change one number and the rest of the program follows. loop_order and
+# parallel_loops are *choices*: the generator branches on them (which loops it reorders and
+# fuses), so another value is another program, which `with_knobs` has the generator write (step 5).
+assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "parallel_loops": 3}, conv.knobs
 base_error = conv.check()                    # largest |kernel - numpy| on seeded random inputs
 base_time = conv.time()
 print(f"default: max |diff| vs numpy {base_error:.2e}, {base_time * 1e6:.0f} us")
@@ -76,7 +80,14 @@ uneven = conv.with_knobs(wb=5)
 print(f"wb = 5 (26 = 5 x 5 + 1): max |diff| {uneven.check():.2e}, {uneven.time() * 1e6:.0f} us")
 assert uneven.check() < 1e-3
 
-# 5. A schedule that would change the result, or that TVM cannot apply, is refused before TVM
+# 5. A choice: rows outermost (each row's channel blocks in turn), and only the rows parallel.
+#    The generator writes that program; its reorder and fuse differ, not only its knobs.
+
+rows = conv.with_knobs(loop_order=2, parallel_loops=2)
+assert "sched.fuse %b_1, %i_1\n" in rows.schedule and rows.check() < 1e-3
+print(f"loop_order = 2, parallel_loops = 2: max |diff| {rows.check():.2e}, {rows.time() * 1e6:.0f} us")
+
+# 6. A schedule that would change the result, or that TVM cannot apply, is refused before TVM
 #    sees it: one error with the line and column of the op at fault, and a hint.
 
 broken = conv.schedule.replace("sched.vectorize %o_i", "sched.vectorize %rc_1")  # a reduction loop
@@ -88,7 +99,7 @@ except LaminaError as e:
 else:
     raise AssertionError("vectorizing a reduction loop was accepted")
 
-# 6. What TVM made of it: the scheduled kernel as TVMScript (`lamina compile MODEL --print-tir K`).
+# 7. What TVM made of it: the scheduled kernel as TVMScript (`lamina compile MODEL --print-tir K`).
 
 print("== the first lines of the scheduled kernel (wb = 2) ==")
 print("\n".join(narrow.tir.splitlines()[:12]))

@@ -15,20 +15,42 @@ target family over shared helpers, and the verifier that checks any schedule pro
 
 from __future__ import annotations
 
-from .builder import ScheduleBuilder
+from .builder import DecisionError, ScheduleBuilder
 from .verify import KernelInfo, ScheduleError, verify_schedule  # noqa: F401
 
 
-def default_schedule(kernel: str, module, target) -> ScheduleBuilder:
+def default_schedule(kernel: str, module, target, decisions: dict | None = None) -> ScheduleBuilder:
     """The default schedule of `module` (a kernel's unscheduled IRModule) for `target` (a
-    lowering.targets.Target): a builder holding the program (`.program`) and the scheduled
-    module (`.mod`)."""
+    lowering.targets.Target): a builder holding the program (`.program`), the scheduled module
+    (`.mod`), the generator that wrote it (`.generator`) and its choice knobs (`.choices`).
+    `decisions`: knob values the generator takes instead of its own (builder.py)."""
     if target.family == "cpu":
         from .cpu import cpu_schedule
 
-        return cpu_schedule(ScheduleBuilder(kernel, target, module), target.threads)
+        return cpu_schedule(ScheduleBuilder(kernel, target, module, decisions=decisions), target.threads)
     if target.family == "gpu":
         from .gpu import gpu_schedule
 
-        return gpu_schedule(ScheduleBuilder(kernel, target, module))
+        return gpu_schedule(ScheduleBuilder(kernel, target, module, decisions=decisions))
     raise ScheduleError(f"target '{target.name}' has no lamina schedules", hint="build for llvm")
+
+
+def regenerate(kernel: str, op, target, generator: str, decisions: dict):
+    """The program `generator` writes for `op`'s kernel with `decisions` (a choice changed:
+    another structure, builder.py), its compute lowered with them (packing knobs shape it).
+    Raises ScheduleError when the generator cannot take them (it fell back to another
+    generator, or a choice was given a value it does not offer), LoweringError when the compute
+    refuses them."""
+    from lamina.lowering.build import lower_op, prepack_for
+    from lamina.lowering.te.common import compute_knobs
+
+    with compute_knobs(decisions):
+        module = lower_op(op, prepack_for(op))
+    try:
+        built = default_schedule(kernel, module, target, decisions)
+    except DecisionError as e:
+        raise ScheduleError(str(e), hint=f"a choice takes one of the values {generator} offers") from None
+    if built.generator != generator:
+        raise ScheduleError(f"{generator} cannot schedule kernel {kernel} with these knobs",
+                            hint=f"{built.generator} wrote it instead")
+    return built.program

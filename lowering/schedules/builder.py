@@ -8,6 +8,14 @@ is the program; applying it afresh to the kernel gives the same TVMScript (tests
 
 Knob ops go at the top of the program, in the order the generator asked for them, so a reader
 sees a kernel's decisions first.
+
+Most knobs are numbers the program uses (split factors): changing one in the program text gives
+another valid program of the same structure. A *choice* (`b.choice("loop_order", 1, (1, 2))`)
+is a decision the generator itself branches on (a loop order, how many loops run in parallel):
+it is a knob op too, so the program says what was chosen, but another value means another
+program, written by running the generator again with `decisions` (what tuning and
+`KernelExperiment.with_knobs` do: `regenerate`). A builder made with `decisions` takes every
+knob's value from them where they name it.
 """
 
 from __future__ import annotations
@@ -19,13 +27,20 @@ from lamina.dialects import sched
 from .. import tvm_adapter
 
 
+class DecisionError(ValueError):
+    """A choice given a value it does not offer: a generator re-raises it rather than falling
+    back to another generator, so the user learns why."""
+
+
 class ScheduleBuilder:
-    def __init__(self, kernel: str, target, module=None, state=None):
+    def __init__(self, kernel: str, target, module=None, state=None, decisions: dict | None = None):
         self.target = target
         self.program = sched.ScheduleOp.create(kernel, target.name)
         self.state = state if state is not None else tvm_adapter.ScheduleState(module, target)
         self._knobs: dict[str, object] = {}
         self._n_knobs = 0
+        self.decisions = dict(decisions or {})
+        self.choices: dict[str, tuple[int, ...]] = {}  # choice knob -> the values it may take
         # the generator whose schedule this is (cpu.py `cpu_schedule` names the one it picked:
         # "matmul_schedule", "conv_schedule", ...); `lamina bench --per-kernel` shows it
         self.generator = ""
@@ -41,6 +56,8 @@ class ScheduleBuilder:
         other.state.consumed = {mapping.get(k, k): v for k, v in self.state.consumed.items()}
         other._knobs = {k: mapping.get(v, v) for k, v in self._knobs.items()}
         other._n_knobs = self._n_knobs
+        other.decisions = self.decisions
+        other.choices = dict(self.choices)
         other.generator = self.generator
         return other
 
@@ -55,8 +72,9 @@ class ScheduleBuilder:
 
     def knob(self, name: str, value: int):
         """The value of knob `name` (made on first use; asking again with another value is a
-        generator bug: each knob has one decision)."""
+        generator bug: each knob has one decision); with `decisions`, their value for it."""
         name = knob_name(name)
+        value = self.decisions.get(name, value)
         if name in self._knobs:
             existing = self._knobs[name].owner
             if existing.decision != int(value):
@@ -73,6 +91,17 @@ class ScheduleBuilder:
         self.state.apply(op)
         self._knobs[name] = op.results[0]
         return op.results[0]
+
+    def choice(self, name: str, default: int, values) -> int:
+        """A decision the generator branches on: `default` (or the builder's `decisions` value,
+        which must be one of `values`), made a knob of the program. Returns the value."""
+        values = tuple(sorted({int(v) for v in values} | {int(default)}))
+        name = knob_name(name)
+        self.choices[name] = values
+        value = int(self.decisions.get(name, default))
+        if value not in values:
+            raise DecisionError(f"choice {name} is one of {list(values)}, not {value}")
+        return int(self.knob(name, value).owner.decision)
 
     def get_block(self, name: str):
         return self._emit(sched.GetBlockOp.create(name), [_hint(name)]).results[0]

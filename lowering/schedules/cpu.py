@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION
+from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
                      divisor, epilogues, parallel_spatial, vectorize_own)
 from .nchwc import nchwc_conv_schedule
@@ -53,6 +54,8 @@ def cpu_schedule(b, threads: int):
                 fn(trial, name, threads)
                 trial.generator = fn.__name__
                 return trial
+            except DecisionError:
+                raise
             except Exception:  # NotThisShape, or a TVM schedule error on a shape not foreseen
                 break  # (tests/test_schedules_cpu.py checks the zoo's shapes do take the blocked one)
     trial = b.fork()
@@ -105,17 +108,18 @@ def default_schedule(b, threads: int) -> None:
     # 2. fuse outer spatial loops until there is work for each thread, then parallelize; not
     # when the whole kernel is small: waking the thread pool cost ~3 us per call, more than an
     # add or relu on a few thousand floats takes on one core (the MLP's 256-wide epilogues)
+    # (choices: `threads` 1 runs it on one thread; `parallel_loops` how many outer loops are fused)
     total = 1
     for extent in extents:
         total *= extent
-    if total < MIN_PARALLEL_ELEMENTS:
+    small = total < MIN_PARALLEL_ELEMENTS
+    if not outer or (b.choice("threads", 1 if small else threads, (1, threads)) == 1 if threads > 1 else small):
         return
     take, work = 0, 1
     while take < len(outer) and work < threads * 4:
         work *= extents[take]
         take += 1
-    if take == 0:
-        return
+    take = b.choice("parallel_loops", max(take, 1), range(1, len(outer) + 1))
     fused = b.fuse(*outer[:take]) if take > 1 else outer[0]
     b.parallel(fused)
 
@@ -180,8 +184,9 @@ def matmul_schedule(b, name: str, threads: int) -> None:
     b.reorder(*bl, io, jo, ko, ki, ii, jm, ji)
     b.reverse_compute_at(wb, jo)
     vectorize_own(b, wb, block)
-    outer = b.fuse(*bl, io, jo)
-    b.parallel(outer)
+    # choice: the column blocks in the parallel loop too (the default), or only the row blocks
+    parallel = [*bl, io, jo][: b.choice("parallel_loops", len(bl) + 2, (len(bl) + 1, len(bl) + 2))]
+    b.parallel(b.fuse(*parallel) if len(parallel) > 1 else parallel[0])
     b.vectorize(ji)
     b.unroll(jm)
     b.unroll(ii)
@@ -390,11 +395,13 @@ def conv_schedule(b, name: str, threads: int) -> None:
         bb, o, i, j, rc, ry, rx = b.get_loops(block)
         oo, oi = b.split(o, [b.knob("pack_ob", ob)])
         jo, ji = b.split(j, [b.knob("wb", wb)])
-        rows_first = _rows_first(b, block, ext)
-        b.reorder(*((bb, i, oo) if rows_first else (bb, oo, i)), jo, rc, ry, rx, ji, oi)
+        # choices: `loop_order` 1 runs channel blocks outermost, 2 rows (_rows_first);
+        # `parallel_loops` 3 runs both in parallel, 2 only the outer one (and the batch)
+        outer = (bb, i, oo) if b.choice("loop_order", 2 if _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
+        b.reorder(*outer, jo, rc, ry, rx, ji, oi)
         b.reverse_compute_at(wbk, jo)
         vectorize_own(b, wbk, block)
-        b.parallel(b.fuse(*((bb, i, oo) if rows_first else (bb, oo, i))))
+        b.parallel(b.fuse(*outer[: b.choice("parallel_loops", 3, (2, 3))]))
         b.vectorize(oi)
         b.unroll(ji)
         init = b.decompose_reduction(block, rc)

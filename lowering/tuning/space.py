@@ -18,6 +18,12 @@ Which values, per knob (the default is always one):
     either way: a generator's default is a good guess, and the space of a conv would otherwise
     be millions of candidates of which most are slow for obvious reasons.
 A knob left with one value is not part of the space.
+
+A *choice* knob (lowering/schedules/builder.py: a loop order, how many loops run in parallel,
+whether a small kernel uses the thread pool) is a decision the generator branches on: its values
+are the ones the generator offers, and a candidate that changes one is written by running the
+generator again with the candidate's decisions (`regenerate`), so the search explores structure
+as well as numbers.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class Knob:
     default: int
     values: tuple[int, ...]
     extent: int | None  # the largest extent of a loop it splits, None when it splits none
+    choice: bool = False  # the generator branches on it: another value, another program
 
 
 @dataclass
@@ -44,6 +51,8 @@ class Space:
 
     program: object          # the default sched.schedule program
     knobs: list[Knob]
+    # (assignment -> program) for a candidate that changes a choice; None: no choices
+    regenerate: object = None
 
     @property
     def default(self) -> dict:
@@ -61,7 +70,11 @@ class Space:
 
     def candidate(self, assignment: dict):
         """The default program with the knob decisions of `assignment` (a clone; names not in
-        the program are ignored)."""
+        the program are ignored), or when it changes a choice, the program the generator writes
+        with them. Raises tuning.runner.InvalidCandidate when the generator cannot."""
+        default = self.default
+        if any(k.choice and assignment.get(k.name, k.default) != default[k.name] for k in self.knobs):
+            return self.regenerate(dict(default, **assignment))
         return with_knobs(self.program, assignment)
 
 
@@ -119,11 +132,29 @@ def knob_values(default: int, extent: int | None) -> tuple[int, ...]:
 
 def task_space(task, target) -> Space:
     """The search space of a task (a tuning.tasks.Task) on `target`."""
+    from lamina.lowering.schedules import default_schedule
+
     extents = split_extents(task.program, task.module, target)
+    choices = default_schedule(task.name, task.module, target).choices
     knobs = []
     for name, default in task.program.knobs().items():
         extent = extents.get(name)
-        values = knob_values(default, extent)
+        values = choices[name] if name in choices else knob_values(default, extent)
         if len(values) > 1:
-            knobs.append(Knob(name, default, values, extent))
-    return Space(task.program, knobs)
+            knobs.append(Knob(name, default, values, extent, name in choices))
+    return Space(task.program, knobs, lambda assignment: regenerated(task, target, assignment))
+
+
+def regenerated(task, target, assignment: dict):
+    """The program of `task`'s generator with the decisions of `assignment`; InvalidCandidate
+    when the generator or the compute cannot take them."""
+    from lamina.compiler.errors import LaminaError
+    from lamina.lowering.schedules import regenerate
+    from lamina.lowering.te import LoweringError
+
+    from .runner import InvalidCandidate
+
+    try:
+        return regenerate(task.name, task.op, target, task.generator, assignment)
+    except (LaminaError, LoweringError) as e:
+        raise InvalidCandidate(str(e).strip().splitlines()[0][:300]) from None

@@ -253,10 +253,10 @@ def _confirm(state, target, runner, tmp: Path, record, out_of_time, result, roun
         return
     built = []
     for i, knobs in enumerate(finalists):
-        program = state.space.candidate(knobs)
         library = tmp / f"{state.task.short_key}-confirm-{i}.so"
         begin = time.perf_counter()
         try:
+            program = state.space.candidate(knobs)
             built.append((knobs, program, library, build_candidate(state.task, program, target, library)))
         except (InvalidCandidate, BuildFailed):
             continue  # (it built before; a candidate that no longer does is not a finalist)
@@ -328,10 +328,10 @@ def _build_batch(state, target, n: int, tmp: Path, result, out_of_time) -> list:
         if not proposals:
             break
         for knobs in proposals:
-            program = state.space.candidate(knobs)
             library = tmp / f"{state.task.short_key}-{len(out)}-{time.monotonic_ns()}.so"
             begin = time.perf_counter()
             try:
+                program = state.space.candidate(knobs)
                 args = build_candidate(state.task, program, target, library)
                 out.append((knobs, program, library, args))
             except InvalidCandidate:
