@@ -343,6 +343,23 @@ def test_the_fastest_candidates_are_measured_again_in_turn_and_decide_by_their_m
     assert chosen.median_s == min(medians.values())  # median_low of two: the lower
 
 
+def test_a_resumed_run_names_the_best_that_apply_history_best_will_build(layers_model, tmp_path):
+    """A candidate confirmed in two runs is judged by all its confirming measurements: the second
+    run's table and the records agree on each task's best."""
+    from lamina.lowering.tuning.records import best_records, read_records
+
+    module = load_optimized(str(layers_model))
+    path = tmp_path / "r.jsonl"
+    tune(module, "llvm", trials=4, batch=4, records=path, log=None, confirm_rounds=1)
+    second = tune(module, "llvm", trials=4, batch=4, records=path, log=None, confirm_rounds=1)
+    best = best_records(read_records(path))
+    confirmed = [s for s in second.states if s.confirmed]
+    assert confirmed
+    for state in confirmed:
+        assert state.best_s == best[state.task.key].median_s
+        assert knob_key(state.best_knobs) == knob_key(best[state.task.key].knobs)
+
+
 def test_a_lucky_single_measurement_loses_to_a_confirmed_median():
     from lamina.lowering.tuning.records import Record, best_records
 

@@ -166,9 +166,13 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
     def searching_out_of_time() -> bool:
         return out_of_time(1 - CONFIRM_SHARE)
 
+    written: list[Record] = []  # this run's records (the confirm step decides over them and earlier ones)
+
     def record(state, knobs, program, m, confirm=False):
+        r = Record.of(state.task.key, target, knobs, _program_text(program), m, confirm=confirm)
+        written.append(r)
         if writer is not None:
-            writer.write(Record.of(state.task.key, target, knobs, _program_text(program), m, confirm=confirm))
+            writer.write(r)
 
     try:
         with tempfile.TemporaryDirectory(prefix="lamina-tune-") as tmp:
@@ -231,6 +235,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
                     if out_of_time():
                         break
                     _confirm(state, target, runner, Path(tmp), record, out_of_time, result, confirm_rounds)
+                    _as_applied(state, [*earlier, *written])
                 _say(log, result, "fastest candidates measured again", start)
     finally:
         runner.close()
@@ -278,6 +283,19 @@ def _confirm(state, target, runner, tmp: Path, record, out_of_time, result, roun
         state.default_s = next(t for t, k in scored if knob_key(k) == knob_key(default))
     for *_, library, _ in built:
         library.unlink(missing_ok=True)
+
+
+def _as_applied(state, records: list) -> None:
+    """The task's best as apply-history-best will pick it from the records (earlier runs' and
+    this one's, lamina's tuner only): a candidate confirmed in several runs is judged by the
+    median of all its confirming measurements, so the run's table names what a compile with the
+    records will build."""
+    mine = [r for r in records if r.task == state.task.key and r.tuner == LAMINA]
+    if not any(r.confirm for r in mine):
+        return
+    chosen = best_records(mine).get(state.task.key)
+    if chosen is not None:
+        state.best_s, state.best_knobs, state.confirmed = chosen.median_s, dict(chosen.knobs), True
 
 
 def _states(tasks, target, earlier: list, seed: int, search: str = "evolutionary") -> list[TaskState]:
