@@ -131,6 +131,17 @@ def test_meta_schedule_tunes_and_lamina_applies_its_schedules(pair_model, tmp_pa
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(ours, ort, rtol=1e-4, atol=1e-4)
 
+    # a second run with the same records resumes from meta-schedule's database beside them: it
+    # holds the first run's 4 measurements, each task's best so far is at most the first run's
+    folder = meta_schedule.database_dir(path, compiled.target)
+    assert folder.parent == Path(f"{path}.meta-schedule") and "new)" in out
+    first = meta_schedule.tune_meta_schedule(load_optimized(model), trials=0, records=path, log=None)
+    assert first.resumed == 4 and f"resumed: 4 measurements of earlier runs" in first.table()
+    assert all(t.best_s is not None for t in first.tasks)  # (its best, from the database, measured again)
+    again = meta_schedule.tune_meta_schedule(load_optimized(model), trials=2, records=path, search="random", log=None)
+    assert again.resumed == 4 and again.trials == 2
+    assert all(b.own_s <= a.own_s for a, b in zip(first.tasks, again.tasks))
+
     # the report puts each tuner's best beside the other's
     assert main(["tune", model, "--records", str(path), "--report"]) == 0
     out = capsys.readouterr().out

@@ -23,6 +23,14 @@ budget, measured by the same runner, shows what lamina's space and search leave 
    measured again right after it. A trace that does not convert, or a program that does not
    build, is a failed record with the reason.
 
+Resume: with `--records FILE`, meta-schedule's own database (every trace it measured, with its
+time) is kept beside it, in `FILE.meta-schedule/<target>/` (TVM's JSON database: two JSON-lines
+files that only grow). A second run with the same records file opens it again: its evolutionary
+search seeds each task's population with the best traces measured so far (meta-schedule's
+PickBestFromDatabase), and each task's best at the end is the database's, earlier runs included,
+so `--trials` buys that many more trials rather than starting over. Without `--records` the
+database lives in memory for the run.
+
 `lamina compile|run --records` then applies the best record of each task, whichever tuner made
 it; `lamina tune --report` shows each tuner's best per task; `lamina bench --records` times a
 model compiled with each records file beside the defaults and onnxruntime.
@@ -98,6 +106,8 @@ class PeerResult:
     trials: int = 0
     seconds: float = 0.0         # the whole run
     start_seconds: float = 0.0   # meta-schedule's tuning contexts (importing its tensor intrinsics)
+    database: Path | None = None  # meta-schedule's own database (kept beside the records), if any
+    resumed: int = 0             # measurements it held when the run began (an earlier run's)
     tune_seconds: float = 0.0    # its tuning, from the start of tune_tasks to its end
     finish_seconds: float = 0.0  # converting, building and measuring each task's best
     stopped: str = ""
@@ -130,6 +140,9 @@ class PeerResult:
                      f"per minute; its start {self.start_seconds:.1f} s, converting and measuring the best "
                      f"{self.finish_seconds:.1f} s; {self.seconds:.1f} s in all"
                      + (f"; stopped: {self.stopped}" if self.stopped else ""))
+        if self.database is not None:
+            lines.append(f"meta-schedule's database: {self.database} ("
+                         + (f"resumed: {self.resumed} measurements of earlier runs)" if self.resumed else "new)"))
         converted = sum(1 for t in self.tasks if t.best_s is not None)
         lines.append(f"tuner: meta-schedule (search {SEARCHES[self.search]}, task scheduler {self.scheduler}); "
                      f"'its own' = its runner's time of its best, 'best' = that schedule converted into schedule "
@@ -169,11 +182,12 @@ def tune_meta_schedule(module, target="llvm", trials: int = 64, time_budget: flo
     result = PeerResult([PeerTask(t) for t in tasks], Path(records) if records is not None else None,
                         search=search, scheduler=scheduler)
     deadline = start + time_budget if time_budget is not None else math.inf
+    database = _database(result, records, target)
     with Runner(target.threads) as runner:
         _measure_defaults(result, earlier, target, runner, writer)
         with tempfile.TemporaryDirectory(prefix="lamina-meta-schedule-") as work:
             try:
-                database = _tune(result, target, trials, deadline, seed, work, log, progress, start)
+                _tune(result, database, target, trials, deadline, seed, work, log, progress, start)
             finally:
                 if progress is not None:
                     progress.close()
@@ -204,6 +218,39 @@ def _measure_default(peer, target, runner, writer) -> None:
         writer.write(Record.of(peer.task.key, target, peer.task.program.knobs(), _program_text(peer.task.program), m))
 
 
+def database_dir(records, target) -> Path:
+    """Where meta-schedule's database for `records` and `target` lives: beside the records file,
+    one folder per target identity (a records file may hold several targets' records)."""
+    import hashlib
+
+    from .tasks import identity_text, target_identity
+
+    identity = hashlib.sha256(identity_text(target_identity(target)).encode()).hexdigest()[:12]
+    return Path(f"{records}.meta-schedule") / f"{target.name}-{identity}"
+
+
+def _database(result, records, target):
+    """meta-schedule's database for this run: kept beside `records` (made, or opened to resume),
+    else in memory. Each task's best measured so far, earlier runs included, starts its 'its
+    own' time."""
+    from tvm.s_tir import meta_schedule as ms
+
+    if records is None:
+        return ms.database.MemoryDatabase()
+    folder = database_dir(records, target)
+    if folder.parent.exists() and not folder.parent.is_dir():
+        raise LaminaError(f"{folder.parent} is a file; meta-schedule keeps its database in a folder of that name",
+                          hint="move that file away, or give --records another name")
+    folder.mkdir(parents=True, exist_ok=True)
+    database = ms.database.JSONDatabase(work_dir=str(folder), allow_missing=True)
+    result.database, result.resumed = folder, len(database)
+    for peer in result.tasks:
+        if result.resumed and database.has_workload(peer.task.module):
+            for r in database.get_top_k(database.commit_workload(peer.task.module), 1):
+                peer.own_s = min(peer.own_s, sum(float(s) for s in r.run_secs) / len(r.run_secs))
+    return database
+
+
 def tvm_target(target):
     """The TVM target meta-schedule tunes for: lamina's, with the "num-cores" its rules need."""
     from lamina.lowering import tvm_adapter
@@ -211,16 +258,16 @@ def tvm_target(target):
     return tvm_adapter.make_target({**json.loads(str(target.tvm_target())), "num-cores": int(target.threads)})
 
 
-def _tune(result, target, trials: int, deadline: float, seed: int, work: str, log, progress, start: float):
-    """meta-schedule's tuning of every task (step 2 of the module's docstring); its database."""
+def _tune(result, database, target, trials: int, deadline: float, seed: int, work: str, log, progress,
+          start: float) -> None:
+    """meta-schedule's tuning of every task (step 2 of the module's docstring), into `database`."""
     from tvm.s_tir import meta_schedule as ms
     from tvm.s_tir.meta_schedule.logging import get_loggers_from_work_dir
 
-    database = ms.database.MemoryDatabase()
     if not result.tasks or trials <= 0 or time.perf_counter() >= deadline:
         result.stopped = ("no tasks" if not result.tasks else "no trials" if trials <= 0
                           else "time budget spent before tuning")
-        return database
+        return
     quiet = logging.getLogger("tvm.s_tir.meta_schedule")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # its console handler takes this level: its log goes to `work` only
@@ -245,7 +292,6 @@ def _tune(result, target, trials: int, deadline: float, seed: int, work: str, lo
         result.tune_seconds = time.perf_counter() - begin
         if not result.stopped:
             result.stopped = f"{trials} trials" if result.trials >= trials else "every task's search ended"
-        return database
     finally:
         quiet.setLevel(level)
 
