@@ -199,11 +199,12 @@ def test_kernel_experiment_api():
       %y = nn.conv2d %x, %w : (tensor<1x16x30x30xf32>, tensor<32x16x3x3xf32>) -> tensor<1x32x28x28xf32>
       func.return %y : tensor<1x32x28x28xf32>
     }''')
-    # 3x3 on 16 channels, 14 columns: 16 (te/conv.py); channel blocks outermost, with the rows parallel
-    assert k.knobs == {"pack_ob": 16, "wb": 14, "loop_order": 1, "parallel_loops": 3}
+    # 3x3 on 16 channels: 32 x 7 columns (te/conv.py); channel blocks outermost, with the rows
+    # parallel; the window loops not unrolled
+    assert k.knobs == {"pack_ob": 32, "wb": 7, "loop_order": 1, "parallel_loops": 3, "unroll_window": 1}
     assert k.check() < 1e-4
     k2 = k.with_knobs(wb=4, pack_ob=8)
-    assert k2.knobs == {"pack_ob": 8, "wb": 4, "loop_order": 1, "parallel_loops": 3}
+    assert k2.knobs == {"pack_ob": 8, "wb": 4, "loop_order": 1, "parallel_loops": 3, "unroll_window": 1}
     assert k2.tir != k.tir and "(4, 16, 3, 3, 8)" in k2.tir
     assert k2.check() < 1e-4
     k3 = k.with_schedule(k.schedule)
@@ -211,8 +212,8 @@ def test_kernel_experiment_api():
     k4 = k.with_knobs(pack_ob=12)  # 32 channels in blocks of 12: the last block padded (te/conv.py)
     assert "(3, 16, 3, 3, 12)" in k4.tir and k4.check() < 1e-4
     # a choice is another program, written by the generator: rows outermost, only they parallel
-    k5 = k.with_knobs(loop_order=2, parallel_loops=2, wb=7)
-    assert k5.knobs == {"pack_ob": 16, "wb": 7, "loop_order": 2, "parallel_loops": 2}
+    k5 = k.with_knobs(loop_order=2, parallel_loops=2, wb=4, unroll_window=3)
+    assert k5.knobs == {"pack_ob": 32, "wb": 4, "loop_order": 2, "parallel_loops": 2, "unroll_window": 3}
     assert "sched.reorder %b_1, %i_1, %o_o, %j_o" in k5.schedule and "sched.fuse %b_1, %i_1\n" in k5.schedule
     assert k5.check() < 1e-4
     with pytest.raises(lamina.LaminaError, match="choice parallel_loops is one of \\[2, 3\\], not 4"):

@@ -37,6 +37,7 @@ print(conv.schedule)
 #   %wb = sched.knob wb 13             13 output columns per register block (26 = 2 x 13)
 #   %loop_order = sched.knob loop_order 1      channel blocks outermost, then rows (2: rows first)
 #   %parallel_loops = sched.knob parallel_loops 3   batch, channel blocks and rows run in parallel
+#   %unroll_window = sched.knob unroll_window 1     the 3x3 window's loops stay loops (3: unrolled)
 #   sched.cache_write @local ...       the block is summed in registers, then written back
 #   sched.split %o_1 (%pack_ob)        output channels -> (blocks of 16, 16 inside a block)
 #   sched.split %j_1 (%wb)             output columns  -> (blocks of 13, 13 inside a block)
@@ -45,10 +46,11 @@ print(conv.schedule)
 #   sched.vectorize %o_i / unroll %j_i 16 lanes of channels, 13 columns unrolled: 13 vector FMAs
 #                                      per input value loaded
 # A knob is a named decision: the value is written once, every op that uses it names it, so a
-# tuner (or you) can change one number and the rest of the program follows. loop_order and
-# parallel_loops are *choices*: the generator branches on them (which loops it reorders and
-# fuses), so another value is another program, which `with_knobs` has the generator write (step 5).
-assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "parallel_loops": 3}, conv.knobs
+# tuner (or you) can change one number and the rest of the program follows. loop_order,
+# parallel_loops and unroll_window are *choices*: the generator branches on them (which loops it
+# reorders, fuses, unrolls), so another value is another program, which `with_knobs` has the
+# generator write (step 5).
+assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "parallel_loops": 3, "unroll_window": 1}, conv.knobs
 base_error = conv.check()                    # largest |kernel - numpy| on seeded random inputs
 base_time = conv.time()
 print(f"default: max |diff| vs numpy {base_error:.2e}, {base_time * 1e6:.0f} us")

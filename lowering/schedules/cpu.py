@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 
-from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION
+from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
                      divisor, epilogues, parallel_spatial, vectorize_own)
@@ -383,7 +383,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         _column_block(b, name, block)
     elif "pack_w" in names or packed:
         ob = packed if packed else b.block_loop_extents("pack_w")[-1]
-        wb = max(d for d in range(1, 15) if w_ext % d == 0)
+        wb = block_columns(w_ext, ob, ext[5] * ext[6], c_ext)
         _conv_prologue(b, name)
         wbk = b.cache_write(block, 0, "local")
         # the register block's channels innermost, so that one vector is contiguous
@@ -404,6 +404,11 @@ def conv_schedule(b, name: str, threads: int) -> None:
         b.parallel(b.fuse(*outer[: b.choice("parallel_loops", 3, (2, 3))]))
         b.vectorize(oi)
         b.unroll(ji)
+        # choice `unroll_window`: 1 leaves the window loops, 2 unrolls kx, 3 ky and kx too
+        if ext[5] * ext[6] > 1:
+            window = b.choice("unroll_window", 1, (1, 2, 3))
+            for loop in ((rx,) if window == 2 else (ry, rx) if window == 3 else ()):
+                b.unroll(loop)
         init = b.decompose_reduction(block, rc)
         vectorize_own(b, init, block)
     elif c_ext == 1:  # depthwise (or any one-channel-per-group conv)

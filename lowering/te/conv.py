@@ -88,15 +88,19 @@ def _nchw_shape(op):
 def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, in_c: int = 1,
                          pad: bool = False) -> int:
     """Output channels summed together in one register block by the conv schedule
-    (schedule_cpu.py `conv_schedule`), which keeps ob channels x wb output columns (wb: the
-    largest divisor of the row up to 14) in registers.
+    (schedules/cpu.py `conv_schedule`), which keeps ob channels x wb output columns in registers
+    (wb: `block_columns`).
 
-    32 channels (two AVX-512 vectors), except for a conv with a window larger than 1x1, at least
-    16 input channels and more than 12 columns per block: its 2 x 14 accumulators and the
-    operands of a long reduction spill, and 16 ran twice as fast (3x3, 64 -> 64 at 56x56: 0.97
-    vs 2.00 ms; 128 at 28: 0.93 vs 1.86; 256 at 14: 0.92 vs 1.47; 2 threads). 1x1 convs (96 <- 16
-    at 112: 0.36 vs 0.40 ms), ResNet's 7x7 stem on 3 channels (1.07 vs 1.33) and 7-column rows
-    (512 at 7: 0.94 vs 1.18) ran faster with 32.
+    32 channels (two AVX-512 vectors) where they divide the channels. A conv with a window larger
+    than 1x1 on at least 16 input channels once took 16 channels x 14 columns instead, as 32 x 14
+    spilled; `block_columns` now keeps its block to REGISTER_VECTORS accumulators, and 32 x 8 (or
+    x 7) beat 16 x 14 by 5-10% (2 threads, 3x3: 64 at 56x56 0.695 -> 0.639 ms, 128 at 28 0.639
+    -> 0.609, 64 -> 128 with stride 2 0.396 -> 0.381, 128 -> 256 with stride 2 0.495 -> 0.449),
+    as lamina tune had found on ResNet-18; VGG-19 129 -> 110 ms, DenseNet-121 30.2 -> 28.0 ms.
+    Such a conv still takes 16 when 32 would leave fewer than 8 accumulators (a row of 26 or 13
+    columns: 16 x 13, not 32 x 2). 1x1 convs (96 <- 16 at 112: 0.36 vs 0.40 ms), ResNet's 7x7
+    stem on 3 channels (1.07 vs 1.33) and 7-column rows (512 at 7: 0.94 vs 1.18) ran faster with
+    32 too.
 
     With `pad` (a group-1 conv, whose block may run past the last channel: `padded_channels`),
     a channel count that neither 32 nor 16 divides still takes a full vector when the padding
@@ -104,8 +108,7 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
     512 -> 1000 1x1 conv at 13x13 ran in 0.62 ms with 32 (1024 channels, the last 24 zero)
     against 2.0 ms with 8; MobileNetV2's 144 -> 24 at 56x56 in 0.12 ms with 32 against 0.23 with 8
     (best of 15, 2 threads)."""
-    columns = max(d for d in range(1, 15) if out_w % d == 0) if out_w else 14
-    narrow = window > 1 and columns > 12 and in_c >= 16
+    narrow = window > 1 and in_c >= 16 and out_w and block_columns(out_w, 32, window, in_c) < 4
     choices = (16, 32, 8, 4, 2) if narrow else (32, 16, 8, 4, 2)
     for ob in choices:
         if out_c % ob == 0:
@@ -117,6 +120,20 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
             if padded_channels(out_c, wide) - out_c <= PAD_WASTE * out_c:
                 return wide
     return ob
+
+
+REGISTER_VECTORS = 24  # accumulators of a long reduction's register block: 28 (32 x 14) spilled
+
+
+def block_columns(out_w: int, ob: int, window: int, in_c: int) -> int:
+    """Output columns in the conv schedule's register block of ob channels: the largest divisor
+    of the row up to 14, and for a window larger than 1x1 on at least 16 input channels at most
+    REGISTER_VECTORS accumulators (ob / 16 vectors a column): its long reduction keeps more
+    operands live, and 32 x 14 spilled (ran twice as slow as 16 x 14)."""
+    limit = 14
+    if window > 1 and in_c >= 16:
+        limit = min(limit, max(1, REGISTER_VECTORS // max(1, ob // 16)))
+    return max(d for d in range(1, limit + 1) if out_w % d == 0)
 
 
 PAD_WASTE = 1 / 3  # the most zero channels a padded conv computes, as a share of its real ones
