@@ -179,6 +179,7 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     (256, 56, 512, 1, 2, True),   # its strided projection
     (64, 56, 256, 1, 1, False),   # its bottleneck exit: the output is larger
     (64, 28, 32, 3, 1, False),    # a 3x3 conv: its weights would be read again for every row
+    (1024, 14, 2048, 1, 2, False),  # 8 MB of weights, read again for every row: from L3
 ])
 def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, out_c, k, stride, rows_first):
     from lamina.lowering.experiment import kernel
@@ -196,6 +197,35 @@ def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, ou
     fused = next(line for line in experiment.schedule.splitlines() if "sched.fuse" in line)
     assert fused.split("sched.fuse")[1].split(",")[1].strip().startswith("%i" if rows_first else "%o"), fused
     assert experiment.check() < 1e-3
+
+
+@pytest.mark.parametrize("c,out_c,k,group,stride", [
+    (64, 32, 3, 1, 1),    # the channel block (loop_order, parallel_loops, unroll_window)
+    (256, 128, 1, 1, 2),  # a strided 1x1 conv
+    (32, 32, 3, 32, 1),   # depthwise (loop_order)
+    (32, 32, 3, 32, 2),
+])
+def test_every_value_of_every_choice_computes_the_conv(c, out_c, k, group, stride):
+    """A choice is a branch of the generator (schedules/builder.py): each value it offers is
+    another program, and each must compute what numpy does."""
+    from lamina.lowering.experiment import kernel
+    from lamina.lowering.schedules import default_schedule
+
+    x, w = f"tensor<1x{c}x28x28xf32>", f"tensor<{out_c}x{c // group}x{k}x{k}xf32>"
+    p, out = k // 2, (28 + 2 * (k // 2) - k) // stride + 1
+    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
+    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
+  %y = nn.conv2d %x, %w attributes {{group = {group} : i64, strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src, target=TARGET)
+    choices = default_schedule(experiment.name, experiment.built.scheduled.module, experiment.target).choices
+    assert "loop_order" in choices, experiment.schedule
+    for name, values in choices.items():
+        for value in values:
+            other = experiment.with_knobs(**{name: value})
+            assert other.knobs[name] == value
+            assert other.check() < 1e-3, (name, value)
 
 
 @pytest.mark.parametrize("op,c,side,k,stride,pad,vector", [

@@ -423,7 +423,13 @@ def conv_schedule(b, name: str, threads: int) -> None:
         b.reverse_compute_at(wbk, jo)
         vectorize_own(b, wbk, block)
         ioo, _ = b.split(io, [b.knob("chunk", staged_chunk(b, hb, h_ext, ext[5]))])
-        rows = b.fuse(bb, o, ioo)
+        # choice `loop_order`: 1 deals channels among the threads (each its channels' rows), 2
+        # chunks of rows (each chunk's channels in turn)
+        if b.choice("loop_order", 1, (1, 2)) == 2:
+            b.reorder(bb, ioo, o)
+            rows = b.fuse(bb, ioo, o)
+        else:
+            rows = b.fuse(bb, o, ioo)
         b.parallel(rows)
         b.unroll(ii)
         b.vectorize(ji)
