@@ -198,6 +198,17 @@ class ScheduleState:
     def extent(self, loop) -> int:
         return int(self.sch.get(self.values[loop]).extent)
 
+    def extent_bound(self, loop) -> int:
+        """The largest extent `loop` can have: its extent, or where that depends on outer loops
+        (a copy computed at a tile that does not divide its data), the bound TVM's arithmetic
+        analyzer proves for it."""
+        extent = self.sch.get(self.values[loop]).extent
+        if isinstance(extent, tvm.tirx.IntImm):
+            return int(extent)
+        from tvm.sym.analyzer import Analyzer
+
+        return int(Analyzer().const_int_bound(extent).max_value)
+
     def loop_name(self, loop) -> str:
         return str(self.sch.get(self.values[loop]).loop_var.name)
 

@@ -62,7 +62,7 @@ def onnxruntime_outputs(model, x):
 @settings(max_examples=12 if CI else 300, deadline=None)
 @given(group=st.sampled_from([2, 3, 4, 8]),
        c_per_group=st.sampled_from([1, 2, 3, 5, 7, 8, 16]),
-       o_per_group=st.sampled_from([1, 3, 5, 7, 8, 16, 32]),
+       o_per_group=st.sampled_from([1, 3, 5, 7, 8, 16, 20, 32, 60]),  # 20, 60: 10- and 15-lane blocks
        hw=st.tuples(st.integers(3, 14), st.integers(3, 14)),
        kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
        stride=st.integers(1, 2), dilation=st.integers(1, 2),
@@ -95,6 +95,19 @@ def test_grouped_conv_takes_the_blocked_schedule_with_its_epilogue(group, c_per_
     assert "in1_packed" in script and 'scope="local"' in script
     assert "T.vectorized" in script and "T.parallel" in script
     x = rng.standard_normal((1, c_per_group * group, 14, 14)).astype(np.float32)
+    np.testing.assert_allclose(compiled(x)[0], onnxruntime_outputs(model, x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("o_per_group, lanes", [(20, 10), (60, 15), (6, 6), (40, 8)])
+def test_a_group_no_power_of_two_divides_takes_its_widest_block_up_to_16(o_per_group, lanes):
+    """ShuffleNet's 20 output channels a group: blocks of 10 (one vector, 10 lanes used), not 4
+    (te/conv.py ODD_VECTOR_LANES); 40 keeps 8."""
+    rng = np.random.default_rng(1)
+    model = grouped_conv_model(rng, 16, o_per_group, 3, (14, 14), (3, 3), 1, 1, [1, 1, 1, 1])
+    compiled = lamina.compile(load_onnx(model))
+    (kernel,) = compiled.kernels
+    assert f"in1_packed: T.Buffer(({3 * o_per_group // lanes}, 16, 3, 3, {lanes})" in kernel.script, kernel.script[:600]
+    x = rng.standard_normal((1, 48, 14, 14)).astype(np.float32)
     np.testing.assert_allclose(compiled(x)[0], onnxruntime_outputs(model, x), rtol=1e-4, atol=1e-4)
 
 

@@ -203,6 +203,10 @@ class ScheduleBuilder:
     def extents(self, loops) -> list[int]:
         return [self.state.extent(l) for l in loops]
 
+    def extent_bounds(self, loops) -> list[int]:
+        """Each loop's largest extent (`ScheduleState.extent_bound`): for sizing what a tile may hold."""
+        return [self.state.extent_bound(l) for l in loops]
+
     def loop_count(self, block) -> int:
         return self.state.loop_count(block)
 

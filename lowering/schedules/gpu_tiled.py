@@ -560,7 +560,7 @@ def _conv_probe(b, nest: ConvNest, to: int, ti: int, tj: int, ro: int, rj: int) 
         source = b.state.sch.get(b.state.values[block]).reads[index].source
         shared = b.cache_read(block, index, "shared")
         b.compute_at(shared, co)
-        sizes.append(_product(b.extents(b.get_loops(shared)[len(outer) + 1:])) * _dtype_bytes(source.dtype))
+        sizes.append(_product(b.extent_bounds(b.get_loops(shared)[len(outer) + 1:])) * _dtype_bytes(source.dtype))
     return sizes[0], sizes[1]
 
 
