@@ -322,6 +322,7 @@ class ScheduledKernel:
     prepack: Prepack | None
     knobs: dict
     generator: str = "file"  # the schedule generator that wrote `program`; "file": a user's schedule
+    choices: dict = field(default_factory=dict)  # its choice knobs -> the values each offers (builder.py)
 
 
 DLIGHT = "tvm-dlight"  # as a kernel's program: TVM's s_tir.dlight default GPU schedules, a peer
@@ -356,7 +357,7 @@ def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> Sc
         for knob_name, value in used.items():  # a compute knob the schedule did not use: still editable
             builder.knob(knob_name, value)
         return ScheduledKernel(name, module, builder.program, builder.mod, prepack, used,
-                               builder.generator or "default")
+                               builder.generator or "default", builder.choices)
     verify_schedule(program, target, tvm.kernel_info(module))
     return ScheduledKernel(name, module, program, tvm.apply_schedule(module, program, target), prepack, used)
 

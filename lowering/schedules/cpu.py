@@ -113,7 +113,10 @@ def default_schedule(b, threads: int) -> None:
     for extent in extents:
         total *= extent
     small = total < MIN_PARALLEL_ELEMENTS
-    if not outer or (b.choice("threads", 1 if small else threads, (1, threads)) == 1 if threads > 1 else small):
+    if not outer:
+        return
+    one_thread = b.choice("threads", 1 if small else threads, (1, threads)) == 1 if threads > 1 else small
+    if one_thread:
         return
     take, work = 0, 1
     while take < len(outer) and work < threads * 4:

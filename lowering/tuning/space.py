@@ -51,7 +51,7 @@ class Space:
 
     program: object          # the default sched.schedule program
     knobs: list[Knob]
-    # (assignment -> program) for a candidate that changes a choice; None: no choices
+    # assignment -> the program its generator writes with it (for a candidate that changes a choice)
     regenerate: object = None
 
     @property
@@ -132,10 +132,8 @@ def knob_values(default: int, extent: int | None) -> tuple[int, ...]:
 
 def task_space(task, target) -> Space:
     """The search space of a task (a tuning.tasks.Task) on `target`."""
-    from lamina.lowering.schedules import default_schedule
-
     extents = split_extents(task.program, task.module, target)
-    choices = default_schedule(task.name, task.module, target).choices
+    choices = task.choices
     knobs = []
     for name, default in task.program.knobs().items():
         extent = extents.get(name)

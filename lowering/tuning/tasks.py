@@ -37,6 +37,7 @@ class Task:
     module: object              # its unscheduled IRModule (default compute knobs)
     library: Path | None = None  # the default kernel's shared library (in the kernel cache)
     args: list = field(default_factory=list)  # [(shape, dtype)] of the default kernel's arguments
+    choices: dict = field(default_factory=dict)  # its default program's choice knobs -> their values
 
     @property
     def name(self) -> str:
@@ -123,7 +124,7 @@ def extract_tasks(module, target="llvm", threads: int | None = None):
         if task is None:
             tasks[key] = Task(key, 1, op_flops(op), [built.name], built.generator or "default",
                               scheduled.program, op, scheduled.module, built.library,
-                              arg_specs(op, scheduled.prepack))
+                              arg_specs(op, scheduled.prepack), scheduled.choices)
         else:
             task.weight += 1
             task.kernels.append(built.name)

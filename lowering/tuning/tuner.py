@@ -248,7 +248,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
 
 def _confirm(state, target, runner, tmp: Path, record, out_of_time, result, rounds: int) -> None:
     """Measure the task's CONFIRM fastest candidates and its default again, `rounds` times in
-    turn, and make the one with the lowest median of these its best (records: `confirm`)."""
+    turn (records: `confirm`); `_as_applied` then takes the best from the records."""
     default = state.task.program.knobs()
     ranked = sorted(state.measured.values(), key=lambda m: m[0])[:CONFIRM]
     finalists = [knobs for _, knobs in ranked]
@@ -277,9 +277,7 @@ def _confirm(state, target, runner, tmp: Path, record, out_of_time, result, roun
             if not m.failed:
                 times[knob_key(knobs)].append(m.median_s)
     scored = [(statistics.median_low(times[knob_key(k)]), k) for k, *_ in built if times[knob_key(k)]]
-    if len(scored) == len(built):  # every finalist measured again: the run's best is decided by them
-        state.best_s, best = min(scored, key=lambda t: t[0])
-        state.best_knobs, state.confirmed = dict(best), True
+    if len(scored) == len(built):  # every finalist measured again: the default's time is its median
         state.default_s = next(t for t, k in scored if knob_key(k) == knob_key(default))
     for *_, library, _ in built:
         library.unlink(missing_ok=True)
@@ -291,7 +289,7 @@ def _as_applied(state, records: list) -> None:
     median of all its confirming measurements, so the run's table names what a compile with the
     records will build."""
     mine = [r for r in records if r.task == state.task.key and r.tuner == LAMINA]
-    if not any(r.confirm for r in mine):
+    if not any(r.confirm and not r.failed for r in mine):  # (as best_records counts them)
         return
     chosen = best_records(mine).get(state.task.key)
     if chosen is not None:
