@@ -85,9 +85,12 @@ class Prepack:
 def prepack_for(op: Operation) -> Prepack | None:
     """The packing of the constant weight of `op` (or of a fused group's anchor), when its
     compute would pack it in the kernel: the weight is the op's operand 1, or for a group the
-    group operand that feeds the anchor's operand 1 and nothing else."""
+    group operand that feeds the anchor's operand 1 and nothing else. (A depthwise conv fused
+    into a 1x1 conv reads its weight as it is: the 1x1 conv is the anchor whose weight is packed.)"""
     if op.name == "nn.fused":
         anchors = [inner for inner in op.inner_ops if inner.name in ("nn.conv2d", "nn.matmul", "nn.gemm")]
+        if len(anchors) > 1:
+            anchors = [a for a in anchors if _weight_packing(a) is not None]
         if len(anchors) != 1 or len(anchors[0].operands) < 2:
             return None
         weight = anchors[0].operands[1]

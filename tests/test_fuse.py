@@ -86,6 +86,11 @@ def test_fuse_keeps_the_meaning_of_random_graphs():
     assert result.ok, result.report()
 
 
+def test_fuse_with_depthwise_into_pointwise_keeps_the_meaning_of_random_graphs():
+    result = check_pass("fuse{depthwise-pointwise=true}")
+    assert result.ok, result.report()
+
+
 def test_fuse_after_the_pipeline_keeps_the_meaning():
     result = check_pass("canonicalize,fold-constants,fuse", examples=100 if CI else 1000)
     assert result.ok, result.report()

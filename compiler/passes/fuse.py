@@ -31,6 +31,12 @@ and a group is one of three shapes:
   - a reduction with its elementwise, broadcast and injective producers (the reduction is the
     group's last op: TVM fuses nothing after a reduction either).
 
+With the option `depthwise-pointwise` (the CPU target's -O3 pipeline, presets.py) there is a
+fourth: a depthwise conv group (its prologue and epilogue) as the producer of a 1x1 conv group,
+its result read by nothing else (`depthwise_pointwise_fits`). The kernel computes the depthwise
+rows each 1x1 output row reads just before it, in cache (schedules/fused_conv.py), so the
+depthwise output, the largest tensor of a MobileNetV2 block, never goes to memory.
+
 The algorithm:
   1. Walk the ops of each function body in order. Ops that are never grouped stay as they are:
      constants, ops whose operands are all known before the model runs (the executor evaluates
@@ -155,9 +161,10 @@ def _prologue(anchor: Operation, members: set[int]) -> list[Operation] | None:
 DIVISORS = {"nn.div": 1, "nn.reciprocal": 0}
 
 
-def group_is_valid(ops: list[Operation], root: Operation) -> bool:
-    """Whether `ops` (with result `root`) is one of the three group shapes of the module
-    docstring, and no op in it divides by a value computed in it (`DIVISORS`)."""
+def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: bool = False) -> bool:
+    """Whether `ops` (with result `root`) is one of the group shapes of the module docstring
+    (the fourth with `depthwise_pointwise`), and no op in it divides by a value computed in it
+    (`DIVISORS`)."""
     members = {id(op) for op in ops}
     for op in ops:
         if op.name in DIVISORS:
@@ -167,6 +174,8 @@ def group_is_valid(ops: list[Operation], root: Operation) -> bool:
     patterns = {id(op): op_pattern(op) for op in ops}
     anchors = [op for op in ops if patterns[id(op)] == Pattern.OUT_ELEMENTWISE_FUSABLE]
     reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
+    if depthwise_pointwise and len(anchors) == 2 and not reductions:
+        return _depthwise_pointwise_valid(ops, root, anchors)
     if len(anchors) + len(reductions) > 1:
         return False
     if anchors:  # the anchor, a prologue of index remaps on its data operand, and its epilogue
@@ -186,6 +195,74 @@ def group_is_valid(ops: list[Operation], root: Operation) -> bool:
     return all(patterns[id(op)] <= Pattern.INJECTIVE for op in ops)
 
 
+# The largest 1x1 weight (output x input channels) a depthwise-pointwise kernel takes: it runs
+# output rows outermost, so each row reads the whole weight again. 2 threads, the two kernels
+# against one (a prototype of schedules/fused_conv.py, caches flushed before each call):
+# MobileNetV2's 144 -> 24 at 56x56 0.44 -> 0.26 ms, 192 -> 32 at 28x28 0.18 -> 0.12, 384 -> 64 at
+# 14x14 0.12 -> 0.10, 576 -> 96 (55K) 0.19 -> 0.15, but 960 -> 160 at 7x7 (154K) 0.19 -> 0.21.
+DEPTHWISE_POINTWISE_MAX_WEIGHTS = 64 * 1024
+COLUMN_LANES = 16  # rows of whole 16-lane vectors take the CPU's column block (schedules/cpu.py),
+# which beat the fused kernel (32 -> 16 at 112x112: 0.25 against 0.33 ms)
+
+
+def _conv_geometry(conv: Operation):
+    """(x shape, weight shape, y shape, group, strides, pads, dilations) of an NCHW/OIHW conv2d
+    with static 4-D shapes, else None."""
+    from lamina.dialects.nn.base import py
+
+    types = [v.type for v in (conv.operands[0], conv.operands[1], conv.results[0])]
+    if not all(isinstance(t, RankedTensorType) and t.has_static_shape and t.rank == 4 for t in types):
+        return None
+    if (py(conv.layout), py(conv.weight_layout)) != ("NCHW", "OIHW"):
+        return None
+    return (*(list(t.shape) for t in types), py(conv.group), list(py(conv.strides)), list(py(conv.pads)),
+            list(py(conv.dilations)))
+
+
+def depthwise_pointwise_fits(depthwise: Operation, pointwise: Operation) -> bool:
+    """Whether a depthwise conv (one input channel per group, as many outputs, a window larger
+    than 1x1, stride and dilation 1) and the 1x1 conv (group 1, no stride or padding) that reads it go into one
+    kernel: not when the 1x1 conv's rows are whole vectors (the column block is faster alone)
+    or its weight is large (DEPTHWISE_POINTWISE_MAX_WEIGHTS)."""
+    d, p = _conv_geometry(depthwise), _conv_geometry(pointwise)
+    if d is None or p is None:
+        return False
+    (dx, dw, dy, dgroup, dstrides, _, ddil), (px, pw, py_, pgroup, pstrides, ppads, pdil) = d, p
+    depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1 and dstrides == [1, 1]
+                    and ddil == [1, 1])
+    pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
+                    and pdil == [1, 1])
+    return (depthwise_ok and pointwise_ok and py_[3] % COLUMN_LANES != 0
+            and pw[0] * pw[1] <= DEPTHWISE_POINTWISE_MAX_WEIGHTS)
+
+
+def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
+    """The fourth group shape: the ops that compute the 1x1 conv's data operand are a valid
+    depthwise group read only by the 1x1 conv, and the rest a valid 1x1 conv group."""
+    members = {id(op) for op in ops}
+    for pointwise in anchors:
+        data = pointwise.operands[0].owner
+        if not (isinstance(data, Operation) and id(data) in members):
+            continue
+        first, todo = [], [data]
+        while todo:
+            op = todo.pop()
+            if isinstance(op, Operation) and id(op) in members and op not in first:
+                first.append(op)
+                todo.extend(v.owner for v in op.operands)
+        (depthwise,) = [a for a in anchors if a is not pointwise]
+        inside = {id(op) for op in first}
+        if depthwise not in first or pointwise in first:
+            continue  # not the 1x1 conv that reads the depthwise group
+        if any(id(use.operation) not in inside and use.operation is not pointwise
+               for op in first for r in op.results for use in r.uses):
+            return False  # the depthwise group's values are read by the 1x1 conv only
+        rest = [op for op in ops if id(op) not in inside]
+        return (depthwise_pointwise_fits(depthwise, pointwise) and data.results[0] is pointwise.operands[0]
+                and group_is_valid(first, data) and group_is_valid(rest, root))
+    return False
+
+
 @register_pass
 @dataclass(frozen=True)
 class FusePass(Pass):
@@ -194,6 +271,8 @@ class FusePass(Pass):
 
     name = "fuse"
     summary = "group nn ops into nn.fused kernels (TVM FuseOps: anchors + epilogues, chains, reductions)"
+
+    depthwise_pointwise: bool = False  # also a depthwise conv group into its 1x1 consumer's (CPU)
 
     def run(self, module: Operation) -> None:
         for op in list(module.walk()):
@@ -213,7 +292,7 @@ class FusePass(Pass):
                 continue
             group = _Group(op, [op])  # 2.
             group_of[id(op)] = group
-            while self._merge_a_producer(group, group_of):
+            while self._merge_a_producer(group, group_of, self.depthwise_pointwise):
                 pass
         for group in {id(g): g for g in group_of.values()}.values():  # 3.
             if len(group.ops) > 1:
@@ -239,7 +318,7 @@ class FusePass(Pass):
                 and all(0 not in v.type.shape for v in values))
 
     @staticmethod
-    def _merge_a_producer(group: _Group, group_of: dict) -> bool:
+    def _merge_a_producer(group: _Group, group_of: dict, depthwise_pointwise: bool = False) -> bool:
         """Merge the first producer group that may join `group` (step 2); whether one did."""
         members = {id(op) for op in group.ops}
         seen: set[int] = set()
@@ -253,7 +332,7 @@ class FusePass(Pass):
                 if not users_inside:
                     continue
                 merged = producer.ops + group.ops
-                if not group_is_valid(merged, group.root):
+                if not group_is_valid(merged, group.root, depthwise_pointwise):
                     continue
                 group.ops = merged
                 for member in producer.ops:

@@ -34,6 +34,9 @@ LEVELS: dict[int, tuple[str, str]] = {
 
 # target name -> passes run just before `fuse` at -O3 for it (and only in the NCHW layout)
 BEFORE_FUSION: dict[str, str] = {"llvm": "widen-conv-columns"}
+# target name -> its `fuse` at -O3 (only in the NCHW layout): the CPU also fuses a depthwise conv
+# into the 1x1 conv that reads it (fuse.py, schedules/fused_conv.py)
+FUSION: dict[str, str] = {"llvm": "fuse{depthwise-pointwise=true}"}
 
 _NCHWC = re.compile(r"NCHW(\d+)c")
 
@@ -60,9 +63,10 @@ def pipeline_for(level: int, layout: str = "", target: str | None = None) -> str
     if convert:
         at = passes.index("fuse") if "fuse" in passes else len(passes)
         passes[at:at] = [convert, "fold-constants"]
-    elif "fuse" in passes and BEFORE_FUSION.get(target):
+    elif "fuse" in passes:
         at = passes.index("fuse")
-        passes[at:at] = BEFORE_FUSION[target].split(",")
+        passes[at] = FUSION.get(target, "fuse")
+        passes[at:at] = [p for p in BEFORE_FUSION.get(target, "").split(",") if p]
     return ",".join(passes)
 
 

@@ -5,6 +5,7 @@ target family over shared helpers, and the verifier that checks any schedule pro
     common.py    helpers the CPU generators share (epilogues, parallel copies, vectorizing)
     cpu.py       the default, matmul/gemm and conv2d generators, and `cpu_schedule` to pick one
     nchwc.py     conv2d in NCHW{c}c
+    fused_conv.py a depthwise conv fused into the 1x1 conv that reads it (MobileNetV2's blocks)
     reduce.py    rows reduced then used elementwise (softmax)
     gpu.py       GPU targets: picks a generator; the default splits and binds to blocks and threads
     gpu_tiled.py GPU targets: two-level tiled matmul / conv (shared memory, register tiles), reductions

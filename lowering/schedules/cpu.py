@@ -20,7 +20,8 @@ Anchor ops, picked by the name of the kernel's reduction block:
     short reduction over rows of whole vectors, a block of cb channels x nv column vectors;
     depthwise with a block of hb rows x vw columns, reading a strided conv's input split into
     column phases;
-  - conv2d_nchwc (nchwc.py).
+  - conv2d_nchwc (nchwc.py);
+  - a depthwise conv fused into the 1x1 conv that reads it (fused_conv.py), tried first.
 Either falls back to the default when the loop nest is not the shape it expects. A fused group's
 epilogue (the blocks after the anchor: bias, batch_norm, residual add, relu, ...) is computed in
 the register block's write-back (`epilogues`); a group without an anchor (a chain of elementwise
@@ -36,6 +37,7 @@ from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
                      divisor, epilogues, parallel_spatial, vectorize_own)
+from .fused_conv import depthwise_pointwise_schedule, is_depthwise_pointwise
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
@@ -46,6 +48,16 @@ def cpu_schedule(b, threads: int):
     row-reduction one, else the default. Returns the builder that holds it, with the name of the
     generator that wrote it in `generator`."""
     names = b.block_names()
+    if is_depthwise_pointwise(b):  # a depthwise conv fused into its 1x1 consumer (fused_conv.py)
+        trial = b.fork()
+        try:
+            depthwise_pointwise_schedule(trial, threads)
+            trial.generator = depthwise_pointwise_schedule.__name__
+            return trial
+        except DecisionError:
+            raise
+        except Exception:  # NotThisShape, or a TVM schedule error on a shape not foreseen
+            pass
     for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
                      ("conv2d_nchwc", nchwc_conv_schedule), *((n, pool_schedule) for n in POOL_BLOCKS)):
         if name in names:

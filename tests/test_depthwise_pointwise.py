@@ -1,0 +1,129 @@
+"""A depthwise conv fused into the 1x1 conv that reads it (compiler/passes/fuse.py, option
+`depthwise-pointwise`, on in the CPU's -O3 pipeline; lowering/schedules/fused_conv.py): an ONNX
+depthwise Conv -> activation -> 1x1 Conv (-> residual Add), as in MobileNetV2's blocks, compiled
+for the CPU and checked against onnxruntime, with random channels, sizes, windows, padding and
+epilogues. Where the pair fits (stride 1, rows not whole vectors, a small 1x1 weight) it is one
+kernel with the fused schedule; the exact IR of the grouping is in
+tests/filecheck/passes/fuse-depthwise-pointwise.mlir.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+import lamina
+from lamina.compiler.frontends.onnx import load_onnx
+
+CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_cache(tmp_path_factory):
+    os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
+
+
+def block_model(rng, c, o, hw, kernel, pads, stride=1, activation="Clip", residual=True):
+    """x -> depthwise Conv (bias) -> activation -> 1x1 Conv (bias) [-> + r]."""
+    wd = (rng.standard_normal((c, 1, kernel, kernel)) / kernel).astype(np.float32)
+    wp = (rng.standard_normal((o, c, 1, 1)) / np.sqrt(c)).astype(np.float32)
+    inits = [numpy_helper.from_array(wd, "dw.weight"), numpy_helper.from_array(rng.standard_normal(c).astype(np.float32), "dw.bias"),
+             numpy_helper.from_array(wp, "pw.weight"), numpy_helper.from_array(rng.standard_normal(o).astype(np.float32), "pw.bias")]
+    nodes = [helper.make_node("Conv", ["x", "dw.weight", "dw.bias"], ["dw"], name="dw", group=c, pads=pads,
+                              strides=[stride] * 2)]
+    act = "dw"
+    if activation == "Clip":
+        inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+        nodes.append(helper.make_node("Clip", ["dw", "lo", "hi"], ["act"], name="act"))
+        act = "act"
+    elif activation == "Relu":
+        nodes.append(helper.make_node("Relu", ["dw"], ["act"], name="act"))
+        act = "act"
+    nodes.append(helper.make_node("Conv", [act, "pw.weight", "pw.bias"], ["pw"], name="pw"))
+    out_h = (hw[0] + pads[0] + pads[2] - kernel) // stride + 1
+    out_w = (hw[1] + pads[1] + pads[3] - kernel) // stride + 1
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])]
+    out = "pw"
+    if residual:
+        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, o, out_h, out_w]))
+        nodes.append(helper.make_node("Add", ["pw", "r"], ["y"], name="residual"))
+        out = "y"
+    graph = helper.make_graph(nodes, "block", inputs, [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    feeds = {"x": rng.standard_normal((1, c, *hw)).astype(np.float32)}
+    if residual:
+        feeds["r"] = rng.standard_normal((1, o, out_h, out_w)).astype(np.float32)
+    return onnx.shape_inference.infer_shapes(model), feeds
+
+
+def onnxruntime_outputs(model, feeds):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)[0]
+
+
+def check(model, feeds):
+    compiled = lamina.compile(load_onnx(model))
+    (ours,) = compiled(*feeds.values())
+    np.testing.assert_allclose(ours, onnxruntime_outputs(model, feeds), rtol=1e-4, atol=1e-4)
+    return compiled
+
+
+@settings(max_examples=8 if CI else 300, deadline=None)
+@given(c=st.integers(1, 40), o=st.integers(1, 40),  # c = 1: a dense conv; kernel 1: a scale, not fused
+        hw=st.tuples(st.integers(3, 20), st.integers(3, 20)),
+       kernel=st.sampled_from([1, 3, 5]), pads=st.lists(st.integers(0, 2), min_size=4, max_size=4),
+       activation=st.sampled_from(["Clip", "Relu", None]), residual=st.booleans(), seed=st.integers(0, 2**16))
+def test_depthwise_then_pointwise_matches_onnxruntime(c, o, hw, kernel, pads, activation, residual, seed):
+    if any(h + pads[i] + pads[i + 2] < kernel for i, h in enumerate(hw)):
+        return  # the window does not fit: ONNX gives no output pixel
+    rng = np.random.default_rng(seed)
+    model, feeds = block_model(rng, c, o, hw, kernel, pads, activation=activation, residual=residual)
+    compiled = check(model, feeds)
+    out_w = hw[1] + pads[1] + pads[3] - kernel + 1
+    if out_w % 16 and c > 1 and kernel > 1:  # the pair fits (fuse.py `depthwise_pointwise_fits`): one kernel, the fused schedule
+        assert compiled.num_kernels == 1
+        assert compiled.kernels[0].generator == "depthwise_pointwise_schedule"
+
+
+@pytest.mark.parametrize("c, side, o, fused", [
+    (144, 56, 24, True),    # MobileNetV2's blocks: the 56x56 one reads 1.8 MB of depthwise output
+    (192, 28, 32, True),
+    (576, 14, 96, True),
+    (960, 7, 160, False),   # a 154K-element 1x1 weight, read again for every row: two kernels
+    (32, 112, 16, False),   # rows of whole vectors: the 1x1 conv's column block alone
+])
+def test_mobilenet_blocks_fuse_where_it_pays(c, side, o, fused):
+    rng = np.random.default_rng(0)
+    model, feeds = block_model(rng, c, o, (side, side), 3, [1, 1, 1, 1], residual=c != 32)
+    compiled = check(model, feeds)
+    generators = [k.generator for k in compiled.kernels]
+    if fused:
+        assert generators == ["depthwise_pointwise_schedule"]
+        script = compiled.kernels[0].script
+        assert "in2_packed" in script or "_packed" in script  # the 1x1 weight packed once, at compile time
+    else:
+        assert len(generators) == 2 and "depthwise_pointwise_schedule" not in generators
+
+
+def test_a_strided_depthwise_conv_stays_its_own_kernel():
+    rng = np.random.default_rng(1)
+    model, feeds = block_model(rng, 24, 16, (14, 14), 3, [1, 1, 1, 1], stride=2)
+    compiled = check(model, feeds)
+    assert compiled.num_kernels == 2
+
+
+def test_the_gpu_pipeline_keeps_the_two_kernels():
+    from lamina.compiler.passes.presets import pipeline_for
+
+    assert "depthwise-pointwise" in pipeline_for(3, "", "llvm")
+    assert "depthwise-pointwise" not in pipeline_for(3, "", "cuda")
+    assert "depthwise-pointwise" not in pipeline_for(3, "NCHW8c", "llvm")
