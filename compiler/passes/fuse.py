@@ -221,15 +221,15 @@ def _conv_geometry(conv: Operation):
 
 def depthwise_pointwise_fits(depthwise: Operation, pointwise: Operation) -> bool:
     """Whether a depthwise conv (one input channel per group, as many outputs, a window larger
-    than 1x1, stride and dilation 1) and the 1x1 conv (group 1, no stride or padding) that reads it go into one
-    kernel: not when the 1x1 conv's rows are whole vectors (the column block is faster alone)
-    or its weight is large (DEPTHWISE_POINTWISE_MAX_WEIGHTS)."""
+    than 1x1, stride and dilation 1) and the 1x1 conv (group 1, no stride or padding) that
+    reads it go into one kernel: not when the 1x1 conv's rows are whole vectors (the column
+    block is faster alone) or its weight is large (DEPTHWISE_POINTWISE_MAX_WEIGHTS)."""
     d, p = _conv_geometry(depthwise), _conv_geometry(pointwise)
     if d is None or p is None:
         return False
-    (dx, dw, dy, dgroup, dstrides, _, ddil), (px, pw, py_, pgroup, pstrides, ppads, pdil) = d, p
-    depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1 and dstrides == [1, 1]
-                    and ddil == [1, 1])
+    (dx, dw, dy, dgroup, dstrides, _, ddil), (_, pw, py_, pgroup, pstrides, ppads, pdil) = d, p
+    depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1
+                    and dstrides == [1, 1] and ddil == [1, 1])
     pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
                     and pdil == [1, 1])
     return (depthwise_ok and pointwise_ok and py_[3] % COLUMN_LANES != 0
