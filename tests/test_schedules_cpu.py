@@ -180,6 +180,8 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     (64, 56, 256, 1, 1, False),   # its bottleneck exit: the output is larger
     (64, 28, 32, 3, 1, False),    # a 3x3 conv: its weights would be read again for every row
     (1024, 14, 2048, 1, 2, False),  # 8 MB of weights, read again for every row: from L3
+    (1024, 14, 256, 1, 1, True),  # ResNet-50's at 14x14
+    (960, 7, 320, 1, 1, False),   # MobileNetV2's at 7x7: a small input, read again from L2
 ])
 def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, out_c, k, stride, rows_first):
     from lamina.lowering.experiment import kernel

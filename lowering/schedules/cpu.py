@@ -346,6 +346,7 @@ def _column_block(b, name: str, block) -> None:
 
 
 ROWS_FIRST_MAX_WEIGHTS = 384 * 1024  # weight elements (1.5 MiB of float32): 1x1 convs up to 1024 -> 384
+ROWS_FIRST_MIN_ROWS = 8  # output rows; fewer (7x7 maps) read the input again from L2 for little
 
 
 def _rows_first(b, block, ext) -> bool:
@@ -363,9 +364,16 @@ def _rows_first(b, block, ext) -> bool:
     But rows outermost read the weights once per row: weights larger than a core's share of L2
     (ROWS_FIRST_MAX_WEIGHTS) come from L3 each time. ResNet-50's 1024 -> 2048 downsample at 7x7
     (8 MB of weights) took 2.88 ms in the model rows outermost, 1.18 channel blocks outermost;
-    its 2048 -> 512 convs (4 MB) 1.2 -> 0.57 ms; the model 39.0 -> 37.5 ms (2 threads, one run)."""
+    its 2048 -> 512 convs (4 MB) 1.2 -> 0.57 ms; the model 39.0 -> 37.5 ms (2 threads, one run).
+
+    And with few output rows (ROWS_FIRST_MIN_ROWS) the input is small enough to read again from
+    L2 for each block of channels, while rows outermost still read the weights once per row. In
+    the model, 2 threads, rows against channel blocks outermost at 7x7: MobileNetV2's 960 -> 320
+    0.151 -> 0.117 ms, 960 -> 160 0.073 -> 0.066 and 0.082 -> 0.069, 576 -> 160 0.046 -> 0.041;
+    DenseNet-121's 512 -> 128 0.040 -> 0.039. At 14x14 rows still win: ResNet-50's 1024 -> 256
+    0.39 against 0.45 ms, and at 28x28 512 -> 128 0.40 against 0.64."""
     _, o_ext, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
-    if ky_ext * kx_ext != 1 or o_ext * c_ext > ROWS_FIRST_MAX_WEIGHTS:
+    if ky_ext * kx_ext != 1 or o_ext * c_ext > ROWS_FIRST_MAX_WEIGHTS or h_ext < ROWS_FIRST_MIN_ROWS:
         return False
     inputs = _data_reads(b, block)
     if len(inputs) != 1 or len(inputs[0][1]) != 4:
