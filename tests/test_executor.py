@@ -1,6 +1,7 @@
 """The executor: ops that depend only on constants run once at compile time; the rest are kernels."""
 
 import numpy as np
+import pytest
 
 import lamina
 from lamina.compiler.parser import parse
@@ -53,3 +54,25 @@ func.func @main(%x: tensor<6xf32>, %y: tensor<6xf32>) -> (tensor<6xf32>, tensor<
         got = lamina.compile(module, opt_level=level)(x, y)
         for expected, ours in zip(lamina.interpret(module, x, y), got):
             np.testing.assert_array_equal(ours, expected)
+
+
+def test_inputs_of_the_exact_type_pass_and_others_are_checked(tmp_path, monkeypatch):
+    """An array of the parameter's dtype and shape is used as it is (the executor's fast path);
+    a wrong dtype or shape is an error that names the input."""
+    from lamina.runtime.interpreter import InterpreterError
+
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
+    module = parse("""
+func.func @main(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %y = nn.relu %x : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  func.return %y : tensor<2x3xf32>
+}""")
+    verify(module)
+    model = compile(module)
+    x = np.array([[-1, 2, -3], [4, -5, 6]], dtype=np.float32)
+    np.testing.assert_array_equal(model(x)[0], np.maximum(x, 0))
+    np.testing.assert_array_equal(model(x.T.copy().T)[0], np.maximum(x, 0))  # not contiguous: copied in
+    with pytest.raises(InterpreterError, match=r"has dtype float64 but the function expects tensor<2x3xf32>"):
+        model(x.astype(np.float64))
+    with pytest.raises(InterpreterError, match=r"has shape \[3, 2\] but the function expects tensor<2x3xf32>"):
+        model(x.reshape(3, 2))
