@@ -138,8 +138,12 @@ def test_meta_schedule_tunes_and_lamina_applies_its_schedules(pair_model, tmp_pa
     first = meta_schedule.tune_meta_schedule(load_optimized(model), trials=0, records=path, log=None)
     assert first.resumed == 4 and f"resumed: 4 measurements of earlier runs" in first.table()
     assert all(t.best_s is not None for t in first.tasks)  # (its best, from the database, measured again)
+    # and its cost model: saved beside the database, loaded with the features and times of the
+    # first run's measurements, so the next search ranks with what it learned
+    assert (folder / meta_schedule.COST_MODEL_FILE).is_file()
     again = meta_schedule.tune_meta_schedule(load_optimized(model), trials=2, records=path, search="random", log=None)
     assert again.resumed == 4 and again.trials == 2
+    assert again.cost_model_resumed == 4 and "its cost model trained on 4" in again.table(), again.table()
     assert all(b.own_s <= a.own_s for a, b in zip(first.tasks, again.tasks))
 
     # the report puts each tuner's best beside the other's
@@ -330,3 +334,19 @@ def test_lamina_bench_times_each_records_file_beside_the_defaults(zoo, tmp_path,
 def test_the_tvm_target_has_the_core_count():
     target = targets.get("llvm", threads=2)
     assert meta_schedule.tvm_target(target).attrs["num-cores"] == 2
+
+
+@needs_extra
+def test_a_cost_model_that_does_not_load_is_replaced_by_a_new_one(tmp_path, capsys):
+    """A cut-short or foreign cost_model.tar beside the database: the run says so and starts a
+    new cost model (the measurements are in the database and the records, not in it)."""
+    from types import SimpleNamespace
+
+    from lamina.lowering import targets
+
+    (tmp_path / meta_schedule.COST_MODEL_FILE).write_bytes(b"not a tar")
+    result = SimpleNamespace(database=tmp_path, cost_model_resumed=0)
+    model = meta_schedule._cost_model(result, targets.get("llvm", threads=2))
+    assert model.data_size == 0 and result.cost_model_resumed == 0
+    err = capsys.readouterr().err
+    assert "cost_model.tar did not load" in err and "starting a new one" in err, err

@@ -28,8 +28,10 @@ time) is kept beside it, in `FILE.meta-schedule/<target>/` (TVM's JSON database:
 files that only grow). A second run with the same records file opens it again: its evolutionary
 search seeds each task's population with the best traces measured so far (meta-schedule's
 PickBestFromDatabase), and each task's best at the end is the database's, earlier runs included,
-so `--trials` buys that many more trials rather than starting over. Without `--records` the
-database lives in memory for the run.
+so `--trials` buys that many more trials rather than starting over. Its cost model (XGBoost, with
+the features and times it trained on) is saved there too, `cost_model.tar` (XGBModel.save), and
+loaded by the next run, so the search ranks its first candidates with what earlier runs learned
+instead of at random. Without `--records` both live in memory for the run.
 
 `lamina compile|run --records` then applies the best record of each task, whichever tuner made
 it; `lamina tune --report` shows each tuner's best per task; `lamina bench --records` times a
@@ -46,8 +48,10 @@ import importlib.util
 import json
 import logging
 import math
+import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +112,7 @@ class PeerResult:
     start_seconds: float = 0.0   # meta-schedule's tuning contexts (importing its tensor intrinsics)
     database: Path | None = None  # meta-schedule's own database (kept beside the records), if any
     resumed: int = 0             # measurements it held when the run began (an earlier run's)
+    cost_model_resumed: int = 0  # measurements the loaded cost model had trained on (an earlier run's)
     tune_seconds: float = 0.0    # its tuning, from the start of tune_tasks to its end
     finish_seconds: float = 0.0  # converting, building and measuring each task's best
     stopped: str = ""
@@ -142,7 +147,9 @@ class PeerResult:
                      + (f"; stopped: {self.stopped}" if self.stopped else ""))
         if self.database is not None:
             lines.append(f"meta-schedule's database: {self.database} ("
-                         + (f"resumed: {self.resumed} measurements of earlier runs)" if self.resumed else "new)"))
+                         + (f"resumed: {self.resumed} measurements of earlier runs" if self.resumed else "new")
+                         + (f"; its cost model trained on {self.cost_model_resumed})" if self.cost_model_resumed
+                            else ")"))
         converted = sum(1 for t in self.tasks if t.best_s is not None)
         lines.append(f"tuner: meta-schedule (search {SEARCHES[self.search]}, task scheduler {self.scheduler}); "
                      f"'its own' = its runner's time of its best, 'best' = that schedule converted into schedule "
@@ -281,19 +288,50 @@ def _tune(result, database, target, trials: int, deadline: float, seed: int, wor
                     for i, (t, name, logger) in enumerate(zip(result.tasks, names,
                                                               get_loggers_from_work_dir(work, names)))]
         result.start_seconds = time.perf_counter() - begin
+        cost_model = _cost_model(result, target)
         callbacks = [*ms.MeasureCallback.create("default"), _round_callback(result, log, progress, start)]
         per_round = max(1, min(BATCH, trials // len(contexts)))
         begin = time.perf_counter()
         ms.tune.tune_tasks(tasks=contexts, task_weights=[float(t.task.weight) for t in result.tasks], work_dir=work,
                            max_trials_global=trials, num_trials_per_iter=per_round,
                            builder=ms.builder.LocalBuilder(f_build=build, max_workers=target.threads), runner="local",
-                           database=database, cost_model="xgb", measure_callbacks=callbacks,
+                           database=database, cost_model=cost_model, measure_callbacks=callbacks,
                            task_scheduler=result.scheduler)
         result.tune_seconds = time.perf_counter() - begin
+        if result.database is not None:
+            with warnings.catch_warnings():  # xgboost's note that model.bin (TVM's name) is saved as UBJSON
+                warnings.simplefilter("ignore", UserWarning)
+                cost_model.save(str(result.database / COST_MODEL_FILE))
         if not result.stopped:
             result.stopped = f"{trials} trials" if result.trials >= trials else "every task's search ended"
     finally:
         quiet.setLevel(level)
+
+
+COST_MODEL_FILE = "cost_model.tar"  # in the database's folder: XGBModel.save's tar (booster + data)
+
+
+def _cost_model(result, target):
+    """meta-schedule's XGBoost cost model for this run: an earlier run's, loaded from beside the
+    database when there is one, else a new one. One that does not load (another xgboost's
+    format, a file cut short) is reported and replaced by a new one: the records and database,
+    which hold the measurements, do not depend on it."""
+    from tvm.s_tir import meta_schedule as ms
+
+    model = ms.CostModel.create("xgb", num_tuning_cores=target.threads, tree_method="auto")
+    path = result.database / COST_MODEL_FILE if result.database is not None else None
+    if path is None or not path.exists():
+        return model
+    try:
+        with warnings.catch_warnings():  # xgboost guessing model.bin's format (UBJSON, as saved)
+            warnings.simplefilter("ignore", UserWarning)
+            model.load(str(path))
+    except Exception as e:  # noqa: BLE001 - any failure to load means: start without it
+        print(f"lamina tune: meta-schedule's cost model {path} did not load ({type(e).__name__}: "
+              f"{str(e).splitlines()[0] if str(e) else ''}); starting a new one", file=sys.stderr)
+        return ms.CostModel.create("xgb", num_tuning_cores=target.threads, tree_method="auto")
+    result.cost_model_resumed = int(model.data_size)
+    return model
 
 
 def build(mod, target, _params):
