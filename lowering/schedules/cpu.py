@@ -49,27 +49,16 @@ def cpu_schedule(b, threads: int):
     generator that wrote it in `generator`."""
     names = b.block_names()
     if is_depthwise_pointwise(b):  # a depthwise conv fused into its 1x1 consumer (fused_conv.py)
-        trial = b.fork()
-        try:
-            depthwise_pointwise_schedule(trial, threads)
-            trial.generator = depthwise_pointwise_schedule.__name__
+        trial = _attempt(b, depthwise_pointwise_schedule, threads)
+        if trial is not None:
             return trial
-        except DecisionError:
-            raise
-        except Exception:  # NotThisShape, or a TVM schedule error on a shape not foreseen
-            pass
     for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
                      ("conv2d_nchwc", nchwc_conv_schedule), *((n, pool_schedule) for n in POOL_BLOCKS)):
         if name in names:
-            trial = b.fork()
-            try:
-                fn(trial, name, threads)
-                trial.generator = fn.__name__
+            trial = _attempt(b, fn, name, threads)
+            if trial is not None:
                 return trial
-            except DecisionError:
-                raise
-            except Exception:  # NotThisShape, or a TVM schedule error on a shape not foreseen
-                break  # (tests/test_schedules_cpu.py checks the zoo's shapes do take the blocked one)
+            break  # (tests/test_schedules_cpu.py checks the zoo's shapes do take the blocked one)
     trial = b.fork()
     try:
         row_reduction_schedule(trial, threads)
@@ -80,6 +69,21 @@ def cpu_schedule(b, threads: int):
     default_schedule(b, threads)
     b.generator = default_schedule.__name__
     return b
+
+
+def _attempt(b, generator, *args):
+    """`generator` written into a fork of `b`: the fork, or None when it does not fit the kernel
+    (NotThisShape, or a TVM schedule error on a shape not foreseen). A choice given a value the
+    generator does not offer (DecisionError) is raised, never a fallback."""
+    trial = b.fork()
+    try:
+        generator(trial, *args)
+    except DecisionError:
+        raise
+    except Exception:
+        return None
+    trial.generator = generator.__name__
+    return trial
 
 
 def default_schedule(b, threads: int) -> None:
