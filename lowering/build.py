@@ -89,8 +89,8 @@ def prepack_for(op: Operation) -> Prepack | None:
     into a 1x1 conv reads its weight as it is: the 1x1 conv is the anchor whose weight is packed.)"""
     if op.name == "nn.fused":
         anchors = [inner for inner in op.inner_ops if inner.name in ("nn.conv2d", "nn.matmul", "nn.gemm")]
-        if len(anchors) > 1:
-            anchors = [a for a in anchors if _weight_packing(a) is not None]
+        if len(anchors) > 1:  # (asking _weight_packing here would take its compute knob twice)
+            anchors = [a for a in anchors if not _depthwise_like(a)]
         if len(anchors) != 1 or len(anchors[0].operands) < 2:
             return None
         weight = anchors[0].operands[1]
@@ -105,6 +105,12 @@ def prepack_for(op: Operation) -> Prepack | None:
         return None
     packing = _weight_packing(anchor)
     return Prepack(index, *packing) if packing is not None else None
+
+
+def _depthwise_like(op: Operation) -> bool:
+    """A conv2d whose compute reads its weight as it is (one input channel per group)."""
+    shape = getattr(op.operands[1].type, "shape", ()) if len(op.operands) > 1 else ()
+    return op.name == "nn.conv2d" and len(shape) == 4 and not packs_weight(attr(op, "group", 1), int(shape[1]))
 
 
 def _weight_packing(op: Operation):

@@ -133,3 +133,29 @@ def test_the_gpu_pipeline_keeps_the_two_kernels():
     assert "depthwise-pointwise" in pipeline_for(3, "", "llvm")
     assert "depthwise-pointwise" not in pipeline_for(3, "", "cuda")
     assert "depthwise-pointwise" not in pipeline_for(3, "NCHW8c", "llvm")
+
+
+def test_the_fused_kernel_s_knobs_are_its_own_and_every_value_computes_the_same():
+    """The kernel's knobs (the 1x1 conv's channel block, its columns) each once, and other values
+    of them, as tuning tries, compute what the interpreter does."""
+    from lamina.lowering.experiment import kernel
+
+    t = lambda *s: "tensor<" + "x".join(map(str, s)) + "xf32>"  # noqa: E731
+    x, wd, wp, y, r = t(1, 48, 14, 14), t(48, 1, 3, 3), t(32, 48, 1, 1), t(1, 32, 14, 14), t(1, 48, 14, 14)
+    src = f"""func.func @main(%x: {x}, %wd: {wd}, %wp: {wp}, %s: {y}) -> {y} {{
+  %y = nn.fused %x, %wd, %wp, %s : ({x}, {wd}, {wp}, {y}) -> {y} {{
+  ^bb0(%a: {x}, %b: {wd}, %c: {wp}, %d: {y}):
+    %dw = nn.conv2d %a, %b attributes {{group = 48 : i64, pads = array<i64: 1, 1, 1, 1>}} : ({x}, {wd}) -> {r}
+    %act = nn.relu %dw : ({r}) -> {r}
+    %pw = nn.conv2d %act, %c : ({r}, {wp}) -> {y}
+    %sum = nn.add %pw, %d : ({y}, {y}) -> {y}
+    nn.yield %sum : {y}
+  }}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src)
+    assert experiment.built.generator == "depthwise_pointwise_schedule"
+    assert sorted(experiment.knobs) == ["pack_ob", "wb"], experiment.knobs
+    assert experiment.check() < 1e-4
+    for values in ({"wb": 7}, {"wb": 2}, {"pack_ob": 16}, {"pack_ob": 8, "wb": 14}):
+        assert experiment.with_knobs(**values).check() < 1e-4, values
