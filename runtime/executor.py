@@ -110,6 +110,7 @@ class CompiledModel:
             raise InterpreterError(f"no function @{function} with a body in the module")
         self.function = fn
         self.params = list(fn.entry.args)
+        self._expected_inputs = [_exact_array_type(p.type) for p in self.params]  # (_checked_inputs)
         self.stats = BuildStats()
         self.constants: dict = {}
         self.steps = []  # (op, kernel, output shapes, output dtypes)
@@ -317,12 +318,9 @@ class CompiledModel:
         sixth of the MLP's whole call); anything else goes through it, and errors name the input."""
         if len(inputs) != len(self.params):
             raise InterpreterError(f"the model takes {len(self.params)} inputs, got {len(inputs)}")
-        expected = self.__dict__.get("_expected_inputs")
-        if expected is None:
-            expected = self._expected_inputs = [_exact_array_type(p.type) for p in self.params]
         return [value if type(value) is np.ndarray and (value.dtype, value.shape) == want
                 else check_input(value, param.type, input_name(param, i))
-                for i, (param, value, want) in enumerate(zip(self.params, inputs, expected))]
+                for i, (param, value, want) in enumerate(zip(self.params, inputs, self._expected_inputs))]
 
     def trace(self, *inputs) -> dict:
         """One call that keeps every value it computes: SSA value -> numpy array, for the inputs,

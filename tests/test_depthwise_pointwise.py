@@ -127,7 +127,7 @@ def test_a_strided_depthwise_conv_stays_its_own_kernel(stride):
     assert compiled.num_kernels == 2
 
 
-def test_the_gpu_pipeline_keeps_the_two_kernels():
+def test_only_the_cpu_nchw_pipeline_fuses_depthwise_into_pointwise():
     from lamina.compiler.passes.presets import pipeline_for
 
     assert "depthwise-pointwise" in pipeline_for(3, "", "llvm")

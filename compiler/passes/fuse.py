@@ -70,6 +70,7 @@ from ..ir import Block, Operation, Region, Value
 from ..opdef import ConstantLike, Elementwise
 from ..types import RankedTensorType
 from .pass_base import Pass, register_pass
+from .widen_columns import VECTOR_LANES
 
 
 class Pattern(IntEnum):
@@ -201,8 +202,8 @@ def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: b
 # MobileNetV2's 144 -> 24 at 56x56 0.44 -> 0.26 ms, 192 -> 32 at 28x28 0.18 -> 0.12, 384 -> 64 at
 # 14x14 0.12 -> 0.10, 576 -> 96 (55K) 0.19 -> 0.15, but 960 -> 160 at 7x7 (154K) 0.19 -> 0.21.
 DEPTHWISE_POINTWISE_MAX_WEIGHTS = 64 * 1024
-COLUMN_LANES = 16  # rows of whole 16-lane vectors take the CPU's column block (schedules/cpu.py),
-# which beat the fused kernel (32 -> 16 at 112x112: 0.25 against 0.33 ms)
+# Rows of whole vectors (VECTOR_LANES, as widen-conv-columns makes them) take the CPU's column
+# block (schedules/cpu.py), which beat the fused kernel (32 -> 16 at 112x112: 0.25 against 0.33 ms).
 
 
 def _conv_geometry(conv: Operation):
@@ -232,7 +233,7 @@ def depthwise_pointwise_fits(depthwise: Operation, pointwise: Operation) -> bool
                     and dstrides == [1, 1] and ddil == [1, 1])
     pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
                     and pdil == [1, 1])
-    return (depthwise_ok and pointwise_ok and py_[3] % COLUMN_LANES != 0
+    return (depthwise_ok and pointwise_ok and py_[3] % VECTOR_LANES != 0
             and pw[0] * pw[1] <= DEPTHWISE_POINTWISE_MAX_WEIGHTS)
 
 
@@ -240,25 +241,24 @@ def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: l
     """The fourth group shape: the ops that compute the 1x1 conv's data operand are a valid
     depthwise group read only by the 1x1 conv, and the rest a valid 1x1 conv group."""
     members = {id(op) for op in ops}
-    for pointwise in anchors:
+    for pointwise, depthwise in (anchors, anchors[::-1]):
         data = pointwise.operands[0].owner
         if not (isinstance(data, Operation) and id(data) in members):
             continue
-        first, todo = [], [data]
+        inside, todo = set(), [data]  # the ops the 1x1 conv's data operand is computed by
         while todo:
             op = todo.pop()
-            if isinstance(op, Operation) and id(op) in members and op not in first:
-                first.append(op)
+            if isinstance(op, Operation) and id(op) in members and id(op) not in inside:
+                inside.add(id(op))
                 todo.extend(v.owner for v in op.operands)
-        (depthwise,) = [a for a in anchors if a is not pointwise]
-        inside = {id(op) for op in first}
-        if depthwise not in first or pointwise in first:
+        if id(depthwise) not in inside or id(pointwise) in inside:
             continue  # not the 1x1 conv that reads the depthwise group
         if any(id(use.operation) not in inside and use.operation is not pointwise
-               for op in first for r in op.results for use in r.uses):
+               for op in ops if id(op) in inside for r in op.results for use in r.uses):
             return False  # the depthwise group's values are read by the 1x1 conv only
+        first = [op for op in ops if id(op) in inside]
         rest = [op for op in ops if id(op) not in inside]
-        return (depthwise_pointwise_fits(depthwise, pointwise) and data.results[0] is pointwise.operands[0]
+        return (depthwise_pointwise_fits(depthwise, pointwise)
                 and group_is_valid(first, data) and group_is_valid(rest, root))
     return False
 

@@ -47,6 +47,8 @@ from ..opdef import Elementwise
 from ..types import RankedTensorType
 from .pass_base import Pass, register_pass
 
+VECTOR_LANES = 16  # one AVX-512 vector of float32 columns (the CPU's column block)
+
 ABSORBS_SLICE = {"nn.max_pool2d", "nn.avg_pool2d", "nn.global_avg_pool", "nn.global_max_pool", "nn.conv2d"}
 
 
@@ -58,7 +60,7 @@ class WidenConvColumnsPass(Pass):
     name = "widen-conv-columns"
     summary = "give short-reduction convs whole-vector output rows (CPU column block); slice in the next kernel"
 
-    lanes: int = 16
+    lanes: int = VECTOR_LANES
     max_reduction: int = 27
     max_waste: float = 0.17
 

@@ -40,19 +40,33 @@ def parallel_spatial(b, name: str, threads: int, vector_last: bool = True) -> No
         b.parallel(b.fuse(*loops[:take]) if take > 1 else loops[0])
 
 
-def epilogues(b, producer_name: str) -> None:
+def epilogues(b, producer_name: str, before: str | None = None) -> None:
     """Compute the elementwise blocks after `producer_name` (the register block's write-back) in
     it: the op's own (gemm_out, round, bias_add) and a fused group's epilogue (batch_norm, relu,
     a residual add, ...). Each but the last is inlined into its consumers (`compute_inline`; an
     epilogue that reads a value twice, x * erf(x), then reads the producer twice), and the last,
     the kernel's output, into the producer (`reverse_compute_inline`), so the block is written
-    to memory once, finished."""
+    to memory once, finished. `before`: the epilogue ends at that block (the producer's output
+    is not the kernel's: fused_conv.py)."""
     names = b.block_names()
-    after = names[names.index(producer_name) + 1:]
+    after = names[names.index(producer_name) + 1: names.index(before) if before else None]
     for name in after[:-1]:
         b.compute_inline(b.get_block(name))
     if after:
         b.reverse_compute_inline(b.get_block(after[-1]))
+
+
+def padded_write_back(b, write_back):
+    """The write-back of a conv whose last channel block is padded (te/conv.py `unpad`): the
+    epilogue and the write-back inlined into the kernel's last block, which is then computed at
+    the register block with the bounds test on its channel (`reverse_compute_inline` would write
+    the padded channels past the output: TVM 0.27 drops the smaller domain). Returns that block."""
+    names = b.block_names()
+    after = names[names.index(block_name_of(b, write_back)) + 1:]
+    for name in after[:-1]:
+        b.compute_inline(b.get_block(name))
+    b.compute_inline(write_back)
+    return b.get_block(after[-1])
 
 
 def vectorize_own(b, block, nest) -> None:

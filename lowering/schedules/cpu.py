@@ -36,7 +36,7 @@ import math
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
-                     divisor, epilogues, parallel_spatial, vectorize_own)
+                     divisor, epilogues, padded_write_back, parallel_spatial, vectorize_own)
 from .fused_conv import depthwise_pointwise_schedule, is_depthwise_pointwise
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
@@ -246,19 +246,6 @@ def _deal_loop(b) -> None:
     b.unroll(p)
 
 
-def _padded_write_back(b, write_back):
-    """The write-back of a conv whose last channel block is padded (te/conv.py `unpad`): the
-    epilogue and the write-back inlined into the kernel's last block, which is then computed at
-    the register block with the bounds test on its channel (`reverse_compute_inline` would write
-    the padded channels past the output: TVM 0.27 drops the smaller domain). Returns that block."""
-    names = b.block_names()
-    after = names[names.index(block_name_of(b, write_back)) + 1:]
-    for name in after[:-1]:
-        b.compute_inline(b.get_block(name))
-    b.compute_inline(write_back)
-    return b.get_block(after[-1])
-
-
 DEPTHWISE_FLOATS = 128  # a depthwise register block: 8 AVX-512 accumulators, 8 FMA chains
 
 
@@ -416,7 +403,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         # the register block's channels innermost, so that one vector is contiguous
         b.transform_layout(block, "write", 0, (0, 2, 3, 1))
         if "unpad" in names:
-            wbk = _padded_write_back(b, wbk)
+            wbk = padded_write_back(b, wbk)
         else:
             epilogues(b, block_name_of(b, wbk))
         bb, o, i, j, rc, ry, rx = b.get_loops(block)

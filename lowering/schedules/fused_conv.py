@@ -27,7 +27,8 @@ Raises NotThisShape when the kernel is not such a pair; cpu_schedule then tries 
 from __future__ import annotations
 
 from ..te.conv import block_columns
-from .common import REDUCE, SPATIAL, NotThisShape, block_name_of, parallel_spatial, vectorize_own
+from .common import (REDUCE, SPATIAL, NotThisShape, block_name_of, epilogues, padded_write_back, parallel_spatial,
+                     vectorize_own)
 
 DEPTHWISE, POINTWISE = "conv2d", "conv2d_1"
 CONV_KINDS = [SPATIAL] * 4 + [REDUCE] * 3
@@ -50,25 +51,18 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
         if other != "pad":
             b.compute_inline(b.get_block(other))
     pw = b.get_block(POINTWISE)
-    _, o_ext, _, w_ext, c_ext, _, _ = b.extents(b.get_loops(pw))
+    *_, w_ext, c_ext, _, _ = b.extents(b.get_loops(pw))
     packed = [shape for name, shape in b.reads(pw) if name == "pack_w" or name.endswith("_packed")]
     if not packed:
         raise NotThisShape("the 1x1 conv's weight is not packed")
     ob = int(packed[0][-1])
     # 1. the 1x1 conv's register block, written back through its epilogue
-    write_back = b.cache_write(pw, 0, "local")
+    out = b.cache_write(pw, 0, "local")
     b.transform_layout(pw, "write", 0, (0, 2, 3, 1))
-    names = b.block_names()
-    after = names[names.index(block_name_of(b, write_back)) + 1:]
-    for name in after[:-1]:
-        b.compute_inline(b.get_block(name))
-    if "unpad" in names:  # channels padded to whole blocks: the bounds test is in the last block
-        b.compute_inline(write_back)
-        out = b.get_block(after[-1])
+    if "unpad" in b.block_names():  # channels padded to whole blocks: the bounds test is in the last block
+        out = padded_write_back(b, out)
     else:
-        if after:
-            b.reverse_compute_inline(b.get_block(after[-1]))
-        out = write_back
+        epilogues(b, block_name_of(b, out))
     bb, o, i, j, rc, ry, rx = b.get_loops(pw)
     oo, oi = b.split(o, [b.knob("pack_ob", ob)])
     jo, ji = b.split(j, [b.knob("wb", block_columns(w_ext, ob, 1, c_ext))])
@@ -82,13 +76,7 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
     # 2. the depthwise rows of each output row, their epilogue in their write-back
     dw = b.get_block(DEPTHWISE)
     dw_back = b.cache_write(dw, 0, "local")
-    names = b.block_names()
-    end = next(k for k, n in enumerate(names) if n == "pack_w" or n.startswith(POINTWISE))
-    epilogue = names[names.index(block_name_of(b, dw_back)) + 1: end]
-    for name in epilogue[:-1]:
-        b.compute_inline(b.get_block(name))
-    if epilogue:
-        b.reverse_compute_inline(b.get_block(epilogue[-1]))
+    epilogues(b, block_name_of(b, dw_back), before="pack_w" if "pack_w" in b.block_names() else POINTWISE)
     b.compute_at(dw_back, rows)
     *_, channel, column = b.get_loops(dw_back)
     b.vectorize(column)
