@@ -178,7 +178,7 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     (256, 56, 128, 1, 1, True),   # ResNet-50's bottleneck entry: the input is larger than the output
     (256, 56, 512, 1, 2, True),   # its strided projection
     (64, 56, 256, 1, 1, False),   # its bottleneck exit: the output is larger
-    (64, 28, 32, 3, 1, False),    # a 3x3 conv: its weights would be read again for every row
+    (64, 28, 32, 3, 1, True),     # a padded 3x3 conv, padded a row at a time (_pads_per_row)
     (1024, 14, 2048, 1, 2, False),  # 8 MB of weights, read again for every row: from L3
     (1024, 14, 256, 1, 1, True),  # ResNet-50's at 14x14
     (960, 7, 320, 1, 1, False),   # MobileNetV2's at 7x7: a small input, read again from L2
@@ -198,6 +198,36 @@ def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, ou
     assert "pack_ob" in experiment.knobs, experiment.schedule  # the channel block
     fused = next(line for line in experiment.schedule.splitlines() if "sched.fuse" in line)
     assert fused.split("sched.fuse")[1].split(",")[1].strip().startswith("%i" if rows_first else "%o"), fused
+    assert experiment.check() < 1e-3
+
+
+@pytest.mark.parametrize("c,side,out_c,k,stride,pad,per_row", [
+    (64, 56, 64, 3, 1, 1, True),     # ResNet-18's 3x3 conv at 56x56
+    (64, 56, 128, 3, 2, 1, True),    # its strided one
+    (16, 55, 64, 3, 1, 1, True),     # SqueezeNet's expand 3x3
+    (64, 58, 64, 3, 1, 0, False),    # unpadded: nothing to pad
+    (256, 14, 256, 3, 1, 1, False),  # 590K weight elements, which rows outermost read once per row
+    (64, 7, 64, 3, 1, 1, False),     # 7 rows: fewer than 4 for each of the 2 threads
+    (3, 64, 64, 7, 2, 3, False),     # a stem on 3 input channels
+])
+def test_padded_conv_pads_a_row_at_a_time_where_it_wins(c, side, out_c, k, stride, pad, per_row):
+    """_pads_per_row: rows outermost and parallel, each padding its input rows as it starts."""
+    from lamina.lowering.experiment import kernel
+    x = f"tensor<1x{c}x{side}x{side}xf32>"
+    w = f"tensor<{out_c}x{c}x{k}x{k}xf32>"
+    out = (side + 2 * pad - k) // stride + 1
+    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
+    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
+  %y = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {pad}, {pad}, {pad}, {pad}>}} : ({x}, {w}) -> {y}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src, target=TARGET)
+    knobs = experiment.knobs
+    assert ("pad_at" in knobs) == bool(pad), experiment.schedule
+    assert (knobs.get("pad_at") == 2) == per_row, experiment.schedule
+    assert ("sched.compute_at %pad, %fused\n" in experiment.schedule) == per_row, experiment.schedule
+    if per_row:
+        assert (knobs["loop_order"], knobs["parallel_loops"]) == (2, 2)
     assert experiment.check() < 1e-3
 
 

@@ -229,9 +229,11 @@ def _conv_prologue(b, name: str) -> None:
             b.compute_inline(b.get_block(other))
 
 
-def _finish_spatial(b, threads: int) -> None:
+def _finish_spatial(b, threads: int, placed=()) -> None:
+    """Parallelize the copies before the anchor that its schedule left at the root (`placed`:
+    those it computed inside its own loops)."""
     for name in ("pad", "pack_w"):
-        if name in b.block_names():
+        if name in b.block_names() and name not in placed:
             parallel_spatial(b, name, threads)
     if "phases" in b.block_names():
         _deal_loop(b)
@@ -348,7 +350,8 @@ def _rows_first(b, block, ext) -> bool:
     output's channel planes a row at a time. 1 thread, channel blocks outermost against rows
     outermost: ResNet-50's 256 -> 128 1x1 conv at 56x56 2.03 -> 1.45 ms, 256 -> 512 with stride 2
     1.98 -> 1.40 ms, 256 -> 64 1.01 -> 0.88 ms; but 64 -> 256 (a larger output) 0.67 -> 0.80 ms,
-    and 3x3 convs, whose weights rows outermost read again for every row, 1-12% slower. In the
+    and 3x3 convs, whose weights rows outermost read again for every row, 1-12% slower (on the
+    whole padded input: padded a row at a time they are faster, _pads_per_row). In the
     model, 2 threads: ResNet-50 36.9 -> 35.0 ms, DenseNet-121 40.7 -> 35.5 ms, MobileNetV2 and
     ResNet-18 within the noise (4.09 / 4.12, 13.1 / 13.3 ms).
 
@@ -372,6 +375,28 @@ def _rows_first(b, block, ext) -> bool:
     return math.prod(int(d) for d in inputs[0][1]) > o_ext * h_ext * w_ext
 
 
+def _pads_per_row(b, ext, threads: int) -> bool:
+    """Whether a padded conv with a window runs its output rows outermost and in parallel
+    (`loop_order` 2, `parallel_loops` 2), each row first padding the input rows it reads, all
+    channels (`pad_at` 2: 64 channels x 3 rows x 58 columns, 44 KB, for a 3x3 conv at 56x56),
+    rather than reading them from a padded copy of the whole input made before the conv (860 KB,
+    written out and read back). The row's channel blocks then read a small copy, its channel planes
+    3 rows apart rather than a whole plane. In ResNet-18, 2 threads, in the model against channel
+    blocks outermost on the padded copy: 64 -> 128 with stride 2 at 56 -> 28 0.57 -> 0.45 ms,
+    128 -> 256 with stride 2 0.56 -> 0.43, 64 at 56x56 0.87-0.90 -> 0.75-0.80; whole models, one
+    process, alternating blocks, lamina/onnxruntime: ResNet-18 1.20 -> 1.09, VGG-19 1.11 -> 1.01,
+    DenseNet-121 1.46 -> 1.34, ResNet-50 1.58 -> 1.51, Tiny-YOLO 1.16 -> 1.07; SqueezeNet,
+    Inception v1 and MobileNetV2 within the noise.
+
+    Not where rows outermost read weights too large for a core's share of L2 once per row
+    (ROWS_FIRST_MAX_WEIGHTS: ResNet's 256- and 512-channel 3x3 convs), nor with fewer than 4 rows
+    a thread (only the rows are parallel), nor on fewer than 16 input channels (ResNet's stem on 3
+    channels ran 0.90 -> 1.00 ms)."""
+    _, o_ext, h_ext, _, c_ext, ky_ext, kx_ext = ext
+    return ("pad" in b.block_names() and ky_ext * kx_ext > 1 and c_ext >= 16 and h_ext >= 4 * threads
+            and o_ext * c_ext * ky_ext * kx_ext <= ROWS_FIRST_MAX_WEIGHTS)
+
+
 def conv_schedule(b, name: str, threads: int) -> None:
     """Direct convolution, register-blocked.
 
@@ -393,6 +418,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
     _, o_ext, h_ext, w_ext, c_ext, _, _ = ext
     names = b.block_names()
     packed = _packed_width(b, block)
+    placed = ()
     if ("pack_w" in names or packed) and _columns_fit(b, block, ext):
         _column_block(b, name, block)
     elif "pack_w" in names or packed:
@@ -409,13 +435,22 @@ def conv_schedule(b, name: str, threads: int) -> None:
         bb, o, i, j, rc, ry, rx = b.get_loops(block)
         oo, oi = b.split(o, [b.knob("pack_ob", ob)])
         jo, ji = b.split(j, [b.knob("wb", wb)])
-        # choices: `loop_order` 1 runs channel blocks outermost, 2 rows (_rows_first);
+        # choices: `loop_order` 1 runs channel blocks outermost, 2 rows (_rows_first, _pads_per_row);
         # `parallel_loops` 3 runs both in parallel, 2 only the outer one (and the batch)
-        outer = (bb, i, oo) if b.choice("loop_order", 2 if _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
+        per_row = _pads_per_row(b, ext, threads)
+        outer = (bb, i, oo) if b.choice("loop_order", 2 if per_row or _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
         b.reorder(*outer, jo, rc, ry, rx, ji, oi)
         b.reverse_compute_at(wbk, jo)
         vectorize_own(b, wbk, block)
-        b.parallel(b.fuse(*outer[: b.choice("parallel_loops", 3, (2, 3))]))
+        tasks = b.fuse(*outer[: b.choice("parallel_loops", 2 if per_row else 3, (2, 3))])
+        b.parallel(tasks)
+        # choice `pad_at`: 1 pads the whole input in a loop nest of its own before the conv, 2
+        # pads, as each parallel task starts, the input rows it reads (_pads_per_row)
+        if "pad" in names and b.choice("pad_at", 2 if per_row else 1, (1, 2)) == 2:
+            pad = b.get_block("pad")
+            b.compute_at(pad, tasks)
+            vectorize_own(b, pad, block)
+            placed = ("pad",)
         b.vectorize(oi)
         b.unroll(ji)
         # choice `unroll_window`: 1 leaves the window loops, 2 unrolls kx, 3 ky and kx too
@@ -460,4 +495,4 @@ def conv_schedule(b, name: str, threads: int) -> None:
         return
     else:
         raise NotThisShape
-    _finish_spatial(b, threads)
+    _finish_spatial(b, threads, placed)
