@@ -222,10 +222,15 @@ def matmul_schedule(b, name: str, threads: int) -> None:
 
 def _conv_prologue(b, name: str) -> None:
     """Inline the layout views before the conv (to_nchw); keep `pad`, `phases` and `pack_w` as
-    their own loop nests (a padded copy makes the inner loop read without a bounds test)."""
+    their own loop nests (a padded copy makes the inner loop read without a bounds test), but
+    `pad` inlined into `phases` where the input is dealt into phases: one copy, which tests the
+    bounds as it deals, rather than two. 2 threads, in the model: MobileNetV2's strided depthwise
+    convs, 96 channels from 112x112 0.27 -> 0.23 ms and 144 from 56x56 0.10 -> 0.075 ms, its
+    stem 0.20 -> 0.19 ms."""
     names = b.block_names()
+    keep = ("phases", "pack_w") if "phases" in names else ("pad", "phases", "pack_w")
     for other in names[: names.index(name)]:
-        if other not in ("pad", "phases", "pack_w"):
+        if other not in keep:
             b.compute_inline(b.get_block(other))
 
 

@@ -66,11 +66,13 @@ def _padded_phases(x, pads, value, stride: int):
     j + kx // stride], a contiguous vector over j. MobileNetV2's 96-channel depthwise conv from
     112x112 to 56x56 took 3.4 ms on the gather and 0.87 ms from the phases (1 thread).
 
-    The padding is its own copy, so that dealing reads `pad` at q*stride + p with no bounds test:
-    a plain strided loop, which LLVM vectorizes as wide loads and shuffles (the interleaved
+    The padding is its own block, so that a schedule may deal from a padded copy with no bounds
+    test: a plain strided loop, which LLVM vectorizes as wide loads and shuffles (the interleaved
     accesses of its loop vectorizer) where TVM's vectorized gather loads each lane alone. One
-    thread, dealt with the bounds test and from the copy: that conv 0.87 and 0.59 ms, 144
-    channels at 56x56 0.28 and 0.21 ms, 32 channels at 224x224 2.04 and 0.60 ms."""
+    thread, both copies of the whole input made before the conv, dealt with the bounds test and
+    from the copy: that conv 0.87 and 0.59 ms, 144 channels at 56x56 0.28 and 0.21 ms, 32 channels
+    at 224x224 2.04 and 0.60 ms. The CPU schedules now deal a few rows at a time, in cache, and
+    there one copy with the bounds test beats two (schedules/cpu.py `_conv_prologue`)."""
     top, left, bottom, right = pads
     w = int(x.shape[3])
     q_ext = -(-(w + left + right) // stride)
