@@ -231,6 +231,32 @@ def test_padded_conv_pads_a_row_at_a_time_where_it_wins(c, side, out_c, k, strid
     assert experiment.check() < 1e-3
 
 
+@pytest.mark.parametrize("c,side,out_c,stride,group,staged", [
+    (96, 56, 24, 1, 1, True),     # MobileNetV2's projection after its strided depthwise conv
+    (144, 28, 32, 1, 1, True),
+    (256, 56, 512, 2, 1, True),   # ResNet-50's strided projection: 256 x 56 x 56 in, 512 x 28 x 28 out
+    (240, 28, 60, 1, 3, True),    # ShuffleNet's grouped 1x1 conv into its bottleneck
+    (32, 28, 192, 1, 1, False),   # an expansion: the output is the larger tensor
+    (960, 7, 160, 1, 1, False),   # rows of 7 columns
+])
+def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side, out_c, stride, group, staged):
+    """_stages_rows, and the copy computes what the conv reads (grouped and strided too)."""
+    from lamina.lowering.experiment import kernel
+    out = (side - 1) // stride + 1
+    x, w = f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c // group}x1x1xf32>"
+    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
+    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
+  %y = nn.conv2d %x, %w attributes {{group = {group} : i64, strides = array<i64: {stride}, {stride}>}} : ({x}, {w}) -> {y}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src, target=TARGET)
+    assert experiment.knobs["stage_rows"] == (2 if staged else 1), experiment.schedule
+    assert ("sched.cache_read @global %conv2d" in experiment.schedule) == staged, experiment.schedule
+    assert experiment.check() < 1e-3
+    other = experiment.with_knobs(stage_rows=1 if staged else 2)
+    assert other.check() < 1e-3
+
+
 @pytest.mark.parametrize("c,out_c,k,group,stride", [
     (64, 32, 3, 1, 1),    # the channel block (loop_order, parallel_loops, unroll_window)
     (256, 128, 1, 1, 2),  # a strided 1x1 conv
