@@ -251,6 +251,8 @@ def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side,
 }}"""
     experiment = kernel(src, target=TARGET)
     assert experiment.knobs["stage_rows"] == (2 if staged else 1), experiment.schedule
+    if staged:  # rows outermost and only they parallel: each row copied once
+        assert (experiment.knobs["loop_order"], experiment.knobs["parallel_loops"]) == (2, 2)
     assert ("sched.cache_read @global %conv2d" in experiment.schedule) == staged, experiment.schedule
     assert experiment.check() < 1e-3
     other = experiment.with_knobs(stage_rows=1 if staged else 2)

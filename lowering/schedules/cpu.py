@@ -393,32 +393,34 @@ def _data_read_index(b, block, ext) -> int | None:
 STAGE_MIN_COLUMNS = 28  # input columns from which a 1x1 conv copies its rows first
 
 
-def _stages_rows(b, block, ext) -> bool:
+def _stages_rows(b, block, ext, threads: int) -> bool:
     """Whether a 1x1 conv copies the input rows each parallel task reads (all channels of one
-    row, or of two with stride 2) before its register block reads them: one whose input is larger
-    than its output, with rows of STAGE_MIN_COLUMNS or more.
+    row, or of two with stride 2) before its register block reads them: one that runs rows
+    outermost because its input is the larger tensor (_rows_first), with rows of STAGE_MIN_COLUMNS
+    or more and at least 4 rows a thread. Only the rows are then parallel (`parallel_loops` 2), so
+    that each row is copied once, not once per block of output channels: ResNet-50's 256 -> 512
+    with stride 2 at 56 -> 28 took 1.20 ms in the model staged with rows and channel blocks
+    parallel, 0.85 not staged, 0.74 staged with the rows alone parallel.
 
     Such a conv's input is the large tensor the kernel before it has just written, most of it
     gone from L2 by then (MobileNetV2's 96 -> 24 at 56x56 took 0.09 ms alone, 0.19 in the model).
     The register block reads it a row segment of one channel plane after another, as many streams
     as input channels, and its FMAs wait on each miss; a copy loop reads the same bytes with its
-    misses overlapped, and the block then reads them from L1. In the model, 2 threads, two runs:
-    MobileNetV2's 96 -> 24 after its strided depthwise conv 0.184/0.178 -> 0.129/0.117 ms, 144 ->
-    32 0.074/0.072 -> 0.050/0.048 ms; whole models, one process, alternating blocks, lamina/
-    onnxruntime: MobileNetV2 1.31 -> 1.24 and 1.38 -> 1.28, SqueezeNet 1.32 -> 1.22 and 1.36 ->
-    1.29, ShuffleNet 1.29 -> 1.24; ResNet-18, ResNet-50 and DenseNet-121 within the noise.
+    misses overlapped, and the block then reads them from L1. In the model, 2 threads: MobileNetV2's
+    96 -> 24 after its strided depthwise conv 0.18 -> 0.09-0.13 ms, 144 -> 32 0.073 -> 0.049 ms,
+    ResNet-50's 256 -> 128 at 56x56 0.85 -> 0.77 ms. Whole models, one process, alternating blocks,
+    lamina/onnxruntime: MobileNetV2 1.31 -> 1.24 and 1.30 -> 1.28, ShuffleNet 1.15 -> 1.09,
+    DenseNet-121 1.42 -> 1.34, Inception v1 1.24 -> 1.20; ResNet-50 (1.31 -> 1.32) and SqueezeNet
+    (1.32 -> 1.22 in one run, 1.23 -> 1.25 in another) within the noise.
 
     Not where the output is the larger tensor: ShuffleNet's grouped 60 -> 240 conv after its
     depthwise conv took 0.117 -> 0.134 ms staged, and the model 3-7% longer. Nor on short rows,
     whose input stays in L2 and whose copy reads a partial cache line per channel: at 7x7
     MobileNetV2's 1x1 convs took 30-40% longer staged (160 -> 960 0.093 -> 0.121 ms), at 14x14
     5-10%."""
-    _, o_ext, h_ext, w_ext, _, _, _ = ext
-    inputs = _data_reads(b, block)
-    if len(inputs) != 1 or len(inputs[0][1]) != 4:
+    if _data_read_index(b, block, ext) is None or not _rows_first(b, block, ext):
         return False
-    shape = [int(d) for d in inputs[0][1]]
-    return shape[-1] >= STAGE_MIN_COLUMNS and math.prod(shape) > o_ext * h_ext * w_ext
+    return int(_data_reads(b, block)[0][1][-1]) >= STAGE_MIN_COLUMNS and ext[2] >= 4 * threads
 
 
 def _pads_per_row(b, ext, threads: int) -> bool:
@@ -484,11 +486,12 @@ def conv_schedule(b, name: str, threads: int) -> None:
         # choices: `loop_order` 1 runs channel blocks outermost, 2 rows (_rows_first, _pads_per_row);
         # `parallel_loops` 3 runs both in parallel, 2 only the outer one (and the batch)
         per_row = _pads_per_row(b, ext, threads)
+        staged = _stages_rows(b, block, ext, threads)
         outer = (bb, i, oo) if b.choice("loop_order", 2 if per_row or _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
         b.reorder(*outer, jo, rc, ry, rx, ji, oi)
         b.reverse_compute_at(wbk, jo)
         vectorize_own(b, wbk, block)
-        tasks = b.fuse(*outer[: b.choice("parallel_loops", 2 if per_row else 3, (2, 3))])
+        tasks = b.fuse(*outer[: b.choice("parallel_loops", 2 if per_row or staged else 3, (2, 3))])
         b.parallel(tasks)
         # choice `pad_at`: 1 pads the whole input in a loop nest of its own before the conv, 2
         # pads, as each parallel task starts, the input rows it reads (_pads_per_row)
@@ -500,7 +503,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         # choice `stage_rows` (1x1 convs): 1 reads the input where it is, 2 copies the rows a
         # parallel task reads first (_stages_rows)
         data = _data_read_index(b, block, ext)
-        if data is not None and b.choice("stage_rows", 2 if _stages_rows(b, block, ext) else 1, (1, 2)) == 2:
+        if data is not None and b.choice("stage_rows", 2 if staged else 1, (1, 2)) == 2:
             rows_read = b.cache_read(block, data, "global")
             b.compute_at(rows_read, tasks)
             vectorize_own(b, rows_read, block)
