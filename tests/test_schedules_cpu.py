@@ -178,6 +178,7 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     (256, 56, 128, 1, 1, True),   # ResNet-50's bottleneck entry: the input is larger than the output
     (256, 56, 512, 1, 2, True),   # its strided projection
     (64, 56, 256, 1, 1, False),   # its bottleneck exit: the output is larger
+    (64, 56, 64, 1, 1, True),     # its first bottleneck's entry: as large
     (64, 28, 32, 3, 1, True),     # a padded 3x3 conv, padded a row at a time (_pads_per_row)
     (1024, 14, 2048, 1, 2, False),  # 8 MB of weights, read again for every row: from L3
     (1024, 14, 256, 1, 1, True),  # ResNet-50's at 14x14

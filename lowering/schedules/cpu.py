@@ -350,7 +350,9 @@ ROWS_FIRST_MIN_ROWS = 8  # output rows; fewer (7x7 maps) read the input again fr
 def _rows_first(b, block, ext) -> bool:
     """Whether the channel block runs output rows outermost (each row's channel blocks in turn)
     rather than channel blocks outermost (each block's rows in turn): for a 1x1 conv whose input
-    is larger than its output. Channel blocks outermost read the whole input once per block of
+    is at least as large as its output (ResNet-50's 64 -> 64 at 56x56, after its max pool, took
+    0.275 ms in the model channel blocks outermost, 0.166 rows outermost, 0.150 with its rows
+    staged too, _stages_rows). Channel blocks outermost read the whole input once per block of
     output channels; rows outermost read each input row once, while it is in cache, and write the
     output's channel planes a row at a time. 1 thread, channel blocks outermost against rows
     outermost: ResNet-50's 256 -> 128 1x1 conv at 56x56 2.03 -> 1.45 ms, 256 -> 512 with stride 2
@@ -377,7 +379,7 @@ def _rows_first(b, block, ext) -> bool:
     inputs = _data_reads(b, block)
     if len(inputs) != 1 or len(inputs[0][1]) != 4:
         return False
-    return math.prod(int(d) for d in inputs[0][1]) > o_ext * h_ext * w_ext
+    return math.prod(int(d) for d in inputs[0][1]) >= o_ext * h_ext * w_ext
 
 
 def _data_read_index(b, block, ext) -> int | None:
