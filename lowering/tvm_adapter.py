@@ -353,6 +353,32 @@ class ScheduleState:
                                   lambda *idx: tuple(idx[a] for a in axes))
 
 
+    def _merge_axes(self, op):
+        block = self._v(op.block)
+        first, last = op.first_last
+        if op.target.value == "iters":
+            extents = [int(iv.dom.extent) for iv in self.sch.get(block).iter_vars]
+        else:
+            regions = self.sch.get(block).writes if op.target.value == "write" else self.sch.get(block).reads
+            extents = [int(d) for d in regions[op.buffer_index].source.shape]
+        if last >= len(extents):
+            from .schedules.verify import error
+
+            raise error(op, f"merges axes {first}..{last}, but the {op.target.value} has {len(extents)}")
+
+        def merged(*idx):
+            flat = idx[first]
+            for k in range(first + 1, last + 1):
+                flat = flat * extents[k] + idx[k]
+            return (*idx[:first], flat, *idx[last + 1:])
+        if op.target.value == "iters":  # in the dtype of the block's iterators
+            dtype = str(self.sch.get(block).iter_vars[0].var.ty)
+            self.sch.transform_block_layout(block, tvm.tirx.IndexMap.from_func(merged, ndim=len(extents),
+                                                                               index_dtype=dtype))
+        else:
+            self.sch.transform_layout(block, (op.target.value, op.buffer_index), merged)
+
+
 def apply_schedule(module, program, target=None):
     """The scheduled IRModule: `program` (a verified sched.schedule op) applied in order."""
     state = ScheduleState(module, target)

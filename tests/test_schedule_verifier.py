@@ -139,6 +139,12 @@ CASES = {
   %b = sched.get_block @matmul
   %l:2 = sched.get_loops %b  // <-
 """, "names 2 loops, but", True),
+    "loop used after merge_axes": ("add", LLVM, "llvm", """
+  %b = sched.get_block @add
+  %l:2 = sched.get_loops %b
+  sched.merge_axes iters, %b array<i64: 0, 1>
+  sched.vectorize %l#1  // <-
+""", "consumed", True),
     "get_block of an unknown block": ("rowsum", LLVM, "llvm", """
   %b = sched.get_block @colsum  // <-
 """, "names block @colsum, which the kernel does not have", True),
@@ -189,6 +195,41 @@ def test_exact_split_with_a_larger_product_is_accepted_and_right():
     x, y = rng.standard_normal((2, 64, 64), dtype=np.float32)
     out = run(build(tvm_adapter.apply_schedule(mod, program, LLVM)), [x, y], (64, 64))
     np.testing.assert_allclose(out, x + y, rtol=1e-6)
+
+
+def test_merged_axes_compute_the_same_and_vectorize_across_rows():
+    """sched.merge_axes: the add's two axes one loop (and its output one row), split into whole
+    vectors that run across the rows of the 64 x 48 result."""
+    a = placeholder((64, 48), "float32", "A")
+    b = placeholder((64, 48), "float32", "B")
+    mod = prim_func([a, b], [te.compute((64, 48), lambda i, j: a[i, j] + b[i, j], name="add")])
+    program, _ = program_of("add", """
+  %v = sched.knob v 32
+  %b = sched.get_block @add
+  sched.merge_axes write, %b array<i64: 0, 1>
+  sched.merge_axes iters, %b array<i64: 0, 1>
+  %l = sched.get_loops %b
+  %o, %i = sched.split %l (%v)
+  sched.parallel %o
+  sched.vectorize %i
+""")
+    verify_schedule(program, LLVM, tvm_adapter.kernel_info(mod))
+    scheduled = tvm_adapter.apply_schedule(mod, program, LLVM)
+    assert "T.vectorized(32)" in scheduled.script()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 64, 48), dtype=np.float32)
+    out = run(build(scheduled), [x, y], (64 * 48,))
+    np.testing.assert_allclose(out.reshape(64, 48), x + y, rtol=1e-6)
+
+
+def test_merge_axes_past_the_last_axis_is_refused_at_the_op():
+    program, text = program_of("add", """
+  %b = sched.get_block @add
+  sched.merge_axes write, %b array<i64: 1, 2>  // <-
+""")
+    with pytest.raises(ScheduleError, match="merges axes 1..2, but the write has 2") as info:
+        tvm_adapter.apply_schedule(module("add"), program, LLVM)
+    assert (info.value.pos.line, info.value.pos.col) == where(text)
 
 
 def test_threads_within_the_limit_are_accepted():

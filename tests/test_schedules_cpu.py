@@ -155,7 +155,8 @@ def test_conv2d_matches_numpy(case, layout):
     (4, 32, 16, 3, 1, True),     # a 3x3 conv reading its padded copy
     (3, 224, 32, 3, 2, True),    # MobileNetV2's stem, reading its input dealt into column phases
     (96, 112, 24, 1, 1, False),  # a long reduction: the channel block
-    (24, 56, 144, 1, 1, False),  # rows of 3.5 vectors
+    (24, 56, 144, 1, 1, True),   # rows of 3.5 vectors, planes of 196: merged (_merges_rows)
+    (24, 28, 144, 3, 1, False),  # rows of 1.75 vectors, and a window
     (3, 222, 64, 3, 2, False),   # rows of 111 columns
 ])
 def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, stride, column):
@@ -177,7 +178,7 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
 @pytest.mark.parametrize("c,side,out_c,k,stride,rows_first", [
     (256, 56, 128, 1, 1, True),   # ResNet-50's bottleneck entry: the input is larger than the output
     (256, 56, 512, 1, 2, True),   # its strided projection
-    (64, 56, 256, 1, 1, False),   # its bottleneck exit: the output is larger
+    (128, 28, 512, 1, 1, False),  # its bottleneck exit: the output is larger
     (64, 56, 64, 1, 1, True),     # its first bottleneck's entry: as large
     (64, 28, 32, 3, 1, True),     # a padded 3x3 conv, padded a row at a time (_pads_per_row)
     (1024, 14, 2048, 1, 2, False),  # 8 MB of weights, read again for every row: from L3
@@ -237,7 +238,7 @@ def test_padded_conv_pads_a_row_at_a_time_where_it_wins(c, side, out_c, k, strid
     (144, 28, 32, 1, 1, True),
     (256, 56, 512, 2, 1, True),   # ResNet-50's strided projection: 256 x 56 x 56 in, 512 x 28 x 28 out
     (240, 28, 60, 1, 3, True),    # ShuffleNet's grouped 1x1 conv into its bottleneck
-    (32, 28, 192, 1, 1, False),   # an expansion: the output is the larger tensor
+    (128, 28, 512, 1, 1, False),  # an expansion: the output is the larger tensor
     (960, 7, 160, 1, 1, False),   # rows of 7 columns
 ])
 def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side, out_c, stride, group, staged):
@@ -258,6 +259,40 @@ def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side,
     assert experiment.check() < 1e-3
     other = experiment.with_knobs(stage_rows=1 if staged else 2)
     assert other.check() < 1e-3
+
+
+@pytest.mark.parametrize("c,side,out_c,merged", [
+    (64, 56, 256, True),    # ResNet-50's bottleneck exit: 56 columns, 3136 pixels
+    (32, 28, 192, True),    # MobileNetV2's expansion at 28x28
+    (64, 56, 64, False),    # as large as its input: rows outermost, staged (_stages_rows)
+    (16, 55, 64, False),    # 3025 pixels: not whole vectors either
+    (128, 28, 512, False),  # 128 multiply-adds per output: the channel block
+    (64, 64, 128, False),   # rows of whole vectors: the column block as it is
+])
+def test_an_expanding_1x1_conv_merges_rows_and_columns_into_whole_vectors(c, side, out_c, merged):
+    """_merges_rows: the column block over each output plane as one row, with a residual add and
+    a relu in its write-back; other knob values compute the same."""
+    from lamina.compiler.parser import parse
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.printer import print_ir
+    from lamina.lowering.experiment import kernel
+    x, w, y = (f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c}x1x1xf32>",
+               f"tensor<1x{out_c}x{side}x{side}xf32>")
+    src = f"""func.func @main(%x: {x}, %w: {w}, %r: {y}) -> {y} {{
+  %c = nn.conv2d %x, %w : ({x}, {w}) -> {y}
+  %d = nn.add %c, %r : ({y}, {y}) -> {y}
+  %e = nn.relu %d : ({y}) -> {y}
+  func.return %e : {y}
+}}"""
+    module = parse(src, "<kernel>")
+    run_pipeline(module, "fuse")
+    src = print_ir(module, print_locations=False)
+    experiment = kernel(src, target=TARGET)
+    assert ("sched.merge_axes iters" in experiment.schedule) == merged, experiment.schedule
+    assert experiment.check() < 1e-3
+    if merged:
+        assert experiment.built.generator == "conv_schedule" and "cb" in experiment.knobs
+        assert experiment.with_knobs(cb=4, nv=1).check() < 1e-3
 
 
 @pytest.mark.parametrize("c,out_c,k,group,stride", [

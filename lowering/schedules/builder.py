@@ -185,6 +185,9 @@ class ScheduleBuilder:
     def transform_layout(self, block, buffer: str, index: int, axes) -> None:
         self._emit(sched.TransformLayoutOp.create(block, buffer, index, axes))
 
+    def merge_axes(self, block, target: str, first: int, last: int, index: int = 0) -> None:
+        self._emit(sched.MergeAxesOp.create(block, target, first, last, index))
+
     # -- asking about the kernel (no IR) ---------------------------------------------------------
 
     def block_names(self) -> list[str]:

@@ -281,6 +281,10 @@ class _Walk:
                 if other.owner == loop.owner and other.kind == REDUCE and v is not op.loop and v not in self.consumed:
                     self.consumed[v] = op
 
+    def op_merge_axes(self, op):
+        if op.target.value == "iters":  # the block's loops are rebuilt
+            self.reshape(op, op.block)
+
     def other(self, op):
         pass
 

@@ -150,3 +150,19 @@ sched.schedule @k attributes {target = "llvm"} {
   sched.annotate @note %b attributes {value = 1.5}
 }
 // CHECK: errors.mlir:150:3: error: 'sched.annotate' takes an integer after its operand, or a string as attributes {value = "..."}
+
+// -----
+
+sched.schedule @k attributes {target = "llvm"} {
+  %b = sched.get_block @sum
+  sched.merge_axes loops, %b array<i64: 1, 2>
+}
+// CHECK: errors.mlir:158:3: error: 'sched.merge_axes' op merges the axes of read, write or iters, not 'loops'
+
+// -----
+
+sched.schedule @k attributes {target = "llvm"} {
+  %b = sched.get_block @sum
+  sched.merge_axes iters, %b array<i64: 2, 1>
+}
+// CHECK: errors.mlir:166:3: error: 'sched.merge_axes' op merges axes 2..1: the first must be at least 0 and below the last

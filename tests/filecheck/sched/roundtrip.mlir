@@ -31,6 +31,9 @@
 // CHECK-NEXT:    %rf = sched.rfactor %ki 1
 // CHECK-NEXT:    sched.transform_layout write, %b array<i64: 1, 0>
 // CHECK-NEXT:    sched.transform_layout read, %b array<i64: 0, 2, 1> attributes {index = 1 : i64}
+// CHECK-NEXT:    sched.merge_axes write, %b array<i64: 0, 1>
+// CHECK-NEXT:    sched.merge_axes iters, %b array<i64: 1, 2>
+// CHECK-NEXT:    sched.merge_axes read, %b array<i64: 1, 2> attributes {index = 1 : i64}
 // CHECK-NEXT:    sched.compute_inline %rb
 // CHECK-NEXT:    sched.reverse_compute_inline %wb
 // CHECK-NEXT:  }
@@ -61,6 +64,9 @@
 // GENERIC-NEXT:    %rf = "sched.rfactor"(%ki) <{factor_axis = 1 : i64}> : (!sched.loop) -> !sched.block
 // GENERIC-NEXT:    "sched.transform_layout"(%b) <{buffer = "write", permutation = array<i64: 1, 0>}> : (!sched.block) -> ()
 // GENERIC-NEXT:    "sched.transform_layout"(%b) <{buffer = "read", index = 1 : i64, permutation = array<i64: 0, 2, 1>}> : (!sched.block) -> ()
+// GENERIC-NEXT:    "sched.merge_axes"(%b) <{span = array<i64: 0, 1>, target = "write"}> : (!sched.block) -> ()
+// GENERIC-NEXT:    "sched.merge_axes"(%b) <{span = array<i64: 1, 2>, target = "iters"}> : (!sched.block) -> ()
+// GENERIC-NEXT:    "sched.merge_axes"(%b) <{index = 1 : i64, span = array<i64: 1, 2>, target = "read"}> : (!sched.block) -> ()
 // GENERIC-NEXT:    "sched.compute_inline"(%rb) : (!sched.block) -> ()
 // GENERIC-NEXT:    "sched.reverse_compute_inline"(%wb) : (!sched.block) -> ()
 // GENERIC-NEXT:  }) : () -> ()
@@ -90,6 +96,9 @@ sched.schedule @matmul attributes {target = "llvm"} {
   %rf = sched.rfactor %ki 1
   sched.transform_layout write, %b array<i64: 1, 0>
   sched.transform_layout read, %b array<i64: 0, 2, 1> attributes {index = 1}
+  sched.merge_axes write, %b array<i64: 0, 1>
+  sched.merge_axes iters, %b array<i64: 1, 2>
+  sched.merge_axes read, %b array<i64: 1, 2> attributes {index = 1}
   sched.compute_inline %rb
   sched.reverse_compute_inline %wb
 }
