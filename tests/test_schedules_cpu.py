@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lamina.dialects.nn.base import ints, integer, real, string
 from lamina.lowering import targets
@@ -465,3 +467,47 @@ def test_conv_with_padded_channel_blocks_writes_only_its_channels(constant, monk
     assert blocked(script)
     np.testing.assert_allclose(out, conv_reference(x, w, b, 1, 1, 1), rtol=1e-4, atol=2e-4)
     assert tails and all((t == 7).all() for t in tails), "the kernel wrote past its output"
+
+
+CI_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
+
+
+@settings(max_examples=10 if CI_PROFILE else 300, deadline=None)
+@given(data=st.data())
+def test_random_convs_in_the_row_schedules_region_match_numpy(data):
+    """Random convs where the row schedules apply (padded 3x3 convs padded a row at a time, 1x1
+    convs staged a row at a time or merging rows and columns): rows of 28 columns and more, 16
+    channels and more, strides 1 and 2, with or without a residual add and a relu after, and
+    every value of the choices they take."""
+    from lamina.compiler.parser import parse
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.printer import print_ir
+    from lamina.lowering.experiment import kernel
+    from lamina.lowering.schedules import default_schedule
+
+    k = data.draw(st.sampled_from([1, 3]), label="window")
+    c = data.draw(st.integers(8, 80), label="in channels")
+    out_c = data.draw(st.integers(8, 160), label="out channels")
+    side = data.draw(st.sampled_from([28, 32, 55, 56, 60]), label="side")
+    stride = data.draw(st.integers(1, 2), label="stride")
+    pad = k // 2
+    out = (side + 2 * pad - k) // stride + 1
+    x, w = f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c}x{k}x{k}xf32>"
+    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
+    residual = data.draw(st.booleans(), label="residual add and relu")
+    args = f"%x: {x}, %w: {w}" + (f", %r: {y}" if residual else "")
+    tail = (f"  %d = nn.add %c, %r : ({y}, {y}) -> {y}\n  %e = nn.relu %d : ({y}) -> {y}\n  func.return %e : {y}"
+            if residual else f"  func.return %c : {y}")
+    src = f"""func.func @main({args}) -> {y} {{
+  %c = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {pad}, {pad}, {pad}, {pad}>}} : ({x}, {w}) -> {y}
+{tail}
+}}"""
+    module = parse(src, "<kernel>")
+    run_pipeline(module, "fuse")
+    experiment = kernel(print_ir(module, print_locations=False), target=TARGET)
+    assert experiment.check() < 1e-3, experiment.schedule
+    choices = default_schedule(experiment.name, experiment.built.scheduled.module, experiment.target).choices
+    for name in ("pad_at", "stage_rows"):
+        for value in choices.get(name, ()):
+            if value != experiment.knobs[name]:
+                assert experiment.with_knobs(**{name: value}).check() < 1e-3, (name, value)

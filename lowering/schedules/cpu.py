@@ -532,7 +532,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         b.parallel(tasks)
         # choice `pad_at`: 1 pads the whole input in a loop nest of its own before the conv, 2
         # pads, as each parallel task starts, the input rows it reads (_pads_per_row)
-        if "pad" in names and b.choice("pad_at", 2 if per_row else 1, (1, 2)) == 2:
+        if "pad" in b.block_names() and b.choice("pad_at", 2 if per_row else 1, (1, 2)) == 2:
             pad = b.get_block("pad")
             b.compute_at(pad, tasks)
             vectorize_own(b, pad, block)
