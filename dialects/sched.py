@@ -616,8 +616,47 @@ class RFactorOp(_Named):
     operand_types_for = _fixed(LOOP)
 
 
+class _BlockAxesOp(Op):
+    """An op on the axes of a block's buffer or domain, whose custom form is
+    `keyword, %block array<i64: ...>`, with `attributes {index = N}` for a buffer other than #0."""
+
+    keyword_attr: str = ""   # property printed as the keyword (what the axes are of)
+    array_attr: str = ""     # property printed as the array (which axes)
+    array_hint: str = ""     # how the array is written, for the parse error
+
+    @property
+    def buffer_index(self) -> int:
+        return int(self.index.value) if self.index is not None else 0
+
+    def print_custom(self, p):
+        extra = {"index": IntegerAttr(self.buffer_index, i64)} if self.index is not None else {}
+        return CustomForm(keyword=self.properties[self.keyword_attr].value, operands=[self.block],
+                          attribute=self.properties[self.array_attr],
+                          attr_dict={**extra, **self.attributes} or None)
+
+    @classmethod
+    def from_custom(cls, form, parser):
+        parser.expect_form(form, "keyword", "operands", "attribute", "attr_dict",
+                           required=("keyword", "operands", "attribute"))
+        block = parser.operands_of_type(form, BLOCK, 1)[0]
+        if not isinstance(form.attribute, DenseArrayAttr) or form.attribute.element_type != i64:
+            parser.fail_form(form, f"takes {cls.array_hint}")
+        attrs = dict(form.attr_dict or {})
+        props = {cls.keyword_attr: StringAttr(form.keyword), cls.array_attr: form.attribute}
+        if "index" in attrs:
+            props["index"] = attrs.pop("index")
+        return cls(operands=[block], properties=props, attributes=attrs)
+
+    @classmethod
+    def create(cls, block, keyword: str, axes, index: int = 0):
+        props = {cls.keyword_attr: StringAttr(keyword), cls.array_attr: DenseArrayAttr(i64, tuple(int(a) for a in axes))}
+        if index:
+            props["index"] = IntegerAttr(index, i64)
+        return cls(operands=[block], properties=props)
+
+
 @sched.op
-class TransformLayoutOp(Op):
+class TransformLayoutOp(_BlockAxesOp):
     """Permute the axes of a block's buffer (its `write` or `read` #index; 0 unless
     `attributes {index = N}`): `array<i64: 0, 2, 3, 1>` stores axis 1 innermost.
 
@@ -630,10 +669,8 @@ class TransformLayoutOp(Op):
     index = Attr(IntegerAttr, optional=True)
     permutation = Attr(DenseArrayAttr)
     traits = (_in_schedule(),)
-
-    @property
-    def buffer_index(self) -> int:
-        return int(self.index.value) if self.index is not None else 0
+    keyword_attr, array_attr = "buffer", "permutation"
+    array_hint = "the permutation as array<i64: ...>, like array<i64: 0, 2, 3, 1>"
 
     @property
     def axes(self) -> list[int]:
@@ -645,34 +682,9 @@ class TransformLayoutOp(Op):
         if sorted(self.axes) != list(range(len(self.axes))):
             return f"{self.permutation} is not a permutation of 0..{len(self.axes) - 1}"
 
-    def print_custom(self, p):
-        extra = {"index": IntegerAttr(self.buffer_index, i64)} if self.index is not None else {}
-        return CustomForm(keyword=self.buffer.value, operands=[self.block], attribute=self.permutation,
-                          attr_dict={**extra, **self.attributes} or None)
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "keyword", "operands", "attribute", "attr_dict",
-                           required=("keyword", "operands", "attribute"))
-        block = parser.operands_of_type(form, BLOCK, 1)[0]
-        if not isinstance(form.attribute, DenseArrayAttr) or form.attribute.element_type != i64:
-            parser.fail_form(form, "takes the permutation as array<i64: ...>, like array<i64: 0, 2, 3, 1>")
-        attrs = dict(form.attr_dict or {})
-        props = {"buffer": StringAttr(form.keyword), "permutation": form.attribute}
-        if "index" in attrs:
-            props["index"] = attrs.pop("index")
-        return cls(operands=[block], properties=props, attributes=attrs)
-
-    @classmethod
-    def create(cls, block, buffer: str, index: int, axes):
-        props = {"buffer": StringAttr(buffer), "permutation": DenseArrayAttr(i64, tuple(int(a) for a in axes))}
-        if index:
-            props["index"] = IntegerAttr(index, i64)
-        return cls(operands=[block], properties=props)
-
 
 @sched.op
-class MergeAxesOp(Op):
+class MergeAxesOp(_BlockAxesOp):
     """Merge the consecutive axes first..last into one, row-major: of a block's `write` or `read`
     buffer (#index; 0 unless `attributes {index = N}`), or of its iteration domain (`iters`: the
     block's loops are rebuilt, one for the merged axes, and the handles to its old loops are
@@ -689,10 +701,8 @@ class MergeAxesOp(Op):
     index = Attr(IntegerAttr, optional=True)
     span = Attr(DenseArrayAttr)
     traits = (_in_schedule(),)
-
-    @property
-    def buffer_index(self) -> int:
-        return int(self.index.value) if self.index is not None else 0
+    keyword_attr, array_attr = "target", "span"
+    array_hint = "the axes to merge as array<i64: first, last>, like array<i64: 2, 3>"
 
     @property
     def first_last(self) -> tuple[int, int]:
@@ -707,31 +717,6 @@ class MergeAxesOp(Op):
         first, last = self.first_last
         if not 0 <= first < last:
             return f"merges axes {first}..{last}: the first must be at least 0 and below the last"
-
-    def print_custom(self, p):
-        extra = {"index": IntegerAttr(self.buffer_index, i64)} if self.index is not None else {}
-        return CustomForm(keyword=self.target.value, operands=[self.block], attribute=self.span,
-                          attr_dict={**extra, **self.attributes} or None)
-
-    @classmethod
-    def from_custom(cls, form, parser):
-        parser.expect_form(form, "keyword", "operands", "attribute", "attr_dict",
-                           required=("keyword", "operands", "attribute"))
-        block = parser.operands_of_type(form, BLOCK, 1)[0]
-        if not isinstance(form.attribute, DenseArrayAttr) or form.attribute.element_type != i64:
-            parser.fail_form(form, "takes the axes to merge as array<i64: first, last>, like array<i64: 2, 3>")
-        attrs = dict(form.attr_dict or {})
-        props = {"target": StringAttr(form.keyword), "span": form.attribute}
-        if "index" in attrs:
-            props["index"] = attrs.pop("index")
-        return cls(operands=[block], properties=props, attributes=attrs)
-
-    @classmethod
-    def create(cls, block, target: str, first: int, last: int, index: int = 0):
-        props = {"target": StringAttr(target), "span": DenseArrayAttr(i64, (int(first), int(last)))}
-        if index:
-            props["index"] = IntegerAttr(index, i64)
-        return cls(operands=[block], properties=props)
 
 
 # the ops that consume (invalidate) a handle operand: op name -> operand indices

@@ -352,7 +352,6 @@ class ScheduleState:
         self.sch.transform_layout(self._v(op.block), (op.buffer.value, op.buffer_index),
                                   lambda *idx: tuple(idx[a] for a in axes))
 
-
     def _merge_axes(self, op):
         block = self._v(op.block)
         first, last = op.first_last
@@ -371,6 +370,7 @@ class ScheduleState:
             for k in range(first + 1, last + 1):
                 flat = flat * extents[k] + idx[k]
             return (*idx[:first], flat, *idx[last + 1:])
+
         if op.target.value == "iters":  # in the dtype of the block's iterators
             dtype = str(self.sch.get(block).iter_vars[0].var.ty)
             self.sch.transform_block_layout(block, tvm.tirx.IndexMap.from_func(merged, ndim=len(extents),

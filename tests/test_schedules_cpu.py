@@ -22,6 +22,30 @@ from test_lowering_cpu import make_op
 TARGET = targets.get("llvm", threads=2)
 
 
+def conv_experiment(c, side, out_c, k=1, stride=1, pad=None, group=1, residual=False):
+    """`lamina.kernel` of one NCHW conv on a side x side image (padded by k // 2 unless `pad`
+    says otherwise), with a residual add and a relu fused after it when `residual`."""
+    from lamina.compiler.parser import parse
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.printer import print_ir
+    from lamina.lowering.experiment import kernel
+
+    p = k // 2 if pad is None else pad
+    out = (side + 2 * p - k) // stride + 1
+    x, w = f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c // group}x{k}x{k}xf32>"
+    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
+    args = f"%x: {x}, %w: {w}" + (f", %r: {y}" if residual else "")
+    tail = (f"  %d = nn.add %c, %r : ({y}, {y}) -> {y}\n  %e = nn.relu %d : ({y}) -> {y}\n  func.return %e : {y}"
+            if residual else f"  func.return %c : {y}")
+    src = f"""func.func @main({args}) -> {y} {{
+  %c = nn.conv2d %x, %w attributes {{group = {group} : i64, strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
+{tail}
+}}"""
+    module = parse(src, "<kernel>")
+    run_pipeline(module, "fuse")
+    return kernel(print_ir(module, print_locations=False), target=TARGET)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def kernel_cache(tmp_path_factory):
     os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
@@ -162,17 +186,7 @@ def test_conv2d_matches_numpy(case, layout):
     (3, 222, 64, 3, 2, False),   # rows of 111 columns
 ])
 def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, stride, column):
-    from lamina.lowering.experiment import kernel
-    x = f"tensor<1x{c}x{width}x{width}xf32>"
-    w = f"tensor<{out_c}x{c}x{k}x{k}xf32>"
-    side = (width + 2 * (k // 2) - k) // stride + 1
-    y = f"tensor<1x{out_c}x{side}x{side}xf32>"
-    p = k // 2
-    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
-  %y = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
-  func.return %y : {y}
-}}"""
-    experiment = kernel(src, target=TARGET)
+    experiment = conv_experiment(c, width, out_c, k, stride)
     assert ("cb" in experiment.knobs) == column, experiment.schedule
     assert experiment.check() < 1e-3
 
@@ -188,17 +202,7 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     (960, 7, 320, 1, 1, False),   # MobileNetV2's at 7x7: a small input, read again from L2
 ])
 def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, out_c, k, stride, rows_first):
-    from lamina.lowering.experiment import kernel
-    x = f"tensor<1x{c}x{side}x{side}xf32>"
-    w = f"tensor<{out_c}x{c}x{k}x{k}xf32>"
-    p = k // 2
-    out = (side + 2 * p - k) // stride + 1
-    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
-    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
-  %y = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
-  func.return %y : {y}
-}}"""
-    experiment = kernel(src, target=TARGET)
+    experiment = conv_experiment(c, side, out_c, k, stride)
     assert "pack_ob" in experiment.knobs, experiment.schedule  # the channel block
     fused = next(line for line in experiment.schedule.splitlines() if "sched.fuse" in line)
     assert fused.split("sched.fuse")[1].split(",")[1].strip().startswith("%i" if rows_first else "%o"), fused
@@ -216,16 +220,7 @@ def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, ou
 ])
 def test_padded_conv_pads_a_row_at_a_time_where_it_wins(c, side, out_c, k, stride, pad, per_row):
     """_pads_per_row: rows outermost and parallel, each padding its input rows as it starts."""
-    from lamina.lowering.experiment import kernel
-    x = f"tensor<1x{c}x{side}x{side}xf32>"
-    w = f"tensor<{out_c}x{c}x{k}x{k}xf32>"
-    out = (side + 2 * pad - k) // stride + 1
-    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
-    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
-  %y = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {pad}, {pad}, {pad}, {pad}>}} : ({x}, {w}) -> {y}
-  func.return %y : {y}
-}}"""
-    experiment = kernel(src, target=TARGET)
+    experiment = conv_experiment(c, side, out_c, k, stride, pad)
     knobs = experiment.knobs
     assert ("pad_at" in knobs) == bool(pad), experiment.schedule
     assert (knobs.get("pad_at") == 2) == per_row, experiment.schedule
@@ -245,15 +240,7 @@ def test_padded_conv_pads_a_row_at_a_time_where_it_wins(c, side, out_c, k, strid
 ])
 def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side, out_c, stride, group, staged):
     """_stages_rows, and the copy computes what the conv reads (grouped and strided too)."""
-    from lamina.lowering.experiment import kernel
-    out = (side - 1) // stride + 1
-    x, w = f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c // group}x1x1xf32>"
-    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
-    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
-  %y = nn.conv2d %x, %w attributes {{group = {group} : i64, strides = array<i64: {stride}, {stride}>}} : ({x}, {w}) -> {y}
-  func.return %y : {y}
-}}"""
-    experiment = kernel(src, target=TARGET)
+    experiment = conv_experiment(c, side, out_c, 1, stride, group=group)
     assert experiment.knobs["stage_rows"] == (2 if staged else 1), experiment.schedule
     if staged:  # rows outermost and only they parallel: each row copied once
         assert (experiment.knobs["loop_order"], experiment.knobs["parallel_loops"]) == (2, 2)
@@ -274,22 +261,7 @@ def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side,
 def test_an_expanding_1x1_conv_merges_rows_and_columns_into_whole_vectors(c, side, out_c, merged):
     """_merges_rows: the column block over each output plane as one row, with a residual add and
     a relu in its write-back; other knob values compute the same."""
-    from lamina.compiler.parser import parse
-    from lamina.compiler.passes import run_pipeline
-    from lamina.compiler.printer import print_ir
-    from lamina.lowering.experiment import kernel
-    x, w, y = (f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c}x1x1xf32>",
-               f"tensor<1x{out_c}x{side}x{side}xf32>")
-    src = f"""func.func @main(%x: {x}, %w: {w}, %r: {y}) -> {y} {{
-  %c = nn.conv2d %x, %w : ({x}, {w}) -> {y}
-  %d = nn.add %c, %r : ({y}, {y}) -> {y}
-  %e = nn.relu %d : ({y}) -> {y}
-  func.return %e : {y}
-}}"""
-    module = parse(src, "<kernel>")
-    run_pipeline(module, "fuse")
-    src = print_ir(module, print_locations=False)
-    experiment = kernel(src, target=TARGET)
+    experiment = conv_experiment(c, side, out_c, residual=True)
     assert ("sched.merge_axes iters" in experiment.schedule) == merged, experiment.schedule
     assert experiment.check() < 1e-3
     if merged:
@@ -306,17 +278,9 @@ def test_an_expanding_1x1_conv_merges_rows_and_columns_into_whole_vectors(c, sid
 def test_every_value_of_every_choice_computes_the_conv(c, out_c, k, group, stride):
     """A choice is a branch of the generator (schedules/builder.py): each value it offers is
     another program, and each must compute what numpy does."""
-    from lamina.lowering.experiment import kernel
     from lamina.lowering.schedules import default_schedule
 
-    x, w = f"tensor<1x{c}x28x28xf32>", f"tensor<{out_c}x{c // group}x{k}x{k}xf32>"
-    p, out = k // 2, (28 + 2 * (k // 2) - k) // stride + 1
-    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
-    src = f"""func.func @main(%x: {x}, %w: {w}) -> {y} {{
-  %y = nn.conv2d %x, %w attributes {{group = {group} : i64, strides = array<i64: {stride}, {stride}>, pads = array<i64: {p}, {p}, {p}, {p}>}} : ({x}, {w}) -> {y}
-  func.return %y : {y}
-}}"""
-    experiment = kernel(src, target=TARGET)
+    experiment = conv_experiment(c, 28, out_c, k, stride, group=group)
     choices = default_schedule(experiment.name, experiment.built.scheduled.module, experiment.target).choices
     assert "loop_order" in choices, experiment.schedule
     for name, values in choices.items():
@@ -479,10 +443,6 @@ def test_random_convs_in_the_row_schedules_region_match_numpy(data):
     convs staged a row at a time or merging rows and columns): rows of 28 columns and more, 16
     channels and more, strides 1 and 2, with or without a residual add and a relu after, and
     every value of the choices they take."""
-    from lamina.compiler.parser import parse
-    from lamina.compiler.passes import run_pipeline
-    from lamina.compiler.printer import print_ir
-    from lamina.lowering.experiment import kernel
     from lamina.lowering.schedules import default_schedule
 
     k = data.draw(st.sampled_from([1, 3]), label="window")
@@ -490,21 +450,8 @@ def test_random_convs_in_the_row_schedules_region_match_numpy(data):
     out_c = data.draw(st.integers(8, 160), label="out channels")
     side = data.draw(st.sampled_from([28, 32, 55, 56, 60]), label="side")
     stride = data.draw(st.integers(1, 2), label="stride")
-    pad = k // 2
-    out = (side + 2 * pad - k) // stride + 1
-    x, w = f"tensor<1x{c}x{side}x{side}xf32>", f"tensor<{out_c}x{c}x{k}x{k}xf32>"
-    y = f"tensor<1x{out_c}x{out}x{out}xf32>"
     residual = data.draw(st.booleans(), label="residual add and relu")
-    args = f"%x: {x}, %w: {w}" + (f", %r: {y}" if residual else "")
-    tail = (f"  %d = nn.add %c, %r : ({y}, {y}) -> {y}\n  %e = nn.relu %d : ({y}) -> {y}\n  func.return %e : {y}"
-            if residual else f"  func.return %c : {y}")
-    src = f"""func.func @main({args}) -> {y} {{
-  %c = nn.conv2d %x, %w attributes {{strides = array<i64: {stride}, {stride}>, pads = array<i64: {pad}, {pad}, {pad}, {pad}>}} : ({x}, {w}) -> {y}
-{tail}
-}}"""
-    module = parse(src, "<kernel>")
-    run_pipeline(module, "fuse")
-    experiment = kernel(print_ir(module, print_locations=False), target=TARGET)
+    experiment = conv_experiment(c, side, out_c, k, stride, residual=residual)
     assert experiment.check() < 1e-3, experiment.schedule
     choices = default_schedule(experiment.name, experiment.built.scheduled.module, experiment.target).choices
     for name in ("pad_at", "stage_rows"):

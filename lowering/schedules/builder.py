@@ -183,10 +183,10 @@ class ScheduleBuilder:
         return self._emit(op, ["rf"]).results[0]
 
     def transform_layout(self, block, buffer: str, index: int, axes) -> None:
-        self._emit(sched.TransformLayoutOp.create(block, buffer, index, axes))
+        self._emit(sched.TransformLayoutOp.create(block, buffer, axes, index))
 
     def merge_axes(self, block, target: str, first: int, last: int, index: int = 0) -> None:
-        self._emit(sched.MergeAxesOp.create(block, target, first, last, index))
+        self._emit(sched.MergeAxesOp.create(block, target, (first, last), index))
 
     # -- asking about the kernel (no IR) ---------------------------------------------------------
 

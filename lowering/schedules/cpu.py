@@ -418,20 +418,19 @@ def _rows_first(b, block, ext) -> bool:
 
 
 def _data_read_index(b, block, ext) -> int | None:
-    """The index among a 1x1 conv's reads of its input: the one read besides its weights and its
-    accumulator (the register block's buffer); None for a conv with a window or a padded input."""
+    """The index among a 1x1 conv's reads of its input, the one read besides its weights; None for
+    a conv with a window or a padded input."""
     if "pad" in b.block_names() or ext[5] * ext[6] != 1:
         return None
-    own = block_name_of(b, block)
-    data = [name for name, _ in _data_reads(b, block) if name != own and not name.startswith(own + "_")]
-    return [name for name, _ in b.reads(block)].index(data[0]) if len(data) == 1 else None
+    data = _data_reads(b, block)
+    return [name for name, _ in b.reads(block)].index(data[0][0]) if len(data) == 1 else None
 
 
 STAGE_MIN_COLUMNS = 28  # input columns from which a 1x1 conv copies its rows first
 
 
 def _stages_rows(b, block, ext, threads: int) -> bool:
-    """Whether a 1x1 conv copies the input rows each parallel task reads (all channels of one
+    """Whether a 1x1 conv (one with a `_data_read_index`) copies the input rows each parallel task reads (all channels of one
     row, or of two with stride 2) before its register block reads them: one that runs rows
     outermost because its input is the larger tensor (_rows_first), with rows of STAGE_MIN_COLUMNS
     or more and at least 4 rows a thread. Only the rows are then parallel (`parallel_loops` 2), so
@@ -455,7 +454,7 @@ def _stages_rows(b, block, ext, threads: int) -> bool:
     whose input stays in L2 and whose copy reads a partial cache line per channel: at 7x7
     MobileNetV2's 1x1 convs took 30-40% longer staged (160 -> 960 0.093 -> 0.121 ms), at 14x14
     5-10%."""
-    if _data_read_index(b, block, ext) is None or not _rows_first(b, block, ext):
+    if not _rows_first(b, block, ext):
         return False
     return int(_data_reads(b, block)[0][1][-1]) >= STAGE_MIN_COLUMNS and ext[2] >= 4 * threads
 
@@ -523,7 +522,8 @@ def conv_schedule(b, name: str, threads: int) -> None:
         # choices: `loop_order` 1 runs channel blocks outermost, 2 rows (_rows_first, _pads_per_row);
         # `parallel_loops` 3 runs both in parallel, 2 only the outer one (and the batch)
         per_row = _pads_per_row(b, ext, threads)
-        staged = _stages_rows(b, block, ext, threads)
+        data = _data_read_index(b, block, ext)  # a 1x1 conv's input: staged (_stages_rows) or not
+        staged = data is not None and _stages_rows(b, block, ext, threads)
         outer = (bb, i, oo) if b.choice("loop_order", 2 if per_row or _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
         b.reorder(*outer, jo, rc, ry, rx, ji, oi)
         b.reverse_compute_at(wbk, jo)
@@ -539,7 +539,6 @@ def conv_schedule(b, name: str, threads: int) -> None:
             placed = ("pad",)
         # choice `stage_rows` (1x1 convs): 1 reads the input where it is, 2 copies the rows a
         # parallel task reads first (_stages_rows)
-        data = _data_read_index(b, block, ext)
         if data is not None and b.choice("stage_rows", 2 if staged else 1, (1, 2)) == 2:
             rows_read = b.cache_read(block, data, "global")
             b.compute_at(rows_read, tasks)
