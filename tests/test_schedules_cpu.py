@@ -293,8 +293,9 @@ def test_every_value_of_every_choice_computes_the_conv(c, out_c, k, group, strid
 @pytest.mark.parametrize("op,c,side,k,stride,pad,vector", [
     ("max_pool2d", 64, 28, 3, 1, 1, True),    # Inception's branch pool: stride 1, padded
     ("avg_pool2d", 16, 13, 3, 1, 0, True),    # odd rows, no padding
-    ("max_pool2d", 64, 111, 3, 2, 0, False),  # SqueezeNet's: strided, the default schedule
-    ("max_pool2d", 64, 112, 3, 2, 1, False),  # ResNet's
+    ("max_pool2d", 64, 111, 3, 2, 0, True),   # SqueezeNet's: strided, read dealt into column phases
+    ("max_pool2d", 64, 112, 3, 2, 1, True),   # ResNet's
+    ("avg_pool2d", 32, 28, 2, 2, 0, True),    # DenseNet's transition
     ("global_avg_pool", 1000, 13, 0, 1, 0, True),
     ("global_max_pool", 300, 16, 0, 1, 0, True),
     ("global_avg_pool", 512, 7, 0, 1, 0, False),  # small: one thread, the default schedule
@@ -316,6 +317,26 @@ def test_pools_take_the_pool_schedule_where_it_wins(op, c, side, k, stride, pad,
     experiment = kernel(src, target=TARGET)
     assert (bool(experiment.knobs) and 'scope="local"' in experiment.tir) == vector, experiment.schedule
     assert experiment.check() < 1e-4
+
+
+def test_a_concat_before_a_strided_pool_is_read_in_place():
+    """The default schedule, not the phases: a concat dealt into phases selects between its
+    inputs at every element, a deal LLVM leaves scalar (pool.py)."""
+    from lamina.compiler.parser import parse
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.printer import print_ir
+    from lamina.lowering.experiment import kernel
+
+    x, xc, y = "tensor<1x8x15x15xf32>", "tensor<1x16x15x15xf32>", "tensor<1x16x8x8xf32>"
+    module = parse(f"""func.func @main(%a: {x}, %b: {x}) -> {y} {{
+  %c = nn.concat %a, %b attributes {{axis = 1 : i64}} : ({x}, {x}) -> {xc}
+  %y = nn.max_pool2d %c attributes {{kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>}} : ({xc}) -> {y}
+  func.return %y : {y}
+}}""", "<kernel>")
+    run_pipeline(module, "fuse")
+    experiment = kernel(print_ir(module, print_locations=False), target=TARGET)
+    assert experiment.built.generator == "default_schedule", experiment.schedule
+    assert experiment.check() < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------

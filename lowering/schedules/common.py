@@ -80,3 +80,11 @@ def vectorize_own(b, block, nest) -> None:
 
 def block_name_of(b, block) -> str:
     return b.state.sch.get(b.state.values[block]).name_hint
+
+
+def deal_loop(b) -> None:
+    """`phases` (te/conv.py) as a scalar loop over q with the phases unrolled in it: LLVM
+    vectorizes its interleaved reads as wide loads and shuffles."""
+    *_, p, q = b.get_loops(b.get_block("phases"))
+    b.reorder(q, p)
+    b.unroll(p)

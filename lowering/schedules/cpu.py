@@ -36,7 +36,7 @@ import math
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
-                     divisor, epilogues, padded_write_back, parallel_spatial, vectorize_own)
+                     deal_loop, divisor, epilogues, padded_write_back, parallel_spatial, vectorize_own)
 from .fused_conv import depthwise_pointwise_schedule, is_depthwise_pointwise
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
@@ -241,16 +241,8 @@ def _finish_spatial(b, threads: int, placed=()) -> None:
         if name in b.block_names() and name not in placed:
             parallel_spatial(b, name, threads)
     if "phases" in b.block_names():
-        _deal_loop(b)
+        deal_loop(b)
         parallel_spatial(b, "phases", threads, vector_last=False)
-
-
-def _deal_loop(b) -> None:
-    """`phases` (te/conv.py) as a scalar loop over q with the phases unrolled in it: LLVM
-    vectorizes its interleaved reads as wide loads and shuffles."""
-    *_, p, q = b.get_loops(b.get_block("phases"))
-    b.reorder(q, p)
-    b.unroll(p)
 
 
 DEPTHWISE_FLOATS = 128  # a depthwise register block: 8 AVX-512 accumulators, 8 FMA chains
@@ -581,7 +573,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         if "pad" in b.block_names():
             vectorize_own(b, b.get_block("pad"), block)
         if "phases" in b.block_names():
-            _deal_loop(b)
+            deal_loop(b)
         init = b.decompose_reduction(block, rc)
         vectorize_own(b, init, block)
         return

@@ -277,11 +277,27 @@ def max_pool2d(op, x):
     _, _, oh, ow = _nchw_shape(op)
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + pads[0] + pads[2]))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + pads[1] + pads[3]))
-    xp = _padded(x, (pads[0], pads[1], pads[2] + extra_h, pads[3] + extra_w), lowest)
+    padded = (pads[0], pads[1], pads[2] + extra_h, pads[3] + extra_w)
+    # unpadded windows that do not overlap (VGG's 2x2/2) read each input element once, in place
+    pixel = _pool_input(x, padded, lowest, sw, dw, deal=any(padded) or kw * dw > sw)
     ry, rx = te.reduce_axis((0, kh), name="ry"), te.reduce_axis((0, kw), name="rx")
     y = te.compute(_nchw_shape(op), lambda b, ch, i, j: te.max(
-        xp[b, ch, i * sh + ry * dh, j * sw + rx * dw], axis=[ry, rx]), name="max_pool")
+        pixel(b, ch, i * sh + ry * dh, j, rx), axis=[ry, rx]), name="max_pool")
     return back(y, "to_nhwc")
+
+
+def _pool_input(x, pads, value, sw: int, dw: int, deal: bool = True):
+    """pixel(b, ch, y, j, kx): the input column that output column j's window tap kx reads, from
+    x padded with `value`, and with a column stride (and no dilation) from x dealt into column
+    phases, as a strided conv reads it (`_padded_phases`): a vector of output columns then reads
+    contiguous columns, where from the padded input it is a gather, which TVM loads a lane at a
+    time. Not where `deal` is false: a max pool's unpadded windows that do not overlap read each
+    input element once, in place (schedules/pool.py has the figures)."""
+    if deal and sw > 1 and dw == 1:
+        xs = _padded_phases(x, pads, value, sw)
+        return lambda b, ch, y, j, kx: xs[b, ch, y, kx % sw, j + kx // sw]
+    xp = _padded(x, pads, value)
+    return lambda b, ch, y, j, kx: xp[b, ch, y, j * sw + kx * dw]
 
 
 @lowers("nn.avg_pool2d")
@@ -293,9 +309,9 @@ def avg_pool2d(op, x):
     _, _, oh, ow = _nchw_shape(op)
     extra_h = max(0, (oh - 1) * sh + kh - (h + top + bottom))
     extra_w = max(0, (ow - 1) * sw + kw - (w + left + right))
-    xp = _padded(x, (top, left, bottom + extra_h, right + extra_w), const(0, x.dtype))
+    pixel = _pool_input(x, (top, left, bottom + extra_h, right + extra_w), const(0, x.dtype), sw, 1)
     ry, rx = te.reduce_axis((0, kh), name="ry"), te.reduce_axis((0, kw), name="rx")
-    total = te.compute(_nchw_shape(op), lambda b, ch, i, j: te.sum(xp[b, ch, i * sh + ry, j * sw + rx],
+    total = te.compute(_nchw_shape(op), lambda b, ch, i, j: te.sum(pixel(b, ch, i * sh + ry, j, rx),
                                                                   axis=[ry, rx]), name="window_sum")
     include_pad = bool(attr(op, "count_include_pad", 0))
 
