@@ -215,6 +215,10 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="at the end, measure each task's 3 fastest candidates and its default again N times in "
                            "turn, and keep the one with the lowest median (default 2; 0: keep the fastest single "
                            "measurement)")
+    tune.add_argument("--cache", choices=["cold", "warm"], default="cold",
+                      help="how the local runner times a kernel: cold (each call after a flush of the caches, "
+                           "as a model run leaves a kernel's data; default) or warm (calls in a row, the data in "
+                           "cache: faster, and further from the time in the model); an RPC device times warm")
     tune.add_argument("--tuner", choices=["lamina", "meta-schedule"], default="lamina",
                       help="lamina (its own search over the schedule generators' knobs; default) or meta-schedule "
                            "(TVM's, a peer: the same tasks, budget and records, its best schedules converted into "
@@ -879,7 +883,8 @@ def _run_tune(args) -> int:
     if args.list_tasks:
         from lamina.lowering.tuning.tuner import list_tasks
 
-        print(list_tasks(module, target, rpc=args.rpc, tracker=args.tracker, device_key=args.device_key))
+        print(list_tasks(module, target, rpc=args.rpc, tracker=args.tracker, device_key=args.device_key,
+                         cache=args.cache))
         return 0
     if args.report:
         from lamina.lowering.tuning.report import report
@@ -902,7 +907,8 @@ def _run_tune(args) -> int:
         else:
             result = tune(module, target, trials=args.trials, time_budget=args.time_budget, records=args.records,
                           scheduler=args.scheduler, seed=args.seed, search=args.search, rpc=args.rpc,
-                          tracker=args.tracker, device_key=args.device_key, confirm_rounds=args.confirm, **shown)
+                          tracker=args.tracker, device_key=args.device_key, confirm_rounds=args.confirm,
+                          cache=args.cache, **shown)
     except KeyboardInterrupt:
         print(f"interrupted: the records made so far are in {args.records}; run the same command to resume",
               file=sys.stderr)

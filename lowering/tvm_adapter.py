@@ -93,8 +93,10 @@ def shared_tensor(array: np.ndarray):
     return tvm.runtime.from_dlpack(array)
 
 
-def median_seconds(module, entry: str, args, number: int = 10, repeat: int = 3) -> float:
-    timer = module.time_evaluator(entry, tvm.cpu(), number=number, repeat=repeat)
+def median_seconds(module, entry: str, args, number: int = 10, repeat: int = 3, flush_bytes: int = 0) -> float:
+    """The median over `repeat` blocks of `number` calls of each block's seconds per call; with
+    `flush_bytes`, TVM writes that many bytes before each block (evicting the kernel's data)."""
+    timer = module.time_evaluator(entry, tvm.cpu(), number=number, repeat=repeat, cache_flush_bytes=flush_bytes)
     return float(timer(*args).median)
 
 

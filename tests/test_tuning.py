@@ -25,7 +25,7 @@ from lamina.lowering.schedules import ScheduleError  # noqa: E402
 from lamina.lowering.te.common import compute_knobs  # noqa: E402
 from lamina.lowering.tuning import records as rec  # noqa: E402
 from lamina.lowering.tuning.records import Record, append, best_programs, knob_key, read_records  # noqa: E402
-from lamina.lowering.tuning.runner import BuildFailed, InvalidCandidate, build_candidate  # noqa: E402
+from lamina.lowering.tuning.runner import BuildFailed, InvalidCandidate, Runner, build_candidate  # noqa: E402
 from lamina.lowering.tuning.space import knob_values, task_space  # noqa: E402
 from lamina.lowering.tuning.tasks import extract_tasks, load_optimized  # noqa: E402
 from lamina.lowering.tuning.tuner import tune  # noqa: E402
@@ -226,7 +226,7 @@ def _fake(of_task, for_target, knobs, seconds, failed=False, **changes) -> Recor
 
     program = with_knobs(of_task.program, knobs)
     r = Record.new(of_task.key, for_target, program.knobs(), print_ir(program, print_locations=False), seconds,
-                   0.0 if seconds else None, failed, "boom" if failed else None)
+                   0.0 if seconds else None, failed, "boom" if failed else None, cache="cold")
     for k, v in changes.items():
         setattr(r, k, v)
     return r
@@ -258,6 +258,37 @@ def test_records_of_another_target_version_or_task_are_ignored_in_one_warning(la
     assert len(warnings) == 1, warnings
     for words in ("ignored 4 of 5", "another target", "another TVM", "schedule-IR format", "tasks this model"):
         assert words in warnings[0]
+
+
+def test_cold_and_warm_records_do_not_mix(layers_model, tmp_path):
+    """A run reads back only the records timed as its runner times (a line without `cache` is
+    warm); apply-best decides a task among the records of the kind of its last one."""
+    tasks, model = _tasks(layers_model)
+    task, target, path = tasks[0], model.target, tmp_path / "r.jsonl"
+    knob = next(iter(task_space(task, target).knobs))
+    a, b = (dict(task.program.knobs(), **{knob.name: v}) for v in knob.values[:2])
+    old_line = json.loads(_fake(task, target, a, 1e-6).to_line())
+    del old_line["cache"]  # written before the cold runner: warm
+    path.write_text(json.dumps(old_line) + "\n")
+    append(path, _fake(task, target, b, 3e-6))  # cold, slower in seconds, and the last record
+    warnings = []
+    assert [r.cache for r in read_records(path, target, tasks, warn=warnings.append)] == ["warm", "cold"]
+    assert [r.median_s for r in read_records(path, target, tasks, warn=warnings.append, cache="cold")] == [3e-6]
+    assert warnings == [f"warning: {path}: ignored 1 of 2 records: 1 timed warm"]
+    assert best_programs(path, target, tasks, warn=pytest.fail)[task.key].knobs() == b
+    append(path, _fake(task, target, a, 2e-6, cache="warm"))
+    assert best_programs(path, target, tasks, warn=pytest.fail)[task.key].knobs() == a
+
+
+def test_the_local_runner_times_cold_unless_told_warm(layers_model):
+    """Cold: each timed call after a flush of the caches (runner.py); the measurement says which."""
+    tasks, _ = _tasks(layers_model)
+    task = max(tasks, key=lambda t: t.flops)
+    with Runner(1) as cold, Runner(1, cache="warm") as warm:
+        c, w = cold.measure(task.library, task.args), warm.measure(task.library, task.args)
+    assert (c.cache, w.cache) == ("cold", "warm") and c.median_s > 0 and w.median_s > 0
+    with pytest.raises(ValueError, match="cold"):
+        Runner(1, cache="lukewarm")
 
 
 def test_a_corrupt_line_is_skipped_with_its_line_number(layers_model, tmp_path):

@@ -4,7 +4,7 @@
      "knobs": {"nv": 32, "nj": 2}, "schedule": "sched.schedule @... {...}",
      "median_s": 1.2e-05, "spread_s": 3e-07, "failed": false, "error": null,
      "timestamp": "2025-...Z", "lamina": "0.1.0", "tvm": "0.27.0", "sched_format": 1,
-     "tuner": "lamina", "confirm": false}
+     "tuner": "lamina", "confirm": false, "cache": "cold"}
 
 Why JSON lines, appended: a tuning run can be stopped at any moment (Ctrl-C, a crash, a budget),
 and every measurement made until then must survive. One `write` + `flush` per line means the
@@ -21,6 +21,13 @@ out and why (a file of thousands of records must not print thousands of warnings
 "meta-schedule" (TVM's, converted into schedule IR by meta_schedule.py and timed by the same
 runner, so the two tuners' times compare). A line without it is lamina's (records written before
 the peer existed).
+
+`cache` says how the runner timed it (runner.py): "cold", each call after a flush of the caches
+(the local runner's default), or "warm", calls in a row (a line without it: records written
+before the cold runner, and RPC devices'). The two do not compare: warm times are lower, by 25%
+over MobileNetV2's kernels. A run reads back only the records of its own kind (resuming with the
+other kind measures each candidate again), and apply-history-best decides each task among the
+records of the kind of its last record.
 
 `confirm` marks a measurement of the run's end, when the tuner measures each task's fastest few
 candidates again, in turns (tuner.py): one measurement among hundreds can be lucky by 10-20% on a
@@ -47,6 +54,7 @@ from pathlib import Path
 from .tasks import identity_text, target_identity
 
 SCHED_FORMAT = 1  # the schedule IR's text format the records' programs are written in
+WARM = "warm"  # the `cache` of a record without one (runner.py's WARM)
 LAMINA = "lamina"  # the `tuner` of lamina's own records (and of the defaults)
 
 FIELDS = ("task", "target", "knobs", "schedule", "median_s", "spread_s", "failed", "error", "timestamp",
@@ -81,24 +89,26 @@ class Record:
     sched_format: int = SCHED_FORMAT
     tuner: str = LAMINA
     confirm: bool = False  # a measurement of the end of a run, of one of the fastest candidates
+    cache: str = WARM  # how the runner timed it: "cold" or "warm" (the module's docstring)
     line: int = field(default=0, compare=False)  # where it was read from (not written)
 
     @classmethod
     def new(cls, task: str, target, knobs: dict, schedule: str, median_s=None, spread_s=None,
             failed: bool = False, error: str | None = None, tuner: str = LAMINA,
-            confirm: bool = False) -> "Record":
+            confirm: bool = False, cache: str = WARM) -> "Record":
         """A record of a measurement made now, for `target` (a lowering.targets.Target)."""
         lamina_version, tvm_version = _versions()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return cls(task, target_identity(target), {k: int(v) for k, v in knobs.items()}, schedule,
                    median_s, spread_s, failed, error, stamp, lamina_version, tvm_version, SCHED_FORMAT, tuner,
-                   confirm)
+                   confirm, cache)
 
     @classmethod
     def of(cls, task: str, target, knobs: dict, schedule: str, m, tuner: str = LAMINA,
            confirm: bool = False) -> "Record":
         """A record of the runner's measurement `m` (runner.py `Measurement`), made now."""
-        return cls.new(task, target, knobs, schedule, m.median_s, m.spread_s, m.failed, m.error, tuner, confirm)
+        return cls.new(task, target, knobs, schedule, m.median_s, m.spread_s, m.failed, m.error, tuner, confirm,
+                       m.cache)
 
     def to_line(self) -> str:
         data = asdict(self)
@@ -137,10 +147,10 @@ def _warn(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def read_records(path, target=None, tasks=None, warn=_warn) -> list[Record]:
+def read_records(path, target=None, tasks=None, warn=_warn, cache: str | None = None) -> list[Record]:
     """The records of `path` that apply here: of `target` (a lowering.targets.Target; None: any),
-    this TVM version and schedule-IR format, and one of `tasks` (keys or Task objects; None: any).
-    A missing file has none. A line that is not a record is skipped with a warning naming its
+    this TVM version and schedule-IR format, one of `tasks` (keys or Task objects; None: any), and
+    timed with `cache` ("cold" or "warm"; None: either). A missing file has none. A line that is not a record is skipped with a warning naming its
     line; a cut-off last line (a run stopped mid-write) is dropped with a note; the records that
     do not apply are counted in ONE warning line."""
     path = Path(path)
@@ -172,6 +182,8 @@ def read_records(path, target=None, tasks=None, warn=_warn) -> list[Record]:
             ignored["for another target"] += 1
         elif keys is not None and record.task not in keys:
             ignored["of tasks this model does not have"] += 1
+        elif cache is not None and record.cache != cache:
+            ignored[f"timed {record.cache}"] += 1
         else:
             kept.append(record)
     if ignored:
@@ -192,12 +204,13 @@ def _parse_line(raw: bytes):
     missing = [f for f in FIELDS if f not in data]
     if missing:
         return None, f"missing {', '.join(missing)}"
-    tuner, confirm = data.get("tuner", LAMINA), data.get("confirm", False)
+    tuner, confirm, cache = data.get("tuner", LAMINA), data.get("confirm", False), data.get("cache", WARM)
     if not isinstance(data["knobs"], dict) or not isinstance(data["target"], dict) \
-            or not isinstance(data["schedule"], str) or not isinstance(tuner, str) or not isinstance(confirm, bool):
+            or not isinstance(data["schedule"], str) or not isinstance(tuner, str) or not isinstance(confirm, bool) \
+            or cache not in ("cold", WARM):
         return None, "a field of the wrong kind"
     try:
-        return Record(**{f: data[f] for f in FIELDS}, tuner=tuner, confirm=confirm), None
+        return Record(**{f: data[f] for f in FIELDS}, tuner=tuner, confirm=confirm, cache=cache), None
     except TypeError as e:
         return None, str(e)
 
@@ -207,11 +220,14 @@ def best_records(records) -> dict:
     candidates were measured again (`confirm` records) is decided among those, each by the
     median of its confirming records (the record returned is the lower middle one), and among
     other tuners' candidates, which lamina's runs do not measure again; a task without them by
-    the fastest record of each candidate."""
+    the fastest record of each candidate. Only the records timed as the task's last record was
+    (`cache`) count."""
+    records = list(records)
+    kind = {r.task: r.cache for r in records}  # each task's last record's: cold and warm do not compare
     fastest: dict = {}
     confirmed: dict = defaultdict(list)
     for r in records:
-        if r.failed or r.median_s is None:
+        if r.failed or r.median_s is None or r.cache != kind[r.task]:
             continue
         candidate = (r.task, r.tuner, r.schedule)
         if r.confirm:

@@ -45,7 +45,7 @@ import threading
 import time
 from pathlib import Path
 
-from .runner import REPEAT, TIMEOUT, Measurement, Runner, _first_line, calls_per_block, median_and_spread
+from .runner import REPEAT, TIMEOUT, WARM, Measurement, Runner, _first_line, calls_per_block, median_and_spread
 
 GRACE = 5.0           # seconds beyond the session timeout before a silent server is given up
 CONNECT_TIMEOUT = 5.0  # seconds `runner_from_args` waits for a server or tracker to answer
@@ -86,6 +86,7 @@ class RpcRunner:
         self.threads = None if threads is None else int(threads)
         self.timeout = float(timeout)
         self.seconds = 0.0  # time spent measuring (connecting, uploading, waiting for the device)
+        self.cache = WARM  # calls in a row (runner.py): the device's caches are its own
 
     @property
     def where(self) -> str:

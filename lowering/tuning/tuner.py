@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .cost_model import spearman
 from .records import LAMINA, Record, RecordWriter, best_records, knob_key, read_records
-from .runner import BuildFailed, InvalidCandidate, Runner, build_candidate
+from .runner import COLD, BuildFailed, InvalidCandidate, Runner, build_candidate
 from .scheduler import Scheduler, TaskState
 from .search import SEARCHES, make_search
 from .space import task_space
@@ -135,7 +135,8 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
          scheduler: str = "gradient", threads: int | None = None, seed: int = 0, batch: int = BATCH,
          early_stop: int = EARLY_STOP, timeout: float | None = None, log=_log, fault=None,
          search: str = "evolutionary", rpc: str | None = None, tracker: str | None = None,
-         device_key: str | None = None, progress=None, confirm_rounds: int = CONFIRM_ROUNDS) -> TuneResult:
+         device_key: str | None = None, progress=None, confirm_rounds: int = CONFIRM_ROUNDS,
+         cache: str = COLD) -> TuneResult:
     """Tune the tasks of `module` (optimized, as `lamina compile` leaves it) for `target`; append
     each measurement to `records` (a path; None: keep none). `search`: "evolutionary" (with the
     cost model) or "random". `rpc` ("host:port"), or `tracker` ("host:port") and `device_key`:
@@ -143,7 +144,9 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
     the local Runner. `log` gets a plain line per round; `progress` (a compiler.progress.Progress
     over `trials`, what `lamina tune` passes on a terminal) is advanced by each round's trials
     instead. `confirm_rounds`: turns of the measurements again of each task's fastest candidates
-    at the end (0: none; the module's docstring). Returns the TuneResult (`.table()`)."""
+    at the end (0: none; the module's docstring). `cache`: the local runner times each call
+    "cold" (after a flush of the caches, as the model run leaves them) or "warm" (runner.py); an
+    RPC device's times are warm. Returns the TuneResult (`.table()`)."""
     from .tasks import extract_tasks
 
     if search not in SEARCHES:
@@ -153,12 +156,12 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
     start = time.perf_counter()
     tasks, model = extract_tasks(module, target, threads)
     target = model.target
+    runner = _runner(target, rpc, tracker, device_key, timeout, fault, cache)
     writer = RecordWriter(records) if records is not None else None
-    earlier = read_records(records, target, tasks) if records is not None else []
+    earlier = read_records(records, target, tasks, cache=runner.cache) if records is not None else []
     states = _states(tasks, target, earlier, seed, search)
     result = TuneResult(states, Path(records) if records is not None else None, search=search)
     picker = Scheduler(scheduler)
-    runner = _runner(target, rpc, tracker, device_key, timeout, fault)
 
     def out_of_time(share: float = 1.0) -> bool:
         return time_budget is not None and time.perf_counter() - start >= time_budget * share
@@ -367,24 +370,25 @@ def _say(log, result, what: str, start: float) -> None:
         f"estimated {_time(result.estimated_s)}, {time.perf_counter() - start:.1f} s")
 
 
-def _runner(target, rpc, tracker, device_key, timeout, fault=None):
-    """Where candidates are measured: a local worker process, or an RPC server (rpc.py)."""
+def _runner(target, rpc, tracker, device_key, timeout, fault=None, cache: str = COLD):
+    """Where candidates are measured: a local worker process, timing `cache` ("cold" or "warm"),
+    or an RPC server (rpc.py, warm)."""
     if rpc or tracker or device_key:
         from .rpc import runner_from_args
 
         return runner_from_args(rpc, tracker, device_key, target.threads, timeout)
-    return Runner(target.threads, fault=fault, **({"timeout": timeout} if timeout else {}))
+    return Runner(target.threads, fault=fault, cache=cache, **({"timeout": timeout} if timeout else {}))
 
 
 def list_tasks(module, target="llvm", threads: int | None = None, records=None, rpc: str | None = None,
-               tracker: str | None = None, device_key: str | None = None) -> str:
+               tracker: str | None = None, device_key: str | None = None, cache: str = COLD) -> str:
     """`lamina tune --list-tasks`: the tasks with their default schedule measured (in the
     worker process, as tuning measures them), as a table."""
     from .tasks import extract_tasks
 
     tasks, model = extract_tasks(module, target, threads)
     times = []
-    with _runner(model.target, rpc, tracker, device_key, None) as runner:
+    with _runner(model.target, rpc, tracker, device_key, None, cache=cache) as runner:
         for task in tasks:
             m = runner.measure(task.library, task.args)
             times.append(None if m.failed else m.median_s)
