@@ -23,6 +23,13 @@ Which values, per knob (the default is always one):
     be millions of candidates of which most are slow for obvious reasons.
 A knob left with one value is not part of the space.
 
+And a candidate whose unrolled block is more than MAX_UNROLL_SPREAD times the default's is
+refused before it is built (`unrolled_knobs`: the split factors that size a loop the program
+unrolls or vectorizes; their product is the block's straight-line work). Each knob alone stays
+within SPREAD, but their product does not: a transformer block's first tuning round drew a
+matmul block of mb 128 x nj 16 x nv 64 x ku 4 (512 times the default's 8 x 1 x 32 x 4), and its
+8 candidates took 102 s to build, 3 ms each to run.
+
 A *choice* knob (lowering/schedules/builder.py: a loop order, how many loops run in parallel,
 whether a small kernel uses the thread pool) is a decision the generator branches on: its values
 are the ones the generator offers, and a candidate that changes one is written by running the
@@ -38,6 +45,7 @@ from dataclasses import dataclass
 
 MAX_VALUES = 8
 SPREAD = 16
+MAX_UNROLL_SPREAD = 8  # the most a candidate's unrolled block may exceed the default's, as a factor
 
 
 @dataclass
@@ -75,8 +83,16 @@ class Space:
     def candidate(self, assignment: dict):
         """The default program with the knob decisions of `assignment` (a clone; names not in
         the program are ignored), or when it changes a choice, the program the generator writes
-        with them. Raises tuning.runner.InvalidCandidate when the generator cannot."""
+        with them. Raises tuning.runner.InvalidCandidate when the generator cannot, or when the
+        unrolled block is more than MAX_UNROLL_SPREAD times the default's."""
         default = self.default
+        unrolled = unrolled_knobs(self.program)
+        ratio = math.prod(int(assignment.get(k, default[k])) for k in unrolled) / math.prod(default[k] for k in unrolled)
+        if ratio > MAX_UNROLL_SPREAD:
+            from .runner import InvalidCandidate
+
+            raise InvalidCandidate(f"an unrolled block {ratio:g} times the default's ({', '.join(sorted(unrolled))}): "
+                                   f"more than {MAX_UNROLL_SPREAD}")
         if any(k.choice and assignment.get(k.name, k.default) != default[k.name] for k in self.knobs):
             return self.regenerate(dict(default, **assignment))
         return with_knobs(self.program, assignment)
@@ -93,6 +109,22 @@ def with_knobs(program, assignment: dict):
         if isinstance(op, KnobOp) and op.knob_name in assignment:
             op.value = IntegerAttr(int(assignment[op.knob_name]), i64)
     return clone
+
+
+def unrolled_knobs(program) -> set[str]:
+    """The knobs that are split factors of a loop `program` unrolls or vectorizes: together they
+    size the straight-line block the compiler gets (a register block, an unrolled reduction)."""
+    from lamina.dialects.sched import KnobOp, SplitOp, UnrollOp, VectorizeOp
+
+    marked = {op.operands[0] for op in program.block if isinstance(op, (UnrollOp, VectorizeOp))}
+    out = set()
+    for op in program.block:
+        if isinstance(op, SplitOp):
+            sized = op.results if op.exact is not None else op.results[1:]  # factor k sizes this loop
+            for factor, loop in zip(op.operands[1:], sized):
+                if isinstance(factor.owner, KnobOp) and loop in marked:
+                    out.add(factor.owner.knob_name)
+    return out
 
 
 def split_extents(program, module, target) -> dict[str, int]:

@@ -57,6 +57,7 @@ class TuneResult:
     measure_seconds: float = 0.0
     search_seconds: float = 0.0
     search: str = "evolutionary"
+    cache: str = COLD  # how the runner timed the kernels (runner.py)
     rank: dict = field(default_factory=dict)  # task key -> the cost model's Spearman on its last ranked round
     stopped: str = ""
     log: list = field(default_factory=list)
@@ -81,7 +82,8 @@ class TuneResult:
                          speed, share, _kernels(s.task)))
         text = _columns(rows)
         text += (f"\nestimated model time (sum of weight x best): {_time(self.estimated_s)}"
-                 f" (defaults: {_time(self.default_s)})")
+                 f" (defaults: {_time(self.default_s)}); each kernel timed {self.cache}"
+                 + (" (every call after a flush of the caches)" if self.cache == COLD else " (calls in a row)"))
         per_minute = 60 * self.trials / self.seconds if self.seconds else 0.0
         text += (f"\n{self.trials} trials in {self.seconds:.1f} s, {per_minute:.0f} per minute (build "
                  f"{self.build_seconds:.1f} s, measure {self.measure_seconds:.1f} s, "
@@ -160,7 +162,7 @@ def tune(module, target="llvm", trials: int = 64, time_budget: float | None = No
     writer = RecordWriter(records) if records is not None else None
     earlier = read_records(records, target, tasks, cache=runner.cache) if records is not None else []
     states = _states(tasks, target, earlier, seed, search)
-    result = TuneResult(states, Path(records) if records is not None else None, search=search)
+    result = TuneResult(states, Path(records) if records is not None else None, search=search, cache=runner.cache)
     picker = Scheduler(scheduler)
 
     def out_of_time(share: float = 1.0) -> bool:
