@@ -422,10 +422,10 @@ STAGE_MIN_COLUMNS = 28  # input columns from which a 1x1 conv copies its rows fi
 
 
 def _stages_rows(b, block, ext, threads: int) -> bool:
-    """Whether a 1x1 conv (one with a `_data_read_index`) copies the input rows each parallel task reads (all channels of one
-    row, or of two with stride 2) before its register block reads them: one that runs rows
-    outermost because its input is the larger tensor (_rows_first), with rows of STAGE_MIN_COLUMNS
-    or more and at least 4 rows a thread. Only the rows are then parallel (`parallel_loops` 2), so
+    """Whether a 1x1 conv (one with a `_data_read_index`) copies the input rows each parallel
+    task reads (all channels of one row, or of two with stride 2) before its register block reads
+    them: one that runs rows outermost because its input is the larger tensor (_rows_first), with
+    rows of STAGE_MIN_COLUMNS or more and at least 4 rows a thread. Only the rows are then parallel (`parallel_loops` 2), so
     that each row is copied once, not once per block of output channels: ResNet-50's 256 -> 512
     with stride 2 at 56 -> 28 took 1.20 ms in the model staged with rows and channel blocks
     parallel, 0.85 not staged, 0.74 staged with the rows alone parallel.

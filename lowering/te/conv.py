@@ -277,9 +277,9 @@ def max_pool2d(op, x):
     _, _, oh, ow = _nchw_shape(op)
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + pads[0] + pads[2]))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + pads[1] + pads[3]))
-    padded = (pads[0], pads[1], pads[2] + extra_h, pads[3] + extra_w)
+    edges = (pads[0], pads[1], pads[2] + extra_h, pads[3] + extra_w)
     # unpadded windows that do not overlap (VGG's 2x2/2) read each input element once, in place
-    pixel = _pool_input(x, padded, lowest, sw, dw, deal=any(padded) or kw * dw > sw)
+    pixel = _pool_input(x, edges, lowest, sw, dw, deal=any(edges) or kw * dw > sw)
     ry, rx = te.reduce_axis((0, kh), name="ry"), te.reduce_axis((0, kw), name="rx")
     y = te.compute(_nchw_shape(op), lambda b, ch, i, j: te.max(
         pixel(b, ch, i * sh + ry * dh, j, rx), axis=[ry, rx]), name="max_pool")

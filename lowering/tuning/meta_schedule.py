@@ -169,7 +169,7 @@ def tune_meta_schedule(module, target="llvm", trials: int = 64, time_budget: flo
     require()
     from lamina.lowering import tvm_adapter
 
-    from .runner import COLD, Runner
+    from .runner import Runner
     from .scheduler import SCHEDULERS
     from .tasks import extract_tasks
 
@@ -185,12 +185,13 @@ def tune_meta_schedule(module, target="llvm", trials: int = 64, time_budget: flo
                           hint="use --target llvm, or lamina's own tuner (--tuner lamina)")
     tvm_adapter.set_num_threads(target.threads)  # (its runner's worker processes inherit it)
     writer = RecordWriter(records) if records is not None else None
-    earlier = read_records(records, target, tasks, cache=COLD) if records is not None else []
+    runner = Runner(target.threads)  # (its worker process starts at the first measurement)
+    earlier = read_records(records, target, tasks, cache=runner.cache) if records is not None else []
     result = PeerResult([PeerTask(t) for t in tasks], Path(records) if records is not None else None,
                         search=search, scheduler=scheduler)
     deadline = start + time_budget if time_budget is not None else math.inf
     database = _database(result, records, target)
-    with Runner(target.threads) as runner:
+    with runner:
         _measure_defaults(result, earlier, target, runner, writer)
         with tempfile.TemporaryDirectory(prefix="lamina-meta-schedule-") as work:
             try:
