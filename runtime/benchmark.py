@@ -28,8 +28,11 @@ For each model, in one process (Relax in a child process, so a slow build can be
      (--blocks each, 3 by default): a block is --warmup untimed calls then --runs timed calls of
      one side; each side's latency is its best block's median. Single calls are never
      alternated: on 2 cores one runtime's spinning worker threads slowed the other 2-4x when
-     single runs alternated. numpy in and numpy out for every backend (lamina's executor copies
-     each kernel's operands; that copying is part of its time).
+     single runs alternated. During lamina's blocks the calling thread is bound to the cores that
+     TVM's pool leaves free (`caller_beside_tvm_workers`: otherwise onnxruntime's spinning threads
+     pushed it onto a TVM worker's core); onnxruntime's blocks run unbound. numpy in and numpy out
+     for every backend (lamina's executor copies each kernel's operands; that copying is part of its
+     time).
   5. Relax imports it with `from_onnx` and builds it with `tvm.compile(mod, llvm)`, whose default
      Relax pipeline legalizes every op to TIR without fusion or schedules; the relax VM runs it,
      the median of --runs calls after --warmup calls. A build that takes longer than
@@ -70,7 +73,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,17 +293,67 @@ def median_seconds(fn, runs: int, warmup: int, clock=time.perf_counter) -> float
     return statistics.median(times)
 
 
-def time_in_blocks(sides: dict, runs: int, warmup: int, blocks: int = 3, clock=time.perf_counter) -> dict:
+def time_in_blocks(sides: dict, runs: int, warmup: int, blocks: int = 3, clock=time.perf_counter,
+                   placements: dict | None = None) -> dict:
     """Time each side (name -> a function that runs it once) in blocks: for each of `blocks`
     rounds, each side in turn gets a block of `warmup` untimed calls and `runs` timed ones (A B
     A B A B for two sides). Returns name -> the median of each of its blocks, in order; a side's
     latency is the best of them (`best_block`). Blocks, and never single calls in turn: with
-    both runtimes' worker threads on 2 cores, alternating single calls slowed each 2-4x."""
+    both runtimes' worker threads on 2 cores, alternating single calls slowed each 2-4x.
+    `placements` (name -> a context manager factory) wraps each block of that side, as
+    `caller_beside_tvm_workers` does lamina's."""
     medians = {name: [] for name in sides}
+    placements = placements or {}
     for _ in range(blocks):
         for name, fn in sides.items():
-            medians[name].append(median_seconds(fn, runs, warmup, clock))
+            with placements.get(name, nullcontext)():
+                medians[name].append(median_seconds(fn, runs, warmup, clock))
     return medians
+
+
+def _pinned_cores() -> set[int]:
+    """The cores to which some thread of this process is bound alone (Linux: each thread's
+    Cpus_allowed_list in /proc/self/task): TVM's pool binds each worker to one core."""
+    pinned = set()
+    for status in Path("/proc/self/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        for line in text.splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                cores = line.split(":", 1)[1].strip()
+                if cores.isdigit():
+                    pinned.add(int(cores))
+    return pinned
+
+
+@contextmanager
+def caller_beside_tvm_workers():
+    """Bind the calling thread, for the block, to the cores that TVM's workers leave free.
+
+    TVM binds its workers to cores 1..n-1 and leaves the calling thread, which runs the first
+    task, free to move, trusting the OS to keep it on the idle core 0. With onnxruntime in the
+    same process that fails: its worker threads spin after its runs, the OS moves lamina's
+    calling thread onto a worker's core, and the two share it. Measured, tiny_yolo, 2 threads,
+    4 processes each, best block (machine noise included): lamina 0.99 / 1.13 / 0.67 / 1.29 ms
+    beside onnxruntime, 0.48 / 0.62 / 0.50 / 0.60 ms bound, 0.50 / 0.55 / 0.80 / 0.63 ms with no
+    onnxruntime in the process; onnxruntime's own blocks, which run unbound, unchanged within
+    the noise. A no-op where this cannot be known (not Linux, TVM_BIND_THREADS=0, no free core).
+    """
+    if not hasattr(os, "sched_setaffinity") or os.environ.get("TVM_BIND_THREADS") == "0":
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    free = allowed - _pinned_cores()
+    if not free or free == allowed:
+        yield
+        return
+    os.sched_setaffinity(0, free)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def best_block(medians: list[float]) -> float:
@@ -638,7 +691,8 @@ def run(models: list[str], runs: int = 10, warmup: int = 2, threads: int = 2,
             sides["onnxruntime"] = lambda session=session, feed=feed: session.run(None, feed)
             say(f"{name}: timing in blocks ({', '.join(sides)}) x {blocks}")
             try:
-                medians = time_in_blocks(sides, runs, warmup, blocks)
+                placements = {label: caller_beside_tvm_workers for label in sides if label != "onnxruntime"}
+                medians = time_in_blocks(sides, runs, warmup, blocks, placements=placements)
             except Exception as e:  # lamina failed on a call: time onnxruntime alone
                 _lamina_error(row, e)
                 medians = time_in_blocks({"onnxruntime": sides["onnxruntime"]}, runs, warmup, blocks)
@@ -880,8 +934,9 @@ def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blo
         f"latency: lamina and onnxruntime both built, then timed in blocks A B A B ... ({blocks} blocks each): a "
         f"block is {warmup} warm-up calls then {runs} timed calls of one side, and a side's latency is its best "
         f"block's median of {runs} runs after {warmup} warm-up runs (single calls are never alternated: on 2 "
-        f"cores one runtime's spinning worker threads slowed the other 2-4x); relax: median of {runs} runs after "
-        f"{warmup} warm-up runs in its own process; numpy in and out; ratio = backend / onnxruntime (lower is "
+        f"cores one runtime's spinning worker threads slowed the other 2-4x); during lamina's blocks the calling "
+        f"thread is bound to the cores TVM's workers leave free (onnxruntime's run unbound); relax: median of "
+        f"{runs} runs after {warmup} warm-up runs in its own process; numpy in and out; ratio = backend / onnxruntime (lower is "
         f"faster)",
         f"lamina: -O{opt_level}{f' --layout {layout}' if layout else ''} then executor.compile for {target}, "
         f"{'TVM s_tir.dlight schedules (--peer-schedules)' if peer_schedules else 'default schedules'}; "

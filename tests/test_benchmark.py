@@ -3,7 +3,9 @@ smoke test: a row per model, numbers in every column that ran, outputs that agre
 onnxruntime, a per-kernel table whose numbers are consistent; a model given as a file; the
 best-of-blocks timing on fake clocks. Nothing here asserts a time."""
 
+import contextlib
 import math
+import os
 
 import numpy as np
 import pytest
@@ -196,6 +198,38 @@ def test_blocks_alternate_and_the_best_block_median_wins():
     assert calls == ["a"] * 4 + ["b"] * 4 + ["a"] * 4 + ["b"] * 4 + ["a"] * 4 + ["b"] * 4
     assert medians == {"a": [3, 7, 2], "b": [4, 6, 5]}
     assert benchmark.best_block(medians["a"]) == 2 and benchmark.best_block(medians["b"]) == 4
+
+
+
+def test_placements_wrap_each_block_of_their_side():
+    events = []
+
+    @contextlib.contextmanager
+    def placed():
+        events.append("enter")
+        yield
+        events.append("exit")
+
+    medians = benchmark.time_in_blocks({"a": lambda: events.append("a"), "b": lambda: events.append("b")},
+                                       runs=1, warmup=0, blocks=2, placements={"a": placed})
+    assert events == ["enter", "a", "exit", "b"] * 2
+    assert len(medians["a"]) == len(medians["b"]) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux thread affinity and at least 2 cores")
+def test_lamina_blocks_run_on_the_cores_tvm_workers_leave_free(monkeypatch):
+    allowed = os.sched_getaffinity(0)
+    worker_core = max(allowed)
+    monkeypatch.delenv("TVM_BIND_THREADS", raising=False)
+    monkeypatch.setattr(benchmark, "_pinned_cores", lambda: {worker_core})
+    with benchmark.caller_beside_tvm_workers():
+        inside = os.sched_getaffinity(0)
+    assert inside == allowed - {worker_core}
+    assert os.sched_getaffinity(0) == allowed
+    monkeypatch.setenv("TVM_BIND_THREADS", "0")  # TVM's workers float: nothing to keep clear of
+    with benchmark.caller_beside_tvm_workers():
+        assert os.sched_getaffinity(0) == allowed
 
 
 # ---------------------------------------------------------------------------------------------
