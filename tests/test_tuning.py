@@ -294,13 +294,37 @@ def test_cold_and_warm_records_do_not_mix(layers_model, tmp_path):
     assert best_programs(path, target, tasks, warn=pytest.fail)[task.key].knobs() == a
 
 
-def test_the_local_runner_times_cold_unless_told_warm(layers_model):
-    """Cold: each timed call after a flush of the caches (runner.py); the measurement says which."""
+def test_the_local_runner_times_cold_unless_told_warm(layers_model, monkeypatch):
+    """Cold: each timed call after a flush of the caches (runner.py); the measurement says which.
+    The requests the worker gets carry the flush, and the worker's timing (run here, in this
+    process, with TVM's timer replaced by a spy) flushes before every timed call of a cold one."""
+    from lamina.lowering.tuning import runner
+
     tasks, _ = _tasks(layers_model)
     task = max(tasks, key=lambda t: t.flops)
-    with Runner(1) as cold, Runner(1, cache="warm") as warm:
+    requests = []
+
+    def spy(request):
+        requests.append(dict(request))
+        return None  # no fault
+
+    with Runner(1, fault=spy) as cold, Runner(1, cache="warm", fault=spy) as warm:
         c, w = cold.measure(task.library, task.args), warm.measure(task.library, task.args)
     assert (c.cache, w.cache) == ("cold", "warm") and c.median_s > 0 and w.median_s > 0
+    assert [r["flush_bytes"] for r in requests] == [runner.COLD_FLUSH_BYTES, 0]
+
+    timed = []
+    monkeypatch.setattr(runner, "_first", False)  # skip the worker process's first warm-up
+    monkeypatch.setattr(tvm_adapter, "median_seconds",
+                        lambda module, entry, args, number, repeat, flush: timed.append((number, flush)) or 1e-4)
+    for request in requests:
+        timed.clear()
+        assert runner._measure(request)["median_s"] == pytest.approx(1e-4)
+        assert len(timed) == 1 + runner.REPEAT
+        if request["flush_bytes"]:  # every call of every block alone, after its flush
+            assert timed == [(1, runner.COLD_FLUSH_BYTES)] * len(timed)
+        else:
+            assert all(flush == 0 and number >= 1 for number, flush in timed)
     with pytest.raises(ValueError, match="cold"):
         Runner(1, cache="lukewarm")
 
