@@ -20,6 +20,7 @@ from lamina.lowering.build import build_op
 from test_lowering_cpu import make_op
 
 TARGET = targets.get("llvm", threads=2)
+CI_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 
 
 def conv_experiment(c, side, out_c, k=1, stride=1, pad=None, group=1, residual=False):
@@ -340,6 +341,50 @@ def test_a_concat_before_a_strided_pool_is_read_in_place():
 
 
 # ---------------------------------------------------------------------------------------------
+# row reductions (reduce.py): a row's sum or max in vector lanes
+
+
+def _row_reduction(name, shape, seed):
+    rng = np.random.default_rng(seed)
+    operands = [rng.standard_normal(shape).astype(np.float32)]
+    if name == "nn.layer_norm":
+        operands += [rng.standard_normal(shape[-1:]).astype(np.float32) for _ in range(2)]
+    op = make_op(name, operands, {"axis": integer(len(shape) - 1)})
+    built = build_op(op, TARGET)
+    got = built.kernel.run(operands, [tuple(op.results[0].type.shape)], [np.float32])[0]
+    return built, got, op.interpret(*operands)
+
+
+@settings(max_examples=10 if CI_PROFILE else 200, deadline=None)
+@given(name=st.sampled_from(["nn.softmax", "nn.log_softmax", "nn.layer_norm"]),
+       rows=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       row=st.sampled_from([16, 24, 40, 64, 128, 200, 256]), seed=st.integers(0, 2**16))
+def test_row_reductions_are_summed_in_lanes(name, rows, row, seed):
+    """Both reductions of each (max and sum; layer_norm's sum and sum of squares) over a last
+    axis that a lane count divides (8 or 16, twice over at least) are rfactored into a vector of
+    partial results, and the kernel equals numpy."""
+    from lamina.compiler.printer import print_ir
+
+    built, got, expected = _row_reduction(name, (*rows, row), seed)
+    assert built.generator == "row_reduction_schedule"
+    program = print_ir(built.scheduled.program, print_locations=False)
+    assert program.count("sched.rfactor") == 2, program
+    np.testing.assert_allclose(got, np.asarray(expected), rtol=1e-4, atol=1e-5)
+
+
+def test_a_row_no_lane_count_divides_stays_scalar():
+    """A row of 12: softmax still runs a row at a time (its exp kept for the row), layer_norm
+    keeps the default schedule (a row at a time gained nothing while its sums are scalar)."""
+    from lamina.compiler.printer import print_ir
+
+    for name, generator in (("nn.softmax", "row_reduction_schedule"), ("nn.layer_norm", "default_schedule")):
+        built, got, expected = _row_reduction(name, (3, 12), 0)
+        assert built.generator == generator
+        assert "sched.rfactor" not in print_ir(built.scheduled.program, print_locations=False)
+        np.testing.assert_allclose(got, np.asarray(expected), rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
 # constant weights: build.py packs them once (numpy) and keeps them as device tensors
 
 
@@ -454,7 +499,6 @@ def test_conv_with_padded_channel_blocks_writes_only_its_channels(constant, monk
     assert tails and all((t == 7).all() for t in tails), "the kernel wrote past its output"
 
 
-CI_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 
 
 @settings(max_examples=10 if CI_PROFILE else 300, deadline=None)
