@@ -30,6 +30,7 @@ the caller keeps the default schedule.
 
 from __future__ import annotations
 
+from .builder import DecisionError
 from .common import MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL
 
 LANES = (16, 8)  # partial results of a row reduction: one vector of 16 (or 8) floats
@@ -148,7 +149,12 @@ def _rfactor_lanes(b, name: str, lanes: int) -> str:
     """Split reduction `name`'s axis into steps x lanes and rfactor the lanes: a block `name`_rf
     of partial results, before `name`, which then sums them. Returns the rf block's name."""
     block = b.get_block(name)
-    _, inner = b.split(b.get_loops(block)[-1], [b.knob(f"lanes_{name}", lanes)])
+    row = b.get_loops(block)[-1]
+    knob = b.knob(f"lanes_{name}", lanes)
+    taken, extent = int(knob.owner.decision), b.extent(row)
+    if extent % taken or extent < 2 * taken:  # (a tuner's value) uneven, or no loop of steps left
+        raise DecisionError(f"lanes_{name} must divide the row of {extent} at least twice, not {taken}")
+    _, inner = b.split(row, [knob])
     b.rfactor(inner, 0)
     names = b.block_names()
     return names[names.index(name) - 1]

@@ -17,7 +17,9 @@ Which values, per knob (the default is always one):
   - never 1 unless the default is 1: a split by 1 leaves a loop of extent 1, which compute-at
     and reverse-compute-at do not recreate in the consumer, so the default program's get_loops
     there names more loops than the block has and the candidate fails to build (48 of 1009
-    candidates of a MobileNetV2 run did: wb, hb, vw, cb or pack_ob set to 1);
+    candidates of a MobileNetV2 run did: wb, hb, vw, cb or pack_ob set to 1); nor E unless the
+    default is E, which leaves the outer loop of extent 1 (a row reduction's lanes as many as
+    the row: its loop of steps was gone where the program reorders it);
   - then only the MAX_VALUES values nearest the default (by ratio), within a factor of SPREAD
     either way: a generator's default is a good guess, and the space of a conv would otherwise
     be millions of candidates of which most are slow for obvious reasons.
@@ -161,7 +163,8 @@ def knob_values(default: int, extent: int | None) -> tuple[int, ...]:
         values = {1 << p for p in range(top.bit_length()) if (1 << p) <= extent} | _divisors(extent)
     else:
         values = {1 << p for p in range((default * SPREAD).bit_length())}
-    values = {v for v in values if default / SPREAD <= v <= default * SPREAD and (v > 1 or default == 1)}
+    values = {v for v in values if default / SPREAD <= v <= default * SPREAD and (v > 1 or default == 1)
+              and (extent is None or v < extent or default >= extent)}
     values |= {default}
     near = sorted(values, key=lambda v: (abs(math.log2(v / default)), v))[:MAX_VALUES]
     return tuple(sorted(near))
