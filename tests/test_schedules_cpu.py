@@ -291,6 +291,17 @@ def test_every_value_of_every_choice_computes_the_conv(c, out_c, k, group, strid
             assert other.check() < 1e-3, (name, value)
 
 
+@pytest.mark.parametrize("side,deals_first", [(14, True), (28, False)])
+def test_a_strided_depthwise_conv_deals_its_input_first_when_one_block_is_the_plane(side, deals_first):
+    """_deals_first: 14x14 -> 7x7 is one register block per channel (7 rows x 7 columns), so
+    its input is dealt into phases before the conv; 28x28 -> 14x14 is two blocks per channel,
+    each task dealing its own rows. Either value of the choice computes the same."""
+    experiment = conv_experiment(64, side, 64, 3, 2, group=64)
+    assert experiment.knobs["phases_at"] == (1 if deals_first else 2), experiment.schedule
+    assert experiment.check() < 1e-3
+    assert experiment.with_knobs(phases_at=2 if deals_first else 1).check() < 1e-3
+
+
 @pytest.mark.parametrize("op,c,side,k,stride,pad,vector", [
     ("max_pool2d", 64, 28, 3, 1, 1, True),    # Inception's branch pool: stride 1, padded
     ("avg_pool2d", 16, 13, 3, 1, 0, True),    # odd rows, no padding
