@@ -352,6 +352,38 @@ def test_a_concat_before_a_strided_pool_is_read_in_place():
 
 
 # ---------------------------------------------------------------------------------------------
+# the default schedule
+
+
+@pytest.mark.parametrize("side,planes", [(56, True), (28, True), (13, False), (32, False)])
+def test_a_concat_with_its_batch_norm_is_vectorized_over_whole_planes(side, planes):
+    """_plane_in_vectors: DenseNet's concat -> batch norm -> relu at 56x56 (rows of 3.5 vectors)
+    runs over each plane as one loop of 16-lane vectors; 13x13 planes are not whole vectors and
+    rows of 32 are, so both keep their rows. Each equals numpy."""
+    from lamina.compiler.parser import parse
+    from lamina.compiler.passes import run_pipeline
+    from lamina.compiler.printer import print_ir
+    from lamina.lowering.experiment import kernel
+
+    chans = [16, 8, 8]
+    ins = ", ".join(f"%x{i}: tensor<1x{c}x{side}x{side}xf32>" for i, c in enumerate(chans))
+    xs = ", ".join(f"tensor<1x{c}x{side}x{side}xf32>" for c in chans)
+    y, s = f"tensor<1x32x{side}x{side}xf32>", "tensor<32x1x1xf32>"
+    module = parse(f"""func.func @main({ins}, %s: {s}, %b: {s}) -> {y} {{
+  %c = nn.concat %x0, %x1, %x2 attributes {{axis = 1 : i64}} : ({xs}) -> {y}
+  %m = nn.mul %c, %s : ({y}, {s}) -> {y}
+  %a = nn.add %m, %b : ({y}, {s}) -> {y}
+  %r = nn.relu %a : ({y}) -> {y}
+  func.return %r : {y}
+}}""", "<kernel>")
+    run_pipeline(module, "fuse")
+    experiment = kernel(print_ir(module, print_locations=False), target=TARGET)
+    assert experiment.built.generator == "default_schedule"
+    assert ("T.vectorized(16)" in experiment.tir) == planes, experiment.tir
+    assert experiment.check() < 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
 # row reductions (reduce.py): a row's sum or max in vector lanes
 
 
