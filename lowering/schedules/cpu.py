@@ -87,9 +87,6 @@ def _attempt(b, generator, *args):
     return trial
 
 
-VECTOR_LANES = 16  # floats in one AVX-512 register
-
-
 def _plane_in_vectors(extents: list[int]) -> bool:
     """Whether the default schedule vectorizes the last two loops as one (step 3): when the rows
     are more than a vector but not whole vectors, and the planes are whole vectors (56x56, 28x28),
@@ -98,8 +95,8 @@ def _plane_in_vectors(extents: list[int]) -> bool:
     each per-channel operand of such a vector lane by lane: DenseNet-121's concat of 6 inputs
     (224 channels at 56x56) with its batch norm and relu took 0.61 ms so, 0.097 ms as vectors of
     16 over the plane (alone, 2 threads); without the concat 0.10 -> 0.09 ms."""
-    return (len(extents) > 2 and VECTOR_LANES < extents[-1] and extents[-1] % VECTOR_LANES != 0
-            and extents[-1] * extents[-2] % VECTOR_LANES == 0)
+    return (len(extents) > 2 and COLUMN_LANES < extents[-1] and extents[-1] % COLUMN_LANES != 0
+            and extents[-1] * extents[-2] % COLUMN_LANES == 0)
 
 
 def default_schedule(b, threads: int) -> None:
@@ -128,10 +125,10 @@ def default_schedule(b, threads: int) -> None:
     elements = math.prod(extents)
     if n_spatial == len(loops) and _plane_in_vectors(extents):
         # rows that are not whole vectors, planes that are: the plane as one loop, 16 lanes at a time
-        lo, li = b.split(b.fuse(loops[-2], loops[-1]), [b.knob("vector", VECTOR_LANES)])
+        lo, li = b.split(b.fuse(loops[-2], loops[-1]), [b.knob("vector", COLUMN_LANES)])
         b.vectorize(li)
         outer = [*loops[: n_spatial - 2], lo]
-        extents = [*extents[:-2], extents[-2] * extents[-1] // VECTOR_LANES]
+        extents = [*extents[:-2], extents[-2] * extents[-1] // COLUMN_LANES]
     elif n_spatial == len(loops) and len(loops) > 1 and extents[-1] <= MAX_VECTOR:
         b.vectorize(loops[-1])
         outer = loops[: n_spatial - 1]
