@@ -291,6 +291,20 @@ def test_every_value_of_every_choice_computes_the_conv(c, out_c, k, group, strid
             assert other.check() < 1e-3, (name, value)
 
 
+@pytest.mark.parametrize("c,side,ob,wb", [
+    (16, 55, 16, 11),  # 32 x 5 holds 10 accumulators, 16 x 11 holds 11 (32 x 11 spilled)
+    (16, 56, 32, 8),   # 32 x 8: 16 against 16 x 14: 14
+    (8, 55, 32, 11),   # a short reduction: no limit on the block
+    (64, 13, 16, 13),  # 13 is prime: 32 x 1 against 16 x 13
+])
+def test_a_3x3_conv_takes_the_channel_block_with_more_accumulators(c, side, ob, wb):
+    """te/conv.py `output_channel_block` and `block_columns`: 32 or 16 channels, whichever
+    register block holds more accumulators within REGISTER_VECTORS (ties to 32)."""
+    experiment = conv_experiment(c, side, 64, 3)
+    assert (experiment.knobs["pack_ob"], experiment.knobs["wb"]) == (ob, wb), experiment.knobs
+    assert experiment.check() < 1e-3
+
+
 @pytest.mark.parametrize("side,deals_first", [(14, True), (28, False)])
 def test_a_strided_depthwise_conv_deals_its_input_first_when_one_block_is_the_plane(side, deals_first):
     """_deals_first: 14x14 -> 7x7 is one register block per channel (7 rows x 7 columns), so

@@ -99,8 +99,14 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
     x 7) beat 16 x 14 by 5-10% (2 threads, 3x3: 64 at 56x56 0.695 -> 0.639 ms, 128 at 28 0.639
     -> 0.609, 64 -> 128 with stride 2 0.396 -> 0.381, 128 -> 256 with stride 2 0.495 -> 0.449),
     as lamina tune had found on ResNet-18; VGG-19 129 -> 110 ms, DenseNet-121 30.2 -> 28.0 ms.
-    Such a conv still takes 16 when 32 would leave fewer than 8 accumulators (a row of 26 or 13
-    columns: 16 x 13, not 32 x 2). 1x1 convs (96 <- 16 at 112: 0.36 vs 0.40 ms), ResNet's 7x7
+    Such a conv still takes 16 when its block holds more accumulators with 16 than with 32 (ties
+    to 32): a row of 13 columns (16 x 13, not 32 x 1), and of 55 (16 x 11, not 32 x 5: 32 x 11
+    is 22 accumulators, which spilled, 16 of its inner loop's instructions; SqueezeNet's 16 -> 64
+    3x3 at 55x55, in the model's task timed cold: 0.242 ms at 32 x 11, 0.220 at 32 x 5, 0.200 at
+    16 x 11; 24 -> 64 alone 0.324 -> 0.280). At 56, 28 and 27 columns 32 stays ahead (16 -> 64
+    at 56: 0.205 against 0.236 ms; at 28: 0.065 against 0.082; 32 -> 128 at 27: 0.188 against
+    0.208), and so it does with fewer than 16 input channels (8 -> 64 at 55: 0.124 against
+    0.152). 1x1 convs (96 <- 16 at 112: 0.36 vs 0.40 ms), ResNet's 7x7
     stem on 3 channels (1.07 vs 1.33) and 7-column rows (512 at 7: 0.94 vs 1.18) ran faster with
     32 too.
 
@@ -113,7 +119,8 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
     512 -> 1000 1x1 conv at 13x13 ran in 0.62 ms with 32 (1024 channels, the last 24 zero)
     against 2.0 ms with 8; MobileNetV2's 144 -> 24 at 56x56 in 0.12 ms with 32 against 0.23 with 8
     (best of 15, 2 threads)."""
-    narrow = window > 1 and in_c >= 16 and out_w and block_columns(out_w, 32, window, in_c) < 4
+    narrow = (window > 1 and in_c >= 16 and out_w
+              and block_columns(out_w, 16, window, in_c) > 2 * block_columns(out_w, 32, window, in_c))
     choices = (16, 32, 8, 4, 2) if narrow else (32, 16, 8, 4, 2)
     for ob in choices:
         if out_c % ob == 0:
@@ -138,7 +145,7 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
 ODD_VECTOR_LANES = 16
 
 
-REGISTER_VECTORS = 24  # accumulators of a long reduction's register block: 28 (32 x 14) spilled
+REGISTER_VECTORS = 20  # accumulators of a long reduction's register block: 28 (32 x 14) and 22 (32 x 11) spilled
 
 
 def block_columns(out_w: int, ob: int, window: int, in_c: int) -> int:
