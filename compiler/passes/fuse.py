@@ -64,11 +64,8 @@ Statistics: `groups` (nn.fused ops made), `ops fused` (ops moved into them).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import IntEnum
-
-import numpy as np
 
 from ..ir import Block, Operation, Region, Value
 from ..opdef import ConstantLike, Elementwise
@@ -176,24 +173,13 @@ WINDOW_POOLS = {"nn.max_pool2d", "nn.avg_pool2d"}
 
 
 def _concat_alone(concat: Operation) -> bool:
-    """Whether `concat` is free in the memory plan (runtime/memory_plan.py `plan_concats`): it is
-    the only reader of each of its inputs, each an op's result (not a model input or a block
-    argument), the dims before its axis are 1, and each input starts at a byte offset of the
-    output that TVM can view (a multiple of ALIGN)."""
-    from lamina.runtime.memory_plan import ALIGN
+    """Whether the memory plan would make `concat` free on its own (runtime/memory_plan.py
+    `plan_concats`: each input an op's result that it alone reads, a contiguous slice of the
+    output at an offset TVM can view)."""
+    from lamina.runtime.memory_plan import plan_concats
 
-    shape = _shape(concat.results[0])
-    if not shape or not all(_static(v) for v in (*concat.operands, concat.results[0])):
-        return False
-    axis = int(getattr(concat.axis, "value", concat.axis)) % len(shape)
-    if any(d != 1 for d in shape[:axis]):
-        return False
-    offset = 0
-    for v in concat.operands:
-        if not isinstance(v.owner, Operation) or len(v.uses) != 1 or offset % ALIGN:
-            return False
-        offset += math.prod(v.type.shape) * np.dtype(v.type.element_type.numpy_dtype).itemsize
-    return True
+    producers = [v.owner for v in concat.operands if isinstance(v.owner, Operation)]
+    return next(plan for plan in plan_concats([*producers, concat], []) if plan.op is concat).free
 
 
 def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: bool = False) -> bool:

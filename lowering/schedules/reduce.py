@@ -30,6 +30,8 @@ the caller keeps the default schedule.
 
 from __future__ import annotations
 
+import math
+
 from .builder import DecisionError
 from .common import MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL
 
@@ -101,10 +103,8 @@ def row_reduction_schedule(b, threads: int) -> None:
     for name in kept:
         if name not in lane_blocks and REDUCE not in kinds[name]:
             _vectorize_inner(b, b.get_block(name), name)
-    size = 1
-    for extent in out_ext:
-        size *= extent
-    if threads > 1 and b.choice("threads", 1 if size < MIN_PARALLEL_ELEMENTS else threads, (1, threads)) > 1:
+    small = math.prod(out_ext) < MIN_PARALLEL_ELEMENTS
+    if threads > 1 and b.choice("threads", 1 if small else threads, (1, threads)) > 1:
         b.parallel(b.fuse(*out_loops[:rows]) if rows > 1 else out_loops[0])
     # the lanes' initial values split off last: TVM parallelizes a loop only over blocks that
     # still hold their init
