@@ -200,11 +200,13 @@ def test_kernel_experiment_api():
       func.return %y : tensor<1x32x28x28xf32>
     }''')
     # 3x3 on 16 channels: 32 x 7 columns (te/conv.py); channel blocks outermost, with the rows
-    # parallel; the window loops not unrolled
-    assert k.knobs == {"pack_ob": 32, "wb": 7, "loop_order": 1, "parallel_loops": 3, "unroll_window": 1}
+    # parallel, each row summed over all input channels; the window loops not unrolled
+    assert k.knobs == {"pack_ob": 32, "wb": 7, "loop_order": 1, "reduction_chunks": 1, "parallel_loops": 3,
+                       "unroll_window": 1}
     assert k.check() < 1e-4
     k2 = k.with_knobs(wb=4, pack_ob=8)
-    assert k2.knobs == {"pack_ob": 8, "wb": 4, "loop_order": 1, "parallel_loops": 3, "unroll_window": 1}
+    assert k2.knobs == {"pack_ob": 8, "wb": 4, "loop_order": 1, "reduction_chunks": 1, "parallel_loops": 3,
+                        "unroll_window": 1}
     assert k2.tir != k.tir and "(4, 16, 3, 3, 8)" in k2.tir
     assert k2.check() < 1e-4
     k3 = k.with_schedule(k.schedule)

@@ -305,6 +305,29 @@ def test_a_3x3_conv_takes_the_channel_block_with_more_accumulators(c, side, ob, 
     assert experiment.check() < 1e-3
 
 
+@pytest.mark.parametrize("c,side,out_c,k,chunk", [
+    (512, 7, 512, 3, 8),      # ResNet's 3x3 at 7x7: 2.4M weights, chunks of 8 channels
+    (256, 7, 1024, 1, 32),    # a 1x1 conv at 7x7 with 256K weights: chunks of 32
+    (256, 14, 1024, 1, None),  # the same on 196 pixels: each weight serves enough multiply-adds
+    (160, 7, 960, 1, None),   # 154K weights: below STREAM_MIN_WEIGHTS
+])
+def test_a_conv_with_large_weights_sums_its_input_channels_in_chunks(c, side, out_c, k, chunk):
+    """cpu.py `_streams_weights`: channel blocks outermost, a conv whose weights come from memory
+    runs its input channels in chunks outside its rows (choice `reduction_chunks` 2, knob
+    `rc_chunk`). Either value of the choice, and another chunk, compute the same."""
+    experiment = conv_experiment(c, side, out_c, k)
+    knobs = experiment.knobs
+    assert knobs.get("loop_order") == 1, experiment.schedule
+    assert knobs["reduction_chunks"] == (2 if chunk else 1), experiment.schedule
+    assert knobs.get("rc_chunk") == chunk
+    assert experiment.check() < 1e-3
+    other = experiment.with_knobs(reduction_chunks=1 if chunk else 2)
+    assert other.knobs["reduction_chunks"] == (1 if chunk else 2)
+    assert other.check() < 1e-3
+    if chunk:
+        assert experiment.with_knobs(rc_chunk=chunk * 2).check() < 1e-3
+
+
 @pytest.mark.parametrize("side,deals_first", [(14, True), (28, False)])
 def test_a_strided_depthwise_conv_deals_its_input_first_when_one_block_is_the_plane(side, deals_first):
     """_deals_first: 14x14 -> 7x7 is one register block per channel (7 rows x 7 columns), so

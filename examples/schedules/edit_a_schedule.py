@@ -36,6 +36,9 @@ print(conv.schedule)
 #                                      (the `sched.vectorize %o_i` below runs over those 16)
 #   %wb = sched.knob wb 13             13 output columns per register block (26 = 2 x 13)
 #   %loop_order = sched.knob loop_order 1      channel blocks outermost, then rows (2: rows first)
+#   %reduction_chunks = sched.knob reduction_chunks 1   each row summed over all input channels
+#                                      (2: input channels in chunks, each over all rows: for
+#                                      weights too large to stay in cache)
 #   %parallel_loops = sched.knob parallel_loops 3   batch, channel blocks and rows run in parallel
 #   %unroll_window = sched.knob unroll_window 1     the 3x3 window's loops stay loops (3: unrolled)
 #   sched.cache_write @local ...       the block is summed in registers, then written back
@@ -47,10 +50,11 @@ print(conv.schedule)
 #                                      per input value loaded
 # A knob is a named decision: the value is written once, every op that uses it names it, so a
 # tuner (or you) can change one number and the rest of the program follows. loop_order,
-# parallel_loops and unroll_window are *choices*: the generator branches on them (which loops it
+# reduction_chunks, parallel_loops and unroll_window are *choices*: the generator branches on them (which loops it
 # reorders, fuses, unrolls), so another value is another program, which `with_knobs` has the
 # generator write (step 5).
-assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "parallel_loops": 3, "unroll_window": 1}, conv.knobs
+assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "reduction_chunks": 1, "parallel_loops": 3,
+                      "unroll_window": 1}, conv.knobs
 base_error = conv.check()                    # largest |kernel - numpy| on seeded random inputs
 base_time = conv.time()
 print(f"default: max |diff| vs numpy {base_error:.2e}, {base_time * 1e6:.0f} us")

@@ -17,7 +17,8 @@ Anchor ops, picked by the name of the kernel's reduction block:
   - matmul / gemm (`matmul_schedule`): B packed [N/nv, K, nv] (te/linalg.py, knob `pack_nv`), an
     mb x (nj*nv) block of C in registers, k unrolled by ku, vectorized, parallel over the blocks;
   - conv2d (`conv_schedule`): dense and grouped, with weights packed [O/ob, C/G, KH, KW, ob]
-    (te/conv.py, knob `pack_ob`) and an ob-channel x wb-column block in registers, or, for a
+    (te/conv.py, knob `pack_ob`) and an ob-channel x wb-column block in registers (large weights
+    summed a chunk of input channels at a time over all rows: `_streams_weights`), or, for a
     short reduction over rows of whole vectors, a block of cb channels x nv column vectors;
     depthwise with a block of hb rows x vw columns, reading a strided conv's input split into
     column phases;
@@ -441,6 +442,51 @@ def _rows_first(b, block, ext) -> bool:
     return math.prod(int(d) for d in inputs[0][1]) >= o_ext * h_ext * w_ext
 
 
+STREAM_MIN_WEIGHTS = 256 * 1024  # weight elements (1 MiB of float32), from which a conv streams them
+STREAM_MAX_SUMS = 8 * 1024  # floats: the largest buffer of sums a chunked task keeps (32 KB, L1)
+STREAM_MAX_PIXELS_1X1 = 64  # output pixels: a 1x1 conv on a larger map (13x13, 14x14) gains nothing
+
+
+def _streams_weights(ext, ob: int, threads: int) -> bool:
+    """Whether a conv run channel blocks outermost sums over its input channels in chunks, each
+    chunk for all of the task's rows before the next (choice `reduction_chunks`), rather than
+    each row's register block over all the input channels in turn.
+
+    In the model a large weight comes from memory, not from cache: a whole model run has passed
+    since it was last read. A task (a block of ob output channels) rows innermost reads its
+    block's weights from memory during its first row, with 7 or 14 multiply-adds a vector to
+    hide the wait, and its other rows find them in cache; chunked, every row uses a chunk in
+    turn while the next streams in, and the sums of the task's rows (ob x H x W, at most
+    STREAM_MAX_SUMS) stay in L1 between chunks. The tasks are then the channel blocks alone: at
+    least two a thread.
+
+    In the model, 2 threads, one process, not chunked against chunked (two runs each): ResNet-18's
+    3x3 convs on 512 channels at 7x7 1.069/1.061 -> 0.985/0.972 ms and with the residual add
+    1.073/1.067 -> 1.007/0.992, on 256 at 14x14 0.821/0.842 -> 0.778/0.775, the model 14.9/13.9
+    -> 14.4/13.7 ms; ResNet-50's 1024 -> 2048 stride-2 downsample at 7x7 1.39/1.21 -> 1.09/1.07,
+    the model 39.3/36.6 -> 34.6/35.3 ms; MobileNetV2's 960 -> 320 at 7x7 0.148/0.148 ->
+    0.123/0.129, 320 -> 1280 0.203/0.204 -> 0.162/0.190; VGG-19's 3x3 convs on 512 at 14x14
+    3.39/3.30 -> 3.26/3.23. Below STREAM_MIN_WEIGHTS the sums' loads and stores cost more than
+    they hide (timed cold by the tuner's runner: MobileNetV2's 160 -> 960 at 7x7, 154K weights,
+    0.079 -> 0.088 ms), and so on a 1x1 conv over more than STREAM_MAX_PIXELS_1X1 pixels, whose
+    weights each serve more multiply-adds (SqueezeNet's 512 -> 1000 at 13x13 0.642/0.646 ->
+    0.657/0.660 in the model; ResNet-50's 256 -> 1024 at 14x14 0.370 -> 0.384 cold)."""
+    _, o_ext, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
+    return (o_ext * c_ext * ky_ext * kx_ext >= STREAM_MIN_WEIGHTS and ob * h_ext * w_ext <= STREAM_MAX_SUMS
+            and (ky_ext * kx_ext > 1 or h_ext * w_ext <= STREAM_MAX_PIXELS_1X1)
+            and o_ext // ob >= 2 * threads and c_ext > reduction_chunk(c_ext, ky_ext * kx_ext))
+
+
+def reduction_chunk(channels: int, window: int) -> int:
+    """Input channels in a chunk of `_streams_weights`: 32 for a 1x1 conv (a chunk of its
+    weights is then 4 KB for a block of 32 output channels; 64 and 16 measured no faster), 8
+    with a window (3x3: 9 KB), or the largest smaller power of two that divides the channels.
+    Cold, 3x3 convs, chunks of 8 / 16 / 32 channels: ResNet-18's 512 at 7x7 0.900 / 0.927 /
+    0.977 ms (0.995 not chunked); AlexNet's 384 -> 256 (group 2) at 13x13 0.558 / 1.009 /
+    0.531 (0.589), and 256 -> 384 0.975 / 1.095 / 0.970 (0.977): 16 is slow there."""
+    return divisor(channels, (32, 16, 8, 4, 2) if window == 1 else (8, 4, 2))
+
+
 def _data_read_index(b, block, ext) -> int | None:
     """The index among a 1x1 conv's reads of its input, the one read besides its weights; None for
     a conv with a window or a padded input."""
@@ -549,10 +595,23 @@ def conv_schedule(b, name: str, threads: int) -> None:
         data = _data_read_index(b, block, ext)  # a 1x1 conv's input: staged (_stages_rows) or not
         staged = data is not None and _stages_rows(b, block, ext, threads)
         outer = (bb, i, oo) if b.choice("loop_order", 2 if per_row or _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
-        b.reorder(*outer, jo, rc, ry, rx, ji, oi)
-        b.reverse_compute_at(wbk, jo)
-        vectorize_own(b, wbk, block)
-        tasks = b.fuse(*outer[: b.choice("parallel_loops", 2 if per_row or staged else 3, (2, 3))])
+        # choice `reduction_chunks` (channel blocks outermost): 1 sums each row's register block
+        # over all input channels, 2 runs the input channels in chunks of `rc_chunk` outside the
+        # rows, the block's sums in a buffer of the task's (_streams_weights)
+        chunked = (outer == (bb, oo, i) and not staged and b.choice(
+            "reduction_chunks", 2 if _streams_weights(ext, ob, threads) else 1, (1, 2)) == 2)
+        if chunked:
+            first, rc = b.split(rc, [b.knob("rc_chunk", reduction_chunk(c_ext, ext[5] * ext[6]))])
+            b.reorder(bb, oo, first, i, jo, rc, ry, rx, ji, oi)
+            b.reverse_compute_at(wbk, oo)
+            vectorize_own(b, wbk, block)
+            tasks = b.fuse(bb, oo)
+        else:
+            b.reorder(*outer, jo, rc, ry, rx, ji, oi)
+            b.reverse_compute_at(wbk, jo)
+            vectorize_own(b, wbk, block)
+            tasks = b.fuse(*outer[: b.choice("parallel_loops", 2 if per_row or staged else 3, (2, 3))])
+            first = rc
         b.parallel(tasks)
         # choice `pad_at`: 1 pads the whole input in a loop nest of its own before the conv, 2
         # pads, as each parallel task starts, the input rows it reads (_pads_per_row)
@@ -574,7 +633,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
             window = b.choice("unroll_window", 1, (1, 2, 3))
             for loop in ((rx,) if window == 2 else (ry, rx) if window == 3 else ()):
                 b.unroll(loop)
-        init = b.decompose_reduction(block, rc)
+        init = b.decompose_reduction(block, first)
         vectorize_own(b, init, block)
     elif c_ext == 1:  # depthwise (or any one-channel-per-group conv)
         vw, hb = depthwise_block(w_ext, h_ext)
