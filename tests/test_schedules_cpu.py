@@ -192,18 +192,21 @@ def test_dense_conv_takes_the_column_block_where_it_wins(c, width, out_c, k, str
     assert experiment.check() < 1e-3
 
 
-@pytest.mark.parametrize("c,side,out_c,k,stride,rows_first", [
-    (256, 56, 128, 1, 1, True),   # ResNet-50's bottleneck entry: the input is larger than the output
-    (256, 56, 512, 1, 2, True),   # its strided projection
-    (128, 28, 512, 1, 1, False),  # its bottleneck exit: the output is larger
-    (64, 56, 64, 1, 1, True),     # its first bottleneck's entry: as large
-    (64, 28, 32, 3, 1, True),     # a padded 3x3 conv, padded a row at a time (_pads_per_row)
-    (1024, 14, 2048, 1, 2, False),  # 8 MB of weights, read again for every row: from L3
-    (1024, 14, 256, 1, 1, True),  # ResNet-50's at 14x14
-    (960, 7, 320, 1, 1, False),   # MobileNetV2's at 7x7: a small input, read again from L2
+@pytest.mark.parametrize("c,side,out_c,k,stride,group,rows_first", [
+    (256, 56, 128, 1, 1, 1, True),   # ResNet-50's bottleneck entry: the input is larger than the output
+    (256, 56, 512, 1, 2, 1, True),   # its strided projection
+    (128, 28, 512, 1, 1, 1, True),   # its bottleneck exit: the output is larger, on 28 rows
+    (256, 14, 1024, 1, 1, 1, False),  # the same at 14x14: the output fits in L2
+    (60, 28, 240, 1, 1, 3, False),   # grouped (ShuffleNet's): each block reads its group
+    (64, 56, 64, 1, 1, 1, True),     # its first bottleneck's entry: as large
+    (64, 28, 32, 3, 1, 1, True),     # a padded 3x3 conv, padded a row at a time (_pads_per_row)
+    (1024, 14, 2048, 1, 2, 1, False),  # 8 MB of weights, read again for every row: from L3
+    (1024, 14, 256, 1, 1, 1, True),  # ResNet-50's at 14x14
+    (960, 7, 320, 1, 1, 1, False),   # MobileNetV2's at 7x7: a small input, read again from L2
 ])
-def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, out_c, k, stride, rows_first):
-    experiment = conv_experiment(c, side, out_c, k, stride)
+def test_channel_block_runs_rows_outermost_where_the_input_is_larger(c, side, out_c, k, stride, group, rows_first):
+    """_rows_first: a 1x1 conv whose input is the larger, or a dense expansion on many rows."""
+    experiment = conv_experiment(c, side, out_c, k, stride, group=group)
     assert "pack_ob" in experiment.knobs, experiment.schedule  # the channel block
     fused = next(line for line in experiment.schedule.splitlines() if "sched.fuse" in line)
     assert fused.split("sched.fuse")[1].split(",")[1].strip().startswith("%i" if rows_first else "%o"), fused
@@ -236,7 +239,8 @@ def test_padded_conv_pads_a_row_at_a_time_where_it_wins(c, side, out_c, k, strid
     (144, 28, 32, 1, 1, True),
     (256, 56, 512, 2, 1, True),   # ResNet-50's strided projection: 256 x 56 x 56 in, 512 x 28 x 28 out
     (240, 28, 60, 1, 3, True),    # ShuffleNet's grouped 1x1 conv into its bottleneck
-    (128, 28, 512, 1, 1, False),  # an expansion: the output is the larger tensor
+    (128, 28, 512, 1, 1, True),   # a dense expansion on 28 rows, rows outermost (_rows_first)
+    (60, 28, 240, 1, 3, False),   # a grouped expansion: channel blocks outermost
     (960, 7, 160, 1, 1, False),   # rows of 7 columns
 ])
 def test_a_1x1_conv_copies_its_rows_first_where_its_input_is_the_larger(c, side, out_c, stride, group, staged):

@@ -405,6 +405,7 @@ def _column_block(b, name: str, block, ext) -> None:
 
 ROWS_FIRST_MAX_WEIGHTS = 384 * 1024  # weight elements (1.5 MiB of float32): 1x1 convs up to 1024 -> 384
 ROWS_FIRST_MIN_ROWS = 8  # output rows; fewer (7x7 maps) read the input again from L2 for little
+EXPANDING_ROWS_FIRST_MIN_ROWS = 24  # output rows from which a 1x1 conv to more channels runs rows first
 
 
 def _rows_first(b, block, ext) -> bool:
@@ -432,14 +433,35 @@ def _rows_first(b, block, ext) -> bool:
     the model, 2 threads, rows against channel blocks outermost at 7x7: MobileNetV2's 960 -> 320
     0.151 -> 0.117 ms, 960 -> 160 0.073 -> 0.066 and 0.082 -> 0.069, 576 -> 160 0.046 -> 0.041;
     DenseNet-121's 512 -> 128 0.040 -> 0.039. At 14x14 rows still win: ResNet-50's 1024 -> 256
-    0.39 against 0.45 ms, and at 28x28 512 -> 128 0.40 against 0.64."""
+    0.39 against 0.45 ms, and at 28x28 512 -> 128 0.40 against 0.64.
+
+    A dense 1x1 conv to more channels (a larger output) runs rows outermost too from
+    EXPANDING_ROWS_FIRST_MIN_ROWS rows (and, from STAGE_MIN_COLUMNS columns, copies its rows
+    first: `_stages_rows`), though alone it is slower so (1 thread, ResNet-50's 64 ->
+    256 at 56x56 0.67 -> 0.80 ms): in the model its output then lies where the kernels after it,
+    rows outermost themselves (a 1x1 conv to fewer channels, a 3x3 conv padded a row at a time,
+    `_pads_per_row`), read it, each core the rows it wrote, not half of them in the other core's
+    L2. In the model, 2 threads, one process, channel blocks against rows outermost (two runs
+    each): ResNet-50's 128 -> 512 at 28x28 with its residual add 0.541/0.534 -> 0.471/0.441 ms;
+    SqueezeNet's 32 -> 128 at 27x27 0.052 -> 0.045 ms and the 256 -> 32 conv that reads its
+    concat 0.097 -> 0.070, its 16 -> 64 at 55x55 0.076 -> 0.067 and the 128 -> 16 after it 0.116
+    -> 0.107, the model 3.48 -> 3.42 ms (other runs within the noise); DenseNet-121's 96 -> 128
+    at 56x56 after its batch norm and relu 0.884/0.908 -> 0.445/0.450 (staged, the copy computes
+    them once a row, where each block of channels computed them again). At 14x14 the whole
+    output fits in L2 and channel blocks stay ahead: ResNet-50's 256 -> 1024 with its add
+    0.453/0.452 against 0.571/0.532 ms rows outermost, ShuffleNet's 120 -> 480 (3 groups)
+    0.061/0.062 against 0.069/0.070. Nor grouped convs, whose blocks each read one group's
+    channels: ShuffleNet's 60 -> 240 (3 groups) at 28x28 with its residual add 0.092/0.113
+    against 0.107/0.105, and the model 3.31/3.43 against 3.45/3.49 ms rows outermost."""
     _, o_ext, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
     if ky_ext * kx_ext != 1 or o_ext * c_ext > ROWS_FIRST_MAX_WEIGHTS or h_ext < ROWS_FIRST_MIN_ROWS:
         return False
     inputs = _data_reads(b, block)
     if len(inputs) != 1 or len(inputs[0][1]) != 4:
         return False
-    return math.prod(int(d) for d in inputs[0][1]) >= o_ext * h_ext * w_ext
+    shape = [int(d) for d in inputs[0][1]]
+    dense = shape[1] == c_ext  # (a grouped conv's block reads the channels of its group)
+    return math.prod(shape) >= o_ext * h_ext * w_ext or (dense and h_ext >= EXPANDING_ROWS_FIRST_MIN_ROWS)
 
 
 STREAM_MIN_WEIGHTS = 256 * 1024  # weight elements (1 MiB of float32), from which a conv streams them
@@ -502,7 +524,8 @@ STAGE_MIN_COLUMNS = 28  # input columns from which a 1x1 conv copies its rows fi
 def _stages_rows(b, block, ext, threads: int) -> bool:
     """Whether a 1x1 conv (one with a `_data_read_index`) copies the input rows each parallel
     task reads (all channels of one row, or of two with stride 2) before its register block reads
-    them: one that runs rows outermost because its input is the larger tensor (_rows_first), with
+    them: one that runs rows outermost (_rows_first: its input is the larger tensor, or it is a
+    dense expansion on many rows), with
     rows of STAGE_MIN_COLUMNS or more and at least 4 rows a thread. Only the rows are then parallel (`parallel_loops` 2), so
     that each row is copied once, not once per block of output channels: ResNet-50's 256 -> 512
     with stride 2 at 56 -> 28 took 1.20 ms in the model staged with rows and channel blocks
@@ -519,8 +542,9 @@ def _stages_rows(b, block, ext, threads: int) -> bool:
     DenseNet-121 1.42 -> 1.34, Inception v1 1.24 -> 1.20; ResNet-50 (1.31 -> 1.32) and SqueezeNet
     (1.32 -> 1.22 in one run, 1.23 -> 1.25 in another) within the noise.
 
-    Not where the output is the larger tensor: ShuffleNet's grouped 60 -> 240 conv after its
-    depthwise conv took 0.117 -> 0.134 ms staged, and the model 3-7% longer. Nor on short rows,
+    Not where the output is the larger tensor and the conv grouped: ShuffleNet's grouped 60 ->
+    240 conv after its depthwise conv took 0.117 -> 0.134 ms staged, and the model 3-7% longer
+    (a dense expansion on many rows is staged: `_rows_first`). Nor on short rows,
     whose input stays in L2 and whose copy reads a partial cache line per channel: at 7x7
     MobileNetV2's 1x1 convs took 30-40% longer staged (160 -> 960 0.093 -> 0.121 ms), at 14x14
     5-10%."""
