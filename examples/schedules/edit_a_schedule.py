@@ -50,9 +50,9 @@ print(conv.schedule)
 #                                      per input value loaded
 # A knob is a named decision: the value is written once, every op that uses it names it, so a
 # tuner (or you) can change one number and the rest of the program follows. loop_order,
-# reduction_chunks, parallel_loops and unroll_window are *choices*: the generator branches on them (which loops it
-# reorders, fuses, unrolls), so another value is another program, which `with_knobs` has the
-# generator write (step 5).
+# reduction_chunks, parallel_loops and unroll_window are *choices*: the generator branches on
+# them (which loops it reorders, fuses, unrolls), so another value is another program, which
+# `with_knobs` has the generator write (step 5).
 assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "reduction_chunks": 1, "parallel_loops": 3,
                       "unroll_window": 1}, conv.knobs
 base_error = conv.check()                    # largest |kernel - numpy| on seeded random inputs

@@ -437,8 +437,8 @@ def _rows_first(b, block, ext) -> bool:
 
     A dense 1x1 conv to more channels (a larger output) runs rows outermost too from
     EXPANDING_ROWS_FIRST_MIN_ROWS rows (and, from STAGE_MIN_COLUMNS columns, copies its rows
-    first: `_stages_rows`), though alone it is slower so (1 thread, ResNet-50's 64 ->
-    256 at 56x56 0.67 -> 0.80 ms): in the model its output then lies where the kernels after it,
+    first: `_stages_rows`), though alone it is slower so (1 thread, ResNet-50's 64 -> 256 at
+    56x56 0.67 -> 0.80 ms): in the model its output then lies where the kernels after it,
     rows outermost themselves (a 1x1 conv to fewer channels, a 3x3 conv padded a row at a time,
     `_pads_per_row`), read it, each core the rows it wrote, not half of them in the other core's
     L2. In the model, 2 threads, one process, channel blocks against rows outermost (two runs
@@ -525,11 +525,11 @@ def _stages_rows(b, block, ext, threads: int) -> bool:
     """Whether a 1x1 conv (one with a `_data_read_index`) copies the input rows each parallel
     task reads (all channels of one row, or of two with stride 2) before its register block reads
     them: one that runs rows outermost (_rows_first: its input is the larger tensor, or it is a
-    dense expansion on many rows), with
-    rows of STAGE_MIN_COLUMNS or more and at least 4 rows a thread. Only the rows are then parallel (`parallel_loops` 2), so
-    that each row is copied once, not once per block of output channels: ResNet-50's 256 -> 512
-    with stride 2 at 56 -> 28 took 1.20 ms in the model staged with rows and channel blocks
-    parallel, 0.85 not staged, 0.74 staged with the rows alone parallel.
+    dense expansion on many rows), with rows of STAGE_MIN_COLUMNS or more and at least 4 rows a
+    thread. Only the rows are then parallel (`parallel_loops` 2), so that each row is copied once,
+    not once per block of output channels: ResNet-50's 256 -> 512 with stride 2 at 56 -> 28 took
+    1.20 ms in the model staged with rows and channel blocks parallel, 0.85 not staged, 0.74
+    staged with the rows alone parallel.
 
     Such a conv's input is the large tensor the kernel before it has just written, most of it
     gone from L2 by then (MobileNetV2's 96 -> 24 at 56x56 took 0.09 ms alone, 0.19 in the model).
@@ -618,24 +618,25 @@ def conv_schedule(b, name: str, threads: int) -> None:
         per_row = _pads_per_row(b, ext, threads)
         data = _data_read_index(b, block, ext)  # a 1x1 conv's input: staged (_stages_rows) or not
         staged = data is not None and _stages_rows(b, block, ext, threads)
-        outer = (bb, i, oo) if b.choice("loop_order", 2 if per_row or _rows_first(b, block, ext) else 1, (1, 2)) == 2 else (bb, oo, i)
+        rows_first = b.choice("loop_order", 2 if per_row or _rows_first(b, block, ext) else 1, (1, 2)) == 2
+        outer = (bb, i, oo) if rows_first else (bb, oo, i)
         # choice `reduction_chunks` (channel blocks outermost): 1 sums each row's register block
         # over all input channels, 2 runs the input channels in chunks of `rc_chunk` outside the
         # rows, the block's sums in a buffer of the task's (_streams_weights)
-        chunked = (outer == (bb, oo, i) and not staged and b.choice(
-            "reduction_chunks", 2 if _streams_weights(ext, ob, threads) else 1, (1, 2)) == 2)
+        chunked = not rows_first and not staged and b.choice(
+            "reduction_chunks", 2 if _streams_weights(ext, ob, threads) else 1, (1, 2)) == 2
+        rc_outer = rc  # the outermost loop of the reduction, where its sums start
         if chunked:
-            first, rc = b.split(rc, [b.knob("rc_chunk", reduction_chunk(c_ext, ext[5] * ext[6]))])
-            b.reorder(bb, oo, first, i, jo, rc, ry, rx, ji, oi)
-            b.reverse_compute_at(wbk, oo)
-            vectorize_own(b, wbk, block)
-            tasks = b.fuse(bb, oo)
+            rc_outer, rc = b.split(rc, [b.knob("rc_chunk", reduction_chunk(c_ext, ext[5] * ext[6]))])
+            b.reorder(bb, oo, rc_outer, i, jo, rc, ry, rx, ji, oi)
         else:
             b.reorder(*outer, jo, rc, ry, rx, ji, oi)
-            b.reverse_compute_at(wbk, jo)
-            vectorize_own(b, wbk, block)
+        b.reverse_compute_at(wbk, oo if chunked else jo)
+        vectorize_own(b, wbk, block)
+        if chunked:
+            tasks = b.fuse(bb, oo)
+        else:
             tasks = b.fuse(*outer[: b.choice("parallel_loops", 2 if per_row or staged else 3, (2, 3))])
-            first = rc
         b.parallel(tasks)
         # choice `pad_at`: 1 pads the whole input in a loop nest of its own before the conv, 2
         # pads, as each parallel task starts, the input rows it reads (_pads_per_row)
@@ -657,7 +658,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
             window = b.choice("unroll_window", 1, (1, 2, 3))
             for loop in ((rx,) if window == 2 else (ry, rx) if window == 3 else ()):
                 b.unroll(loop)
-        init = b.decompose_reduction(block, first)
+        init = b.decompose_reduction(block, rc_outer)
         vectorize_own(b, init, block)
     elif c_ext == 1:  # depthwise (or any one-channel-per-group conv)
         vw, hb = depthwise_block(w_ext, h_ext)
