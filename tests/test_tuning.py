@@ -181,8 +181,9 @@ def test_a_conv_candidate_is_refused_or_computes_the_same(conv_model, tmp_path_f
 
 def test_every_value_of_every_row_reduction_knob_computes_the_same(zoo, tmp_path_factory):
     """The transformer block's softmax and layer_norm (reduce.py): each value the space offers
-    for each knob (lanes as many as the row included: its steps loop is then gone), the others
-    at their defaults, builds and gives the default's outputs."""
+    for each knob (never as many lanes as the row, which would leave no loop of steps:
+    `knob_values` leaves that out), the others at their defaults, builds and gives the default's
+    outputs."""
     tasks, model = _tasks(zoo / "transformer_block.onnx")
     rows = [t for t in tasks if t.generator == "row_reduction_schedule"]
     assert {t.name for t in rows} >= {"attention.softmax", "attention.norm"}
