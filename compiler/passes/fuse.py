@@ -71,7 +71,6 @@ from ..ir import Block, Operation, Region, Value
 from ..opdef import ConstantLike, Elementwise
 from ..types import RankedTensorType
 from .pass_base import Pass, register_pass
-from .widen_columns import VECTOR_LANES
 
 
 class Pattern(IntEnum):
@@ -224,8 +223,13 @@ def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: b
 # MobileNetV2's 144 -> 24 at 56x56 0.44 -> 0.26 ms, 192 -> 32 at 28x28 0.18 -> 0.12, 384 -> 64 at
 # 14x14 0.12 -> 0.10, 576 -> 96 (55K) 0.19 -> 0.15, but 960 -> 160 at 7x7 (154K) 0.19 -> 0.21.
 DEPTHWISE_POINTWISE_MAX_WEIGHTS = 64 * 1024
-# Rows of whole vectors (VECTOR_LANES, as widen-conv-columns makes them) take the CPU's column
-# block (schedules/cpu.py), which beat the fused kernel (32 -> 16 at 112x112: 0.25 against 0.33 ms).
+# Rows of whole vectors fuse too, though alone the 1x1 conv's column block (schedules/cpu.py) is
+# faster than the fused kernel's channel block: in the model the depthwise output it reads comes
+# from memory. MobileNetV2's 32-channel 3x3 at 112x112, then 32 -> 16, in the model, 2 threads,
+# one process, two kernels against one (three runs): 0.247 -> 0.205, 0.247 -> 0.205, 0.330 ->
+# 0.254 ms. Caches flushed before each call (input and output from memory too) that pair ran
+# 0.568 -> 0.612 ms, and others gained there: 64 -> 64 at 32x32 0.239 -> 0.208, 96 -> 24 at 64x64
+# 0.680 -> 0.634, 128 -> 32 at 48x48 0.483 -> 0.463.
 
 
 def _conv_geometry(conv: Operation):
@@ -245,18 +249,17 @@ def _conv_geometry(conv: Operation):
 def depthwise_pointwise_fits(depthwise: Operation, pointwise: Operation) -> bool:
     """Whether a depthwise conv (one input channel per group, as many outputs, a window larger
     than 1x1, stride and dilation 1) and the 1x1 conv (group 1, no stride or padding) that
-    reads it go into one kernel: not when the 1x1 conv's rows are whole vectors (the column
-    block is faster alone) or its weight is large (DEPTHWISE_POINTWISE_MAX_WEIGHTS)."""
+    reads it go into one kernel: not when the 1x1 conv's weight is large
+    (DEPTHWISE_POINTWISE_MAX_WEIGHTS)."""
     d, p = _conv_geometry(depthwise), _conv_geometry(pointwise)
     if d is None or p is None:
         return False
-    (dx, dw, dy, dgroup, dstrides, _, ddil), (_, pw, py_, pgroup, pstrides, ppads, pdil) = d, p
+    (dx, dw, dy, dgroup, dstrides, _, ddil), (_, pw, _, pgroup, pstrides, ppads, pdil) = d, p
     depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1
                     and dstrides == [1, 1] and ddil == [1, 1])
     pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
                     and pdil == [1, 1])
-    return (depthwise_ok and pointwise_ok and py_[3] % VECTOR_LANES != 0
-            and pw[0] * pw[1] <= DEPTHWISE_POINTWISE_MAX_WEIGHTS)
+    return depthwise_ok and pointwise_ok and pw[0] * pw[1] <= DEPTHWISE_POINTWISE_MAX_WEIGHTS
 
 
 def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:

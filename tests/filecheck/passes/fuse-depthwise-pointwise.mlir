@@ -1,6 +1,6 @@
 // fuse{depthwise-pointwise=true}: the CPU's -O3 fusion (compiler/passes/fuse.py) also puts a
 // depthwise conv group (with its epilogue) into the group of the 1x1 conv that reads it, one
-// kernel (schedules/fused_conv.py), where the 1x1 rows are not whole vectors and its weight is
+// kernel (schedules/fused_conv.py), where the depthwise conv has stride 1 and the 1x1 weight is
 // small. Plain `fuse` keeps them two groups.
 // RUN: lamina opt %s -p 'fuse{depthwise-pointwise=true}' | filecheck %s
 // RUN: lamina opt %s -p fuse | filecheck %s --check-prefix=PLAIN
@@ -41,10 +41,14 @@ func.func @strided(%x: tensor<1x8x6x6xf32>) -> tensor<1x4x2x2xf32> {
   func.return %p : tensor<1x4x2x2xf32>
 }
 
-// Rows of whole 16-lane vectors: the 1x1 conv's column block alone is faster; not fused.
+// Rows of whole 16-lane vectors fuse too: in the model the depthwise output the 1x1 conv's
+// column block would read alone comes from memory (fuse.py).
 // CHECK-LABEL: func.func @whole_vectors(
-// CHECK:         %c = nn.fused %x, %wd
-// CHECK:         %p = nn.conv2d %c, %wp
+// CHECK:         %p = nn.fused %x, %wd, %wp
+// CHECK:           %d = nn.conv2d %x_1, %wd_1
+// CHECK-NEXT:      %c = nn.relu %d
+// CHECK-NEXT:      %p_1 = nn.conv2d %c, %wp_1
+// CHECK-NEXT:      nn.yield %p_1
 func.func @whole_vectors(%x: tensor<1x8x2x16xf32>) -> tensor<1x4x2x16xf32> {
   %wd = nn.constant attributes {value = dense<5.000000e-01> : tensor<8x1x3x3xf32>} : () -> tensor<8x1x3x3xf32>
   %wp = nn.constant attributes {value = dense<2.500000e-01> : tensor<4x8x1x1xf32>} : () -> tensor<4x8x1x1xf32>
