@@ -28,7 +28,7 @@ from . import targets
 from .kernel_cache import cache_dir  # noqa: F401 (the cache folder, for callers of this module)
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import attr, compute_knobs, knob
-from .te.conv import pack_block, packs_weight, padded_channels
+from .te.conv import conv2d_in_place, pack_block, packs_weight, padded_channels
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
 
@@ -268,12 +268,27 @@ def lower_group(group: Operation, inputs: list):
     tensors are the outputs. The blocks of the inner ops keep their compute names (TVM makes
     repeated names unique: add, add_1, ...); the schedule inlines what it can (schedules/cpu.py)."""
     tensors = dict(zip(group.block.args, inputs))
+    in_place = _strided_depthwise_after_pointwise(group)
     for inner in group.inner_ops:
-        tensors.update(zip(inner.results, _apply_compute(inner, [tensors[v] for v in inner.operands])))
+        compute = conv2d_in_place if inner is in_place else None
+        tensors.update(zip(inner.results, _apply_compute(inner, [tensors[v] for v in inner.operands], compute)))
     # a yielded block argument (left by a rewrite inside the group) is an output all the same: copy it
     yielded = [_copy(tensors[v]) if isinstance(v, BlockArgument) else tensors[v]
                for v in group.block.last_op.operands]
     return tvm.prim_func(inputs, yielded)
+
+
+def _strided_depthwise_after_pointwise(group: Operation):
+    """The strided depthwise conv of a group that holds a 1x1 conv and the depthwise conv that
+    reads it (compiler/passes/fuse.py `pointwise_depthwise_fits`), else None: its compute reads
+    the 1x1 conv's result in place (te/conv.py `conv2d_in_place`), which the schedule lays out
+    channels innermost (schedules/fused_conv.py)."""
+    from lamina.compiler.passes.fuse import pointwise_depthwise_fits
+
+    convs = [op for op in group.inner_ops if op.name == "nn.conv2d"]
+    if len(convs) == 2 and pointwise_depthwise_fits(*convs):
+        return convs[1]
+    return None
 
 
 def _copy(t):
@@ -294,9 +309,10 @@ def _placeholders(op: Operation, prepack: Prepack | None) -> list:
     return inputs
 
 
-def _apply_compute(op: Operation, tensors: list) -> list:
-    """The TE tensors of `op`'s results, from its compute applied to its operands' tensors."""
-    compute = COMPUTES.get(op.name)
+def _apply_compute(op: Operation, tensors: list, compute=None) -> list:
+    """The TE tensors of `op`'s results, from its compute (`compute`, else the op's own in
+    COMPUTES) applied to its operands' tensors."""
+    compute = compute or COMPUTES.get(op.name)
     if compute is None:
         raise BuildError(f"'{op.name}' has no TE lowering yet", pos=op.source_pos,
                          hint=f"lowered ops: {', '.join(sorted(COMPUTES))}")

@@ -36,7 +36,12 @@ With the option `depthwise-pointwise` (the CPU target's -O3 pipeline, presets.py
 fourth: a depthwise conv group (its prologue and epilogue) as the producer of a 1x1 conv group,
 its result read by nothing else (`depthwise_pointwise_fits`). The kernel computes the depthwise
 rows each 1x1 output row reads just before it, in cache (schedules/fused_conv.py), so the
-depthwise output, the largest tensor of a MobileNetV2 block, never goes to memory.
+depthwise output, the largest tensor of a MobileNetV2 block, never goes to memory. With the
+option `pointwise-depthwise` (the same pipeline) a fifth, the other way round: a 1x1 conv group
+as the producer of a depthwise conv group with stride 2, its result read by nothing else
+(`pointwise_depthwise_fits`). That kernel computes the 1x1 rows each task of depthwise rows
+reads, channels innermost, so that the stride is an address step (no columns dealt into phases)
+and the 1x1 output, the largest tensor of a MobileNetV2 downsampling block, never goes to memory.
 
 The algorithm:
   1. Walk the ops of each function body in order. Ops that are never grouped stay as they are:
@@ -71,6 +76,7 @@ from ..ir import Block, Operation, Region, Value
 from ..opdef import ConstantLike, Elementwise
 from ..types import RankedTensorType
 from .pass_base import Pass, register_pass
+from .widen_columns import VECTOR_LANES
 
 
 class Pattern(IntEnum):
@@ -181,10 +187,11 @@ def _concat_alone(concat: Operation) -> bool:
     return next(plan for plan in plan_concats([*producers, concat], []) if plan.op is concat).free
 
 
-def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: bool = False) -> bool:
+def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: bool = False,
+                   pointwise_depthwise: bool = False) -> bool:
     """Whether `ops` (with result `root`) is one of the group shapes of the module docstring
-    (the fourth with `depthwise_pointwise`), and no op in it divides by a value computed in it
-    (`DIVISORS`)."""
+    (the fourth with `depthwise_pointwise`, the fifth with `pointwise_depthwise`), and no op in it
+    divides by a value computed in it (`DIVISORS`)."""
     members = {id(op) for op in ops}
     for op in ops:
         if op.name in DIVISORS:
@@ -194,8 +201,9 @@ def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: b
     patterns = {id(op): op_pattern(op) for op in ops}
     anchors = [op for op in ops if patterns[id(op)] == Pattern.OUT_ELEMENTWISE_FUSABLE]
     reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
-    if depthwise_pointwise and len(anchors) == 2 and not reductions:
-        return _depthwise_pointwise_valid(ops, root, anchors)
+    if len(anchors) == 2 and not reductions:
+        return ((depthwise_pointwise and _depthwise_pointwise_valid(ops, root, anchors))
+                or (pointwise_depthwise and _pointwise_depthwise_valid(ops, root, anchors)))
     if len(anchors) + len(reductions) > 1:
         return False
     if anchors:  # the anchor, a prologue of index remaps on its data operand, and its epilogue
@@ -234,9 +242,11 @@ DEPTHWISE_POINTWISE_MAX_WEIGHTS = 64 * 1024
 
 def _conv_geometry(conv: Operation):
     """(x shape, weight shape, y shape, group, strides, pads, dilations) of an NCHW/OIHW conv2d
-    with static 4-D shapes, else None."""
+    with static 4-D shapes, else (another op too) None."""
     from lamina.dialects.nn.base import py
 
+    if conv.name != "nn.conv2d":
+        return None
     types = [v.type for v in (conv.operands[0], conv.operands[1], conv.results[0])]
     if not all(isinstance(t, RankedTensorType) and t.has_static_shape and t.rank == 4 for t in types):
         return None
@@ -265,27 +275,56 @@ def depthwise_pointwise_fits(depthwise: Operation, pointwise: Operation) -> bool
 def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
     """The fourth group shape: the ops that compute the 1x1 conv's data operand are a valid
     depthwise group read only by the 1x1 conv, and the rest a valid 1x1 conv group."""
+    return any(_pair_valid(ops, root, producer, consumer, depthwise_pointwise_fits)
+               for producer, consumer in (anchors, anchors[::-1]))
+
+
+def _pair_valid(ops: list[Operation], root: Operation, producer: Operation, consumer: Operation, fits) -> bool:
+    """Whether `ops` (with result `root`) is the group of anchor `producer` (the ops that compute
+    `consumer`'s data operand), read by `consumer` only, followed by the valid group of anchor
+    `consumer`, and `fits(producer, consumer)`."""
     members = {id(op) for op in ops}
-    for pointwise, depthwise in (anchors, anchors[::-1]):
-        data = pointwise.operands[0].owner
-        if not (isinstance(data, Operation) and id(data) in members):
-            continue
-        inside, todo = set(), [data]  # the ops the 1x1 conv's data operand is computed by
-        while todo:
-            op = todo.pop()
-            if isinstance(op, Operation) and id(op) in members and id(op) not in inside:
-                inside.add(id(op))
-                todo.extend(v.owner for v in op.operands)
-        if id(depthwise) not in inside or id(pointwise) in inside:
-            continue  # not the 1x1 conv that reads the depthwise group
-        if any(id(use.operation) not in inside and use.operation is not pointwise
-               for op in ops if id(op) in inside for r in op.results for use in r.uses):
-            return False  # the depthwise group's values are read by the 1x1 conv only
-        first = [op for op in ops if id(op) in inside]
-        rest = [op for op in ops if id(op) not in inside]
-        return (depthwise_pointwise_fits(depthwise, pointwise)
-                and group_is_valid(first, data) and group_is_valid(rest, root))
-    return False
+    data = consumer.operands[0].owner
+    if not (isinstance(data, Operation) and id(data) in members):
+        return False
+    inside, todo = set(), [data]  # the ops the consumer's data operand is computed by
+    while todo:
+        op = todo.pop()
+        if isinstance(op, Operation) and id(op) in members and id(op) not in inside:
+            inside.add(id(op))
+            todo.extend(v.owner for v in op.operands)
+    if id(producer) not in inside or id(consumer) in inside:
+        return False  # not the anchor that reads the producer's group
+    if any(id(use.operation) not in inside and use.operation is not consumer
+           for op in ops if id(op) in inside for r in op.results for use in r.uses):
+        return False  # the producer group's values are read by the consumer only
+    first = [op for op in ops if id(op) in inside]
+    rest = [op for op in ops if id(op) not in inside]
+    return fits(producer, consumer) and group_is_valid(first, data) and group_is_valid(rest, root)
+
+
+def pointwise_depthwise_fits(pointwise: Operation, depthwise: Operation) -> bool:
+    """Whether a 1x1 conv (group 1, no stride or padding) and the depthwise conv with stride 2
+    (one input channel per group, as many outputs, a window larger than 1x1, dilation 1) that
+    reads it go into one kernel: channels in whole vectors (VECTOR_LANES; the kernel's register
+    blocks are vectors of channels: schedules/fused_conv.py). Only strided: a stride-1 depthwise
+    conv goes into the 1x1 conv after it instead (`depthwise_pointwise_fits`)."""
+    p, d = _conv_geometry(pointwise), _conv_geometry(depthwise)
+    if d is None or p is None:
+        return False
+    (_, pw, py_, pgroup, pstrides, ppads, pdil), (dx, dw, dy, dgroup, dstrides, _, ddil) = p, d
+    pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
+                    and pdil == [1, 1])
+    depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1
+                    and dstrides == [2, 2] and ddil == [1, 1])
+    return pointwise_ok and depthwise_ok and py_ == dx and py_[1] % VECTOR_LANES == 0
+
+
+def _pointwise_depthwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
+    """The fifth group shape: the ops that compute the depthwise conv's data operand are a valid
+    1x1 conv group read only by the depthwise conv, and the rest a valid depthwise conv group."""
+    return any(_pair_valid(ops, root, producer, consumer, pointwise_depthwise_fits)
+               for producer, consumer in (anchors, anchors[::-1]))
 
 
 @register_pass
@@ -298,6 +337,7 @@ class FusePass(Pass):
     summary = "group nn ops into nn.fused kernels (TVM FuseOps: anchors + epilogues, chains, reductions)"
 
     depthwise_pointwise: bool = False  # also a depthwise conv group into its 1x1 consumer's (CPU)
+    pointwise_depthwise: bool = False  # also a 1x1 conv group into its stride-2 depthwise consumer's (CPU)
 
     def run(self, module: Operation) -> None:
         for op in list(module.walk()):
@@ -317,7 +357,7 @@ class FusePass(Pass):
                 continue
             group = _Group(op, [op])  # 2.
             group_of[id(op)] = group
-            while self._merge_a_producer(group, group_of, self.depthwise_pointwise):
+            while self._merge_a_producer(group, group_of, self.depthwise_pointwise, self.pointwise_depthwise):
                 pass
         for group in {id(g): g for g in group_of.values()}.values():  # 3.
             if len(group.ops) > 1:
@@ -343,7 +383,8 @@ class FusePass(Pass):
                 and all(0 not in v.type.shape for v in values))
 
     @staticmethod
-    def _merge_a_producer(group: _Group, group_of: dict, depthwise_pointwise: bool = False) -> bool:
+    def _merge_a_producer(group: _Group, group_of: dict, depthwise_pointwise: bool = False,
+                          pointwise_depthwise: bool = False) -> bool:
         """Merge the first producer group that may join `group` (step 2); whether one did."""
         members = {id(op) for op in group.ops}
         seen: set[int] = set()
@@ -357,7 +398,7 @@ class FusePass(Pass):
                 if not users_inside:
                     continue
                 merged = producer.ops + group.ops
-                if not group_is_valid(merged, group.root, depthwise_pointwise):
+                if not group_is_valid(merged, group.root, depthwise_pointwise, pointwise_depthwise):
                     continue
                 group.ops = merged
                 for member in producer.ops:

@@ -70,7 +70,7 @@ class WidenConvColumnsPass(Pass):
             if width is None:
                 continue
             chain, consumer = _chain_to_consumer(op.results[0])
-            if chain is None:
+            if chain is None or _fused_with_strided_depthwise(op, consumer):
                 continue
             _widen(op, chain, consumer, width)
             self.statistics["convs widened"] += 1
@@ -92,6 +92,16 @@ class WidenConvColumnsPass(Pass):
         if (wide - width) / width > self.max_waste:
             return None
         return wide
+
+
+def _fused_with_strided_depthwise(conv: Operation, consumer: Operation) -> bool:
+    """Whether the CPU's fusion puts `conv` into the kernel of the strided depthwise conv that
+    reads it (fuse.py `pointwise_depthwise_fits`): that kernel computes only the columns the
+    depthwise conv reads, a vector of channels at a time, and a slice between them would stop
+    the fusion."""
+    from .fuse import pointwise_depthwise_fits
+
+    return pointwise_depthwise_fits(conv, consumer)
 
 
 def _columns_constant(value: Value, shape) -> bool:

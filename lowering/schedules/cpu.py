@@ -23,7 +23,8 @@ Anchor ops, picked by the name of the kernel's reduction block:
     depthwise with a block of hb rows x vw columns, reading a strided conv's input split into
     column phases;
   - conv2d_nchwc (nchwc.py);
-  - a depthwise conv fused into the 1x1 conv that reads it (fused_conv.py), tried first.
+  - a depthwise conv fused into the 1x1 conv that reads it, and a 1x1 conv fused into the strided
+    depthwise conv that reads it (fused_conv.py), tried first.
 Either falls back to the default when the loop nest is not the shape it expects. A fused group's
 epilogue (the blocks after the anchor: bias, batch_norm, residual add, relu, ...) is computed in
 the register block's write-back (`epilogues`); a group without an anchor (a chain of elementwise
@@ -39,7 +40,8 @@ from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
                      deal_loop, divisor, epilogues, padded_write_back, parallel_spatial, vectorize_own)
-from .fused_conv import depthwise_pointwise_schedule, is_depthwise_pointwise
+from .fused_conv import (depthwise_pointwise_schedule, is_depthwise_pointwise, is_pointwise_depthwise,
+                         pointwise_depthwise_schedule)
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
@@ -52,6 +54,10 @@ def cpu_schedule(b, threads: int):
     names = b.block_names()
     if is_depthwise_pointwise(b):  # a depthwise conv fused into its 1x1 consumer (fused_conv.py)
         trial = _attempt(b, depthwise_pointwise_schedule, threads)
+        if trial is not None:
+            return trial
+    if is_pointwise_depthwise(b):  # a 1x1 conv fused into its strided depthwise consumer (fused_conv.py)
+        trial = _attempt(b, pointwise_depthwise_schedule, threads)
         if trial is not None:
             return trial
     for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),

@@ -1,5 +1,6 @@
-"""The CPU schedule generator for a depthwise conv fused into the 1x1 conv that reads it (one
-kernel: compiler/passes/fuse.py, option `depthwise-pointwise`).
+"""The CPU schedule generators for a depthwise conv fused into the 1x1 conv that reads it (one
+kernel: compiler/passes/fuse.py, option `depthwise-pointwise`), and for a 1x1 conv fused into the
+strided depthwise conv that reads it (option `pointwise-depthwise`, below).
 
 Why one kernel: in MobileNetV2's inverted residual block the depthwise conv's output is the
 block's largest tensor (144 x 56 x 56 floats, 1.8 MB). Written by one kernel and read by the
@@ -20,14 +21,41 @@ The kernel's blocks (te/conv.py): [pad] -> conv2d (depthwise) -> its epilogue (b
 A stride-2 depthwise conv (its input dealt into column phases, te/conv.py) is not fused: with its
 phases computed per channel row too it gained nothing over its two kernels in MobileNetV2 (96
 channels from 112x112 to 56x56, then 1x1 to 24: 0.28 against 0.19 + 0.12 ms; 144 from 56x56 to
-28x28, then to 32: 0.17 against 0.07 + 0.05 ms, in the model).
-Raises NotThisShape when the kernel is not such a pair; cpu_schedule then tries the others.
+28x28, then to 32: 0.17 against 0.07 + 0.05 ms, in the model). The 1x1 conv before it is:
+
+A 1x1 conv fused into the depthwise conv with stride 2 that reads it (`pointwise_depthwise_schedule`).
+In MobileNetV2's downsampling blocks the 1x1 conv's output is the largest tensor (96 x 112 x 112
+floats, 4.8 MB): alone, that conv is bound by writing it (0.26-0.34 ms in the model for 39
+MFLOP), and the depthwise conv by reading it and dealing its columns into phases (te/conv.py),
+most of its time. Here each parallel task (a block of channels x a chunk of output rows) first
+computes the 1x1 rows its depthwise rows read, channels innermost (`transform_layout`), so that
+a vector of channels is contiguous at every pixel and the stride 2 is a step of the address: the
+depthwise conv reads its input in place (te/conv.py `conv2d_in_place`), a register block of one
+vector of channels x wb output columns, the padding a bounds test on the pixel. The kernel's
+blocks: conv2d (1x1, weight packed at compile time) -> its epilogue -> [pad] -> conv2d_1
+(depthwise) -> its epilogue. The schedule:
+  1. The depthwise conv's register block (one vector of channels x `depthwise_columns` output
+     columns), the taps unrolled, its weights copied channels innermost first; the tasks are
+     blocks of the channels (`task_vectors` vectors) x chunks of `task_rows` output rows, in
+     parallel; the block written back to NCHW through its epilogue (a transpose).
+  2. The 1x1 conv's output rows the task reads (2 a row, and the one it shares with the next
+     task again) computed at the task, channels innermost: a register block of the task's
+     vectors of channels x pwb columns, summed over the input channels (each input pixel
+     broadcast), written back through its epilogue as whole vectors.
+In the model, 2 threads, one process, two kernels against one (best of 8 rounds): MobileNetV2's
+16 -> 96 at 112x112 then 3x3/2 0.487 -> 0.296 ms, 24 -> 144 at 56x56 0.236 -> 0.135, 32 -> 192
+at 28x28 0.104 -> 0.066, 96 -> 576 at 14x14 0.168 -> 0.102; the sum of the model's kernels 4.65
+-> 4.06 ms, end to end 4.55 -> 4.40 (another run: 4.14 -> 3.83 and 4.21 -> 4.03). (Computed a channel plane at a time into a copy dealt
+into phases, as the depthwise conv alone reads it, the pair was slower than its two kernels,
+0.485 against 0.43 ms: the deal of 96 channels was 44% of that kernel.)
+Either raises NotThisShape when the kernel is not its pair; cpu_schedule then tries the others.
 """
 
 from __future__ import annotations
 
 from ..te.conv import block_columns
-from .common import (REDUCE, SPATIAL, NotThisShape, block_name_of, epilogues, padded_write_back, parallel_spatial,
+from .common import (REDUCE, SPATIAL, NotThisShape, block_name_of, divisor, epilogues, padded_write_back,
+                     parallel_spatial,
                      vectorize_own)
 
 DEPTHWISE, POINTWISE = "conv2d", "conv2d_1"
@@ -94,4 +122,111 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
     init = b.decompose_reduction(pw, rc)
     vectorize_own(b, init, pw)
     if "pack_w" in b.block_names():
+        parallel_spatial(b, "pack_w", threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# a 1x1 conv fused into the strided depthwise conv that reads it (fuse.py `pointwise-depthwise`)
+
+EXPAND, STRIDED = "conv2d", "conv2d_1"  # the 1x1 conv and the depthwise conv after it
+LANES = 16                              # channels in a vector
+REGISTER_VECTORS = 28                   # accumulators of a register block (of 32 AVX-512 registers)
+TASK_ROWS_BYTES = 512 * 1024            # the 1x1 conv's output rows one task computes, at most
+
+
+def is_pointwise_depthwise(b) -> bool:
+    """Whether the kernel holds a 1x1 conv and, after it, a depthwise conv that reads its input
+    in place (te/conv.py `conv2d_in_place`: no `phases`)."""
+    names = b.block_names()
+    if EXPAND not in names or STRIDED not in names or "phases" in names:
+        return False
+    pw, dw = (b.block_loop_extents(n) for n in (EXPAND, STRIDED))
+    return len(dw) == len(pw) == 7 and pw[5:] == [1, 1] and dw[4] == 1 and dw[5] * dw[6] > 1
+
+
+def task_rows(out_rows: int, in_columns: int, channels: int, tasks_across: int, threads: int) -> int:
+    """Output rows of the depthwise conv per parallel task: the most (a divisor of its height)
+    whose rows of the 1x1 conv (2 rows + 1 a row, stride 2) fit TASK_ROWS_BYTES, while there
+    are at least two tasks a thread. Each task computes the 1x1 conv's row that it shares with
+    the next task again."""
+    fits = [r for r in range(1, out_rows + 1)
+            if out_rows % r == 0 and (2 * r + 1) * in_columns * channels * 4 <= TASK_ROWS_BYTES]
+    many = [r for r in fits if tasks_across * (out_rows // r) >= 2 * threads]
+    return max(many or fits or [1])
+
+
+def depthwise_columns(width: int) -> int:
+    """Output columns of the depthwise conv's register block (one vector of channels each): 16
+    or 8 where they divide the row, else the largest divisor up to 14. Its write-back turns the
+    block into rows of its channels, and a row of 8 (a half vector) is built faster than one of 14
+    (MobileNetV2's 96 channels at 56 columns: 0.293 against 0.312 ms)."""
+    whole = divisor(width, (16, 8))
+    return whole if whole > 1 else max(d for d in range(1, 15) if width % d == 0)
+
+
+def pointwise_depthwise_schedule(b, threads: int) -> None:
+    """A 1x1 conv fused into the strided depthwise conv that reads it (the module's docstring)."""
+    if not is_pointwise_depthwise(b) or any(b.kinds_of(n) != CONV_KINDS for n in (EXPAND, STRIDED)):
+        raise NotThisShape("not a 1x1 conv fused into a strided depthwise conv")
+    _, channels, _, in_w, _, _, _ = b.block_loop_extents(EXPAND)
+    _, _, out_h, out_w, _, _, _ = b.block_loop_extents(STRIDED)
+    if channels % LANES:
+        raise NotThisShape("channels not in whole vectors")
+    if "pad" in b.block_names():  # the depthwise conv reads the 1x1 conv's output through its bounds test
+        b.compute_inline(b.get_block("pad"))
+    tc = divisor(channels, (32, 48, 16))  # channels a task computes
+    # 1. the depthwise conv: a register block of one vector of channels x wb output columns,
+    # written back to NCHW through its epilogue
+    dw = b.get_block(STRIDED)
+    dw_back = b.cache_write(dw, 0, "local")
+    b.transform_layout(dw, "write", 0, (0, 2, 3, 1))
+    epilogues(b, block_name_of(b, dw_back))
+    bb, o, i, j, rc, ry, rx = b.get_loops(dw)
+    lanes = b.knob("lanes", LANES)
+    oo, om, ov = b.split(o, [b.knob("task_vectors", tc // LANES), lanes])
+    rows = task_rows(out_h, in_w, tc, channels // tc, threads)
+    io, ii = b.split(i, [b.knob("rows", rows)])
+    jo, ji = b.split(j, [b.knob("wb", depthwise_columns(out_w))])
+    b.reorder(bb, oo, io, om, ii, jo, rc, ry, rx, ji, ov)
+    b.reverse_compute_at(dw_back, jo)
+    vectorize_own(b, dw_back, dw)
+    # its weights [C, 1, KH, KW] copied channels innermost, so that a tap's vector of them is one
+    # load, not a gather at a stride of KH x KW
+    weight = [index for index, (_, shape) in enumerate(b.reads(dw)) if [int(d) for d in shape[:2]] == [channels, 1]]
+    if len(weight) == 1:
+        copy = b.cache_read(dw, weight[0], "global")
+        b.transform_layout(copy, "write", 0, (1, 2, 3, 0))
+        vectorize_own(b, copy, dw)
+    task = b.fuse(bb, oo, io)
+    b.parallel(task)
+    b.unroll(ry)
+    b.unroll(rx)
+    b.unroll(ji)
+    b.vectorize(ov)
+    # 2. the 1x1 conv's rows the task reads, channels innermost: a register block of the task's
+    # vectors of channels x pwb columns, written back through its epilogue as whole vectors
+    pw = b.get_block(EXPAND)
+    pw_back = b.cache_write(pw, 0, "local")
+    b.transform_layout(pw, "write", 0, (0, 2, 3, 1))
+    epilogues(b, block_name_of(b, pw_back), before=STRIDED)
+    b.transform_layout(pw_back, "write", 0, (0, 2, 3, 1))
+    b.compute_at(pw_back, task, preserve_unit_loops=True)
+    b.compute_at(pw, task, preserve_unit_loops=True)  # (so that its loops are the seven of a conv)
+    _, po, pr, pc, prc, pry, prx = b.get_loops(pw)[-7:]
+    pom, pov = b.split(po, [lanes])
+    vectors = tc // LANES
+    pwb = max(d for d in range(1, REGISTER_VECTORS // vectors + 1) if in_w % d == 0)
+    pjo, pji = b.split(pc, [b.knob("pwb", pwb)])
+    b.reorder(pr, pjo, prc, pry, prx, pji, pom, pov)
+    b.reverse_compute_at(pw_back, pjo, preserve_unit_loops=True)
+    _, back_channels, _, back_columns = b.own_loops(pw, b.get_loops(pw_back))
+    b.reorder(back_columns, back_channels)
+    b.vectorize(back_channels)
+    b.unroll(pji)
+    b.unroll(pom)
+    b.vectorize(pov)
+    b.decompose_reduction(dw, rc)
+    init = b.decompose_reduction(pw, prc)
+    vectorize_own(b, init, pw)
+    if "pack_w" in b.block_names():  # a 1x1 weight not known at compile time, packed as the kernel starts
         parallel_spatial(b, "pack_w", threads)

@@ -193,6 +193,17 @@ def conv_output_width(op) -> int:
 
 @lowers("nn.conv2d")
 def conv2d(op, x, w, *bias):
+    return _conv2d(op, x, w, bias)
+
+
+def conv2d_in_place(op, x, w, *bias):
+    """conv2d reading its padded input in place at every stride, never dealt into column phases:
+    for an input the schedule lays out channels innermost (a 1x1 conv fused before a strided
+    depthwise conv, schedules/fused_conv.py), where a stride is only a step of the address."""
+    return _conv2d(op, x, w, bias, deal=False)
+
+
+def _conv2d(op, x, w, bias, deal: bool = True):
     block = blocked_channels(attr(op, "layout", "NCHW"))
     if block is not None:
         direct = conv2d_nchwc(op, x, w, bias, block)
@@ -239,7 +250,7 @@ def conv2d(op, x, w, *bias):
             return w[o, rc, ry, rx]
 
     blocks_per_group = per_group_out // ob
-    if sw > 1 and (ob == 1 or (in_per_group * kh * kw <= COLUMN_MAX_REDUCTION
+    if deal and sw > 1 and (ob == 1 or (in_per_group * kh * kw <= COLUMN_MAX_REDUCTION
                                and _nchw_shape(op)[3] % COLUMN_LANES == 0)):
         # strided, depthwise-like or a short reduction: read the input split into column phases
         xs = _padded_phases(x, pads, const(0, x.dtype), sw)

@@ -42,6 +42,20 @@ func.func @pointwise_clip_depthwise(%x: tensor<1x6x11x11xf32>, %w: tensor<12x6x1
   func.return %y : tensor<1x12x11x11xf32>
 }
 
+// A 1x1 conv read by a depthwise conv with stride 2, 16 channels: not widened. The CPU's fusion
+// puts the pair into one kernel (fuse.py `pointwise_depthwise_fits`), which computes only the
+// columns the depthwise conv reads, and a slice between them would stop it.
+// CHECK-LABEL: func.func @pointwise_strided_depthwise(
+// CHECK-NEXT:    %c = nn.conv2d %x, %w : (tensor<1x6x11x11xf32>, tensor<16x6x1x1xf32>) -> tensor<1x16x11x11xf32>
+// CHECK-NEXT:    %r = nn.relu %c : (tensor<1x16x11x11xf32>) -> tensor<1x16x11x11xf32>
+// CHECK-NEXT:    %y = nn.conv2d %r, %d
+func.func @pointwise_strided_depthwise(%x: tensor<1x6x11x11xf32>, %w: tensor<16x6x1x1xf32>, %d: tensor<16x1x3x3xf32>) -> tensor<1x16x6x6xf32> {
+  %c = nn.conv2d %x, %w : (tensor<1x6x11x11xf32>, tensor<16x6x1x1xf32>) -> tensor<1x16x11x11xf32>
+  %r = nn.relu %c : (tensor<1x16x11x11xf32>) -> tensor<1x16x11x11xf32>
+  %y = nn.conv2d %r, %d attributes {group = 16 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x16x11x11xf32>, tensor<16x1x3x3xf32>) -> tensor<1x16x6x6xf32>
+  func.return %y : tensor<1x16x6x6xf32>
+}
+
 // Not widened: 32 multiply-adds per output (more than max-reduction, 27), a value the function
 // returns, an epilogue with an operand that varies along the columns (a residual), a grouped conv,
 // and rows that are whole vectors already.

@@ -1,0 +1,134 @@
+"""A 1x1 conv fused into the strided depthwise conv that reads it (compiler/passes/fuse.py, option
+`pointwise-depthwise`, on in the CPU's -O3 pipeline; lowering/schedules/fused_conv.py): an ONNX
+1x1 Conv -> activation -> depthwise Conv with stride 2 -> activation, as in MobileNetV2's
+downsampling blocks, compiled for the CPU and checked against onnxruntime, with random channels,
+sizes, padding and epilogues. Where the pair fits (channels in whole 16-lane vectors, stride 2)
+it is one kernel with the fused schedule; the exact IR of the grouping is in
+tests/filecheck/passes/fuse-pointwise-depthwise.mlir.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+import lamina
+from lamina.compiler.frontends.onnx import load_onnx
+
+CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_cache(tmp_path_factory):
+    os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
+
+
+def block_model(rng, c, e, hw, kernel=3, pads=(1, 1, 1, 1), stride=2, activation="Clip"):
+    """x -> 1x1 Conv to e channels (bias) -> activation -> depthwise Conv (bias) -> activation."""
+    wp = (rng.standard_normal((e, c, 1, 1)) / np.sqrt(c)).astype(np.float32)
+    wd = (rng.standard_normal((e, 1, kernel, kernel)) / kernel).astype(np.float32)
+    inits = [numpy_helper.from_array(wp, "pw.weight"), numpy_helper.from_array(wd, "dw.weight"),
+             *(numpy_helper.from_array(rng.standard_normal(e).astype(np.float32), f"{n}.bias") for n in ("pw", "dw"))]
+    nodes = [helper.make_node("Conv", ["x", "pw.weight", "pw.bias"], ["pw"], name="pw")]
+
+    def act(value, name):
+        if activation == "Clip":
+            nodes.append(helper.make_node("Clip", [value, "lo", "hi"], [name], name=name))
+        elif activation == "Relu":
+            nodes.append(helper.make_node("Relu", [value], [name], name=name))
+        else:
+            return value
+        return name
+    if activation == "Clip":
+        inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+    nodes.append(helper.make_node("Conv", [act("pw", "pw_act"), "dw.weight", "dw.bias"], ["dw"], name="dw",
+                                  group=e, pads=list(pads), strides=[stride] * 2))
+    out = act("dw", "dw_act")
+    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return onnx.shape_inference.infer_shapes(model), {"x": rng.standard_normal((1, c, *hw)).astype(np.float32)}
+
+
+def check(model, feeds):
+    import onnxruntime as ort
+
+    compiled = lamina.compile(load_onnx(model))
+    (ours,) = compiled(*feeds.values())
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(ours, session.run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    return compiled
+
+
+@settings(max_examples=8 if CI else 300, deadline=None)
+@given(c=st.integers(1, 40), vectors=st.integers(1, 4), odd=st.booleans(),
+       hw=st.tuples(st.integers(3, 30), st.integers(3, 30)), kernel=st.sampled_from([3, 5]),
+       pads=st.lists(st.integers(0, 2), min_size=4, max_size=4), stride=st.sampled_from([1, 2, 3]),
+       activation=st.sampled_from(["Clip", "Relu", None]), seed=st.integers(0, 2**16))
+def test_pointwise_then_strided_depthwise_matches_onnxruntime(c, vectors, odd, hw, kernel, pads, stride,
+                                                              activation, seed):
+    if any(h + pads[i] + pads[i + 2] < kernel for i, h in enumerate(hw)):
+        return  # the window does not fit: ONNX gives no output pixel
+    e = 16 * vectors + (3 if odd else 0)  # channels in whole vectors, or not
+    model, feeds = block_model(np.random.default_rng(seed), c, e, hw, kernel, pads, stride, activation)
+    compiled = check(model, feeds)
+    if stride == 2 and not odd:
+        # the pair fits (fuse.py `pointwise_depthwise_fits`): one kernel, the fused schedule
+        assert [k.generator for k in compiled.kernels] == ["pointwise_depthwise_schedule"]
+    elif stride != 1:
+        assert "pointwise_depthwise_schedule" not in [k.generator for k in compiled.kernels]
+
+
+@pytest.mark.parametrize("c, e, side", [
+    (16, 96, 112),   # MobileNetV2's downsampling blocks: 4.8 MB of 1x1 output, never written out
+    (24, 144, 56),
+    (32, 192, 28),
+    (96, 576, 14),
+])
+def test_mobilenet_downsampling_blocks_are_one_kernel(c, e, side):
+    model, feeds = block_model(np.random.default_rng(0), c, e, (side, side))
+    compiled = check(model, feeds)
+    assert [k.generator for k in compiled.kernels] == ["pointwise_depthwise_schedule"]
+    script = compiled.kernels[0].script
+    assert "_packed" in script  # the 1x1 weight packed once, at compile time
+    assert "phases" not in script  # the depthwise conv reads the 1x1 output in place, channels innermost
+
+
+def test_the_fused_kernel_s_knobs_compute_the_same_at_any_value():
+    """Other values of the kernel's knobs, as tuning tries them, compute what the interpreter does."""
+    from lamina.lowering.experiment import kernel
+
+    t = lambda *s: "tensor<" + "x".join(map(str, s)) + "xf32>"  # noqa: E731
+    x, wp, e, wd, y = t(1, 8, 14, 14), t(48, 8, 1, 1), t(1, 48, 14, 14), t(48, 1, 3, 3), t(1, 48, 7, 7)
+    src = f"""func.func @main(%x: {x}, %wp: {wp}, %wd: {wd}) -> {y} {{
+  %y = nn.fused %x, %wp, %wd : ({x}, {wp}, {wd}) -> {y} {{
+  ^bb0(%a: {x}, %b: {wp}, %c: {wd}):
+    %pw = nn.conv2d %a, %b : ({x}, {wp}) -> {e}
+    %act = nn.relu %pw : ({e}) -> {e}
+    %dw = nn.conv2d %act, %c attributes {{group = 48 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>}} : ({e}, {wd}) -> {y}
+    nn.yield %dw : {y}
+  }}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src)
+    assert experiment.built.generator == "pointwise_depthwise_schedule"
+    assert experiment.check() < 1e-4
+    for values in ({"rows": 2}, {"rows": 3}, {"wb": 4}, {"pwb": 5}, {"task_vectors": 1}, {"lanes": 8},
+                   {"task_vectors": 3, "rows": 1}):
+        assert set(values) <= set(experiment.knobs), experiment.knobs
+        assert experiment.with_knobs(**values).check() < 1e-4, values
+
+
+def test_only_the_cpu_nchw_pipeline_fuses_pointwise_into_depthwise():
+    from lamina.compiler.passes.presets import pipeline_for
+
+    assert "pointwise-depthwise" in pipeline_for(3, "", "llvm")
+    assert "pointwise-depthwise" not in pipeline_for(3, "", "cuda")
+    assert "pointwise-depthwise" not in pipeline_for(3, "NCHW8c", "llvm")
