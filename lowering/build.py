@@ -82,29 +82,29 @@ class Prepack:
     pack: object  # numpy array -> packed numpy array
 
 
-def prepack_for(op: Operation) -> Prepack | None:
-    """The packing of the constant weight of `op` (or of a fused group's anchor), when its
-    compute would pack it in the kernel: the weight is the op's operand 1, or for a group the
-    group operand that feeds the anchor's operand 1 and nothing else. (A depthwise conv fused
-    into a 1x1 conv reads its weight as it is: the 1x1 conv is the anchor whose weight is packed.)"""
+def prepack_for(op: Operation) -> tuple[Prepack, ...]:
+    """The packings of the constant weights of `op` (or of a fused group's anchors), where its
+    compute would pack them in the kernel: the weight is the op's operand 1, or for a group the
+    group operand that feeds an anchor's operand 1 and nothing else. (A depthwise conv reads its
+    weight as it is.) In the anchors' order, as their computes ask for their packing knobs."""
     if op.name == "nn.fused":
         anchors = [inner for inner in op.inner_ops if inner.name in ("nn.conv2d", "nn.matmul", "nn.gemm")]
         if len(anchors) > 1:  # (asking _weight_packing here would take its compute knob twice)
             anchors = [a for a in anchors if not _depthwise_like(a)]
-        if len(anchors) != 1 or len(anchors[0].operands) < 2:
-            return None
-        weight = anchors[0].operands[1]
-        if not isinstance(weight, BlockArgument) or weight.block is not op.block or len(weight.uses) != 1:
-            return None
-        anchor, index = anchors[0], weight.index
+        weights = []
+        for anchor in anchors:
+            weight = anchor.operands[1] if len(anchor.operands) >= 2 else None
+            if not isinstance(weight, BlockArgument) or weight.block is not op.block or len(weight.uses) != 1:
+                return ()  # (all or none: the packing knobs are named in the anchors' order)
+            weights.append((anchor, weight.index))
     elif len(op.operands) >= 2:
-        anchor, index = op, 1
+        weights = [(op, 1)]
     else:
-        return None
-    if not is_constant(op.operands[index]):
-        return None
-    packing = _weight_packing(anchor)
-    return Prepack(index, *packing) if packing is not None else None
+        return ()
+    if not weights or not all(is_constant(op.operands[index]) for _, index in weights):
+        return ()
+    packings = [(index, _weight_packing(anchor)) for anchor, index in weights]
+    return tuple(Prepack(index, *packing) for index, packing in packings if packing is not None)
 
 
 def _depthwise_like(op: Operation) -> bool:
@@ -252,11 +252,11 @@ class ConstantOperandsKernel:
         return tvm.median_seconds(self.kernel.module, self.kernel.entry, args, number, repeat)
 
 
-def lower_op(op: Operation, prepack: Prepack | None = None):
-    """The op's IRModule (one PrimFunc), ready to schedule. With `prepack`, that operand is a
+def lower_op(op: Operation, prepacks: tuple[Prepack, ...] = ()):
+    """The op's IRModule (one PrimFunc), ready to schedule. Each operand of `prepacks` is a
     placeholder of the packed layout (named in<i>_packed; the compute reads it as its packed
     weight). An `nn.fused` group lowers all its ops into the one PrimFunc (`lower_group`)."""
-    inputs = _placeholders(op, prepack)
+    inputs = _placeholders(op, prepacks)
     if op.name == "nn.fused":
         return lower_group(op, inputs)
     return tvm.prim_func(inputs, _apply_compute(op, inputs))
@@ -295,15 +295,16 @@ def _copy(t):
     return tvm.te.compute(t.shape, lambda *i: t[i], name="copy")
 
 
-def _placeholders(op: Operation, prepack: Prepack | None) -> list:
+def _placeholders(op: Operation, prepacks: tuple[Prepack, ...]) -> list:
     inputs = []
     for i, v in enumerate(op.operands):
         t = v.type
         if not getattr(t, "has_static_shape", False):
             raise BuildError(f"operand #{i} of '{op.name}' has type {t}; lowering needs a static shape",
                              pos=op.source_pos, hint="pin dynamic input dims with --input-shape")
-        if prepack is not None and i == prepack.index:
-            inputs.append(tvm.placeholder(prepack.shape, dtype_of(t.element_type), f"in{i}_packed"))
+        packed = next((p for p in prepacks if p.index == i), None)
+        if packed is not None:
+            inputs.append(tvm.placeholder(packed.shape, dtype_of(t.element_type), f"in{i}_packed"))
         else:
             inputs.append(tvm.placeholder(t.shape, dtype_of(t.element_type), f"in{i}"))
     return inputs
@@ -344,7 +345,7 @@ class ScheduledKernel:
     module: object
     program: object
     scheduled: object
-    prepack: Prepack | None
+    prepacks: tuple[Prepack, ...]
     knobs: dict
     generator: str = "file"  # the schedule generator that wrote `program`; "file": a user's schedule
     choices: dict = field(default_factory=dict)  # its choice knobs -> the values each offers (builder.py)
@@ -365,26 +366,26 @@ def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> Sc
         if target.family != "gpu":
             raise BuildError(f"TVM's dlight schedules are for GPU targets, not {target.name}")
         with compute_knobs({}) as used:
-            prepack = prepack_for(op)
-            module = lower_op(op, prepack)
-        return ScheduledKernel(name, module, None, tvm.dlight_schedule(module, target.tvm_target()), prepack,
+            prepacks = prepack_for(op)
+            module = lower_op(op, prepacks)
+        return ScheduledKernel(name, module, None, tvm.dlight_schedule(module, target.tvm_target()), prepacks,
                                used, DLIGHT)
 
     overrides = program.knobs() if program is not None else {}
     try:
         with compute_knobs(overrides) as used:
-            prepack = prepack_for(op)
-            module = lower_op(op, prepack)
+            prepacks = prepack_for(op)
+            module = lower_op(op, prepacks)
     except LoweringError as e:
         raise BuildError(str(e), pos=getattr(program, "source_pos", None) or op.source_pos) from None
     if program is None:
         builder = default_schedule(name, module, target)
         for knob_name, value in used.items():  # a compute knob the schedule did not use: still editable
             builder.knob(knob_name, value)
-        return ScheduledKernel(name, module, builder.program, builder.mod, prepack, used,
+        return ScheduledKernel(name, module, builder.program, builder.mod, prepacks, used,
                                builder.generator or "default", builder.choices)
     verify_schedule(program, target, tvm.kernel_info(module))
-    return ScheduledKernel(name, module, program, tvm.apply_schedule(module, program, target), prepack, used)
+    return ScheduledKernel(name, module, program, tvm.apply_schedule(module, program, target), prepacks, used)
 
 
 def build_op(op: Operation, target="llvm", threads: int | None = None, stats: BuildStats | None = None,
@@ -507,9 +508,8 @@ def _with_constants(op: Operation, built: BuiltKernel, scheduled: ScheduledKerne
     """The kernel for this op: its constant operands (and a packed weight) held as device tensors
     of its own; the compiled kernel is shared between ops of the same shape. The schedule program
     goes with it (`lamina compile --emit-schedules`)."""
-    prepack = scheduled.prepack
     constant = {i: None for i, v in enumerate(op.operands) if is_constant(v)}
-    if prepack is not None:
+    for prepack in scheduled.prepacks:
         constant[prepack.index] = prepack.pack
     kernel = built.kernel
     if isinstance(kernel, tvm.Kernel):

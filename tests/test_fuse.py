@@ -173,9 +173,9 @@ def _group_kernel(module):
 ], ids=["conv+bn+residual+relu", "matmul+bias+gelu"])
 def test_an_anchor_group_is_one_blocked_kernel_with_its_weight_packed_once(text, ops):
     module, inputs, expected = fused(text)
-    group, built, prepack = _group_kernel(module)
+    group, built, prepacks = _group_kernel(module)
     assert [op.name for op in group.inner_ops] == ops
-    assert prepack is not None and prepack.index == 1  # the group operand that is the weight
+    assert [p.index for p in prepacks] == [1]  # the group operand that is the weight
     script = built.script
     assert "in1_packed" in script and "pack_w" not in script and "pack_b" not in script
     assert 'scope="local"' in script and "T.parallel" in script  # the anchor's register-blocked schedule
@@ -196,8 +196,8 @@ func.func @main(%x: tensor<2x3x4xf32>) -> tensor<4x2xf32> {
   func.return %s : tensor<4x2xf32>
 }
 """)
-    group, built, prepack = _group_kernel(module)
-    assert prepack is None
+    group, built, prepacks = _group_kernel(module)
+    assert prepacks == ()
     # the transpose and the exp are inlined into the reduction, which writes the output
     assert re.findall(r"T.sblock\(\"(\w+)\"\)", built.script) == ["root", "reduce_max"]
     model = compile_module(module)

@@ -1,10 +1,11 @@
-"""A 1x1 conv fused into the strided depthwise conv that reads it (compiler/passes/fuse.py, option
+"""A 1x1 conv fused into the depthwise conv that reads it (compiler/passes/fuse.py, option
 `pointwise-depthwise`, on in the CPU's -O3 pipeline; lowering/schedules/fused_conv.py): an ONNX
 1x1 Conv -> activation -> depthwise Conv with stride 2 -> activation, as in MobileNetV2's
-downsampling blocks, compiled for the CPU and checked against onnxruntime, with random channels,
-sizes, padding and epilogues. Where the pair fits (channels in whole 16-lane vectors, stride 2)
-it is one kernel with the fused schedule; the exact IR of the grouping is in
-tests/filecheck/passes/fuse-pointwise-depthwise.mlir.
+downsampling blocks, and with stride 1 and the 1x1 Conv after it (-> residual Add), its inverted
+residual blocks, compiled for the CPU and checked against onnxruntime, with random channels,
+sizes, padding and epilogues. Where the group fits (channels in whole 16-lane vectors; stride 2,
+or stride 1 with 14 rows or more) it is one kernel with the fused schedule; the exact IR of the
+grouping is in tests/filecheck/passes/fuse-pointwise-depthwise.mlir.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def kernel_cache(tmp_path_factory):
     os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
 
 
-def block_model(rng, c, e, hw, kernel=3, pads=(1, 1, 1, 1), stride=2, activation="Clip"):
-    """x -> 1x1 Conv to e channels (bias) -> activation -> depthwise Conv (bias) -> activation."""
+def block_model(rng, c, e, hw, kernel=3, pads=(1, 1, 1, 1), stride=2, activation="Clip", project=None,
+                residual=False):
+    """x -> 1x1 Conv to e channels (bias) -> activation -> depthwise Conv (bias) -> activation
+    [-> 1x1 Conv to `project` channels (bias) [-> + x]]."""
     wp = (rng.standard_normal((e, c, 1, 1)) / np.sqrt(c)).astype(np.float32)
     wd = (rng.standard_normal((e, 1, kernel, kernel)) / kernel).astype(np.float32)
     inits = [numpy_helper.from_array(wp, "pw.weight"), numpy_helper.from_array(wd, "dw.weight"),
@@ -50,6 +53,15 @@ def block_model(rng, c, e, hw, kernel=3, pads=(1, 1, 1, 1), stride=2, activation
     nodes.append(helper.make_node("Conv", [act("pw", "pw_act"), "dw.weight", "dw.bias"], ["dw"], name="dw",
                                   group=e, pads=list(pads), strides=[stride] * 2))
     out = act("dw", "dw_act")
+    if project:
+        wj = (rng.standard_normal((project, e, 1, 1)) / np.sqrt(e)).astype(np.float32)
+        inits += [numpy_helper.from_array(wj, "pj.weight"),
+                  numpy_helper.from_array(rng.standard_normal(project).astype(np.float32), "pj.bias")]
+        nodes.append(helper.make_node("Conv", [out, "pj.weight", "pj.bias"], ["pj"], name="pj"))
+        out = "pj"
+        if residual:
+            nodes.append(helper.make_node("Add", ["pj", "x"], ["sum"], name="residual"))
+            out = "sum"
     graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])],
                               [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -86,6 +98,25 @@ def test_pointwise_then_strided_depthwise_matches_onnxruntime(c, vectors, odd, h
         assert "pointwise_depthwise_schedule" not in [k.generator for k in compiled.kernels]
 
 
+@settings(max_examples=8 if CI else 200, deadline=None)
+@given(c=st.integers(1, 40), vectors=st.integers(1, 4), odd=st.booleans(), project=st.integers(1, 40),
+       hw=st.tuples(st.integers(10, 30), st.integers(3, 30)), kernel=st.sampled_from([3, 5]),
+       activation=st.sampled_from(["Clip", "Relu", None]), residual=st.booleans(), seed=st.integers(0, 2**16))
+def test_inverted_residual_blocks_match_onnxruntime(c, vectors, odd, project, hw, kernel, activation, residual,
+                                                     seed):
+    e = 16 * vectors + (3 if odd else 0)  # channels in whole vectors, or not
+    pad = kernel // 2
+    model, feeds = block_model(np.random.default_rng(seed), c, e, hw, kernel, [pad] * 4, 1, activation,
+                               project=project if not residual else c, residual=residual)
+    compiled = check(model, feeds)
+    generators = [k.generator for k in compiled.kernels]
+    if not odd and hw[0] >= 14 and e * (project if not residual else c) <= 64 * 1024:
+        # the group fits (fuse.py `expansion_fits`, `depthwise_pointwise_fits`): one kernel
+        assert generators == ["inverted_residual_schedule"]
+    elif odd:
+        assert "inverted_residual_schedule" not in generators
+
+
 @pytest.mark.parametrize("c, e, side", [
     (16, 96, 112),   # MobileNetV2's downsampling blocks: 4.8 MB of 1x1 output, never written out
     (24, 144, 56),
@@ -99,6 +130,18 @@ def test_mobilenet_downsampling_blocks_are_one_kernel(c, e, side):
     script = compiled.kernels[0].script
     assert "_packed" in script  # the 1x1 weight packed once, at compile time
     assert "phases" not in script  # the depthwise conv reads the 1x1 output in place, channels innermost
+
+
+@pytest.mark.parametrize("c, e, o, side", [
+    (24, 144, 24, 56),   # MobileNetV2's inverted residual blocks: the 1x1 and depthwise outputs never written out
+    (32, 192, 32, 28),
+    (64, 384, 64, 14),
+    (96, 576, 96, 14),
+])
+def test_mobilenet_inverted_residual_blocks_are_one_kernel(c, e, o, side):
+    model, feeds = block_model(np.random.default_rng(0), c, e, (side, side), stride=1, project=o, residual=True)
+    compiled = check(model, feeds)
+    assert [k.generator for k in compiled.kernels] == ["inverted_residual_schedule"]
 
 
 def test_the_fused_kernel_s_knobs_compute_the_same_at_any_value():

@@ -136,13 +136,13 @@ def _run_candidate(task, model, program, tmp: Path):
     except (InvalidCandidate, ScheduleError):
         return None
     with compute_knobs(program.knobs()):
-        prepack = prepack_for(task.op)
+        prepacks = {p.index: p for p in prepack_for(task.op)}
     rng = np.random.default_rng(0)
     inputs = []
     for i, v in enumerate(task.op.operands):
         a = model.constants.get(v)
         a = np.asarray(a) if a is not None else rng.standard_normal(v.type.shape).astype(np.float32)
-        inputs.append(prepack.pack(a) if prepack is not None and i == prepack.index else a)
+        inputs.append(prepacks[i].pack(a) if i in prepacks else a)
     shapes = [tuple(r.type.shape) for r in task.op.results]
     return tvm_adapter.load(str(library)).run(inputs, shapes, ["float32"] * len(shapes))
 

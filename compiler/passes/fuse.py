@@ -42,6 +42,9 @@ as the producer of a depthwise conv group with stride 2, its result read by noth
 (`pointwise_depthwise_fits`). That kernel computes the 1x1 rows each task of depthwise rows
 reads, channels innermost, so that the stride is an address step (no columns dealt into phases)
 and the 1x1 output, the largest tensor of a MobileNetV2 downsampling block, never goes to memory.
+With both options a sixth: a 1x1 conv group as the producer of a stride-1 depthwise conv group
+fused with its 1x1 consumer (`expansion_fits`): MobileNetV2's whole inverted residual block, whose
+kernel computes each chunk of rows through the three convs in cache.
 
 The algorithm:
   1. Walk the ops of each function body in order. Ops that are never grouped stay as they are:
@@ -190,8 +193,8 @@ def _concat_alone(concat: Operation) -> bool:
 def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: bool = False,
                    pointwise_depthwise: bool = False) -> bool:
     """Whether `ops` (with result `root`) is one of the group shapes of the module docstring
-    (the fourth with `depthwise_pointwise`, the fifth with `pointwise_depthwise`), and no op in it
-    divides by a value computed in it (`DIVISORS`)."""
+    (the fourth with `depthwise_pointwise`, the fifth with `pointwise_depthwise`, the sixth with
+    both), and no op in it divides by a value computed in it (`DIVISORS`)."""
     members = {id(op) for op in ops}
     for op in ops:
         if op.name in DIVISORS:
@@ -204,6 +207,8 @@ def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: b
     if len(anchors) == 2 and not reductions:
         return ((depthwise_pointwise and _depthwise_pointwise_valid(ops, root, anchors))
                 or (pointwise_depthwise and _pointwise_depthwise_valid(ops, root, anchors)))
+    if len(anchors) == 3 and not reductions and depthwise_pointwise and pointwise_depthwise:
+        return _inverted_residual_valid(ops, root, anchors)
     if len(anchors) + len(reductions) > 1:
         return False
     if anchors:  # the anchor, a prologue of index remaps on its data operand, and its epilogue
@@ -262,14 +267,36 @@ def depthwise_pointwise_fits(depthwise: Operation, pointwise: Operation) -> bool
     reads it go into one kernel: not when the 1x1 conv's weight is large
     (DEPTHWISE_POINTWISE_MAX_WEIGHTS)."""
     d, p = _conv_geometry(depthwise), _conv_geometry(pointwise)
-    if d is None or p is None:
+    return (_is_depthwise(d, 1) and _is_pointwise(p)
+            and p[1][0] * p[1][1] <= DEPTHWISE_POINTWISE_MAX_WEIGHTS)
+
+
+def _is_pointwise(geometry) -> bool:
+    """Whether a `_conv_geometry` is a 1x1 conv's: group 1, no stride, padding or dilation."""
+    if geometry is None:
         return False
-    (dx, dw, dy, dgroup, dstrides, _, ddil), (_, pw, _, pgroup, pstrides, ppads, pdil) = d, p
-    depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1
-                    and dstrides == [1, 1] and ddil == [1, 1])
-    pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
-                    and pdil == [1, 1])
-    return depthwise_ok and pointwise_ok and pw[0] * pw[1] <= DEPTHWISE_POINTWISE_MAX_WEIGHTS
+    _, w, _, group, strides, pads, dilations = geometry
+    return group == 1 and w[2:] == [1, 1] and strides == [1, 1] and pads == [0, 0, 0, 0] and dilations == [1, 1]
+
+
+def _is_depthwise(geometry, stride: int) -> bool:
+    """Whether a `_conv_geometry` is a depthwise conv's with `stride`: one input channel per group,
+    as many outputs, a window larger than 1x1, no dilation."""
+    if geometry is None:
+        return False
+    x, w, y, group, strides, _, dilations = geometry
+    return (1 < group == x[1] == y[1] and w[1] == 1 and w[2] * w[3] > 1 and strides == [stride] * 2
+            and dilations == [1, 1])
+
+
+def _expands_into(pointwise: Operation, depthwise: Operation, stride: int):
+    """The depthwise conv's output shape when a 1x1 conv's output, its channels in whole vectors,
+    is the input of a depthwise conv with `stride` (the kernels' register blocks are vectors of
+    channels: schedules/fused_conv.py), else None."""
+    p, d = _conv_geometry(pointwise), _conv_geometry(depthwise)
+    if not (_is_pointwise(p) and _is_depthwise(d, stride)) or p[2] != d[0] or p[2][1] % VECTOR_LANES:
+        return None
+    return d[2]
 
 
 def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
@@ -279,10 +306,11 @@ def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: l
                for producer, consumer in (anchors, anchors[::-1]))
 
 
-def _pair_valid(ops: list[Operation], root: Operation, producer: Operation, consumer: Operation, fits) -> bool:
+def _pair_valid(ops: list[Operation], root: Operation, producer: Operation, consumer: Operation, fits,
+                rest_valid=None) -> bool:
     """Whether `ops` (with result `root`) is the group of anchor `producer` (the ops that compute
     `consumer`'s data operand), read by `consumer` only, followed by the valid group of anchor
-    `consumer`, and `fits(producer, consumer)`."""
+    `consumer` (`rest_valid(rest)`, else `group_is_valid`), and `fits(producer, consumer)`."""
     members = {id(op) for op in ops}
     data = consumer.operands[0].owner
     if not (isinstance(data, Operation) and id(data) in members):
@@ -300,24 +328,15 @@ def _pair_valid(ops: list[Operation], root: Operation, producer: Operation, cons
         return False  # the producer group's values are read by the consumer only
     first = [op for op in ops if id(op) in inside]
     rest = [op for op in ops if id(op) not in inside]
-    return fits(producer, consumer) and group_is_valid(first, data) and group_is_valid(rest, root)
+    rest_valid = rest_valid or (lambda rest: group_is_valid(rest, root))
+    return fits(producer, consumer) and group_is_valid(first, data) and rest_valid(rest)
 
 
 def pointwise_depthwise_fits(pointwise: Operation, depthwise: Operation) -> bool:
-    """Whether a 1x1 conv (group 1, no stride or padding) and the depthwise conv with stride 2
-    (one input channel per group, as many outputs, a window larger than 1x1, dilation 1) that
-    reads it go into one kernel: channels in whole vectors (VECTOR_LANES; the kernel's register
-    blocks are vectors of channels: schedules/fused_conv.py). Only strided: a stride-1 depthwise
+    """Whether a 1x1 conv and the depthwise conv with stride 2 that reads it go into one kernel:
+    channels in whole vectors (`_expands_into`). Only strided: a stride-1 depthwise
     conv goes into the 1x1 conv after it instead (`depthwise_pointwise_fits`)."""
-    p, d = _conv_geometry(pointwise), _conv_geometry(depthwise)
-    if d is None or p is None:
-        return False
-    (_, pw, py_, pgroup, pstrides, ppads, pdil), (dx, dw, dy, dgroup, dstrides, _, ddil) = p, d
-    pointwise_ok = (pgroup == 1 and pw[2:] == [1, 1] and pstrides == [1, 1] and ppads == [0, 0, 0, 0]
-                    and pdil == [1, 1])
-    depthwise_ok = (1 < dgroup == dx[1] == dy[1] and dw[1] == 1 and dw[2] * dw[3] > 1
-                    and dstrides == [2, 2] and ddil == [1, 1])
-    return pointwise_ok and depthwise_ok and py_ == dx and py_[1] % VECTOR_LANES == 0
+    return _expands_into(pointwise, depthwise, 2) is not None
 
 
 def _pointwise_depthwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
@@ -325,6 +344,30 @@ def _pointwise_depthwise_valid(ops: list[Operation], root: Operation, anchors: l
     1x1 conv group read only by the depthwise conv, and the rest a valid depthwise conv group."""
     return any(_pair_valid(ops, root, producer, consumer, pointwise_depthwise_fits)
                for producer, consumer in (anchors, anchors[::-1]))
+
+
+# Output rows from which a 1x1 conv goes into a stride-1 depthwise conv group with its 1x1
+# consumer: the kernel's tasks are chunks of rows, each computing again the two rows of the first
+# 1x1 conv it shares with its neighbours, so few rows a task cost too much again.
+INVERTED_RESIDUAL_MIN_ROWS = 14
+
+
+def expansion_fits(pointwise: Operation, depthwise: Operation) -> bool:
+    """Whether a 1x1 conv (group 1, no stride or padding) goes into the group of the stride-1
+    depthwise conv that reads it, when that conv is fused with its 1x1 consumer
+    (`depthwise_pointwise_fits`): one kernel for MobileNetV2's whole inverted residual block
+    (schedules/fused_conv.py). Channels in whole vectors, and INVERTED_RESIDUAL_MIN_ROWS rows."""
+    out = _expands_into(pointwise, depthwise, 1)
+    return out is not None and out[2] >= INVERTED_RESIDUAL_MIN_ROWS
+
+
+def _inverted_residual_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
+    """The sixth group shape: the ops that compute a stride-1 depthwise conv's data operand are a
+    valid 1x1 conv group read only by it (`expansion_fits`), and the rest a valid depthwise conv
+    group fused into its 1x1 consumer's (the fourth shape)."""
+    return any(_pair_valid(ops, root, producer, consumer, expansion_fits,
+                           lambda rest: group_is_valid(rest, root, depthwise_pointwise=True))
+               for producer in anchors for consumer in anchors if producer is not consumer)
 
 
 @register_pass

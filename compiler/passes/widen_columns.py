@@ -70,7 +70,7 @@ class WidenConvColumnsPass(Pass):
             if width is None:
                 continue
             chain, consumer = _chain_to_consumer(op.results[0])
-            if chain is None or _fused_with_strided_depthwise(op, consumer):
+            if chain is None or _fused_with_depthwise(op, consumer):
                 continue
             _widen(op, chain, consumer, width)
             self.statistics["convs widened"] += 1
@@ -94,14 +94,19 @@ class WidenConvColumnsPass(Pass):
         return wide
 
 
-def _fused_with_strided_depthwise(conv: Operation, consumer: Operation) -> bool:
-    """Whether the CPU's fusion puts `conv` into the kernel of the strided depthwise conv that
-    reads it (fuse.py `pointwise_depthwise_fits`): that kernel computes only the columns the
-    depthwise conv reads, a vector of channels at a time, and a slice between them would stop
-    the fusion."""
-    from .fuse import pointwise_depthwise_fits
+def _fused_with_depthwise(conv: Operation, consumer: Operation) -> bool:
+    """Whether the CPU's fusion puts `conv` into the kernel of the depthwise conv that reads it
+    (fuse.py `pointwise_depthwise_fits`, or `expansion_fits` with the 1x1 conv after the
+    depthwise conv fused too): that kernel computes only the columns the depthwise conv reads, a
+    vector of channels at a time, and a slice between them would stop the fusion."""
+    from .fuse import depthwise_pointwise_fits, expansion_fits, pointwise_depthwise_fits
 
-    return pointwise_depthwise_fits(conv, consumer)
+    if pointwise_depthwise_fits(conv, consumer):
+        return True
+    if not expansion_fits(conv, consumer):
+        return False
+    _, project = _chain_to_consumer(consumer.results[0])
+    return project is not None and depthwise_pointwise_fits(consumer, project)
 
 
 def _columns_constant(value: Value, shape) -> bool:

@@ -69,6 +69,19 @@ def padded_write_back(b, write_back):
     return b.get_block(after[-1])
 
 
+def channel_block_write_back(b, block):
+    """A conv's register block (`block`'s output cached "local") laid out channels innermost, so
+    that one vector of channels is contiguous, and its write-back to the output through the
+    epilogue (`epilogues`, or `padded_write_back` where the channels are padded to whole blocks).
+    Returns the write-back."""
+    write_back = b.cache_write(block, 0, "local")
+    b.transform_layout(block, "write", 0, (0, 2, 3, 1))
+    if "unpad" in b.block_names():
+        return padded_write_back(b, write_back)
+    epilogues(b, block_name_of(b, write_back))
+    return write_back
+
+
 def vectorize_own(b, block, nest) -> None:
     """Vectorize the innermost loop of `block` that is its own (not shared with block `nest`):
     a loop of extent 1 disappears in compute-at, and the shared loop around a reduction must not

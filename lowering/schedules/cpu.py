@@ -39,9 +39,9 @@ import math
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
-                     deal_loop, divisor, epilogues, padded_write_back, parallel_spatial, vectorize_own)
-from .fused_conv import (depthwise_pointwise_schedule, is_depthwise_pointwise, is_pointwise_depthwise,
-                         pointwise_depthwise_schedule)
+                     channel_block_write_back, deal_loop, divisor, epilogues, parallel_spatial, vectorize_own)
+from .fused_conv import (depthwise_pointwise_schedule, inverted_residual_schedule, is_depthwise_pointwise,
+                         is_inverted_residual, is_pointwise_depthwise, pointwise_depthwise_schedule)
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
@@ -56,10 +56,12 @@ def cpu_schedule(b, threads: int):
         trial = _attempt(b, depthwise_pointwise_schedule, threads)
         if trial is not None:
             return trial
-    if is_pointwise_depthwise(b):  # a 1x1 conv fused into its strided depthwise consumer (fused_conv.py)
-        trial = _attempt(b, pointwise_depthwise_schedule, threads)
-        if trial is not None:
-            return trial
+    for fits, generator in ((is_pointwise_depthwise, pointwise_depthwise_schedule),  # (fused_conv.py)
+                            (is_inverted_residual, inverted_residual_schedule)):
+        if fits(b):
+            trial = _attempt(b, generator, threads)
+            if trial is not None:
+                return trial
     for name, fn in (("matmul", matmul_schedule), ("gemm", matmul_schedule), ("conv2d", conv_schedule),
                      ("conv2d_nchwc", nchwc_conv_schedule), *((n, pool_schedule) for n in POOL_BLOCKS)):
         if name in names:
@@ -609,13 +611,7 @@ def conv_schedule(b, name: str, threads: int) -> None:
         ob = packed if packed else b.block_loop_extents("pack_w")[-1]
         wb = block_columns(w_ext, ob, ext[5] * ext[6], c_ext)
         _conv_prologue(b, name)
-        wbk = b.cache_write(block, 0, "local")
-        # the register block's channels innermost, so that one vector is contiguous
-        b.transform_layout(block, "write", 0, (0, 2, 3, 1))
-        if "unpad" in names:
-            wbk = padded_write_back(b, wbk)
-        else:
-            epilogues(b, block_name_of(b, wbk))
+        wbk = channel_block_write_back(b, block)
         bb, o, i, j, rc, ry, rx = b.get_loops(block)
         oo, oi = b.split(o, [b.knob("pack_ob", ob)])
         jo, ji = b.split(j, [b.knob("wb", wb)])

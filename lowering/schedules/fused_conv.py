@@ -1,6 +1,7 @@
 """The CPU schedule generators for a depthwise conv fused into the 1x1 conv that reads it (one
-kernel: compiler/passes/fuse.py, option `depthwise-pointwise`), and for a 1x1 conv fused into the
-strided depthwise conv that reads it (option `pointwise-depthwise`, below).
+kernel: compiler/passes/fuse.py, option `depthwise-pointwise`), for a 1x1 conv fused into the
+strided depthwise conv that reads it (option `pointwise-depthwise`, below), and for both at once,
+a whole inverted residual block (both options, at the end).
 
 Why one kernel: in MobileNetV2's inverted residual block the depthwise conv's output is the
 block's largest tensor (144 x 56 x 56 floats, 1.8 MB). Written by one kernel and read by the
@@ -48,15 +49,30 @@ at 28x28 0.104 -> 0.066, 96 -> 576 at 14x14 0.168 -> 0.102; the sum of the model
 -> 4.06 ms, end to end 4.55 -> 4.40 (another run: 4.14 -> 3.83 and 4.21 -> 4.03). (Computed a channel plane at a time into a copy dealt
 into phases, as the depthwise conv alone reads it, the pair was slower than its two kernels,
 0.485 against 0.43 ms: the deal of 96 channels was 44% of that kernel.)
-Either raises NotThisShape when the kernel is not its pair; cpu_schedule then tries the others.
+
+MobileNetV2's inverted residual block, 1x1 conv -> stride-1 depthwise conv -> 1x1 conv (->
+residual add), in one kernel (`inverted_residual_schedule`). Its tasks are chunks of output rows
+(`block_rows`), all channels: each computes the first 1x1 conv's rows its depthwise rows read
+(and the two it shares with its neighbours again), then those depthwise rows, both channels
+innermost as above, then the last 1x1 conv's rows from them, the dense conv's channel block (its
+input pixels' channels contiguous, its output written back to NCHW through its epilogue). Neither
+the first 1x1 output nor the depthwise output goes to memory; both 1x1 weights are packed at
+compile time (build.py `prepack_for`). In the model, 2 threads, one process, two kernels (the
+first 1x1 conv; the depthwise conv with the last 1x1 conv) against one, best of 10 rounds:
+MobileNetV2's blocks at 56x56 (24 -> 144 -> 24) 0.551 -> 0.355 ms, at 28x28 (32 -> 192 -> 32)
+0.211 -> 0.141 and 0.209 -> 0.144, at 14x14 (64 -> 384 -> 64) 0.171/0.174/0.174 ->
+0.126/0.124/0.120, (64 -> 384 -> 96) 0.198 -> 0.144, (96 -> 576 -> 96) 0.322 -> 0.253 and 0.325 ->
+0.256; the sum of the model's kernels 5.30 -> 4.59 ms, end to end 5.53 -> 4.68 (a noisy hour:
+another run 4.09 -> 3.59).
+Each generator raises NotThisShape when the kernel is not its group; cpu_schedule then tries the
+others.
 """
 
 from __future__ import annotations
 
 from ..te.conv import block_columns
-from .common import (REDUCE, SPATIAL, NotThisShape, block_name_of, divisor, epilogues, padded_write_back,
-                     parallel_spatial,
-                     vectorize_own)
+from .common import (REDUCE, SPATIAL, NotThisShape, block_name_of, channel_block_write_back, divisor, epilogues,
+                     parallel_spatial, vectorize_own)
 
 DEPTHWISE, POINTWISE = "conv2d", "conv2d_1"
 CONV_KINDS = [SPATIAL] * 4 + [REDUCE] * 3
@@ -85,12 +101,7 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
         raise NotThisShape("the 1x1 conv's weight is not packed")
     ob = int(packed[0][-1])
     # 1. the 1x1 conv's register block, written back through its epilogue
-    out = b.cache_write(pw, 0, "local")
-    b.transform_layout(pw, "write", 0, (0, 2, 3, 1))
-    if "unpad" in b.block_names():  # channels padded to whole blocks: the bounds test is in the last block
-        out = padded_write_back(b, out)
-    else:
-        epilogues(b, block_name_of(b, out))
+    out = channel_block_write_back(b, pw)
     bb, o, i, j, rc, ry, rx = b.get_loops(pw)
     oo, oi = b.split(o, [b.knob("pack_ob", ob)])
     jo, ji = b.split(j, [b.knob("wb", block_columns(w_ext, ob, 1, c_ext))])
@@ -129,6 +140,7 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
 # a 1x1 conv fused into the strided depthwise conv that reads it (fuse.py `pointwise-depthwise`)
 
 EXPAND, STRIDED = "conv2d", "conv2d_1"  # the 1x1 conv and the depthwise conv after it
+PROJECT = "conv2d_2"                    # the 1x1 conv after them, in an inverted residual block
 LANES = 16                              # channels in a vector
 REGISTER_VECTORS = 28                   # accumulators of a register block (of 32 AVX-512 registers)
 TASK_ROWS_BYTES = 512 * 1024            # the 1x1 conv's output rows one task computes, at most
@@ -138,7 +150,7 @@ def is_pointwise_depthwise(b) -> bool:
     """Whether the kernel holds a 1x1 conv and, after it, a depthwise conv that reads its input
     in place (te/conv.py `conv2d_in_place`: no `phases`)."""
     names = b.block_names()
-    if EXPAND not in names or STRIDED not in names or "phases" in names:
+    if EXPAND not in names or STRIDED not in names or "phases" in names or PROJECT in names:
         return False
     pw, dw = (b.block_loop_extents(n) for n in (EXPAND, STRIDED))
     return len(dw) == len(pw) == 7 and pw[5:] == [1, 1] and dw[4] == 1 and dw[5] * dw[6] > 1
@@ -176,11 +188,13 @@ def pointwise_depthwise_schedule(b, threads: int) -> None:
         b.compute_inline(b.get_block("pad"))
     tc = divisor(channels, (32, 48, 16))  # channels a task computes
     # 1. the depthwise conv: a register block of one vector of channels x wb output columns,
-    # written back to NCHW through its epilogue
+    # written back to NCHW through its epilogue (the write-backs last conv first: each is found
+    # by its name, the first of the same name in the kernel)
     dw = b.get_block(STRIDED)
     dw_back = b.cache_write(dw, 0, "local")
     b.transform_layout(dw, "write", 0, (0, 2, 3, 1))
     epilogues(b, block_name_of(b, dw_back))
+    pw_back = _expansion_write_back(b)
     bb, o, i, j, rc, ry, rx = b.get_loops(dw)
     lanes = b.knob("lanes", LANES)
     oo, om, ov = b.split(o, [b.knob("task_vectors", tc // LANES), lanes])
@@ -190,34 +204,64 @@ def pointwise_depthwise_schedule(b, threads: int) -> None:
     b.reorder(bb, oo, io, om, ii, jo, rc, ry, rx, ji, ov)
     b.reverse_compute_at(dw_back, jo)
     vectorize_own(b, dw_back, dw)
-    # its weights [C, 1, KH, KW] copied channels innermost, so that a tap's vector of them is one
-    # load, not a gather at a stride of KH x KW
+    task = b.fuse(bb, oo, io)
+    b.parallel(task)
+    _depthwise_taps(b, dw, channels, ry, rx, ji, ov)
+    # 2. the 1x1 conv's rows the task reads, channels innermost
+    expansion = _expansion_at(b, task, lanes, in_w, pw_back)
+    b.decompose_reduction(dw, rc)
+    _decompose_expansion(b, expansion)
+    if "pack_w" in b.block_names():  # a 1x1 weight not known at compile time, packed as the kernel starts
+        parallel_spatial(b, "pack_w", threads)
+
+
+def _depthwise_taps(b, dw, channels: int, ry, rx, columns, lanes) -> None:
+    """The depthwise conv's register block over its window: the taps (`ry`, `rx`) and the block's
+    `columns` unrolled, its vector of channels (`lanes`) vectorized, its weights channels innermost."""
+    _depthwise_weights_innermost(b, dw, channels)
+    b.unroll(ry)
+    b.unroll(rx)
+    b.unroll(columns)
+    b.vectorize(lanes)
+
+
+def _depthwise_weights_innermost(b, dw, channels: int) -> None:
+    """The depthwise conv's weights [C, 1, KH, KW] copied channels innermost as the kernel starts,
+    so that a tap's vector of them is one load, not a gather at a stride of KH x KW."""
     weight = [index for index, (_, shape) in enumerate(b.reads(dw)) if [int(d) for d in shape[:2]] == [channels, 1]]
     if len(weight) == 1:
         copy = b.cache_read(dw, weight[0], "global")
         b.transform_layout(copy, "write", 0, (1, 2, 3, 0))
         vectorize_own(b, copy, dw)
-    task = b.fuse(bb, oo, io)
-    b.parallel(task)
-    b.unroll(ry)
-    b.unroll(rx)
-    b.unroll(ji)
-    b.vectorize(ov)
-    # 2. the 1x1 conv's rows the task reads, channels innermost: a register block of the task's
-    # vectors of channels x pwb columns, written back through its epilogue as whole vectors
+
+
+def _expansion_write_back(b):
+    """The 1x1 conv's (EXPAND's) register block and its write-back through its epilogue (the
+    blocks up to the depthwise conv), both channels innermost; before the depthwise conv moves
+    (the epilogue is found by the order of the blocks). Returns the write-back."""
     pw = b.get_block(EXPAND)
     pw_back = b.cache_write(pw, 0, "local")
     b.transform_layout(pw, "write", 0, (0, 2, 3, 1))
     epilogues(b, block_name_of(b, pw_back), before=STRIDED)
     b.transform_layout(pw_back, "write", 0, (0, 2, 3, 1))
+    return pw_back
+
+
+def _expansion_at(b, task, lanes, width: int, pw_back):
+    """The 1x1 conv and its write-back (`_expansion_write_back`) computed at loop `task`, the rows
+    and channels the task reads: a register block of a few vectors of channels x pwb columns,
+    summed over the input channels (each input pixel broadcast), written back as whole vectors.
+    Returns the conv's block and its reduction loop (for `_decompose_expansion`)."""
+    pw = b.get_block(EXPAND)
     b.compute_at(pw_back, task, preserve_unit_loops=True)
     b.compute_at(pw, task, preserve_unit_loops=True)  # (so that its loops are the seven of a conv)
     _, po, pr, pc, prc, pry, prx = b.get_loops(pw)[-7:]
-    pom, pov = b.split(po, [lanes])
-    vectors = tc // LANES
-    pwb = max(d for d in range(1, REGISTER_VECTORS // vectors + 1) if in_w % d == 0)
+    task_vectors = b.extent(po) // LANES
+    vectors = divisor(task_vectors, (2, 3)) if task_vectors > 3 else task_vectors
+    poo, pom, pov = b.split(po, [b.knob("pw_vectors", vectors), lanes])
+    pwb = max(d for d in range(1, REGISTER_VECTORS // vectors + 1) if width % d == 0)
     pjo, pji = b.split(pc, [b.knob("pwb", pwb)])
-    b.reorder(pr, pjo, prc, pry, prx, pji, pom, pov)
+    b.reorder(pr, poo, pjo, prc, pry, prx, pji, pom, pov)
     b.reverse_compute_at(pw_back, pjo, preserve_unit_loops=True)
     _, back_channels, _, back_columns = b.own_loops(pw, b.get_loops(pw_back))
     b.reorder(back_columns, back_channels)
@@ -225,8 +269,106 @@ def pointwise_depthwise_schedule(b, threads: int) -> None:
     b.unroll(pji)
     b.unroll(pom)
     b.vectorize(pov)
-    b.decompose_reduction(dw, rc)
+    return pw, prc
+
+
+def _decompose_expansion(b, expansion) -> None:
+    """The 1x1 conv's initial values split off at its reduction loop (`_expansion_at`'s block and
+    loop), vectorized: last, as splitting them off consumes the loops they are at."""
+    pw, prc = expansion
     init = b.decompose_reduction(pw, prc)
     vectorize_own(b, init, pw)
-    if "pack_w" in b.block_names():  # a 1x1 weight not known at compile time, packed as the kernel starts
-        parallel_spatial(b, "pack_w", threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# MobileNetV2's inverted residual block: 1x1 conv -> stride-1 depthwise conv -> 1x1 conv
+
+
+def is_inverted_residual(b) -> bool:
+    """Whether the kernel holds a 1x1 conv, a depthwise conv that reads it, and a 1x1 conv that
+    reads that (fuse.py `expansion_fits` with `depthwise_pointwise_fits`)."""
+    names = b.block_names()
+    if any(n not in names for n in (EXPAND, STRIDED, PROJECT)) or "phases" in names:
+        return False
+    pw, dw, pj = (b.block_loop_extents(n) for n in (EXPAND, STRIDED, PROJECT))
+    return (len(pw) == len(dw) == len(pj) == 7 and pw[5:] == [1, 1] and dw[4] == 1 and dw[5] * dw[6] > 1
+            and pj[5:] == [1, 1])
+
+
+BLOCK_MAX_ROWS = 7  # output rows of an inverted residual block's task, at most
+
+
+def block_rows(height: int, threads: int) -> int:
+    """Output rows per parallel task of an inverted residual block: the most, up to
+    BLOCK_MAX_ROWS, that divide the height and leave a task for each thread. Each task computes
+    the first 1x1 conv's two rows it shares with its neighbours again (9 rows for 7), but with
+    tasks of more rows the cores wait on each other. In the model, 2 threads, one process, rows a
+    task: MobileNetV2's block at 56x56 (144 channels) 28: 0.386 ms, 14: 0.355, 7: 0.342, 4: 0.364;
+    at 28x28 (192) 14: 0.141 and 0.133, 7: 0.141 and 0.141, 4: 0.168 and 0.167; at 14x14 (384)
+    7: 0.123, 14 (one task): 0.219."""
+    return max((d for d in range(1, min(height, BLOCK_MAX_ROWS) + 1) if height % d == 0 and height // d >= threads),
+               default=1)
+
+
+def inverted_residual_schedule(b, threads: int) -> None:
+    """MobileNetV2's inverted residual block in one kernel (the module's docstring)."""
+    if not is_inverted_residual(b) or any(b.kinds_of(n) != CONV_KINDS for n in (EXPAND, STRIDED, PROJECT)):
+        raise NotThisShape("not an inverted residual block")
+    _, channels, _, in_w, _, _, _ = b.block_loop_extents(EXPAND)
+    _, _, out_h, out_w, project_c, _, _ = b.block_loop_extents(PROJECT)
+    if channels % LANES:
+        raise NotThisShape("channels not in whole vectors")
+    project = b.get_block(PROJECT)
+    packed = [(name, shape) for name, shape in b.reads(project) if name == "pack_w" or name.endswith("_packed")]
+    if not packed:
+        raise NotThisShape("the last 1x1 conv's weight is not packed")
+    ob = int(packed[0][1][-1])
+    if "pad" in b.block_names():  # the depthwise conv reads the 1x1 conv's output through its bounds test
+        b.compute_inline(b.get_block("pad"))
+    # the register blocks' write-backs through their epilogues, the last conv's first (each is
+    # found by its name, the first of the same name in the kernel), before any block moves
+    out = channel_block_write_back(b, project)
+    dw = b.get_block(STRIDED)
+    dw_back = b.cache_write(dw, 0, "local")
+    b.transform_layout(dw, "write", 0, (0, 2, 3, 1))
+    names = b.block_names()
+    epilogues(b, block_name_of(b, dw_back),
+              before=next(n for n in names[names.index(STRIDED) + 1:] if n.startswith("pack_w") or n == PROJECT))
+    b.transform_layout(dw_back, "write", 0, (0, 2, 3, 1))  # (the last 1x1 conv reads it channels innermost)
+    pw_back = _expansion_write_back(b)
+    # 1. the last 1x1 conv: the dense conv's channel block (ob channels x wb columns), tasks of
+    # rows in parallel
+    bb, o, i, j, rc, ry, rx = b.get_loops(project)
+    io, ii = b.split(i, [b.knob("rows", block_rows(out_h, threads))])
+    oo, oi = b.split(o, [b.knob("project_ob", ob)])  # (its packing's compute knob is pack_ob or pack_ob_1)
+    jo, ji = b.split(j, [b.knob("wb", block_columns(out_w, ob, 1, project_c))])
+    b.reorder(bb, io, ii, oo, jo, rc, ry, rx, ji, oi)
+    b.reverse_compute_at(out, jo)
+    vectorize_own(b, out, project)
+    task = b.fuse(bb, io)
+    b.parallel(task)
+    b.vectorize(oi)
+    b.unroll(ji)
+    # 2. the depthwise conv's rows the task reads, channels innermost: a register block of one
+    # vector of channels x dwb columns, written back as whole vectors
+    b.compute_at(dw_back, task, preserve_unit_loops=True)
+    b.compute_at(dw, task, preserve_unit_loops=True)
+    _, do, di, dj, drc, dry, drx = b.get_loops(dw)[-7:]
+    lanes = b.knob("lanes", LANES)
+    dom, dov = b.split(do, [lanes])
+    djo, dji = b.split(dj, [b.knob("dwb", depthwise_columns(out_w))])
+    b.reorder(di, dom, djo, drc, dry, drx, dji, dov)
+    b.reverse_compute_at(dw_back, djo, preserve_unit_loops=True)
+    _, back_channels, _, back_columns = b.own_loops(dw, b.get_loops(dw_back))
+    b.reorder(back_columns, back_channels)
+    b.vectorize(back_channels)
+    _depthwise_taps(b, dw, channels, dry, drx, dji, dov)
+    # 3. the first 1x1 conv's rows the depthwise rows read, channels innermost
+    expansion = _expansion_at(b, task, lanes, in_w, pw_back)
+    b.decompose_reduction(dw, drc)
+    _decompose_expansion(b, expansion)
+    init = b.decompose_reduction(project, rc)
+    vectorize_own(b, init, project)
+    for name in b.block_names():  # 1x1 weights not known at compile time, packed as the kernel starts
+        if name.startswith("pack_w"):
+            parallel_spatial(b, name, threads)

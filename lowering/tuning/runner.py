@@ -98,8 +98,8 @@ def build_candidate(task, program, target, path: Path) -> list:
 
     try:
         with compute_knobs(program.knobs()):  # packing knobs shape the compute
-            prepack = prepack_for(task.op)
-            module = lower_op(task.op, prepack)
+            prepacks = prepack_for(task.op)
+            module = lower_op(task.op, prepacks)
         verify_schedule(program, target, tvm_adapter.kernel_info(module))
     except (LaminaError, LoweringError) as e:
         raise InvalidCandidate(_first_line(e)) from None
@@ -111,7 +111,7 @@ def build_candidate(task, program, target, path: Path) -> list:
         raise BuildFailed(_first_line(e)) from None
     except Exception as e:  # TVM's own error types
         raise BuildFailed(f"{type(e).__name__}: {_first_line(e)}") from None
-    return arg_specs(task.op, prepack)
+    return arg_specs(task.op, prepacks)
 
 
 def _first_line(e) -> str:

@@ -68,14 +68,14 @@ def task_key(unscheduled_module, target) -> str:
 
 
 def lower_default(op):
-    """`op` lowered with the default compute knobs: (unscheduled IRModule, its Prepack or None)."""
+    """`op` lowered with the default compute knobs: (unscheduled IRModule, its Prepacks)."""
     from lamina.lowering.build import lower_op, prepack_for
     from lamina.lowering.te.common import compute_knobs
 
     with compute_knobs({}):
-        prepack = prepack_for(op)
-        module = lower_op(op, prepack)
-    return module, prepack
+        prepacks = prepack_for(op)
+        module = lower_op(op, prepacks)
+    return module, prepacks
 
 
 def is_empty(op) -> bool:
@@ -91,12 +91,13 @@ def op_task_key(op, target) -> str | None:
     return task_key(module, target)
 
 
-def arg_specs(op, prepack) -> list[tuple[tuple, str]]:
+def arg_specs(op, prepacks) -> list[tuple[tuple, str]]:
     """(shape, dtype) of each argument of the kernel built for `op`: its operands (the packed
-    weight in its packed shape), then its results."""
+    weights in their packed shapes), then its results."""
     specs = []
     for i, v in enumerate(op.operands):
-        shape = tuple(prepack.shape) if prepack is not None and i == prepack.index else tuple(v.type.shape)
+        packed = next((p for p in prepacks if p.index == i), None)
+        shape = tuple(packed.shape) if packed is not None else tuple(v.type.shape)
         specs.append((shape, str(v.type.element_type.numpy_dtype)))
     for r in op.results:
         specs.append((tuple(r.type.shape), str(r.type.element_type.numpy_dtype)))
@@ -124,7 +125,7 @@ def extract_tasks(module, target="llvm", threads: int | None = None):
         if task is None:
             tasks[key] = Task(key, 1, op_flops(op), [built.name], built.generator or "default",
                               scheduled.program, op, scheduled.module, built.library,
-                              arg_specs(op, scheduled.prepack), scheduled.choices)
+                              arg_specs(op, scheduled.prepacks), scheduled.choices)
         else:
             task.weight += 1
             task.kernels.append(built.name)

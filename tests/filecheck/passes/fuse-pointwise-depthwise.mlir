@@ -67,3 +67,35 @@ func.func @shared(%x: tensor<1x8x4x4xf32>) -> (tensor<1x16x2x2xf32>, tensor<1x16
   %d = nn.conv2d %c, %wd attributes {group = 16 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x16x4x4xf32>, tensor<16x1x3x3xf32>) -> tensor<1x16x2x2xf32>
   func.return %d, %c : tensor<1x16x2x2xf32>, tensor<1x16x4x4xf32>
 }
+
+// With depthwise-pointwise too, a 1x1 conv goes into a stride-1 depthwise conv group fused with
+// its 1x1 consumer (14 rows or more): MobileNetV2's whole inverted residual block, one group.
+// RUN: lamina opt %s -p 'fuse{depthwise-pointwise=true pointwise-depthwise=true}' | filecheck %s --check-prefix=BOTH
+// BOTH-LABEL: func.func @inverted_residual(
+// BOTH:         %s = nn.fused %x, %wp, %wd, %wj attributes {sources = ["expand", "expand_relu", "dw", "dw_relu", "project", "residual"]}
+// BOTH:           %p = nn.conv2d %x_1, %wp_1 :
+// BOTH-NEXT:      %c = nn.relu %p
+// BOTH-NEXT:      %d = nn.conv2d %c, %wd_1 attributes {group = 16 : i64, pads = array<i64: 1, 1, 1, 1>}
+// BOTH-NEXT:      %a = nn.relu %d
+// BOTH-NEXT:      %j = nn.conv2d %a, %wj_1 :
+// BOTH-NEXT:      %s_1 = nn.add %j, %x_1
+// BOTH-NEXT:      nn.yield %s_1
+// BOTH-NOT:      nn.fused
+// BOTH:          return %s
+// Without it, the three convs stay three groups (the stride-1 depthwise conv alone here).
+// CHECK-LABEL: func.func @inverted_residual(
+// CHECK:         %c = nn.fused %x, %wp
+// CHECK:         %a = nn.fused %c, %wd
+// CHECK:         %s = nn.fused %a, %wj, %x
+func.func @inverted_residual(%x: tensor<1x8x14x14xf32>) -> tensor<1x8x14x14xf32> {
+  %wp = nn.constant attributes {value = dense<2.500000e-01> : tensor<16x8x1x1xf32>} : () -> tensor<16x8x1x1xf32>
+  %wd = nn.constant attributes {value = dense<5.000000e-01> : tensor<16x1x3x3xf32>} : () -> tensor<16x1x3x3xf32>
+  %wj = nn.constant attributes {value = dense<1.250000e-01> : tensor<8x16x1x1xf32>} : () -> tensor<8x16x1x1xf32>
+  %p = nn.conv2d %x, %wp : (tensor<1x8x14x14xf32>, tensor<16x8x1x1xf32>) -> tensor<1x16x14x14xf32> loc("expand")
+  %c = nn.relu %p : (tensor<1x16x14x14xf32>) -> tensor<1x16x14x14xf32> loc("expand_relu")
+  %d = nn.conv2d %c, %wd attributes {group = 16 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x14x14xf32>, tensor<16x1x3x3xf32>) -> tensor<1x16x14x14xf32> loc("dw")
+  %a = nn.relu %d : (tensor<1x16x14x14xf32>) -> tensor<1x16x14x14xf32> loc("dw_relu")
+  %j = nn.conv2d %a, %wj : (tensor<1x16x14x14xf32>, tensor<8x16x1x1xf32>) -> tensor<1x8x14x14xf32> loc("project")
+  %s = nn.add %j, %x : (tensor<1x8x14x14xf32>, tensor<1x8x14x14xf32>) -> tensor<1x8x14x14xf32> loc("residual")
+  func.return %s : tensor<1x8x14x14xf32>
+}

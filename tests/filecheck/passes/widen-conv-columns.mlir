@@ -56,6 +56,19 @@ func.func @pointwise_strided_depthwise(%x: tensor<1x6x11x11xf32>, %w: tensor<16x
   func.return %y : tensor<1x16x6x6xf32>
 }
 
+// A 1x1 conv read by a stride-1 depthwise conv whose result a 1x1 conv reads, 16 channels, 14
+// rows: not widened either. The CPU's fusion puts the three into one kernel (fuse.py
+// `expansion_fits`).
+// CHECK-LABEL: func.func @inverted_residual(
+// CHECK-NEXT:    %c = nn.conv2d %x, %w : (tensor<1x6x14x14xf32>, tensor<16x6x1x1xf32>) -> tensor<1x16x14x14xf32>
+func.func @inverted_residual(%x: tensor<1x6x14x14xf32>, %w: tensor<16x6x1x1xf32>, %d: tensor<16x1x3x3xf32>, %p: tensor<6x16x1x1xf32>) -> tensor<1x6x14x14xf32> {
+  %c = nn.conv2d %x, %w : (tensor<1x6x14x14xf32>, tensor<16x6x1x1xf32>) -> tensor<1x16x14x14xf32>
+  %r = nn.relu %c : (tensor<1x16x14x14xf32>) -> tensor<1x16x14x14xf32>
+  %y = nn.conv2d %r, %d attributes {group = 16 : i64, pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x14x14xf32>, tensor<16x1x3x3xf32>) -> tensor<1x16x14x14xf32>
+  %z = nn.conv2d %y, %p : (tensor<1x16x14x14xf32>, tensor<6x16x1x1xf32>) -> tensor<1x6x14x14xf32>
+  func.return %z : tensor<1x6x14x14xf32>
+}
+
 // Not widened: 32 multiply-adds per output (more than max-reduction, 27), a value the function
 // returns, an epilogue with an operand that varies along the columns (a residual), a grouped conv,
 // and rows that are whole vectors already.
