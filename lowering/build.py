@@ -505,8 +505,8 @@ class CrossKernel:
 
 
 def _with_constants(op: Operation, built: BuiltKernel, scheduled: ScheduledKernel, target) -> BuiltKernel:
-    """The kernel for this op: its constant operands (and a packed weight) held as device tensors
-    of its own; the compiled kernel is shared between ops of the same shape. The schedule program
+    """The kernel for this op: its constant operands (weights in their packed layout) held as
+    device tensors of its own; the compiled kernel is shared between ops of the same shape. The schedule program
     goes with it (`lamina compile --emit-schedules`)."""
     constant = {i: None for i, v in enumerate(op.operands) if is_constant(v)}
     for prepack in scheduled.prepacks:

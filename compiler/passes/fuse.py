@@ -204,11 +204,13 @@ def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: b
     patterns = {id(op): op_pattern(op) for op in ops}
     anchors = [op for op in ops if patterns[id(op)] == Pattern.OUT_ELEMENTWISE_FUSABLE]
     reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
-    if len(anchors) == 2 and not reductions:
-        return ((depthwise_pointwise and _depthwise_pointwise_valid(ops, root, anchors))
-                or (pointwise_depthwise and _pointwise_depthwise_valid(ops, root, anchors)))
+    if len(anchors) == 2 and not reductions:  # the fourth and fifth shapes
+        return ((depthwise_pointwise and _pair_valid(ops, root, anchors, depthwise_pointwise_fits))
+                or (pointwise_depthwise and _pair_valid(ops, root, anchors, pointwise_depthwise_fits)))
     if len(anchors) == 3 and not reductions and depthwise_pointwise and pointwise_depthwise:
-        return _inverted_residual_valid(ops, root, anchors)
+        # the sixth: a 1x1 conv group before a depthwise conv group of the fourth shape
+        return _pair_valid(ops, root, anchors, expansion_fits,
+                           lambda rest: group_is_valid(rest, root, depthwise_pointwise=True))
     if len(anchors) + len(reductions) > 1:
         return False
     if anchors:  # the anchor, a prologue of index remaps on its data operand, and its epilogue
@@ -299,18 +301,18 @@ def _expands_into(pointwise: Operation, depthwise: Operation, stride: int):
     return d[2]
 
 
-def _depthwise_pointwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
-    """The fourth group shape: the ops that compute the 1x1 conv's data operand are a valid
-    depthwise group read only by the 1x1 conv, and the rest a valid 1x1 conv group."""
-    return any(_pair_valid(ops, root, producer, consumer, depthwise_pointwise_fits)
-               for producer, consumer in (anchors, anchors[::-1]))
+def _pair_valid(ops: list[Operation], root: Operation, anchors: list[Operation], fits, rest_valid=None) -> bool:
+    """Whether `ops` (with result `root`) is, for two of its `anchors`, the group of the producer
+    (the ops that compute the consumer's data operand), read by the consumer only, followed by the
+    valid group of the consumer (`rest_valid(rest)`, else `group_is_valid`), and
+    `fits(producer, consumer)`."""
+    return any(_producer_then_consumer(ops, root, producer, consumer, fits, rest_valid)
+               for producer in anchors for consumer in anchors if producer is not consumer)
 
 
-def _pair_valid(ops: list[Operation], root: Operation, producer: Operation, consumer: Operation, fits,
-                rest_valid=None) -> bool:
-    """Whether `ops` (with result `root`) is the group of anchor `producer` (the ops that compute
-    `consumer`'s data operand), read by `consumer` only, followed by the valid group of anchor
-    `consumer` (`rest_valid(rest)`, else `group_is_valid`), and `fits(producer, consumer)`."""
+def _producer_then_consumer(ops: list[Operation], root: Operation, producer: Operation, consumer: Operation,
+                            fits, rest_valid) -> bool:
+    """`_pair_valid` for one producer and consumer."""
     members = {id(op) for op in ops}
     data = consumer.operands[0].owner
     if not (isinstance(data, Operation) and id(data) in members):
@@ -334,16 +336,10 @@ def _pair_valid(ops: list[Operation], root: Operation, producer: Operation, cons
 
 def pointwise_depthwise_fits(pointwise: Operation, depthwise: Operation) -> bool:
     """Whether a 1x1 conv and the depthwise conv with stride 2 that reads it go into one kernel:
-    channels in whole vectors (`_expands_into`). Only strided: a stride-1 depthwise
-    conv goes into the 1x1 conv after it instead (`depthwise_pointwise_fits`)."""
+    channels in whole vectors (`_expands_into`). A stride-1 depthwise conv goes into the 1x1 conv
+    after it instead (`depthwise_pointwise_fits`), and the 1x1 conv before it joins that pair
+    (`expansion_fits`)."""
     return _expands_into(pointwise, depthwise, 2) is not None
-
-
-def _pointwise_depthwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
-    """The fifth group shape: the ops that compute the depthwise conv's data operand are a valid
-    1x1 conv group read only by the depthwise conv, and the rest a valid depthwise conv group."""
-    return any(_pair_valid(ops, root, producer, consumer, pointwise_depthwise_fits)
-               for producer, consumer in (anchors, anchors[::-1]))
 
 
 # Output rows from which a 1x1 conv goes into a stride-1 depthwise conv group with its 1x1
@@ -359,15 +355,6 @@ def expansion_fits(pointwise: Operation, depthwise: Operation) -> bool:
     (schedules/fused_conv.py). Channels in whole vectors, and INVERTED_RESIDUAL_MIN_ROWS rows."""
     out = _expands_into(pointwise, depthwise, 1)
     return out is not None and out[2] >= INVERTED_RESIDUAL_MIN_ROWS
-
-
-def _inverted_residual_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
-    """The sixth group shape: the ops that compute a stride-1 depthwise conv's data operand are a
-    valid 1x1 conv group read only by it (`expansion_fits`), and the rest a valid depthwise conv
-    group fused into its 1x1 consumer's (the fourth shape)."""
-    return any(_pair_valid(ops, root, producer, consumer, expansion_fits,
-                           lambda rest: group_is_valid(rest, root, depthwise_pointwise=True))
-               for producer in anchors for consumer in anchors if producer is not consumer)
 
 
 @register_pass

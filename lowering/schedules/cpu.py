@@ -23,8 +23,9 @@ Anchor ops, picked by the name of the kernel's reduction block:
     depthwise with a block of hb rows x vw columns, reading a strided conv's input split into
     column phases;
   - conv2d_nchwc (nchwc.py);
-  - a depthwise conv fused into the 1x1 conv that reads it, and a 1x1 conv fused into the strided
-    depthwise conv that reads it (fused_conv.py), tried first.
+  - a depthwise conv fused into the 1x1 conv that reads it, a 1x1 conv fused into the strided
+    depthwise conv that reads it, and the three convs of an inverted residual block
+    (fused_conv.py), tried first.
 Either falls back to the default when the loop nest is not the shape it expects. A fused group's
 epilogue (the blocks after the anchor: bias, batch_norm, residual add, relu, ...) is computed in
 the register block's write-back (`epilogues`); a group without an anchor (a chain of elementwise
@@ -52,11 +53,8 @@ def cpu_schedule(b, threads: int):
     row-reduction one, else the default. Returns the builder that holds it, with the name of the
     generator that wrote it in `generator`."""
     names = b.block_names()
-    if is_depthwise_pointwise(b):  # a depthwise conv fused into its 1x1 consumer (fused_conv.py)
-        trial = _attempt(b, depthwise_pointwise_schedule, threads)
-        if trial is not None:
-            return trial
-    for fits, generator in ((is_pointwise_depthwise, pointwise_depthwise_schedule),  # (fused_conv.py)
+    for fits, generator in ((is_depthwise_pointwise, depthwise_pointwise_schedule),  # fused convs (fused_conv.py)
+                            (is_pointwise_depthwise, pointwise_depthwise_schedule),
                             (is_inverted_residual, inverted_residual_schedule)):
         if fits(b):
             trial = _attempt(b, generator, threads)

@@ -46,9 +46,10 @@ blocks: conv2d (1x1, weight packed at compile time) -> its epilogue -> [pad] -> 
 In the model, 2 threads, one process, two kernels against one (best of 8 rounds): MobileNetV2's
 16 -> 96 at 112x112 then 3x3/2 0.487 -> 0.296 ms, 24 -> 144 at 56x56 0.236 -> 0.135, 32 -> 192
 at 28x28 0.104 -> 0.066, 96 -> 576 at 14x14 0.168 -> 0.102; the sum of the model's kernels 4.65
--> 4.06 ms, end to end 4.55 -> 4.40 (another run: 4.14 -> 3.83 and 4.21 -> 4.03). (Computed a channel plane at a time into a copy dealt
-into phases, as the depthwise conv alone reads it, the pair was slower than its two kernels,
-0.485 against 0.43 ms: the deal of 96 channels was 44% of that kernel.)
+-> 4.06 ms, end to end 4.55 -> 4.40 (another run: 4.14 -> 3.83 and 4.21 -> 4.03). (Computed a
+channel plane at a time into a copy dealt into phases, as the depthwise conv alone reads it, the
+pair was slower than its two kernels, 0.485 against 0.43 ms: the deal of 96 channels was 44% of
+that kernel.)
 
 MobileNetV2's inverted residual block, 1x1 conv -> stride-1 depthwise conv -> 1x1 conv (->
 residual add), in one kernel (`inverted_residual_schedule`). Its tasks are chunks of output rows
@@ -85,6 +86,24 @@ def is_depthwise_pointwise(b) -> bool:
         return False
     dw, pw = (b.block_loop_extents(n) for n in (DEPTHWISE, POINTWISE))
     return len(dw) == len(pw) == 7 and dw[4] == 1 and pw[5:] == [1, 1]
+
+
+def _pointwise_loops(extents) -> bool:
+    """Whether a conv block's loop extents are a 1x1 conv's (7 loops, a 1x1 window)."""
+    return len(extents) == 7 and extents[5:] == [1, 1]
+
+
+def _depthwise_loops(extents) -> bool:
+    """Whether a conv block's loop extents are a depthwise conv's (one input channel, a window)."""
+    return len(extents) == 7 and extents[4] == 1 and extents[5] * extents[6] > 1
+
+
+def _pack_weights_in_parallel(b, threads: int) -> None:
+    """The 1x1 weights not known at compile time (`pack_w`, `pack_w_1`: build.py packs the
+    constant ones once), packed in parallel as the kernel starts."""
+    for name in b.block_names():
+        if name.startswith("pack_w"):
+            parallel_spatial(b, name, threads)
 
 
 def depthwise_pointwise_schedule(b, threads: int) -> None:
@@ -132,8 +151,7 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
     b.decompose_reduction(dw, dry)
     init = b.decompose_reduction(pw, rc)
     vectorize_own(b, init, pw)
-    if "pack_w" in b.block_names():
-        parallel_spatial(b, "pack_w", threads)
+    _pack_weights_in_parallel(b, threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,8 +170,7 @@ def is_pointwise_depthwise(b) -> bool:
     names = b.block_names()
     if EXPAND not in names or STRIDED not in names or "phases" in names or PROJECT in names:
         return False
-    pw, dw = (b.block_loop_extents(n) for n in (EXPAND, STRIDED))
-    return len(dw) == len(pw) == 7 and pw[5:] == [1, 1] and dw[4] == 1 and dw[5] * dw[6] > 1
+    return _pointwise_loops(b.block_loop_extents(EXPAND)) and _depthwise_loops(b.block_loop_extents(STRIDED))
 
 
 def task_rows(out_rows: int, in_columns: int, channels: int, tasks_across: int, threads: int) -> int:
@@ -211,8 +228,7 @@ def pointwise_depthwise_schedule(b, threads: int) -> None:
     expansion = _expansion_at(b, task, lanes, in_w, pw_back)
     b.decompose_reduction(dw, rc)
     _decompose_expansion(b, expansion)
-    if "pack_w" in b.block_names():  # a 1x1 weight not known at compile time, packed as the kernel starts
-        parallel_spatial(b, "pack_w", threads)
+    _pack_weights_in_parallel(b, threads)
 
 
 def _depthwise_taps(b, dw, channels: int, ry, rx, columns, lanes) -> None:
@@ -290,9 +306,8 @@ def is_inverted_residual(b) -> bool:
     names = b.block_names()
     if any(n not in names for n in (EXPAND, STRIDED, PROJECT)) or "phases" in names:
         return False
-    pw, dw, pj = (b.block_loop_extents(n) for n in (EXPAND, STRIDED, PROJECT))
-    return (len(pw) == len(dw) == len(pj) == 7 and pw[5:] == [1, 1] and dw[4] == 1 and dw[5] * dw[6] > 1
-            and pj[5:] == [1, 1])
+    return (_pointwise_loops(b.block_loop_extents(EXPAND)) and _depthwise_loops(b.block_loop_extents(STRIDED))
+            and _pointwise_loops(b.block_loop_extents(PROJECT)))
 
 
 BLOCK_MAX_ROWS = 7  # output rows of an inverted residual block's task, at most
@@ -319,10 +334,10 @@ def inverted_residual_schedule(b, threads: int) -> None:
     if channels % LANES:
         raise NotThisShape("channels not in whole vectors")
     project = b.get_block(PROJECT)
-    packed = [(name, shape) for name, shape in b.reads(project) if name == "pack_w" or name.endswith("_packed")]
+    packed = [shape for name, shape in b.reads(project) if name == "pack_w" or name.endswith("_packed")]
     if not packed:
         raise NotThisShape("the last 1x1 conv's weight is not packed")
-    ob = int(packed[0][1][-1])
+    ob = int(packed[0][-1])
     if "pad" in b.block_names():  # the depthwise conv reads the 1x1 conv's output through its bounds test
         b.compute_inline(b.get_block("pad"))
     # the register blocks' write-backs through their epilogues, the last conv's first (each is
@@ -369,6 +384,4 @@ def inverted_residual_schedule(b, threads: int) -> None:
     _decompose_expansion(b, expansion)
     init = b.decompose_reduction(project, rc)
     vectorize_own(b, init, project)
-    for name in b.block_names():  # 1x1 weights not known at compile time, packed as the kernel starts
-        if name.startswith("pack_w"):
-            parallel_spatial(b, name, threads)
+    _pack_weights_in_parallel(b, threads)
