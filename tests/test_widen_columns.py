@@ -67,7 +67,7 @@ def test_widened_conv_computes_the_same(text, seed):
 
 def test_the_cpu_targets_o3_widens_and_the_target_free_pipeline_does_not():
     assert pipeline_for(3, target="llvm") == (pipeline_for(2) + ",widen-conv-columns,"
-                                              "fuse{depthwise-pointwise=true pointwise-depthwise=true}")
+                                              "fuse{depthwise-pointwise=true pointwise-depthwise=true concat-pointwise=true}")
     assert pipeline_for(3, target="opencl-adreno") == pipeline_for(3) == pipeline_for(2) + ",fuse"
     assert "widen" not in pipeline_for(2, target="llvm")  # it prepares fusion: -O3 only
     assert "widen" not in pipeline_for(3, "NCHW8c", target="llvm")  # it widens NCHW convs only

@@ -44,7 +44,13 @@ reads, channels innermost, so that the stride is an address step (no columns dea
 and the 1x1 output, the largest tensor of a MobileNetV2 downsampling block, never goes to memory.
 With both options a sixth: a 1x1 conv group as the producer of a stride-1 depthwise conv group
 fused with its 1x1 consumer (`expansion_fits`): MobileNetV2's whole inverted residual block, whose
-kernel computes each chunk of rows through the three convs in cache.
+kernel computes each chunk of rows through the three convs in cache. With the option
+`concat-pointwise` (the same pipeline) a seventh: conv groups of one input, each keeping its size,
+whose results a channel concat alone reads, with that concat, as the producers of the 1x1 conv
+group that alone reads the concat (`concat_pointwise_fits`): SqueezeNet's fire module and the next
+module's squeeze conv, whose kernel computes each task's rows of the branches and of the concat
+in cache, so that the concat, the module's largest tensor, never goes to memory. (Otherwise that
+concat is its own group, free: its producers write their slices of its buffer.)
 
 The algorithm:
   1. Walk the ops of each function body in order. Ops that are never grouped stay as they are:
@@ -191,10 +197,11 @@ def _concat_alone(concat: Operation) -> bool:
 
 
 def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: bool = False,
-                   pointwise_depthwise: bool = False) -> bool:
+                   pointwise_depthwise: bool = False, concat_pointwise: bool = False) -> bool:
     """Whether `ops` (with result `root`) is one of the group shapes of the module docstring
     (the fourth with `depthwise_pointwise`, the fifth with `pointwise_depthwise`, the sixth with
-    both), and no op in it divides by a value computed in it (`DIVISORS`)."""
+    both, the seventh with `concat_pointwise`), and no op in it divides by a value computed in it
+    (`DIVISORS`)."""
     members = {id(op) for op in ops}
     for op in ops:
         if op.name in DIVISORS:
@@ -204,6 +211,8 @@ def group_is_valid(ops: list[Operation], root: Operation, depthwise_pointwise: b
     patterns = {id(op): op_pattern(op) for op in ops}
     anchors = [op for op in ops if patterns[id(op)] == Pattern.OUT_ELEMENTWISE_FUSABLE]
     reductions = [op for op in ops if patterns[id(op)] == Pattern.REDUCTION]
+    if concat_pointwise and anchors and not reductions and any(op.name == "nn.concat" for op in ops):
+        return _branches_into_pointwise_valid(ops, root, anchors)  # the seventh shape
     if len(anchors) == 2 and not reductions:  # the fourth and fifth shapes
         return ((depthwise_pointwise and _pair_valid(ops, root, anchors, depthwise_pointwise_fits))
                 or (pointwise_depthwise and _pair_valid(ops, root, anchors, pointwise_depthwise_fits)))
@@ -357,6 +366,89 @@ def expansion_fits(pointwise: Operation, depthwise: Operation) -> bool:
     return out is not None and out[2] >= INVERTED_RESIDUAL_MIN_ROWS
 
 
+# Output rows from which conv branches and their concat go into the 1x1 conv that reads them:
+# the kernel's tasks are rows, and SqueezeNet's 13 rows make 13 tasks, one thread's 7 against the
+# other's 6, where the branches' kernels alone share their channel blocks evenly. With its three
+# 13x13 modules fused too, SqueezeNet ran 3.29 -> 3.37 ms (2 threads, one process).
+CONCAT_POINTWISE_MIN_ROWS = 14
+
+
+def _branch_conv(value: Value) -> Operation | None:
+    """The conv a concat operand is computed by, through a chain of elementwise and broadcast ops
+    (its epilogue: bias, relu) each read once; None if it is not such a chain."""
+    op = value.owner
+    while isinstance(op, Operation) and op.name != "nn.conv2d":
+        if op_pattern(op) > Pattern.BROADCAST or len(op.results[0].uses) != 1:
+            return None
+        chained = [v for v in op.operands if _shape(v) == _shape(op.results[0])]
+        if len(chained) != 1:
+            return None  # (a residual add reads two values of the conv's shape)
+        op = chained[0].owner
+    if not isinstance(op, Operation) or len(op.results[0].uses) != 1:
+        return None
+    return op
+
+
+def concat_pointwise_fits(concat: Operation, pointwise: Operation) -> bool:
+    """Whether the conv branches a channel concat joins, and the concat, go into the kernel of the
+    1x1 conv (group 1, no stride or padding) that reads it: SqueezeNet's fire module (a 1x1 and
+    a 3x3 conv of one input, concatenated) and the next module's squeeze conv, whose kernel
+    computes each task's rows of both branches and of the concat in cache (schedules/fused_conv.py
+    `concat_pointwise_schedule`), so that the concat, the largest tensor of the module, never goes
+    to memory. Each branch a conv with its epilogue, every value read once; the convs dense,
+    stride 1, no dilation, output rows as large as their input, their output channels in whole
+    vectors, all reading one value computed outside; at least CONCAT_POINTWISE_MIN_ROWS rows."""
+    if (concat.name != "nn.concat" or pointwise.operands[0] is not concat.results[0]
+            or len(concat.results[0].uses) != 1):
+        return False
+    from lamina.dialects.nn.base import py
+
+    p = _conv_geometry(pointwise)
+    if not _is_pointwise(p) or py(concat.axis) != 1 or p[0][2] < CONCAT_POINTWISE_MIN_ROWS:
+        return False
+    convs = [_branch_conv(v) for v in concat.operands]
+    if len(convs) < 2 or any(c is None for c in convs) or len({id(c.operands[0]) for c in convs}) != 1:
+        return False
+    for conv in convs:
+        g = _conv_geometry(conv)
+        if g is None:
+            return False
+        x, w, y, group, strides, _, dilations = g
+        if group != 1 or strides != [1, 1] or dilations != [1, 1] or x[2:] != y[2:] or y[1] % VECTOR_LANES:
+            return False
+    return True
+
+
+def _branches_into_pointwise_valid(ops: list[Operation], root: Operation, anchors: list[Operation]) -> bool:
+    """The seventh shape: a 1x1 conv group (with `root`) whose data operand is a concat in the group
+    (`concat_pointwise_fits`), read by that conv alone, and of the concat's branches those in the
+    group, each a whole valid conv group (the branches merge one at a time)."""
+    members = {id(op) for op in ops}
+    consumers = [a for a in anchors if isinstance(a.operands[0].owner, Operation)
+                 and id(a.operands[0].owner) in members and a.operands[0].owner.name == "nn.concat"]
+    if len(consumers) != 1:
+        return False
+    (consumer,) = consumers
+    concat = consumer.operands[0].owner
+    if not concat_pointwise_fits(concat, consumer):
+        return False
+    covered = {id(concat)}
+    for value in concat.operands:
+        if not (isinstance(value.owner, Operation) and id(value.owner) in members):
+            continue  # a branch not merged yet
+        branch, todo = set(), [value.owner]
+        while todo:
+            op = todo.pop()
+            if isinstance(op, Operation) and id(op) in members and id(op) not in covered:
+                covered.add(id(op))
+                branch.add(id(op))
+                todo.extend(v.owner for v in op.operands)
+        if not group_is_valid([op for op in ops if id(op) in branch], value.owner):
+            return False
+    rest = [op for op in ops if id(op) not in covered]
+    return consumer in rest and group_is_valid(rest, root)
+
+
 @register_pass
 @dataclass(frozen=True)
 class FusePass(Pass):
@@ -368,6 +460,7 @@ class FusePass(Pass):
 
     depthwise_pointwise: bool = False  # also a depthwise conv group into its 1x1 consumer's (CPU)
     pointwise_depthwise: bool = False  # also a 1x1 conv group into its stride-2 depthwise consumer's (CPU)
+    concat_pointwise: bool = False  # also conv branches and their concat into the 1x1 conv reading it (CPU)
 
     def run(self, module: Operation) -> None:
         for op in list(module.walk()):
@@ -387,7 +480,7 @@ class FusePass(Pass):
                 continue
             group = _Group(op, [op])  # 2.
             group_of[id(op)] = group
-            while self._merge_a_producer(group, group_of, self.depthwise_pointwise, self.pointwise_depthwise):
+            while self._merge_a_producer(group, group_of, self._options()):
                 pass
         for group in {id(g): g for g in group_of.values()}.values():  # 3.
             if len(group.ops) > 1:
@@ -412,9 +505,13 @@ class FusePass(Pass):
         return (op_pattern(op) != Pattern.OPAQUE and all(_static(v) for v in values)
                 and all(0 not in v.type.shape for v in values))
 
+    def _options(self) -> dict:
+        """The group shapes beyond TVM's three this pass makes (`group_is_valid`'s options)."""
+        return {"depthwise_pointwise": self.depthwise_pointwise, "pointwise_depthwise": self.pointwise_depthwise,
+                "concat_pointwise": self.concat_pointwise}
+
     @staticmethod
-    def _merge_a_producer(group: _Group, group_of: dict, depthwise_pointwise: bool = False,
-                          pointwise_depthwise: bool = False) -> bool:
+    def _merge_a_producer(group: _Group, group_of: dict, options: dict) -> bool:
         """Merge the first producer group that may join `group` (step 2); whether one did."""
         members = {id(op) for op in group.ops}
         seen: set[int] = set()
@@ -428,7 +525,7 @@ class FusePass(Pass):
                 if not users_inside:
                     continue
                 merged = producer.ops + group.ops
-                if not group_is_valid(merged, group.root, depthwise_pointwise, pointwise_depthwise):
+                if not group_is_valid(merged, group.root, **options):
                     continue
                 group.ops = merged
                 for member in producer.ops:

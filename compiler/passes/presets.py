@@ -35,9 +35,10 @@ LEVELS: dict[int, tuple[str, str]] = {
 # target name -> passes run just before `fuse` at -O3 for it (and only in the NCHW layout)
 BEFORE_FUSION: dict[str, str] = {"llvm": "widen-conv-columns"}
 # target name -> its `fuse` at -O3 (only in the NCHW layout): the CPU also fuses a depthwise conv
-# into the 1x1 conv that reads it, a 1x1 conv into the strided depthwise conv that reads it, and
-# with both a whole inverted residual block (fuse.py, schedules/fused_conv.py)
-FUSION: dict[str, str] = {"llvm": "fuse{depthwise-pointwise=true pointwise-depthwise=true}"}
+# into the 1x1 conv that reads it, a 1x1 conv into the strided depthwise conv that reads it, with
+# both a whole inverted residual block, and conv branches with their concat into the 1x1 conv
+# that reads it (fuse.py, schedules/fused_conv.py)
+FUSION: dict[str, str] = {"llvm": "fuse{depthwise-pointwise=true pointwise-depthwise=true concat-pointwise=true}"}
 
 _NCHWC = re.compile(r"NCHW(\d+)c")
 

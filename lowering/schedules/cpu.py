@@ -41,8 +41,9 @@ from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
                      channel_block_write_back, deal_loop, divisor, epilogues, parallel_spatial, vectorize_own)
-from .fused_conv import (depthwise_pointwise_schedule, inverted_residual_schedule, is_depthwise_pointwise,
-                         is_inverted_residual, is_pointwise_depthwise, pointwise_depthwise_schedule)
+from .fused_conv import (concat_pointwise_schedule, depthwise_pointwise_schedule, inverted_residual_schedule,
+                         is_concat_pointwise, is_depthwise_pointwise, is_inverted_residual, is_pointwise_depthwise,
+                         pointwise_depthwise_schedule)
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
@@ -55,7 +56,8 @@ def cpu_schedule(b, threads: int):
     names = b.block_names()
     for fits, generator in ((is_depthwise_pointwise, depthwise_pointwise_schedule),  # fused convs (fused_conv.py)
                             (is_pointwise_depthwise, pointwise_depthwise_schedule),
-                            (is_inverted_residual, inverted_residual_schedule)):
+                            (is_inverted_residual, inverted_residual_schedule),
+                            (is_concat_pointwise, concat_pointwise_schedule)):
         if fits(b):
             trial = _attempt(b, generator, threads)
             if trial is not None:

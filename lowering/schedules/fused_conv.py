@@ -1,7 +1,8 @@
 """The CPU schedule generators for a depthwise conv fused into the 1x1 conv that reads it (one
 kernel: compiler/passes/fuse.py, option `depthwise-pointwise`), for a 1x1 conv fused into the
-strided depthwise conv that reads it (option `pointwise-depthwise`, below), and for both at once,
-a whole inverted residual block (both options, at the end).
+strided depthwise conv that reads it (option `pointwise-depthwise`, below), for both at once, a
+whole inverted residual block (both options), and for conv branches with their concat fused into
+the 1x1 conv that reads it (option `concat-pointwise`, at the end).
 
 Why one kernel: in MobileNetV2's inverted residual block the depthwise conv's output is the
 block's largest tensor (144 x 56 x 56 floats, 1.8 MB). Written by one kernel and read by the
@@ -65,6 +66,18 @@ MobileNetV2's blocks at 56x56 (24 -> 144 -> 24) 0.551 -> 0.355 ms, at 28x28 (32 
 0.126/0.124/0.120, (64 -> 384 -> 96) 0.198 -> 0.144, (96 -> 576 -> 96) 0.322 -> 0.253 and 0.325 ->
 0.256; the sum of the model's kernels 5.30 -> 4.59 ms, end to end 5.53 -> 4.68 (a noisy hour:
 another run 4.09 -> 3.59).
+SqueezeNet's fire module (a 1x1 conv to fewer channels, the squeeze; then a 1x1 and a 3x3 conv
+of its output, concatenated) with the next module's squeeze conv, in one kernel
+(`concat_pointwise_schedule`). The concat is the module's largest tensor (128 x 55 x 55 floats,
+1.5 MB): written by the two branch kernels (each its slice, runtime/memory_plan.py) and read back
+by the squeeze conv, it went through memory twice. The kernel's tasks are rows (`concat_rows`):
+each computes its rows of both branches channels innermost, copies them into its rows of the
+concat, and sums the squeeze conv's rows from those. In the model, 2 threads, one process, three
+kernels against one (best of 10 rounds): at 55x55 (16 -> 64 + 64 -> 16) 0.471 -> 0.345 ms, at
+27x27 (32 -> 128 + 128 -> 32) 0.355 -> 0.295; SqueezeNet end to end 3.49 -> 3.33 ms. Not at 13x13
+(fuse.py CONCAT_POINTWISE_MIN_ROWS): its 13 row tasks leave a thread idle for one, and the sum of
+the model's kernels moved within the noise (3.20 against 3.18 ms) while end to end it ran longer
+(3.29 against 3.37).
 Each generator raises NotThisShape when the kernel is not its group; cpu_schedule then tries the
 others.
 """
@@ -98,6 +111,15 @@ def _depthwise_loops(extents) -> bool:
     return len(extents) == 7 and extents[4] == 1 and extents[5] * extents[6] > 1
 
 
+def _packed_ob(b, block, conv: str) -> int:
+    """The output channels of a block of the packed weight that conv `block` reads (`pack_w`, or
+    packed at compile time); NotThisShape when it reads its weight unpacked (`conv` names it)."""
+    packed = [shape for name, shape in b.reads(block) if name == "pack_w" or name.endswith("_packed")]
+    if not packed:
+        raise NotThisShape(f"{conv}'s weight is not packed")
+    return int(packed[0][-1])
+
+
 def _pack_weights_in_parallel(b, threads: int) -> None:
     """The 1x1 weights not known at compile time (`pack_w`, `pack_w_1`: build.py packs the
     constant ones once), packed in parallel as the kernel starts."""
@@ -115,10 +137,7 @@ def depthwise_pointwise_schedule(b, threads: int) -> None:
             b.compute_inline(b.get_block(other))
     pw = b.get_block(POINTWISE)
     *_, w_ext, c_ext, _, _ = b.extents(b.get_loops(pw))
-    packed = [shape for name, shape in b.reads(pw) if name == "pack_w" or name.endswith("_packed")]
-    if not packed:
-        raise NotThisShape("the 1x1 conv's weight is not packed")
-    ob = int(packed[0][-1])
+    ob = _packed_ob(b, pw, "the 1x1 conv")
     # 1. the 1x1 conv's register block, written back through its epilogue
     out = channel_block_write_back(b, pw)
     bb, o, i, j, rc, ry, rx = b.get_loops(pw)
@@ -251,32 +270,34 @@ def _depthwise_weights_innermost(b, dw, channels: int) -> None:
         vectorize_own(b, copy, dw)
 
 
-def _expansion_write_back(b):
-    """The 1x1 conv's (EXPAND's) register block and its write-back through its epilogue (the
-    blocks up to the depthwise conv), both channels innermost; before the depthwise conv moves
-    (the epilogue is found by the order of the blocks). Returns the write-back."""
-    pw = b.get_block(EXPAND)
+def _expansion_write_back(b, name: str = EXPAND, before: str | None = STRIDED):
+    """The register block of conv `name` (the 1x1 conv, EXPAND) and its write-back through its
+    epilogue (the blocks up to `before`; None: up to the next branch or the concat,
+    `_epilogue_end`), both channels innermost; before any conv moves (the epilogue is found by the
+    order of the blocks). Returns the write-back."""
+    pw = b.get_block(name)
     pw_back = b.cache_write(pw, 0, "local")
     b.transform_layout(pw, "write", 0, (0, 2, 3, 1))
-    epilogues(b, block_name_of(b, pw_back), before=STRIDED)
+    epilogues(b, block_name_of(b, pw_back), before=before or _epilogue_end(b, pw_back))
     b.transform_layout(pw_back, "write", 0, (0, 2, 3, 1))
     return pw_back
 
 
-def _expansion_at(b, task, lanes, width: int, pw_back):
-    """The 1x1 conv and its write-back (`_expansion_write_back`) computed at loop `task`, the rows
-    and channels the task reads: a register block of a few vectors of channels x pwb columns,
-    summed over the input channels (each input pixel broadcast), written back as whole vectors.
-    Returns the conv's block and its reduction loop (for `_decompose_expansion`)."""
-    pw = b.get_block(EXPAND)
+def _expansion_at(b, task, lanes, width: int, pw_back, name: str = EXPAND, knobs=("pw_vectors", "pwb")):
+    """Conv `name` (the 1x1 conv, EXPAND) and its write-back (`_expansion_write_back`) computed at
+    loop `task`, the rows and channels the task reads: a register block of a few vectors of
+    channels x pwb columns, summed over the input channels and the window (each input pixel
+    broadcast), written back as whole vectors. Returns the conv's block and its reduction loop
+    (for `_decompose_expansion`)."""
+    pw = b.get_block(name)
     b.compute_at(pw_back, task, preserve_unit_loops=True)
     b.compute_at(pw, task, preserve_unit_loops=True)  # (so that its loops are the seven of a conv)
     _, po, pr, pc, prc, pry, prx = b.get_loops(pw)[-7:]
     task_vectors = b.extent(po) // LANES
     vectors = divisor(task_vectors, (2, 3)) if task_vectors > 3 else task_vectors
-    poo, pom, pov = b.split(po, [b.knob("pw_vectors", vectors), lanes])
+    poo, pom, pov = b.split(po, [b.knob(knobs[0], vectors), lanes])
     pwb = max(d for d in range(1, REGISTER_VECTORS // vectors + 1) if width % d == 0)
-    pjo, pji = b.split(pc, [b.knob("pwb", pwb)])
+    pjo, pji = b.split(pc, [b.knob(knobs[1], pwb)])
     b.reorder(pr, poo, pjo, prc, pry, prx, pji, pom, pov)
     b.reverse_compute_at(pw_back, pjo, preserve_unit_loops=True)
     _, back_channels, _, back_columns = b.own_loops(pw, b.get_loops(pw_back))
@@ -325,6 +346,25 @@ def block_rows(height: int, threads: int) -> int:
                default=1)
 
 
+def _row_tasks(b, conv, write_back, rows: int, ob: int, width: int, channels: int):
+    """The 1x1 conv `conv` that ends a fused kernel, over `channels` input channels: the dense
+    conv's channel block (ob channels x wb columns of the `width`) written back to NCHW through
+    `write_back`, the kernel's parallel tasks chunks of `rows` output rows. Returns the task loop
+    and the conv's reduction loop."""
+    bb, o, i, j, rc, ry, rx = b.get_loops(conv)
+    io, ii = b.split(i, [b.knob("rows", rows)])
+    oo, oi = b.split(o, [b.knob("project_ob", ob)])  # (its packing's compute knob is pack_ob_<n>)
+    jo, ji = b.split(j, [b.knob("wb", block_columns(width, ob, 1, channels))])
+    b.reorder(bb, io, ii, oo, jo, rc, ry, rx, ji, oi)
+    b.reverse_compute_at(write_back, jo)
+    vectorize_own(b, write_back, conv)
+    task = b.fuse(bb, io)
+    b.parallel(task)
+    b.vectorize(oi)
+    b.unroll(ji)
+    return task, rc
+
+
 def inverted_residual_schedule(b, threads: int) -> None:
     """MobileNetV2's inverted residual block in one kernel (the module's docstring)."""
     if not is_inverted_residual(b) or any(b.kinds_of(n) != CONV_KINDS for n in (EXPAND, STRIDED, PROJECT)):
@@ -334,10 +374,7 @@ def inverted_residual_schedule(b, threads: int) -> None:
     if channels % LANES:
         raise NotThisShape("channels not in whole vectors")
     project = b.get_block(PROJECT)
-    packed = [shape for name, shape in b.reads(project) if name == "pack_w" or name.endswith("_packed")]
-    if not packed:
-        raise NotThisShape("the last 1x1 conv's weight is not packed")
-    ob = int(packed[0][-1])
+    ob = _packed_ob(b, project, "the last 1x1 conv")
     if "pad" in b.block_names():  # the depthwise conv reads the 1x1 conv's output through its bounds test
         b.compute_inline(b.get_block("pad"))
     # the register blocks' write-backs through their epilogues, the last conv's first (each is
@@ -351,19 +388,8 @@ def inverted_residual_schedule(b, threads: int) -> None:
               before=next(n for n in names[names.index(STRIDED) + 1:] if n.startswith("pack_w") or n == PROJECT))
     b.transform_layout(dw_back, "write", 0, (0, 2, 3, 1))  # (the last 1x1 conv reads it channels innermost)
     pw_back = _expansion_write_back(b)
-    # 1. the last 1x1 conv: the dense conv's channel block (ob channels x wb columns), tasks of
-    # rows in parallel
-    bb, o, i, j, rc, ry, rx = b.get_loops(project)
-    io, ii = b.split(i, [b.knob("rows", block_rows(out_h, threads))])
-    oo, oi = b.split(o, [b.knob("project_ob", ob)])  # (its packing's compute knob is pack_ob or pack_ob_1)
-    jo, ji = b.split(j, [b.knob("wb", block_columns(out_w, ob, 1, project_c))])
-    b.reorder(bb, io, ii, oo, jo, rc, ry, rx, ji, oi)
-    b.reverse_compute_at(out, jo)
-    vectorize_own(b, out, project)
-    task = b.fuse(bb, io)
-    b.parallel(task)
-    b.vectorize(oi)
-    b.unroll(ji)
+    # 1. the last 1x1 conv in tasks of rows
+    task, rc = _row_tasks(b, project, out, block_rows(out_h, threads), ob, out_w, project_c)
     # 2. the depthwise conv's rows the task reads, channels innermost: a register block of one
     # vector of channels x dwb columns, written back as whole vectors
     b.compute_at(dw_back, task, preserve_unit_loops=True)
@@ -384,4 +410,103 @@ def inverted_residual_schedule(b, threads: int) -> None:
     _decompose_expansion(b, expansion)
     init = b.decompose_reduction(project, rc)
     vectorize_own(b, init, project)
+    _pack_weights_in_parallel(b, threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# conv branches and their concat in the 1x1 conv that reads it (fuse.py `concat-pointwise`)
+
+CONCAT = "concat"
+
+
+def _concat_reader(b):
+    """The name of the conv block that reads the concat, else None."""
+    return next((n for n in b.block_names() if n.startswith("conv2d") and not n.endswith("_local")
+                 and any(read == CONCAT for read, _ in b.reads(b.get_block(n)))), None)
+
+
+def is_concat_pointwise(b) -> bool:
+    """Whether the kernel holds conv branches, their concat, and a 1x1 conv that reads it."""
+    names = b.block_names()
+    if CONCAT not in names:
+        return False
+    reader = _concat_reader(b)
+    convs = [n for n in names if n.startswith("conv2d")]
+    return reader is not None and len(convs) >= 3 and _pointwise_loops(b.block_loop_extents(reader))
+
+
+def concat_rows(height: int, threads: int) -> int:
+    """Output rows per parallel task of a concat-pointwise kernel: the most, up to BLOCK_MAX_ROWS,
+    that divide the height into tasks the threads share evenly (the last round of tasks at most
+    5% short of full). SqueezeNet's 55 and 27 rows give 1: in 11 tasks of 5 rows one thread
+    would run 6 and the other 5."""
+    def uneven(rows):
+        tasks = height // rows
+        return -(-tasks // threads) * threads / tasks - 1
+
+    return max(d for d in range(1, min(height, BLOCK_MAX_ROWS) + 1)
+               if height % d == 0 and (d == 1 or uneven(d) <= 0.05))
+
+
+def _epilogue_end(b, write_back) -> str:
+    """The first block after a branch's write-back that is not its epilogue: the next branch's
+    (its padded input, its weights packed, its conv) or the concat."""
+    names = b.block_names()
+    after = names[names.index(block_name_of(b, write_back)) + 1:]
+    return next(n for n in after if n == CONCAT or n.startswith(("pad", "pack_w", "conv2d")))
+
+
+def concat_pointwise_schedule(b, threads: int) -> None:
+    """SqueezeNet's fire module and the squeeze conv after it in one kernel (fuse.py
+    `concat_pointwise_fits`). Its tasks are chunks of output rows (`concat_rows`), all channels;
+    each computes, channels innermost, the rows of every branch conv (`_expansion_at`: a register
+    block of vectors of channels x columns, summed over the input channels and the window, the
+    padded input rows it reads copied first), then the concat's rows from them (a copy in cache,
+    one vector of channels at a time), then the 1x1 conv's rows from the concat, the dense conv's
+    channel block written back to NCHW through its epilogue. The concat never goes to memory."""
+    if not is_concat_pointwise(b):
+        raise NotThisShape("not conv branches concatenated into a 1x1 conv")
+    reader = _concat_reader(b)
+    names = b.block_names()
+    branches = [n for n in names[: names.index(CONCAT)] if n.startswith("conv2d")]
+    if any(b.kinds_of(n) != CONV_KINDS for n in [*branches, reader]):
+        raise NotThisShape("not a conv loop nest")
+    _, _, out_h, out_w, reader_c, _, _ = b.block_loop_extents(reader)
+    for name in branches:
+        _, channels, h, w, _, _, _ = b.block_loop_extents(name)
+        if channels % LANES or (h, w) != (out_h, out_w):
+            raise NotThisShape("a branch's channels not in whole vectors")
+    consumer = b.get_block(reader)
+    ob = _packed_ob(b, consumer, "the 1x1 conv")
+    # the register blocks' write-backs through their epilogues, the last conv's first (each is
+    # found by its name, the first of the same name in the kernel), before any block moves
+    out = channel_block_write_back(b, consumer)
+    backs = {}
+    for name in reversed(branches):
+        backs[name] = _expansion_write_back(b, name, before=None)
+    # 1. the 1x1 conv in tasks of rows
+    task, rc = _row_tasks(b, consumer, out, concat_rows(out_h, threads), ob, out_w, reader_c)
+    # 2. the concat's rows of the task, channels innermost, a vector of channels at a time
+    concat = b.get_block(CONCAT)
+    b.transform_layout(concat, "write", 0, (0, 2, 3, 1))
+    b.compute_at(concat, task, preserve_unit_loops=True)
+    lanes = b.knob("lanes", LANES)
+    _, channel, row, column = b.own_loops(consumer, b.get_loops(concat))[-4:]
+    vector_of, vector = b.split(channel, [lanes])
+    b.reorder(row, column, vector_of, vector)
+    b.unroll(vector_of)
+    b.vectorize(vector)
+    # 3. each branch's rows of the task, channels innermost, its padded input rows copied first
+    expansions = [_expansion_at(b, task, lanes, out_w, backs[name], name,
+                                (f"{name}_vectors", f"{name}_columns"))
+                  for name in reversed(branches)]
+    for name in b.block_names():
+        if name.startswith("pad"):
+            pad = b.get_block(name)
+            b.compute_at(pad, task)
+            vectorize_own(b, pad, consumer)
+    for expansion in expansions:
+        _decompose_expansion(b, expansion)
+    init = b.decompose_reduction(consumer, rc)
+    vectorize_own(b, init, consumer)
     _pack_weights_in_parallel(b, threads)

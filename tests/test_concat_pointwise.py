@@ -1,0 +1,147 @@
+"""Conv branches and their concat fused into the 1x1 conv that reads it (compiler/passes/fuse.py,
+option `concat-pointwise`, on in the CPU's -O3 pipeline; lowering/schedules/fused_conv.py
+`concat_pointwise_schedule`): an ONNX input -> two or three Conv branches (1x1, 3x3, 5x5, each
+keeping the size, with a bias and an activation) -> Concat -> 1x1 Conv -> activation, as in
+SqueezeNet's fire module and the squeeze conv after it, compiled for the CPU and checked against
+onnxruntime with random channels, sizes, paddings and epilogues. Where the group fits (every
+branch's channels whole 16-lane vectors, 14 rows or more) it is one kernel with the fused
+schedule; the exact IR of the grouping is in tests/filecheck/passes/fuse-concat-pointwise.mlir.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import TensorProto, helper, numpy_helper
+
+import lamina
+from lamina.compiler.frontends.onnx import load_onnx
+
+CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_cache(tmp_path_factory):
+    os.environ["LAMINA_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernels"))
+
+
+def fire_model(rng, c, branches, out, hw, activation="Relu", out_activation="Relu"):
+    """x -> for each (kernel, channels, top/left pad) of `branches`: Conv keeping the size (bias)
+    -> activation; Concat on channels -> 1x1 Conv to `out` channels (bias) -> out_activation."""
+    inits, nodes, joined = [], [], []
+
+    def act(kind, value, name):
+        if kind == "Clip":
+            nodes.append(helper.make_node("Clip", [value, "lo", "hi"], [name], name=name))
+        elif kind == "Relu":
+            nodes.append(helper.make_node("Relu", [value], [name], name=name))
+        else:
+            return value
+        return name
+    inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+    for n, (kernel, channels, (top, left)) in enumerate(branches):
+        w = (rng.standard_normal((channels, c, kernel, kernel)) / np.sqrt(c * kernel * kernel)).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"b{n}.weight"),
+                  numpy_helper.from_array(rng.standard_normal(channels).astype(np.float32), f"b{n}.bias")]
+        pads = [top, left, kernel - 1 - top, kernel - 1 - left]  # the output as large as the input
+        nodes.append(helper.make_node("Conv", ["x", f"b{n}.weight", f"b{n}.bias"], [f"b{n}"], name=f"b{n}",
+                                      pads=pads))
+        joined.append(act(activation, f"b{n}", f"b{n}_act"))
+    nodes.append(helper.make_node("Concat", joined, ["cat"], name="cat", axis=1))
+    total = sum(channels for _, channels, _ in branches)
+    w = (rng.standard_normal((out, total, 1, 1)) / np.sqrt(total)).astype(np.float32)
+    inits += [numpy_helper.from_array(w, "sq.weight"),
+              numpy_helper.from_array(rng.standard_normal(out).astype(np.float32), "sq.bias")]
+    nodes.append(helper.make_node("Conv", ["cat", "sq.weight", "sq.bias"], ["sq"], name="sq"))
+    result = act(out_activation, "sq", "sq_act")
+    graph = helper.make_graph(nodes, "fire", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])],
+                              [helper.make_tensor_value_info(result, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return onnx.shape_inference.infer_shapes(model), {"x": rng.standard_normal((1, c, *hw)).astype(np.float32)}
+
+
+def check(model, feeds):
+    import onnxruntime as ort
+
+    compiled = lamina.compile(load_onnx(model))
+    (ours,) = compiled(*feeds.values())
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(ours, session.run(None, feeds)[0], rtol=1e-4, atol=1e-4)
+    return compiled
+
+
+branch = st.tuples(st.sampled_from([1, 3, 5]), st.integers(1, 4), st.booleans(), st.integers(0, 4), st.integers(0, 4))
+
+
+@settings(max_examples=8 if CI else 200, deadline=None)
+@given(c=st.integers(1, 40), branches=st.lists(branch, min_size=2, max_size=3), out=st.integers(1, 40),
+       hw=st.tuples(st.integers(8, 30), st.integers(3, 30)), activation=st.sampled_from(["Clip", "Relu", None]),
+       out_activation=st.sampled_from(["Relu", None]), seed=st.integers(0, 2**16))
+def test_conv_branches_concatenated_into_a_pointwise_conv_match_onnxruntime(c, branches, out, hw, activation,
+                                                                            out_activation, seed):
+    shapes = [(kernel, 16 * vectors + (5 if odd else 0), (min(top, kernel - 1), min(left, kernel - 1)))
+              for kernel, vectors, odd, top, left in branches]
+    model, feeds = fire_model(np.random.default_rng(seed), c, shapes, out, hw, activation, out_activation)
+    compiled = check(model, feeds)
+    generators = [k.generator for k in compiled.kernels]
+    if hw[0] >= 14 and not any(odd for _, _, odd, _, _ in branches):
+        # the group fits (fuse.py `concat_pointwise_fits`): one kernel, the fused schedule
+        assert generators == ["concat_pointwise_schedule"]
+    else:
+        assert "concat_pointwise_schedule" not in generators
+
+
+@pytest.mark.parametrize("c, e, s, side", [
+    (16, 64, 16, 55),   # SqueezeNet 1.1's fire modules and the next squeeze: the concat never written out
+    (32, 128, 32, 27),
+])
+def test_squeezenet_fire_modules_are_one_kernel(c, e, s, side):
+    model, feeds = fire_model(np.random.default_rng(0), c, [(1, e, (0, 0)), (3, e, (1, 1))], s, (side, side))
+    compiled = check(model, feeds)
+    assert [k.generator for k in compiled.kernels] == ["concat_pointwise_schedule"]
+    script = compiled.kernels[0].script
+    assert "_packed" in script  # the weights packed once, at compile time
+
+
+def test_the_fused_kernel_s_knobs_compute_the_same_at_any_value():
+    """Other values of the kernel's knobs, as tuning tries them, compute what the interpreter does."""
+    from lamina.lowering.experiment import kernel
+
+    t = lambda *s: "tensor<" + "x".join(map(str, s)) + "xf32>"  # noqa: E731
+    x, w1, w3, e, cat, ws, y = (t(1, 8, 14, 15), t(32, 8, 1, 1), t(16, 8, 3, 3), t(1, 32, 14, 15), t(1, 48, 14, 15),
+                                t(8, 48, 1, 1), t(1, 8, 14, 15))
+    e3 = t(1, 16, 14, 15)
+    src = f"""func.func @main(%x: {x}, %w1: {w1}, %w3: {w3}, %ws: {ws}) -> {y} {{
+  %y = nn.fused %x, %w1, %w3, %ws : ({x}, {w1}, {w3}, {ws}) -> {y} {{
+  ^bb0(%a: {x}, %b: {w1}, %c: {w3}, %d: {ws}):
+    %p = nn.conv2d %a, %b : ({x}, {w1}) -> {e}
+    %pr = nn.relu %p : ({e}) -> {e}
+    %q = nn.conv2d %a, %c attributes {{pads = array<i64: 1, 1, 1, 1>}} : ({x}, {w3}) -> {e3}
+    %qr = nn.relu %q : ({e3}) -> {e3}
+    %j = nn.concat %pr, %qr attributes {{axis = 1 : i64}} : ({e}, {e3}) -> {cat}
+    %s = nn.conv2d %j, %d : ({cat}, {ws}) -> {y}
+    nn.yield %s : {y}
+  }}
+  func.return %y : {y}
+}}"""
+    experiment = kernel(src)
+    assert experiment.built.generator == "concat_pointwise_schedule"
+    assert experiment.check() < 1e-4
+    for values in ({"rows": 2}, {"rows": 7}, {"wb": 4}, {"conv2d_columns": 5}, {"conv2d_vectors": 1},
+                   {"conv2d_1_columns": 3}, {"lanes": 8}, {"rows": 14, "conv2d_1_columns": 1}):
+        assert set(values) <= set(experiment.knobs), experiment.knobs
+        assert experiment.with_knobs(**values).check() < 1e-4, values
+
+
+def test_only_the_cpu_nchw_pipeline_fuses_branches_into_the_pointwise_conv():
+    from lamina.compiler.passes.presets import pipeline_for
+
+    assert "concat-pointwise" in pipeline_for(3, "", "llvm")
+    assert "concat-pointwise" not in pipeline_for(3, "", "cuda")
+    assert "concat-pointwise" not in pipeline_for(3, "NCHW8c", "llvm")
