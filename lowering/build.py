@@ -28,7 +28,7 @@ from . import targets
 from .kernel_cache import cache_dir  # noqa: F401 (the cache folder, for callers of this module)
 from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import attr, compute_knobs, knob
-from .te.conv import conv2d_in_place, pack_block, packs_weight, padded_channels
+from .te.conv import conv2d_in_place, group_padded_channels, pack_block, packs_weight
 from .te.linalg import PACK_MIN_ROWS, vector_width
 
 
@@ -122,10 +122,12 @@ def _weight_packing(op: Operation):
             and attr(op, "weight_layout", "OIHW") == "OIHW":
         o, c, kh, kw = shapes[1]
         ob = pack_block(op, o, c, kh, kw)
-        op_ = padded_channels(o, ob)  # zero weights for the channels of a padded last block
+        op_ = group_padded_channels(o, group, ob)  # zero weights for the channels of each group's padded last block
 
         def pack(w):
-            w = np.concatenate([w, np.zeros((op_ - o, c, kh, kw), w.dtype)]) if op_ > o else w
+            per_group = w.reshape(group, o // group, c, kh, kw)
+            pad = np.zeros((group, op_ // group - o // group, c, kh, kw), w.dtype)
+            w = np.concatenate([per_group, pad], axis=1).reshape(op_, c, kh, kw)
             return np.ascontiguousarray(w.reshape(op_ // ob, ob, c, kh, kw).transpose(0, 2, 3, 4, 1))
         return (op_ // ob, c, kh, kw, ob), pack
     if op.name == "nn.matmul" and len(shapes[0]) >= 2 and len(shapes[1]) == 2 and shapes[0][-2] >= PACK_MIN_ROWS:

@@ -3,8 +3,8 @@
 followed by BatchNormalization and Relu (folded and fused into the conv's kernel at -O3), in
 NCHW, NHWC and NCHW8c, compiled and checked against onnxruntime.
 
-The compute packs the weight per group ([O/ob, C/G, KH, KW, ob] with ob dividing a group's output
-channels, te/conv.py) and takes the dense conv's register-blocked schedule
+The compute packs the weight per group ([O'/ob, C/G, KH, KW, ob] with ob dividing a group's output
+channels, or each group's padded to whole blocks of ob: te/conv.py) and takes the dense conv's register-blocked schedule
 (schedules/cpu.py `conv_schedule`); the second test checks that it did.
 """
 
@@ -61,8 +61,10 @@ def onnxruntime_outputs(model, x):
 
 @settings(max_examples=12 if CI else 300, deadline=None)
 @given(group=st.sampled_from([2, 3, 4, 8]),
-       c_per_group=st.sampled_from([1, 2, 3, 5, 7, 8, 16]),
-       o_per_group=st.sampled_from([1, 3, 5, 7, 8, 16, 20, 32, 60]),  # 20, 60: 10- and 15-lane blocks
+       c_per_group=st.sampled_from([1, 2, 3, 5, 7, 8, 16, 24]),
+       # 20, 60: 10- and 15-lane blocks on a short reduction; 40, 60, 72 padded to whole blocks
+       # a group on a long one
+       o_per_group=st.sampled_from([1, 3, 5, 7, 8, 16, 20, 32, 40, 60, 72]),
        hw=st.tuples(st.integers(3, 14), st.integers(3, 14)),
        kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
        stride=st.integers(1, 2), dilation=st.integers(1, 2),
@@ -98,16 +100,24 @@ def test_grouped_conv_takes_the_blocked_schedule_with_its_epilogue(group, c_per_
     np.testing.assert_allclose(compiled(x)[0], onnxruntime_outputs(model, x), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("o_per_group, lanes", [(20, 10), (60, 15), (6, 6), (40, 8)])
-def test_a_group_no_power_of_two_divides_takes_its_widest_block_up_to_16(o_per_group, lanes):
-    """ShuffleNet's 20 output channels a group: blocks of 10 (one vector, 10 lanes used), not 4
-    (te/conv.py ODD_VECTOR_LANES); 40 keeps 8."""
+@pytest.mark.parametrize("c_per_group, o_per_group, lanes, computed", [
+    (4, 20, 10, 20), (4, 60, 15, 60), (4, 6, 6, 6), (4, 40, 8, 40),  # short reductions (36 multiply-adds)
+    (16, 40, 16, 48), (16, 60, 32, 64), (16, 20, 10, 20),            # long ones (144): groups padded
+])
+def test_a_group_takes_its_widest_block_or_is_padded_to_whole_vectors(c_per_group, o_per_group, lanes, computed):
+    """On a short reduction, ShuffleNet's 20 output channels a group take blocks of 10 (one
+    vector, 10 lanes used), not 4 (te/conv.py ODD_VECTOR_LANES), and 40 keep 8. On a long one
+    each group's channels are padded to whole vectors where that wastes at most a third of them
+    (te/conv.py `group_padded_channels`: 40 computed as 48 in blocks of 16, 60 as 64 in blocks of
+    32), and the output is read from them after the conv (`unpad_groups`)."""
     rng = np.random.default_rng(1)
-    model = grouped_conv_model(rng, 16, o_per_group, 3, (14, 14), (3, 3), 1, 1, [1, 1, 1, 1])
+    model = grouped_conv_model(rng, c_per_group, o_per_group, 3, (14, 14), (3, 3), 1, 1, [1, 1, 1, 1])
     compiled = lamina.compile(load_onnx(model))
     (kernel,) = compiled.kernels
-    assert f"in1_packed: T.Buffer(({3 * o_per_group // lanes}, 16, 3, 3, {lanes})" in kernel.script, kernel.script[:600]
-    x = rng.standard_normal((1, 48, 14, 14)).astype(np.float32)
+    assert (f"in1_packed: T.Buffer(({3 * computed // lanes}, {c_per_group}, 3, 3, {lanes})"
+            in kernel.script), kernel.script[:600]
+    assert kernel.generator == "conv_schedule"
+    x = rng.standard_normal((1, 3 * c_per_group, 14, 14)).astype(np.float32)
     np.testing.assert_allclose(compiled(x)[0], onnxruntime_outputs(model, x), rtol=1e-4, atol=1e-4)
 
 

@@ -78,8 +78,22 @@ def channel_block_write_back(b, block):
     b.transform_layout(block, "write", 0, (0, 2, 3, 1))
     if "unpad" in b.block_names():
         return padded_write_back(b, write_back)
-    epilogues(b, block_name_of(b, write_back))
+    epilogues(b, block_name_of(b, write_back), before="unpad_groups" if "unpad_groups" in b.block_names() else None)
     return write_back
+
+
+def group_unpad_nest(b, threads: int) -> None:
+    """A grouped conv whose groups' channels are padded to whole blocks (te/conv.py
+    `unpad_groups`): the output, read from the padded channels through the epilogue after the
+    padding, as a loop nest of its own, parallel and vectorized. (TVM cannot compute that remap
+    at the register block, as `padded_write_back` does a group-1 conv's bound.)"""
+    names = b.block_names()
+    if "unpad_groups" not in names:
+        return
+    after = names[names.index("unpad_groups"):]
+    for name in after[:-1]:
+        b.compute_inline(b.get_block(name))
+    parallel_spatial(b, after[-1], threads)
 
 
 def vectorize_own(b, block, nest) -> None:

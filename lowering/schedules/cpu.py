@@ -40,7 +40,8 @@ import math
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
-                     channel_block_write_back, deal_loop, divisor, epilogues, parallel_spatial, vectorize_own)
+                     channel_block_write_back, deal_loop, divisor, epilogues, group_unpad_nest, parallel_spatial,
+                     vectorize_own)
 from .fused_conv import (concat_pointwise_schedule, depthwise_pointwise_schedule, inverted_residual_schedule,
                          is_concat_pointwise, is_depthwise_pointwise, is_inverted_residual, is_pointwise_depthwise,
                          pointwise_depthwise_schedule)
@@ -264,7 +265,9 @@ def _conv_prologue(b, name: str) -> None:
 
 def _finish_spatial(b, threads: int, placed=()) -> None:
     """Parallelize the copies before the anchor that its schedule left at the root (`placed`:
-    those it computed inside its own loops)."""
+    those it computed inside its own loops), and a grouped conv's output after its padded
+    channels (`group_unpad_nest`)."""
+    group_unpad_nest(b, threads)
     for name in ("pad", "pack_w"):
         if name in b.block_names() and name not in placed:
             parallel_spatial(b, name, threads)
@@ -345,7 +348,8 @@ def _columns_fit(b, block, ext) -> bool:
     _, _, _, w_ext, c_ext, ky_ext, kx_ext = ext
     if _merges_rows(b, block, ext):
         return True
-    if w_ext % COLUMN_LANES or c_ext * ky_ext * kx_ext > COLUMN_MAX_REDUCTION or "unpad" in b.block_names():
+    if (w_ext % COLUMN_LANES or c_ext * ky_ext * kx_ext > COLUMN_MAX_REDUCTION
+            or any(n.startswith("unpad") for n in b.block_names())):
         return False
     rows = _data_reads(b, block)
     if len(rows) != 1:
@@ -371,7 +375,7 @@ def _merges_rows(b, block, ext) -> bool:
     _, _, h_ext, w_ext, c_ext, ky_ext, kx_ext = ext
     if ky_ext * kx_ext != 1 or w_ext % COLUMN_LANES == 0 or (h_ext * w_ext) % COLUMN_LANES:
         return False
-    if c_ext > COLUMN_MAX_REDUCTION or "unpad" in b.block_names() or "pad" in b.block_names():
+    if c_ext > COLUMN_MAX_REDUCTION or any(n.startswith(("unpad", "pad")) for n in b.block_names()):
         return False
     rows = _data_reads(b, block)
     return (len(rows) == 1 and [int(d) for d in rows[0][1]][1:] == [c_ext, h_ext, w_ext]

@@ -153,11 +153,22 @@ def _write_back(b, wb):
     `epilogues`), or, when the kernel's output has fewer elements than the tile's domain (a
     conv's padded channel blocks, te/conv.py `unpad`: reverse_compute_inline would write the
     padded channels) or TVM cannot inline into it (a 0-d output), the output block with the rest
-    inlined into it (under the thread loop, it tests its bound)."""
+    inlined into it (under the thread loop, it tests its bound). A grouped conv's padded channels
+    (`unpad_groups`, a remap TVM cannot compute at the tile) end `wb`'s epilogue, and the output
+    after them is a loop nest of its own, a thread an element."""
     names = b.block_names()
     wb_name = block_name_of(b, wb)
     after = names[names.index(wb_name) + 1:]
     if not after:
+        return wb
+    if "unpad_groups" in after:  # a grouped conv's padded channels: the output a nest of its own
+        from .gpu import bind_block
+
+        epilogues(b, wb_name, before="unpad_groups")
+        rest = after[after.index("unpad_groups"):]
+        for name in rest[:-1]:
+            b.compute_inline(b.get_block(name))
+        bind_block(b, rest[-1])
         return wb
     if _product(b.block_loop_extents(after[-1])) == _product(b.block_loop_extents(wb_name)):
         trial = b.fork()

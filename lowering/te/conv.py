@@ -88,7 +88,7 @@ def _nchw_shape(op):
 
 
 def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, in_c: int = 1,
-                         pad: bool = False) -> int:
+                         pad: float = 0) -> int:
     """Output channels summed together in one register block by the conv schedule
     (schedules/cpu.py `conv_schedule`), which keeps ob channels x wb output columns in registers
     (wb: `block_columns`).
@@ -113,9 +113,10 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
     A channel count with no power-of-two divisor from 8 up takes its largest divisor up to
     ODD_VECTOR_LANES (20 channels: 10, not 4).
 
-    With `pad` (a group-1 conv, whose block may run past the last channel: `padded_channels`),
-    a channel count that neither 32 nor 16 divides still takes a full vector when the padding
-    wastes at most PAD_WASTE of the work, as a half-empty vector wastes more: SqueezeNet's
+    With `pad` (the most padding, as a share of the channels, that a conv whose block may run past
+    the last channel takes: `padded_channels`, `pack_block`), a channel count that neither 32 nor
+    16 divides still takes a full vector when the padding wastes at most that (PAD_WASTE) of the
+    work, as a half-empty vector wastes more: SqueezeNet's
     512 -> 1000 1x1 conv at 13x13 ran in 0.62 ms with 32 (1024 channels, the last 24 zero)
     against 2.0 ms with 8; MobileNetV2's 144 -> 24 at 56x56 in 0.12 ms with 32 against 0.23 with 8
     (best of 15, 2 threads)."""
@@ -129,7 +130,7 @@ def output_channel_block(out_c: int, window: int = 1, out_w: int | None = None, 
         ob = 1
     if pad and ob < 16:
         for wide in choices[:2]:
-            if padded_channels(out_c, wide) - out_c <= PAD_WASTE * out_c:
+            if padded_channels(out_c, wide) - out_c <= pad * out_c:
                 return wide
     if ob < 8:  # a vector that is not a power of two, of up to 16 lanes (ODD_VECTOR_LANES)
         return max(d for d in range(ob, ODD_VECTOR_LANES + 1) if out_c % d == 0)
@@ -176,13 +177,31 @@ def packs_weight(group: int, in_per_group: int) -> bool:
 
 def pack_block(op, out_c: int, in_per_group: int, kh: int, kw: int) -> int:
     """The packing block of a conv's weight (compute knob `pack_ob`): by default
-    `output_channel_block` of one group, so a block never straddles two groups. In a grouped conv
-    it must divide a group's output channels; a group-1 conv pads its channels to whole blocks
-    (`padded_channels`). The compute (`pack_w`) and build.py's compile-time packing both ask here."""
+    `output_channel_block` of one group, so a block never straddles two groups. Where it does not
+    divide a group's output channels, each group's are padded to whole blocks
+    (`group_padded_channels`): by default a group-1 conv's, and a grouped conv's with a long
+    reduction (more than COLUMN_MAX_REDUCTION multiply-adds an output; on a short one the padded
+    channels' write-back costs more than the wider vectors gain). The compute (`pack_w`) and
+    build.py's compile-time packing both ask here."""
     group = attr(op, "group", 1)
     per_group_out = out_c // group
-    default = output_channel_block(per_group_out, kh * kw, conv_output_width(op), in_per_group, pad=group == 1)
-    return knob("pack_ob", default, per_group_out if group > 1 else None, "output channels of a group")
+    long = in_per_group * kh * kw > COLUMN_MAX_REDUCTION
+    default = output_channel_block(per_group_out, kh * kw, conv_output_width(op), in_per_group,
+                                   pad=PAD_WASTE if group == 1 or long else 0)
+    return knob("pack_ob", default)
+
+
+def group_padded_channels(out_c: int, group: int, ob: int) -> int:
+    """A conv's computed output channels with ob-channel blocks: each group's channels rounded up
+    to whole blocks, the padding at the end of each group's (ShuffleNet's 40 a group of 3
+    computed as 48: three vectors of 16, not five half vectors of 8; the output is read from them
+    after the conv, `unpad_groups`). In the model, 2 threads, one process, best of 10 rounds, 8
+    lanes against 16 on padded groups: ShuffleNet's 480 -> 120 1x1 conv in 3 groups at 14x14 (7
+    of its kernels) 0.081 / 0.080 / 0.080 -> 0.071 / 0.072 / 0.072 ms, its 240 -> 120 0.150 ->
+    0.126; the model's kernels 3.04 -> 2.92 ms, end to end 3.16 -> 3.07. Only on a long reduction
+    (`pack_block`): its 24 -> 216 in 3 groups (20 multiply-adds an output, 72 channels a group)
+    ran 0.098 ms with 8 lanes, 0.117 padded to 80 channels a group, 0.111 to 96."""
+    return group * padded_channels(out_c // group, ob)
 
 
 def conv_output_width(op) -> int:
@@ -221,7 +240,16 @@ def _conv2d(op, x, w, bias, deal: bool = True):
     else:
         _, in_per_group, kh, kw = (int(d) for d in w.shape)
     per_group_out = out_c // group
-    channels = out_c  # computed: out_c, or more when group 1's blocks are padded
+    channels = out_c  # computed: out_c, or more when each group's last block is padded
+
+    def output_channel(o, computed):
+        """The output channel of computed channel o (where `real`)."""
+        return o if group == 1 else o // (computed // group) * per_group_out + o % (computed // group)
+
+    def real(o, computed):
+        """Whether computed channel o is an output channel, not a group's padding."""
+        return o < out_c if group == 1 else o % (computed // group) < per_group_out
+
     rc = te.reduce_axis((0, in_per_group), name="rc")
     ry = te.reduce_axis((0, kh), name="ry")
     rx = te.reduce_axis((0, kw), name="rx")
@@ -233,13 +261,14 @@ def _conv2d(op, x, w, bias, deal: bool = True):
         def weight(o):
             return w[o // ob, rc, ry, rx, o % ob]
     elif packs_weight(group, in_per_group):
-        # weights packed [out_c/ob, in_c/group, kh, kw, ob]: ob output channels of one group are
-        # one vector (ob divides the group's output channels)
+        # weights packed [channels/ob, in_c/group, kh, kw, ob]: ob output channels of one group
+        # are one vector (each group's channels padded to whole blocks)
         ob = pack_block(op, out_c, in_per_group, kh, kw)
-        channels = padded_channels(out_c, ob)
+        channels = group_padded_channels(out_c, group, ob)
         zero = const(0, w.dtype)
         wp = te.compute((channels // ob, in_per_group, kh, kw, ob), lambda oo, c, y, x_, oi: tir.Select(
-            oo * ob + oi < out_c, w[tir.min(oo * ob + oi, out_c - 1), c, y, x_], zero), name="pack_w")
+            real(oo * ob + oi, channels), w[tir.min(output_channel(oo * ob + oi, channels), out_c - 1), c, y, x_],
+            zero), name="pack_w")
 
         def weight(o):
             return wp[o // ob, rc, ry, rx, o % ob]
@@ -249,7 +278,7 @@ def _conv2d(op, x, w, bias, deal: bool = True):
         def weight(o):
             return w[o, rc, ry, rx]
 
-    blocks_per_group = per_group_out // ob
+    blocks_per_group = channels // group // ob
     if deal and sw > 1 and (ob == 1 or (in_per_group * kh * kw <= COLUMN_MAX_REDUCTION
                                and _nchw_shape(op)[3] % COLUMN_LANES == 0)):
         # strided, depthwise-like or a short reduction: read the input split into column phases
@@ -272,11 +301,16 @@ def _conv2d(op, x, w, bias, deal: bool = True):
     n, _, oh, ow = _nchw_shape(op)
     y = te.compute((n, channels, oh, ow), at, name="conv2d")
     if bias:  # (a padded channel reads the last bias: it is never written out)
-        y = te.compute(y.shape, lambda b, o, i, j: y[b, o, i, j] + bias[0][tir.min(o, out_c - 1)].astype(acc),
-                       name="bias_add")
+        y = te.compute(y.shape, lambda b, o, i, j: y[b, o, i, j] + bias[0][
+            tir.min(output_channel(o, channels), out_c - 1)].astype(acc), name="bias_add")
     y = rounded(y, x.dtype)
     if channels > out_c:
-        y = te.compute((n, out_c, oh, ow), lambda b, o, i, j: y[b, o, i, j], name="unpad")
+        padded = channels // group  # (a group's channels, computed)
+        if group == 1:
+            y = te.compute((n, out_c, oh, ow), lambda b, o, i, j: y[b, o, i, j], name="unpad")
+        else:  # (a remap TVM cannot compute at the register block: schedules/common.py)
+            y = te.compute((n, out_c, oh, ow), lambda b, o, i, j: y[
+                b, o // per_group_out * padded + o % per_group_out, i, j], name="unpad_groups")
     return back(y, "to_nhwc")
 
 
