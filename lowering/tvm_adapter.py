@@ -227,6 +227,11 @@ class ScheduleState:
         """(buffer name, shape) of what the block reads."""
         return [(str(r.source.name), tuple(int(d) for d in r.source.shape)) for r in self.sch.get(self.values[block]).reads]
 
+    def reads_of(self, name: str) -> list[tuple[str, tuple]]:
+        """`reads` of block `name`, without a handle to it."""
+        return [(str(r.source.name), tuple(int(d) for d in r.source.shape))
+                for r in self.sch.get(self.sch.get_sblock(name)).reads]
+
     def same_loop(self, a, b) -> bool:
         return self.sch.get(self.values[a]).same_as(self.sch.get(self.values[b]))
 

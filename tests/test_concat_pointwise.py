@@ -134,9 +134,14 @@ def test_the_fused_kernel_s_knobs_compute_the_same_at_any_value():
     assert experiment.built.generator == "concat_pointwise_schedule"
     assert experiment.check() < 1e-4
     for values in ({"rows": 2}, {"rows": 7}, {"wb": 4}, {"conv2d_columns": 5}, {"conv2d_vectors": 1},
-                   {"conv2d_1_columns": 3}, {"lanes": 8}, {"rows": 14, "conv2d_1_columns": 1}):
+                   {"conv2d_1_columns": 3}, {"lanes": 8}, {"rows": 14, "conv2d_1_columns": 1},
+                   {"pack_ob": 16}, {"pack_ob_2": 16}):  # (packing knobs: the generator writes another kernel's)
         assert set(values) <= set(experiment.knobs), experiment.knobs
         assert experiment.with_knobs(**values).check() < 1e-4, values
+    # a branch's weight padded past its channels (16 in a block of 32) is a kernel it does not
+    # schedule: refused, never built from the default program (as tuning once did: it failed)
+    with pytest.raises(lamina.LaminaError, match="concat_pointwise_schedule cannot schedule"):
+        experiment.with_knobs(pack_ob_1=32)
 
 
 def test_only_the_cpu_nchw_pipeline_fuses_branches_into_the_pointwise_conv():

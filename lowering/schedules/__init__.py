@@ -45,7 +45,7 @@ def regenerate(kernel: str, op, target, generator: str, decisions: dict):
     from lamina.lowering.build import lower_op, prepack_for
     from lamina.lowering.te.common import compute_knobs
 
-    with compute_knobs(decisions):
+    with compute_knobs(decisions) as used:
         module = lower_op(op, prepack_for(op))
     try:
         built = default_schedule(kernel, module, target, decisions)
@@ -54,4 +54,6 @@ def regenerate(kernel: str, op, target, generator: str, decisions: dict):
     if built.generator != generator:
         raise ScheduleError(f"{generator} cannot schedule kernel {kernel} with these knobs",
                             hint=f"{built.generator} wrote it instead")
+    for knob_name, value in used.items():  # the compute's knobs the generator did not ask for, as
+        built.knob(knob_name, value)       # build.py `schedule_op` keeps them: the build lowers with them
     return built.program

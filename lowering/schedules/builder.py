@@ -216,6 +216,10 @@ class ScheduleBuilder:
     def reads(self, block) -> list[tuple[str, tuple]]:
         return self.state.reads(block)
 
+    def reads_of(self, name: str) -> list[tuple[str, tuple]]:
+        """`reads` of block `name`, without a handle to it (no op in the program)."""
+        return self.state.reads_of(name)
+
     def block_loop_extents(self, name: str) -> list[int]:
         return [int(l.extent) for l in self.state.loops_of(name)]
 

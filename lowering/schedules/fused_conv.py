@@ -111,10 +111,25 @@ def _depthwise_loops(extents) -> bool:
     return len(extents) == 7 and extents[4] == 1 and extents[5] * extents[6] > 1
 
 
+def _reads_packed(reads) -> bool:
+    return any(name.startswith("pack_w") or name.endswith("_packed") for name, _ in reads)
+
+
+def _packing_knob(b, name: str) -> str:
+    """The compute knob that sizes the blocks of conv `name`'s packed weight (te/conv.py
+    `pack_block`: pack_ob, pack_ob_1, ... in the order of the kernel's convs that read a packed
+    weight). A split of that conv's channels by it stays the packing's block whatever value a
+    candidate gives it."""
+    packed = [n for n in b.block_names() if n.startswith("conv2d") and not n.endswith("_local")
+              and _reads_packed(b.reads_of(n))]
+    index = packed.index(name)
+    return "pack_ob" if index == 0 else f"pack_ob_{index}"
+
+
 def _packed_ob(b, block, conv: str) -> int:
     """The output channels of a block of the packed weight that conv `block` reads (`pack_w`, or
     packed at compile time); NotThisShape when it reads its weight unpacked (`conv` names it)."""
-    packed = [shape for name, shape in b.reads(block) if name == "pack_w" or name.endswith("_packed")]
+    packed = [shape for name, shape in b.reads(block) if name.startswith("pack_w") or name.endswith("_packed")]
     if not packed:
         raise NotThisShape(f"{conv}'s weight is not packed")
     return int(packed[0][-1])
@@ -346,14 +361,14 @@ def block_rows(height: int, threads: int) -> int:
                default=1)
 
 
-def _row_tasks(b, conv, write_back, rows: int, ob: int, width: int, channels: int):
-    """The 1x1 conv `conv` that ends a fused kernel, over `channels` input channels: the dense
-    conv's channel block (ob channels x wb columns of the `width`) written back to NCHW through
-    `write_back`, the kernel's parallel tasks chunks of `rows` output rows. Returns the task loop
-    and the conv's reduction loop."""
+def _row_tasks(b, conv, write_back, rows: int, ob: int, width: int, channels: int, name: str):
+    """The 1x1 conv `conv` (block `name`) that ends a fused kernel, over `channels` input
+    channels: the dense conv's channel block (ob channels, its packing's block, x wb columns of
+    the `width`) written back to NCHW through `write_back`, the kernel's parallel tasks chunks of
+    `rows` output rows. Returns the task loop and the conv's reduction loop."""
     bb, o, i, j, rc, ry, rx = b.get_loops(conv)
     io, ii = b.split(i, [b.knob("rows", rows)])
-    oo, oi = b.split(o, [b.knob("project_ob", ob)])  # (its packing's compute knob is pack_ob_<n>)
+    oo, oi = b.split(o, [b.knob(_packing_knob(b, name), ob)])
     jo, ji = b.split(j, [b.knob("wb", block_columns(width, ob, 1, channels))])
     b.reorder(bb, io, ii, oo, jo, rc, ry, rx, ji, oi)
     b.reverse_compute_at(write_back, jo)
@@ -389,7 +404,7 @@ def inverted_residual_schedule(b, threads: int) -> None:
     b.transform_layout(dw_back, "write", 0, (0, 2, 3, 1))  # (the last 1x1 conv reads it channels innermost)
     pw_back = _expansion_write_back(b)
     # 1. the last 1x1 conv in tasks of rows
-    task, rc = _row_tasks(b, project, out, block_rows(out_h, threads), ob, out_w, project_c)
+    task, rc = _row_tasks(b, project, out, block_rows(out_h, threads), ob, out_w, project_c, PROJECT)
     # 2. the depthwise conv's rows the task reads, channels innermost: a register block of one
     # vector of channels x dwb columns, written back as whole vectors
     b.compute_at(dw_back, task, preserve_unit_loops=True)
@@ -485,7 +500,7 @@ def concat_pointwise_schedule(b, threads: int) -> None:
     for name in reversed(branches):
         backs[name] = _expansion_write_back(b, name, before=None)
     # 1. the 1x1 conv in tasks of rows
-    task, rc = _row_tasks(b, consumer, out, concat_rows(out_h, threads), ob, out_w, reader_c)
+    task, rc = _row_tasks(b, consumer, out, concat_rows(out_h, threads), ob, out_w, reader_c, reader)
     # 2. the concat's rows of the task, channels innermost, a vector of channels at a time
     concat = b.get_block(CONCAT)
     b.transform_layout(concat, "write", 0, (0, 2, 3, 1))
