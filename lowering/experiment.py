@@ -79,9 +79,8 @@ class KernelExperiment:
         """The same schedule with some knobs' decisions changed (`k.with_knobs(wb=7)`). A
         choice (`loop_order`, `parallel_loops`: the generator branches on it) or a compute knob
         (`pack_ob`: another kernel) is made by writing the schedule again with the generator
-        (lowering/schedules/builder.py, tuning/space.py `COMPUTE_KNOB`)."""
+        (lowering/schedules/builder.py, tuning/space.py `Knob.compute`)."""
         from .schedules import default_schedule, regenerate
-        from .tuning.space import COMPUTE_KNOB
 
         program = self.program.clone()
         known = program.knobs()
@@ -89,8 +88,8 @@ class KernelExperiment:
             if name not in known:
                 raise ExperimentError(f"the schedule has no knob {name}", hint=f"its knobs: {', '.join(known)}")
         choices = default_schedule(self.name, self.built.scheduled.module, self.target).choices
-        if any((name in choices or COMPUTE_KNOB.fullmatch(name)) and int(values[name]) != known[name]
-               for name in values):
+        compute = self.built.scheduled.knobs  # (the knobs the compute asked for)
+        if any((name in choices or name in compute) and int(values[name]) != known[name] for name in values):
             decisions = dict(known, **{k: int(v) for k, v in values.items()})
             return self.with_schedule(regenerate(self.name, self.op, self.target, self.built.generator, decisions))
         for knob in program.block:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnx
 import pytest
+from fused_conv_models import activation as act
+from fused_conv_models import check, model_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 import lamina
-from lamina.compiler.frontends.onnx import load_onnx
 
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 
@@ -34,16 +34,6 @@ def fire_model(rng, c, branches, out, hw, activation="Relu", out_activation="Rel
     """x -> for each (kernel, channels, top/left pad) of `branches`: Conv keeping the size (bias)
     -> activation; Concat on channels -> 1x1 Conv to `out` channels (bias) -> out_activation."""
     inits, nodes, joined = [], [], []
-
-    def act(kind, value, name):
-        if kind == "Clip":
-            nodes.append(helper.make_node("Clip", [value, "lo", "hi"], [name], name=name))
-        elif kind == "Relu":
-            nodes.append(helper.make_node("Relu", [value], [name], name=name))
-        else:
-            return value
-        return name
-    inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
     for n, (kernel, channels, (top, left)) in enumerate(branches):
         w = (rng.standard_normal((channels, c, kernel, kernel)) / np.sqrt(c * kernel * kernel)).astype(np.float32)
         inits += [numpy_helper.from_array(w, f"b{n}.weight"),
@@ -51,29 +41,14 @@ def fire_model(rng, c, branches, out, hw, activation="Relu", out_activation="Rel
         pads = [top, left, kernel - 1 - top, kernel - 1 - left]  # the output as large as the input
         nodes.append(helper.make_node("Conv", ["x", f"b{n}.weight", f"b{n}.bias"], [f"b{n}"], name=f"b{n}",
                                       pads=pads))
-        joined.append(act(activation, f"b{n}", f"b{n}_act"))
+        joined.append(act(nodes, inits, activation, f"b{n}", f"b{n}_act"))
     nodes.append(helper.make_node("Concat", joined, ["cat"], name="cat", axis=1))
     total = sum(channels for _, channels, _ in branches)
     w = (rng.standard_normal((out, total, 1, 1)) / np.sqrt(total)).astype(np.float32)
     inits += [numpy_helper.from_array(w, "sq.weight"),
               numpy_helper.from_array(rng.standard_normal(out).astype(np.float32), "sq.bias")]
     nodes.append(helper.make_node("Conv", ["cat", "sq.weight", "sq.bias"], ["sq"], name="sq"))
-    result = act(out_activation, "sq", "sq_act")
-    graph = helper.make_graph(nodes, "fire", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])],
-                              [helper.make_tensor_value_info(result, TensorProto.FLOAT, None)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return onnx.shape_inference.infer_shapes(model), {"x": rng.standard_normal((1, c, *hw)).astype(np.float32)}
-
-
-def check(model, feeds):
-    import onnxruntime as ort
-
-    compiled = lamina.compile(load_onnx(model))
-    (ours,) = compiled(*feeds.values())
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(ours, session.run(None, feeds)[0], rtol=1e-4, atol=1e-4)
-    return compiled
+    return model_of(rng, "fire", nodes, inits, {"x": (1, c, *hw)}, act(nodes, inits, out_activation, "sq", "sq_act"))
 
 
 branch = st.tuples(st.sampled_from([1, 3, 5]), st.integers(1, 4), st.booleans(), st.integers(0, 4), st.integers(0, 4))

@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnx
 import pytest
+from fused_conv_models import activation as activation_of
+from fused_conv_models import check, model_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper, numpy_helper
-
-import lamina
-from lamina.compiler.frontends.onnx import load_onnx
+from onnx import helper, numpy_helper
 
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 
@@ -38,45 +36,17 @@ def block_model(rng, c, o, hw, kernel, pads, stride=1, activation="Clip", residu
              numpy_helper.from_array(wp, "pw.weight"), numpy_helper.from_array(biases[1], "pw.bias")]
     nodes = [helper.make_node("Conv", ["x", "dw.weight", "dw.bias"], ["dw"], name="dw", group=c, pads=pads,
                               strides=[stride] * 2)]
-    act = "dw"
-    if activation == "Clip":
-        inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
-        nodes.append(helper.make_node("Clip", ["dw", "lo", "hi"], ["act"], name="act"))
-        act = "act"
-    elif activation == "Relu":
-        nodes.append(helper.make_node("Relu", ["dw"], ["act"], name="act"))
-        act = "act"
+    act = activation_of(nodes, inits, activation, "dw", "act")
     nodes.append(helper.make_node("Conv", [act, "pw.weight", "pw.bias"], ["pw"], name="pw"))
     out_h = (hw[0] + pads[0] + pads[2] - kernel) // stride + 1
     out_w = (hw[1] + pads[1] + pads[3] - kernel) // stride + 1
-    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])]
+    inputs = {"x": (1, c, *hw)}
     out = "pw"
     if residual:
-        inputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, o, out_h, out_w]))
+        inputs["r"] = (1, o, out_h, out_w)
         nodes.append(helper.make_node("Add", ["pw", "r"], ["y"], name="residual"))
         out = "y"
-    outputs = [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)]
-    graph = helper.make_graph(nodes, "block", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    feeds = {"x": rng.standard_normal((1, c, *hw)).astype(np.float32)}
-    if residual:
-        feeds["r"] = rng.standard_normal((1, o, out_h, out_w)).astype(np.float32)
-    return onnx.shape_inference.infer_shapes(model), feeds
-
-
-def onnxruntime_outputs(model, feeds):
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)[0]
-
-
-def check(model, feeds):
-    compiled = lamina.compile(load_onnx(model))
-    (ours,) = compiled(*feeds.values())
-    np.testing.assert_allclose(ours, onnxruntime_outputs(model, feeds), rtol=1e-4, atol=1e-4)
-    return compiled
+    return model_of(rng, "block", nodes, inits, inputs, out)
 
 
 @settings(max_examples=8 if CI else 300, deadline=None)

@@ -13,14 +13,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import onnx
 import pytest
+from fused_conv_models import activation as act
+from fused_conv_models import check, model_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from onnx import TensorProto, helper, numpy_helper
-
-import lamina
-from lamina.compiler.frontends.onnx import load_onnx
+from onnx import helper, numpy_helper
 
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 
@@ -39,20 +37,9 @@ def block_model(rng, c, e, hw, kernel=3, pads=(1, 1, 1, 1), stride=2, activation
     inits = [numpy_helper.from_array(wp, "pw.weight"), numpy_helper.from_array(wd, "dw.weight"),
              *(numpy_helper.from_array(rng.standard_normal(e).astype(np.float32), f"{n}.bias") for n in ("pw", "dw"))]
     nodes = [helper.make_node("Conv", ["x", "pw.weight", "pw.bias"], ["pw"], name="pw")]
-
-    def act(value, name):
-        if activation == "Clip":
-            nodes.append(helper.make_node("Clip", [value, "lo", "hi"], [name], name=name))
-        elif activation == "Relu":
-            nodes.append(helper.make_node("Relu", [value], [name], name=name))
-        else:
-            return value
-        return name
-    if activation == "Clip":
-        inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
-    nodes.append(helper.make_node("Conv", [act("pw", "pw_act"), "dw.weight", "dw.bias"], ["dw"], name="dw",
-                                  group=e, pads=list(pads), strides=[stride] * 2))
-    out = act("dw", "dw_act")
+    nodes.append(helper.make_node("Conv", [act(nodes, inits, activation, "pw", "pw_act"), "dw.weight", "dw.bias"],
+                                  ["dw"], name="dw", group=e, pads=list(pads), strides=[stride] * 2))
+    out = act(nodes, inits, activation, "dw", "dw_act")
     if project:
         wj = (rng.standard_normal((project, e, 1, 1)) / np.sqrt(e)).astype(np.float32)
         inits += [numpy_helper.from_array(wj, "pj.weight"),
@@ -62,21 +49,7 @@ def block_model(rng, c, e, hw, kernel=3, pads=(1, 1, 1, 1), stride=2, activation
         if residual:
             nodes.append(helper.make_node("Add", ["pj", "x"], ["sum"], name="residual"))
             out = "sum"
-    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw])],
-                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return onnx.shape_inference.infer_shapes(model), {"x": rng.standard_normal((1, c, *hw)).astype(np.float32)}
-
-
-def check(model, feeds):
-    import onnxruntime as ort
-
-    compiled = lamina.compile(load_onnx(model))
-    (ours,) = compiled(*feeds.values())
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(ours, session.run(None, feeds)[0], rtol=1e-4, atol=1e-4)
-    return compiled
+    return model_of(rng, "block", nodes, inits, {"x": (1, c, *hw)}, out)
 
 
 @settings(max_examples=8 if CI else 300, deadline=None)

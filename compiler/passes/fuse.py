@@ -319,6 +319,18 @@ def _pair_valid(ops: list[Operation], root: Operation, anchors: list[Operation],
                for producer in anchors for consumer in anchors if producer is not consumer)
 
 
+def _computing(op: Operation, members: set, skip=frozenset()) -> set:
+    """The ids of `op` and of the ops among `members` (ids) it is computed from, up to those in
+    `skip`: the part of a group that computes a value."""
+    found, todo = set(), [op]
+    while todo:
+        op = todo.pop()
+        if isinstance(op, Operation) and id(op) in members and id(op) not in found and id(op) not in skip:
+            found.add(id(op))
+            todo.extend(v.owner for v in op.operands)
+    return found
+
+
 def _producer_then_consumer(ops: list[Operation], root: Operation, producer: Operation, consumer: Operation,
                             fits, rest_valid) -> bool:
     """`_pair_valid` for one producer and consumer."""
@@ -326,12 +338,7 @@ def _producer_then_consumer(ops: list[Operation], root: Operation, producer: Ope
     data = consumer.operands[0].owner
     if not (isinstance(data, Operation) and id(data) in members):
         return False
-    inside, todo = set(), [data]  # the ops the consumer's data operand is computed by
-    while todo:
-        op = todo.pop()
-        if isinstance(op, Operation) and id(op) in members and id(op) not in inside:
-            inside.add(id(op))
-            todo.extend(v.owner for v in op.operands)
+    inside = _computing(data, members)  # the ops the consumer's data operand is computed by
     if id(producer) not in inside or id(consumer) in inside:
         return False  # not the anchor that reads the producer's group
     if any(id(use.operation) not in inside and use.operation is not consumer
@@ -436,13 +443,8 @@ def _branches_into_pointwise_valid(ops: list[Operation], root: Operation, anchor
     for value in concat.operands:
         if not (isinstance(value.owner, Operation) and id(value.owner) in members):
             continue  # a branch not merged yet
-        branch, todo = set(), [value.owner]
-        while todo:
-            op = todo.pop()
-            if isinstance(op, Operation) and id(op) in members and id(op) not in covered:
-                covered.add(id(op))
-                branch.add(id(op))
-                todo.extend(v.owner for v in op.operands)
+        branch = _computing(value.owner, members, skip=covered)
+        covered |= branch
         if not group_is_valid([op for op in ops if id(op) in branch], value.owner):
             return False
     rest = [op for op in ops if id(op) not in covered]

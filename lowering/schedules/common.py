@@ -82,18 +82,19 @@ def channel_block_write_back(b, block):
     return write_back
 
 
-def group_unpad_nest(b, threads: int) -> None:
+def group_output_nest(b) -> str | None:
     """A grouped conv whose groups' channels are padded to whole blocks (te/conv.py
-    `unpad_groups`): the output, read from the padded channels through the epilogue after the
-    padding, as a loop nest of its own, parallel and vectorized. (TVM cannot compute that remap
-    at the register block, as `padded_write_back` does a group-1 conv's bound.)"""
+    `unpad_groups`): the remap and the epilogue after it inlined into the kernel's output block,
+    to be scheduled as a loop nest of its own (TVM cannot compute that remap at the register
+    block, as `padded_write_back` does a group-1 conv's bound). Returns that block's name; None
+    for any other kernel."""
     names = b.block_names()
     if "unpad_groups" not in names:
-        return
+        return None
     after = names[names.index("unpad_groups"):]
     for name in after[:-1]:
         b.compute_inline(b.get_block(name))
-    parallel_spatial(b, after[-1], threads)
+    return after[-1]
 
 
 def vectorize_own(b, block, nest) -> None:

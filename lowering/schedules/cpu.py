@@ -40,7 +40,7 @@ import math
 from ..te.conv import COLUMN_LANES, COLUMN_MAX_REDUCTION, block_columns
 from .builder import DecisionError
 from .common import (MAX_VECTOR, MIN_PARALLEL_ELEMENTS, REDUCE, SPATIAL, STAGE_BYTES, NotThisShape, block_name_of,
-                     channel_block_write_back, deal_loop, divisor, epilogues, group_unpad_nest, parallel_spatial,
+                     channel_block_write_back, deal_loop, divisor, epilogues, group_output_nest, parallel_spatial,
                      vectorize_own)
 from .fused_conv import (concat_pointwise_schedule, depthwise_pointwise_schedule, inverted_residual_schedule,
                          is_concat_pointwise, is_depthwise_pointwise, is_inverted_residual, is_pointwise_depthwise,
@@ -266,8 +266,10 @@ def _conv_prologue(b, name: str) -> None:
 def _finish_spatial(b, threads: int, placed=()) -> None:
     """Parallelize the copies before the anchor that its schedule left at the root (`placed`:
     those it computed inside its own loops), and a grouped conv's output after its padded
-    channels (`group_unpad_nest`)."""
-    group_unpad_nest(b, threads)
+    channels (`group_output_nest`)."""
+    output = group_output_nest(b)
+    if output is not None:
+        parallel_spatial(b, output, threads)
     for name in ("pad", "pack_w"):
         if name in b.block_names() and name not in placed:
             parallel_spatial(b, name, threads)

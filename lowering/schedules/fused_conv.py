@@ -111,8 +111,15 @@ def _depthwise_loops(extents) -> bool:
     return len(extents) == 7 and extents[4] == 1 and extents[5] * extents[6] > 1
 
 
-def _reads_packed(reads) -> bool:
-    return any(name.startswith("pack_w") or name.endswith("_packed") for name, _ in reads)
+def _conv_blocks(b) -> list[str]:
+    """The kernel's conv blocks, in order (not their register blocks' write-backs)."""
+    return [n for n in b.block_names() if n.startswith("conv2d") and not n.endswith("_local")]
+
+
+def _packed_weight(buffer: str) -> bool:
+    """Whether a buffer a conv reads is its weight packed (`pack_w` in the kernel, or `*_packed`
+    at compile time: build.py `prepack_for`)."""
+    return buffer.startswith("pack_w") or buffer.endswith("_packed")
 
 
 def _packing_knob(b, name: str) -> str:
@@ -120,8 +127,7 @@ def _packing_knob(b, name: str) -> str:
     `pack_block`: pack_ob, pack_ob_1, ... in the order of the kernel's convs that read a packed
     weight). A split of that conv's channels by it stays the packing's block whatever value a
     candidate gives it."""
-    packed = [n for n in b.block_names() if n.startswith("conv2d") and not n.endswith("_local")
-              and _reads_packed(b.reads_of(n))]
+    packed = [n for n in _conv_blocks(b) if any(_packed_weight(read) for read, _ in b.reads_of(n))]
     index = packed.index(name)
     return "pack_ob" if index == 0 else f"pack_ob_{index}"
 
@@ -129,7 +135,7 @@ def _packing_knob(b, name: str) -> str:
 def _packed_ob(b, block, conv: str) -> int:
     """The output channels of a block of the packed weight that conv `block` reads (`pack_w`, or
     packed at compile time); NotThisShape when it reads its weight unpacked (`conv` names it)."""
-    packed = [shape for name, shape in b.reads(block) if name.startswith("pack_w") or name.endswith("_packed")]
+    packed = [shape for name, shape in b.reads(block) if _packed_weight(name)]
     if not packed:
         raise NotThisShape(f"{conv}'s weight is not packed")
     return int(packed[0][-1])
@@ -436,18 +442,15 @@ CONCAT = "concat"
 
 def _concat_reader(b):
     """The name of the conv block that reads the concat, else None."""
-    return next((n for n in b.block_names() if n.startswith("conv2d") and not n.endswith("_local")
-                 and any(read == CONCAT for read, _ in b.reads(b.get_block(n)))), None)
+    return next((n for n in _conv_blocks(b) if any(read == CONCAT for read, _ in b.reads_of(n))), None)
 
 
 def is_concat_pointwise(b) -> bool:
     """Whether the kernel holds conv branches, their concat, and a 1x1 conv that reads it."""
-    names = b.block_names()
-    if CONCAT not in names:
+    if CONCAT not in b.block_names():
         return False
     reader = _concat_reader(b)
-    convs = [n for n in names if n.startswith("conv2d")]
-    return reader is not None and len(convs) >= 3 and _pointwise_loops(b.block_loop_extents(reader))
+    return reader is not None and len(_conv_blocks(b)) >= 3 and _pointwise_loops(b.block_loop_extents(reader))
 
 
 def concat_rows(height: int, threads: int) -> int:
@@ -483,7 +486,7 @@ def concat_pointwise_schedule(b, threads: int) -> None:
         raise NotThisShape("not conv branches concatenated into a 1x1 conv")
     reader = _concat_reader(b)
     names = b.block_names()
-    branches = [n for n in names[: names.index(CONCAT)] if n.startswith("conv2d")]
+    branches = [n for n in _conv_blocks(b) if names.index(n) < names.index(CONCAT)]
     if any(b.kinds_of(n) != CONV_KINDS for n in [*branches, reader]):
         raise NotThisShape("not a conv loop nest")
     _, _, out_h, out_w, reader_c, _, _ = b.block_loop_extents(reader)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 
-from .common import REDUCE, SPATIAL, NotThisShape, block_name_of, epilogues
+from .common import REDUCE, SPATIAL, NotThisShape, block_name_of, epilogues, group_output_nest
 
 SHARED_BUDGET = 24 * 1024  # bytes of shared tiles a block aims at: all of a 16 KiB OpenCL device's,
                            # half of a 48 KiB CUDA block's (so two blocks share a multiprocessor)
@@ -162,13 +162,10 @@ def _write_back(b, wb):
     if not after:
         return wb
     if "unpad_groups" in after:  # a grouped conv's padded channels: the output a nest of its own
-        from .gpu import bind_block
+        from .gpu import bind_block  # (gpu.py imports this module)
 
         epilogues(b, wb_name, before="unpad_groups")
-        rest = after[after.index("unpad_groups"):]
-        for name in rest[:-1]:
-            b.compute_inline(b.get_block(name))
-        bind_block(b, rest[-1])
+        bind_block(b, group_output_nest(b))
         return wb
     if _product(b.block_loop_extents(after[-1])) == _product(b.block_loop_extents(wb_name)):
         trial = b.fork()

@@ -242,13 +242,13 @@ def _conv2d(op, x, w, bias, deal: bool = True):
     per_group_out = out_c // group
     channels = out_c  # computed: out_c, or more when each group's last block is padded
 
-    def output_channel(o, computed):
-        """The output channel of computed channel o (where `real`)."""
-        return o if group == 1 else o // (computed // group) * per_group_out + o % (computed // group)
+    def output_channel(o):
+        """The output channel of computed channel o (where `real`), `channels` once it is known."""
+        return o if group == 1 else o // (channels // group) * per_group_out + o % (channels // group)
 
-    def real(o, computed):
+    def real(o):
         """Whether computed channel o is an output channel, not a group's padding."""
-        return o < out_c if group == 1 else o % (computed // group) < per_group_out
+        return o < out_c if group == 1 else o % (channels // group) < per_group_out
 
     rc = te.reduce_axis((0, in_per_group), name="rc")
     ry = te.reduce_axis((0, kh), name="ry")
@@ -267,8 +267,8 @@ def _conv2d(op, x, w, bias, deal: bool = True):
         channels = group_padded_channels(out_c, group, ob)
         zero = const(0, w.dtype)
         wp = te.compute((channels // ob, in_per_group, kh, kw, ob), lambda oo, c, y, x_, oi: tir.Select(
-            real(oo * ob + oi, channels), w[tir.min(output_channel(oo * ob + oi, channels), out_c - 1), c, y, x_],
-            zero), name="pack_w")
+            real(oo * ob + oi), w[tir.min(output_channel(oo * ob + oi), out_c - 1), c, y, x_], zero),
+            name="pack_w")
 
         def weight(o):
             return wp[o // ob, rc, ry, rx, o % ob]
@@ -302,13 +302,13 @@ def _conv2d(op, x, w, bias, deal: bool = True):
     y = te.compute((n, channels, oh, ow), at, name="conv2d")
     if bias:  # (a padded channel reads the last bias: it is never written out)
         y = te.compute(y.shape, lambda b, o, i, j: y[b, o, i, j] + bias[0][
-            tir.min(output_channel(o, channels), out_c - 1)].astype(acc), name="bias_add")
+            tir.min(output_channel(o), out_c - 1)].astype(acc), name="bias_add")
     y = rounded(y, x.dtype)
     if channels > out_c:
-        padded = channels // group  # (a group's channels, computed)
         if group == 1:
             y = te.compute((n, out_c, oh, ow), lambda b, o, i, j: y[b, o, i, j], name="unpad")
         else:  # (a remap TVM cannot compute at the register block: schedules/common.py)
+            padded = channels // group  # (a group's channels, computed)
             y = te.compute((n, out_c, oh, ow), lambda b, o, i, j: y[
                 b, o // per_group_out * padded + o % per_group_out, i, j], name="unpad_groups")
     return back(y, "to_nhwc")

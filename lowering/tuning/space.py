@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass
 
 MAX_VALUES = 8
@@ -58,7 +57,13 @@ class Knob:
     values: tuple[int, ...]
     extent: int | None  # the largest extent of a loop it splits, None when it splits none
     choice: bool = False  # the generator branches on it: another value, another program
-    compute: bool = False  # it shapes the compute (a packing block): another value, another kernel
+    # A compute knob (te/conv.py `pack_block`, te/linalg.py `pack_b`: the task's `compute_knobs`)
+    # shapes the kernel: another value is another kernel (a weight padded to whole blocks has a
+    # block more, `unpad`), which the default program, written for the default's, may not fit. A
+    # candidate that changes one is written by the generator, as one that changes a choice: in
+    # SqueezeNet's fused fire modules a 3x3 branch packed in blocks of 128 (64 channels, padded)
+    # put through the default program failed to build ("compute_at refused": 6 of 120 trials).
+    compute: bool = False
 
 
 @dataclass
@@ -86,7 +91,7 @@ class Space:
 
     def candidate(self, assignment: dict):
         """The default program with the knob decisions of `assignment` (a clone; names not in
-        the program are ignored), or when it changes a choice or a compute knob (`COMPUTE_KNOB`),
+        the program are ignored), or when it changes a choice or a compute knob (`Knob.compute`),
         the program the generator writes with them. Raises tuning.runner.InvalidCandidate when the generator cannot, or when the
         unrolled block is more than MAX_UNROLL_SPREAD times the default's."""
         default = self.default
@@ -172,15 +177,6 @@ def knob_values(default: int, extent: int | None) -> tuple[int, ...]:
     return tuple(sorted(near))
 
 
-# The compute's knobs (te/conv.py `pack_block`, te/linalg.py `pack_b`; numbered in the order the
-# kernel's computes ask): another value is another kernel (a packed weight padded to whole blocks
-# has a block more, `unpad`), which the default program, written for the default's, may not fit.
-# A candidate that changes one is written by the generator, as one that changes a choice: in
-# SqueezeNet's fused fire modules a 3x3 branch packed in blocks of 128 (64 channels, padded) put
-# through the default program failed to build ("compute_at refused": 6 of 120 trials).
-COMPUTE_KNOB = re.compile(r"pack_(ob|nv)(_\d+)?")
-
-
 def task_space(task, target) -> Space:
     """The search space of a task (a tuning.tasks.Task) on `target`."""
     extents = split_extents(task.program, task.module, target)
@@ -190,8 +186,7 @@ def task_space(task, target) -> Space:
         extent = extents.get(name)
         values = choices[name] if name in choices else knob_values(default, extent)
         if len(values) > 1:
-            knobs.append(Knob(name, default, values, extent, name in choices,
-                              COMPUTE_KNOB.fullmatch(name) is not None))
+            knobs.append(Knob(name, default, values, extent, name in choices, name in task.compute_knobs))
     return Space(task.program, knobs, lambda assignment: regenerated(task, target, assignment))
 
 

@@ -38,6 +38,7 @@ class Task:
     library: Path | None = None  # the default kernel's shared library (in the kernel cache)
     args: list = field(default_factory=list)  # [(shape, dtype)] of the default kernel's arguments
     choices: dict = field(default_factory=dict)  # its default program's choice knobs -> their values
+    compute_knobs: frozenset = frozenset()  # the knobs its compute asked for (packing blocks)
 
     @property
     def name(self) -> str:
@@ -125,7 +126,7 @@ def extract_tasks(module, target="llvm", threads: int | None = None):
         if task is None:
             tasks[key] = Task(key, 1, op_flops(op), [built.name], built.generator or "default",
                               scheduled.program, op, scheduled.module, built.library,
-                              arg_specs(op, scheduled.prepacks), scheduled.choices)
+                              arg_specs(op, scheduled.prepacks), scheduled.choices, frozenset(scheduled.knobs))
         else:
             task.weight += 1
             task.kernels.append(built.name)
