@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lamina
 from lamina.compiler.parser import parse
@@ -54,6 +56,36 @@ func.func @main(%x: tensor<6xf32>, %y: tensor<6xf32>) -> (tensor<6xf32>, tensor<
         got = lamina.compile(module, opt_level=level)(x, y)
         for expected, ours in zip(lamina.interpret(module, x, y), got):
             np.testing.assert_array_equal(ours, expected)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(1, 4), cols=st.integers(1, 70), nans=st.lists(st.integers(0, 279), max_size=3),
+       seed=st.integers(0, 2**16))
+def test_max_and_min_reductions_and_max_pools_propagate_nan(rows, cols, nans, seed, tmp_path, monkeypatch):
+    """reduce_max/min, max_pool2d and global_max_pool are NaN where a NaN is in what they reduce,
+    as numpy's max (te.max kept whichever operand the loop made the accumulator: a reduce_max
+    whose first element was NaN gave a number, whose last gave NaN; found by check_pass -O3
+    --compile on a pow of a negative base)."""
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
+    h, w = rows + 4, cols
+    module = lamina.parse(f"""\
+func.func @main(%x: tensor<1x{h}x{w}xf32>, %p: tensor<1x2x{h}x{w}xf32>) -> (tensor<1x{h}x1xf32>, tensor<1x1x{w}xf32>, tensor<1x2x{h}x{w}xf32>, tensor<1x2x1x1xf32>) {{
+  %mx = nn.reduce_max %x attributes {{axes = array<i64: 2>}} : (tensor<1x{h}x{w}xf32>) -> tensor<1x{h}x1xf32>
+  %mn = nn.reduce_min %x attributes {{axes = array<i64: 1>}} : (tensor<1x{h}x{w}xf32>) -> tensor<1x1x{w}xf32>
+  %mp = nn.max_pool2d %p attributes {{kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>}} : (tensor<1x2x{h}x{w}xf32>) -> tensor<1x2x{h}x{w}xf32>
+  %g = nn.global_max_pool %p : (tensor<1x2x{h}x{w}xf32>) -> tensor<1x2x1x1xf32>
+  func.return %mx, %mn, %mp, %g : tensor<1x{h}x1xf32>, tensor<1x1x{w}xf32>, tensor<1x2x{h}x{w}xf32>, tensor<1x2x1x1xf32>
+}}
+""")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, h, w)).astype(np.float32)
+    p = rng.standard_normal((1, 2, h, w)).astype(np.float32)
+    for i in nans:
+        x.flat[i % x.size] = np.nan
+        p.flat[(7 * i) % p.size] = np.nan
+    got = lamina.compile(module)(x, p)
+    for expected, ours in zip(lamina.interpret(module, x, p), got):
+        np.testing.assert_array_equal(ours, expected)
 
 
 def test_inputs_of_the_exact_type_pass_and_others_are_checked(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from lamina.dialects.nn.layout import NCHW, OIHW, Layout, blocked_channels, imag
 
 from ..tvm_adapter import te, tir
 from . import lowers
-from .common import attr, accumulator, const, knob, out_shape, rounded
+from .common import attr, accumulator, const, knob, max_reducer, out_shape, rounded
 from .layout import view
 
 
@@ -333,7 +333,7 @@ def max_pool2d(op, x):
     # unpadded windows that do not overlap (VGG's 2x2/2) read each input element once, in place
     pixel = _pool_input(x, edges, lowest, sw, dw, deal=any(edges) or kw * dw > sw)
     ry, rx = te.reduce_axis((0, kh), name="ry"), te.reduce_axis((0, kw), name="rx")
-    y = te.compute(_nchw_shape(op), lambda b, ch, i, j: te.max(
+    y = te.compute(_nchw_shape(op), lambda b, ch, i, j: max_reducer(
         pixel(b, ch, i * sh + ry * dh, j, rx), axis=[ry, rx]), name="max_pool")
     return back(y, "to_nhwc")
 
@@ -387,7 +387,7 @@ def global_pool(op, x):
     n, c, h, w = (int(d) for d in x.shape)
     ry, rx = te.reduce_axis((0, h), name="ry"), te.reduce_axis((0, w), name="rx")
     if op.name == "nn.global_max_pool":
-        y = te.compute((n, c, 1, 1), lambda b, ch, i, j: te.max(x[b, ch, ry, rx], axis=[ry, rx]), name="gmax")
+        y = te.compute((n, c, 1, 1), lambda b, ch, i, j: max_reducer(x[b, ch, ry, rx], axis=[ry, rx]), name="gmax")
     else:
         s = te.compute((n, c, 1, 1), lambda b, ch, i, j: te.sum(x[b, ch, ry, rx], axis=[ry, rx]), name="gsum")
         y = te.compute((n, c, 1, 1), lambda b, ch, i, j: s[b, ch, i, j] / const(h * w, x.dtype), name="gavg")

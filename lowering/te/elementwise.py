@@ -6,7 +6,7 @@ from typing import Callable
 
 from ..tvm_adapter import tir
 from . import fast_math, lowers
-from .common import attr, const, elementwise, expr_dtype, out_dtype
+from .common import attr, const, elementwise, nan_max, nan_min, out_dtype
 
 
 def _unary(name: str, fn: Callable):
@@ -47,23 +47,8 @@ def _binary(name: str, fn: Callable):
 _binary("nn.add", lambda u, v: u + v)
 _binary("nn.sub", lambda u, v: u - v)
 _binary("nn.mul", lambda u, v: u * v)
-def _nan_max(u, v):
-    """numpy.maximum: NaN if either is NaN. (tir.max becomes LLVM's maxnum, which returns the
-    other operand: relu(NaN) was 0 in a kernel and NaN in the interpreter; check_pass -O3
-    --compile found it on a pow of a negative base.)"""
-    if not str(expr_dtype(u)).startswith("float"):  # (TVM has no isnan for bfloat16)
-        return tir.max(u, v)
-    return tir.Select(tir.isnan(u) | (u > v), u, v)
-
-
-def _nan_min(u, v):
-    if not str(expr_dtype(u)).startswith("float"):
-        return tir.min(u, v)
-    return tir.Select(tir.isnan(u) | (u < v), u, v)
-
-
-_binary("nn.max", _nan_max)
-_binary("nn.min", _nan_min)
+_binary("nn.max", nan_max)
+_binary("nn.min", nan_min)
 
 
 @lowers("nn.div")

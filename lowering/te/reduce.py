@@ -6,7 +6,7 @@ from typing import Callable
 
 from ..tvm_adapter import te, tir
 from . import fast_math, lowers
-from .common import attr, const, out_shape
+from .common import attr, const, highest, lowest, max_reducer, min_reducer, out_shape
 
 
 def _reduce_axes(op, rank: int) -> list[int]:
@@ -14,17 +14,6 @@ def _reduce_axes(op, rank: int) -> list[int]:
     return sorted(a % rank for a in axes)
 
 
-def _lowest(dtype: str):
-    """The identity of max: -inf for floats (as numpy's), else the dtype's smallest value."""
-    return tir.const(float("-inf"), dtype) if "float" in str(dtype) else tir.min_value(dtype)
-
-
-def _highest(dtype: str):
-    return tir.const(float("inf"), dtype) if "float" in str(dtype) else tir.max_value(dtype)
-
-
-_max = te.comm_reducer(lambda a, b: tir.max(a, b), _lowest, name="max")
-_min = te.comm_reducer(lambda a, b: tir.min(a, b), _highest, name="min")
 _prod = te.comm_reducer(lambda a, b: a * b, lambda t: tir.const(1, t), name="prod")
 
 
@@ -69,8 +58,8 @@ def _reduction(name: str, reducer, identity: Callable):
 
 _reduction("nn.reduce_sum", te.sum, lambda t: const(0, t))
 _reduction("nn.reduce_mean", te.sum, lambda t: const(0, t))
-_reduction("nn.reduce_max", _max, _lowest)
-_reduction("nn.reduce_min", _min, _highest)
+_reduction("nn.reduce_max", max_reducer, lowest)
+_reduction("nn.reduce_min", min_reducer, highest)
 _reduction("nn.reduce_prod", _prod, lambda t: const(1, t))
 
 
