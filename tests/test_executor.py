@@ -60,12 +60,13 @@ func.func @main(%x: tensor<6xf32>, %y: tensor<6xf32>) -> (tensor<6xf32>, tensor<
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.integers(1, 4), cols=st.integers(1, 70), nans=st.lists(st.integers(0, 279), max_size=3),
-       seed=st.integers(0, 2**16))
-def test_max_and_min_reductions_and_max_pools_propagate_nan(rows, cols, nans, seed, tmp_path, monkeypatch):
-    """reduce_max/min, max_pool2d and global_max_pool are NaN where a NaN is in what they reduce,
-    as numpy's max (te.max kept whichever operand the loop made the accumulator: a reduce_max
-    whose first element was NaN gave a number, whose last gave NaN; found by check_pass -O3
-    --compile on a pow of a negative base)."""
+       infinities=st.lists(st.integers(0, 279), max_size=3), seed=st.integers(0, 2**16))
+def test_max_and_min_reductions_and_max_pools_propagate_nan(rows, cols, nans, infinities, seed, tmp_path,
+                                                            monkeypatch):
+    """reduce_max/min, max_pool2d and global_max_pool are NaN where a NaN (of either sign) is in
+    what they reduce, as numpy's max, and order infinities and the pool's padding as the
+    interpreter does (te.max kept a NaN only where the loop made it the last element; found by
+    check_pass -O3 --compile on a pow of a negative base)."""
     monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
     h, w = rows + 4, cols
     module = lamina.parse(f"""\
@@ -80,9 +81,10 @@ func.func @main(%x: tensor<1x{h}x{w}xf32>, %p: tensor<1x2x{h}x{w}xf32>) -> (tens
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((1, h, w)).astype(np.float32)
     p = rng.standard_normal((1, 2, h, w)).astype(np.float32)
-    for i in nans:
-        x.flat[i % x.size] = np.nan
-        p.flat[(7 * i) % p.size] = np.nan
+    for n, i in enumerate(infinities):
+        x.flat[(3 * i) % x.size] = p.flat[(5 * i) % p.size] = np.inf if n % 2 else -np.inf
+    for n, i in enumerate(nans):  # (a NaN with its sign bit set too)
+        x.flat[i % x.size] = p.flat[(7 * i) % p.size] = -np.float32(np.nan) if n % 2 else np.nan
     got = lamina.compile(module)(x, p)
     for expected, ours in zip(lamina.interpret(module, x, p), got):
         np.testing.assert_array_equal(ours, expected)

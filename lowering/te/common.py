@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable
 
+import numpy as np
+
 from lamina.compiler.types import FloatType, IndexType, IntegerType, RankedTensorType
 
 from ..tvm_adapter import te, tir
@@ -34,12 +36,10 @@ def expr_dtype(v) -> str:
 
 
 def nan_max(u, v):
-    """numpy.maximum: NaN if either is NaN, in either operand order. (tir.max is
-    select(u > v, u, v), which returns v where either is NaN: relu(NaN) was 0 in a kernel and
-    NaN in the interpreter, and a reduction kept a NaN only where it was the last element.)
-    The NaN test is on v, the element a reduction reads, not on u, its accumulator: off the
-    loop-carried chain, max pooling's 3x3 window costs 15-23% over tir.max's, where testing
-    the accumulator cost 18-58% (2 threads, three of SqueezeNet's and ResNet-18's pools)."""
+    """numpy.maximum: NaN if either is NaN. (tir.max is select(u > v, u, v), which returns v
+    where either is NaN: relu(NaN) was 0 in a kernel and NaN in the interpreter; check_pass
+    -O3 --compile found it on a pow of a negative base.) As max_reducer's combiner, v is the
+    element read and u the accumulator: the NaN test is on v, off the loop-carried chain."""
     if not expr_dtype(u).startswith("float"):  # (TVM has no isnan for bfloat16)
         return tir.max(u, v)
     return tir.Select(tir.isnan(v), v, tir.Select(v > u, v, u))
@@ -49,6 +49,57 @@ def nan_min(u, v):
     if not expr_dtype(u).startswith("float"):
         return tir.min(u, v)
     return tir.Select(tir.isnan(v), v, tir.Select(v < u, v, u))
+
+
+# A max pool is NaN where a NaN is in its window, as numpy's max. Its reduction combines with
+# nan_max (max_reducer), but a window pool whose windows overlap reads each element up to kh * kw
+# times, and at the odd vector widths of pool rows (14, 28 or 7 columns) LLVM scalarized that
+# NaN test: Inception v1's 3x3 stride-1 max pools ran 4x slower than with te.max (0.14 against
+# 0.033 ms over 512x14x14, 2 threads). Such a pool reduces integer keys instead, which order as
+# the floats do with every NaN above +inf: an integer max, and each element's key computed once,
+# where the pool schedule copies its padded rows (schedules/pool.py): 0.032 ms.
+ORDER_KEY_DTYPES = {"float32": "int32", "float64": "int64"}
+
+
+def keyed(x):
+    """x's order keys (a stage of its own, inlined where x is read or copied)."""
+    return te.compute(x.shape, lambda *i: order_key(x[i]), name="order_key")
+
+
+def unkeyed(y, dtype: str):
+    return te.compute(y.shape, lambda *i: from_order_key(y[i], dtype), name="from_order_key")
+
+
+def order_key(x):
+    """The integer whose order is x's (sign and magnitude bits to two's complement: a negative
+    float's magnitude bits flipped), any NaN mapped to the positive quiet NaN, above +inf."""
+    ft = expr_dtype(x)
+    it, bits = ORDER_KEY_DTYPES[ft], int(ft[5:])
+    magnitude, sign = (1 << (bits - 1)) - 1, bits - 1
+    mantissa = 23 if bits == 32 else 52
+    exponent = magnitude ^ ((1 << mantissa) - 1)  # +inf's bits
+    quiet = exponent | (1 << (mantissa - 1))  # its key is itself
+    c = lambda v: tir.const(v, it)  # noqa: E731
+    if isinstance(x, tir.FloatImm):  # (TVM's OpenCL C takes the address of a reinterpreted constant)
+        value = float(x.value)
+        if value != value:
+            return c(quiet)
+        raw = int(np.array(value, ft).view(it))
+        return c(raw ^ (magnitude if raw < 0 else 0))
+    raw = tir.reinterpret(it, x)
+    key = raw ^ (tir.shift_right(raw, c(sign)) & c(magnitude))
+    # -1 where the magnitude is above +inf's (a NaN), else 0: a select would be scalarized at
+    # the odd widths of padded rows (14 + 2 columns)
+    is_nan = tir.shift_right(c(exponent) - (raw & c(magnitude)), c(sign))
+    return key ^ ((key ^ c(quiet)) & is_nan)
+
+
+def from_order_key(key, dtype: str):
+    """The float whose order_key is `key` (the map is its own inverse on the bits)."""
+    it, bits = ORDER_KEY_DTYPES[dtype], int(dtype[5:])
+    c = lambda v: tir.const(v, it)  # noqa: E731
+    raw = key ^ (tir.shift_right(key, c(bits - 1)) & c((1 << (bits - 1)) - 1))
+    return tir.reinterpret(dtype, raw)
 
 
 def lowest(dtype: str):
@@ -62,7 +113,7 @@ def highest(dtype: str):
 
 # te.max / te.min over NaN keep whichever operand the loop order makes the accumulator (a
 # reduce_max with a NaN as its first element gave a number, as its last NaN); numpy's max is
-# NaN if any element is, and so are these (both operand orders: a commutative reducer)
+# NaN if any element is, and so are these
 max_reducer = te.comm_reducer(nan_max, lowest, name="nan_max")
 min_reducer = te.comm_reducer(nan_min, highest, name="nan_min")
 

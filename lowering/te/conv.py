@@ -9,7 +9,7 @@ from lamina.dialects.nn.layout import NCHW, OIHW, Layout, blocked_channels, imag
 
 from ..tvm_adapter import te, tir
 from . import lowers
-from .common import attr, accumulator, const, knob, max_reducer, out_shape, rounded
+from .common import ORDER_KEY_DTYPES, accumulator, attr, const, keyed, knob, max_reducer, order_key, out_shape, rounded, unkeyed
 from .layout import view
 
 
@@ -323,18 +323,25 @@ def _pool_geometry(op):
 def max_pool2d(op, x):
     x, back = _nchw(op, x)
     (kh, kw), (sh, sw), pads, (dh, dw) = _pool_geometry(op)
-    lowest = tir.min_value(x.dtype)
+    lowest, op_dtype = tir.min_value(x.dtype), str(x.dtype)
     # ceil_mode windows may run past the padded input: pad generously, padding never wins
     n, c, h, w = (int(d) for d in x.shape)
     _, _, oh, ow = _nchw_shape(op)
     extra_h = max(0, (oh - 1) * sh + (kh - 1) * dh + 1 - (h + pads[0] + pads[2]))
     extra_w = max(0, (ow - 1) * sw + (kw - 1) * dw + 1 - (w + pads[1] + pads[3]))
     edges = (pads[0], pads[1], pads[2] + extra_h, pads[3] + extra_w)
+    # windows that overlap read each element more than once: the max of integer keys, each
+    # computed once as the input rows are copied (see common.order_key)
+    by_key = op_dtype in ORDER_KEY_DTYPES and ((kh - 1) * dh + 1 > sh or (kw - 1) * dw + 1 > sw)
+    if by_key:
+        x, lowest = keyed(x), order_key(lowest)
     # unpadded windows that do not overlap (VGG's 2x2/2) read each input element once, in place
     pixel = _pool_input(x, edges, lowest, sw, dw, deal=any(edges) or kw * dw > sw)
     ry, rx = te.reduce_axis((0, kh), name="ry"), te.reduce_axis((0, kw), name="rx")
-    y = te.compute(_nchw_shape(op), lambda b, ch, i, j: max_reducer(
+    y = te.compute(_nchw_shape(op), lambda b, ch, i, j: (te.max if by_key else max_reducer)(
         pixel(b, ch, i * sh + ry * dh, j, rx), axis=[ry, rx]), name="max_pool")
+    if by_key:
+        y = unkeyed(y, op_dtype)
     return back(y, "to_nhwc")
 
 

@@ -25,7 +25,7 @@ _unary("nn.reciprocal", lambda v, dt, op: const(1, dt) / v)
 _unary("nn.tanh", lambda v, dt, op: tir.tanh(v))
 _unary("nn.sigmoid", lambda v, dt, op: const(1, dt) / (const(1, dt) + fast_math.exp(-v)) if dt == "float32" else tir.sigmoid(v))
 _unary("nn.erf", lambda v, dt, op: fast_math.erf(v))
-_unary("nn.relu", lambda v, dt, op: tir.Select(v < const(0, dt), const(0, dt), v))  # NaN stays NaN (see _nan_max)
+_unary("nn.relu", lambda v, dt, op: tir.Select(v < const(0, dt), const(0, dt), v))  # NaN stays NaN (see common.nan_max)
 _unary("nn.identity", lambda v, dt, op: v)
 _unary("nn.dropout", lambda v, dt, op: v)  # inference
 _unary("nn.hard_swish", lambda v, dt, op: v * tir.max(const(0, dt), tir.min(const(1, dt), v / const(6, dt) + const(0.5, dt))))
