@@ -96,6 +96,51 @@ def test_planted_wrong_pass_is_caught_with_the_smallest_graph():
     assert result.before.count("func.func") == 1
 
 
+# A layer_norm over two elements is +-1 within an ulp; weights that add the two cancel them to
+# rounding noise, and a second normalization makes that noise O(1) (or 0 / 0): the kernels and
+# the interpreter may then differ anywhere, neither of them wrong (a CI run failed on such a graph)
+ILL_CONDITIONED = """
+func.func @main(%x: tensor<8x2xf32>) -> tensor<8x4xf32> {
+  %s = nn.constant attributes {value = dense<1.0> : tensor<2xf32>} : () -> tensor<2xf32>
+  %n = nn.layer_norm %x, %s attributes {axis = -1 : i64, epsilon = 0.0 : f32} : (tensor<8x2xf32>, tensor<2xf32>) -> tensor<8x2xf32>
+  %w = nn.constant attributes {value = dense<[[1.0, 2.0, -1.0, 3.0], [1.0, 2.0, -1.0, 3.0]]> : tensor<2x4xf32>} : () -> tensor<2x4xf32>
+  %c = nn.matmul %n, %w : (tensor<8x2xf32>, tensor<2x4xf32>) -> tensor<8x4xf32>
+  %m = nn.reduce_mean %c attributes {axes = array<i64: 1>, keepdims = 1 : i64} : (tensor<8x4xf32>) -> tensor<8x1xf32>
+  %d = nn.sub %c, %m : (tensor<8x4xf32>, tensor<8x1xf32>) -> tensor<8x4xf32>
+  %q = nn.mul %d, %d : (tensor<8x4xf32>, tensor<8x4xf32>) -> tensor<8x4xf32>
+  %v = nn.reduce_mean %q attributes {axes = array<i64: 1>, keepdims = 1 : i64} : (tensor<8x4xf32>) -> tensor<8x1xf32>
+  %r = nn.sqrt %v : (tensor<8x1xf32>) -> tensor<8x1xf32>
+  %y = nn.div %d, %r : (tensor<8x4xf32>, tensor<8x1xf32>) -> tensor<8x4xf32>
+  func.return %y : tensor<8x4xf32>
+}"""
+
+
+def test_rounding_noise_is_large_where_the_graph_amplifies_rounding_and_small_elsewhere():
+    import lamina
+    from lamina.compiler.testing import _compare, rounding_noise
+
+    x = np.random.default_rng(1).standard_normal((8, 2)).astype(np.float32)
+    module = lamina.parse(ILL_CONDITIONED)
+    expected = interpret(module, x)
+    assert np.all(rounding_noise(module, [x], expected)[0] > 0.1)
+    smooth = lamina.parse(ILL_CONDITIONED.replace("-1.0, 3.0], [1.0", "-1.0, 3.0], [-1.0"))  # no cancelling
+    expected = interpret(smooth, x)
+    noise = rounding_noise(smooth, [x], expected)[0]
+    assert noise.max() < 1e-4 and np.all(np.isfinite(expected[0]))
+    wrong = [expected[0] * np.float32(1.001)]  # a kernel 0.1% off is still caught
+    assert _compare(expected, wrong, 1e-4, 1e-5, normwise=True, noise=[noise]) is not None
+    assert _compare(expected, expected, 1e-4, 1e-5, normwise=True, noise=[noise]) is None
+
+
+def test_compiled_graphs_differ_by_what_the_graph_makes_of_rounding(tmp_path, monkeypatch):
+    import lamina
+    from hypothesis import strategies as st
+
+    monkeypatch.setenv("LAMINA_CACHE_DIR", str(tmp_path))
+    result = check_pass("-O3", examples=3, compile=True, graphs=st.builds(lambda: lamina.parse(ILL_CONDITIONED)))
+    assert result.ok, result.report()
+
+
 def test_cli_check_pass_ok(capsys):
     assert main(["check-pass", "dce", "--examples", "20"]) == 0
     out = capsys.readouterr().out
