@@ -125,3 +125,26 @@ def test_only_the_cpu_nchw_pipeline_fuses_branches_into_the_pointwise_conv():
     assert "concat-pointwise" in pipeline_for(3, "", "llvm")
     assert "concat-pointwise" not in pipeline_for(3, "", "cuda")
     assert "concat-pointwise" not in pipeline_for(3, "NCHW8c", "llvm")
+
+
+def test_a_branch_padded_past_its_channels_is_not_a_tuning_candidate(tmp_path):
+    """A packing knob that pads a branch's weight past its channels (SqueezeNet's 27x27 fire
+    module: 128 channels in a block of 256) is refused by the generator. It once was built, and
+    running it wrote the padded channels past the task's buffers: the heap corrupted, the tuning
+    worker aborted in malloc at a later candidate."""
+    import onnx
+
+    from lamina.lowering.tuning.runner import InvalidCandidate
+    from lamina.lowering.tuning.space import task_space
+    from lamina.lowering.tuning.tasks import extract_tasks, load_optimized
+
+    model, _ = fire_model(np.random.default_rng(0), 32, [(1, 128, (0, 0)), (3, 128, (1, 1))], 32, (27, 27))
+    onnx.save(model, str(tmp_path / "fire.onnx"))
+    tasks, compiled = extract_tasks(load_optimized(str(tmp_path / "fire.onnx"), 3, "", None, "llvm"), "llvm", 2)
+    assert [k.generator for k in compiled.kernels] == ["concat_pointwise_schedule"]
+    space = task_space(tasks[0], compiled.target)
+    knobs = {"rows": 16, "pack_ob_2": 32, "wb": 3, "lanes": 16, "conv2d_1_vectors": 2, "conv2d_1_columns": 8,
+             "conv2d_vectors": 16, "conv2d_columns": 8, "pack_ob": 128, "pack_ob_1": 256}
+    with pytest.raises(InvalidCandidate, match="cannot schedule"):
+        space.candidate(knobs)
+    space.candidate({**knobs, "pack_ob_1": 128})  # not padded: a candidate

@@ -490,10 +490,17 @@ def concat_pointwise_schedule(b, threads: int) -> None:
     if any(b.kinds_of(n) != CONV_KINDS for n in [*branches, reader]):
         raise NotThisShape("not a conv loop nest")
     _, _, out_h, out_w, reader_c, _, _ = b.block_loop_extents(reader)
+    computed = 0
     for name in branches:
         _, channels, h, w, _, _, _ = b.block_loop_extents(name)
         if channels % LANES or (h, w) != (out_h, out_w):
             raise NotThisShape("a branch's channels not in whole vectors")
+        computed += channels
+    if computed != b.block_loop_extents(CONCAT)[1]:
+        # a branch's weight packed past its channels (a packing knob, as tuning tries them): its
+        # padded channels were written past the branch's rows in the task's buffers, corrupting
+        # the heap (SqueezeNet's 27x27 fire module with pack_ob_1 = 256 for 128 channels)
+        raise NotThisShape("a branch's channels padded past its output")
     consumer = b.get_block(reader)
     ob = _packed_ob(b, consumer, "the 1x1 conv")
     # the register blocks' write-backs through their epilogues, the last conv's first (each is
