@@ -148,3 +148,28 @@ def test_only_the_cpu_nchw_pipeline_fuses_pointwise_into_depthwise():
     assert "pointwise-depthwise" in pipeline_for(3, "", "llvm")
     assert "pointwise-depthwise" not in pipeline_for(3, "", "cuda")
     assert "pointwise-depthwise" not in pipeline_for(3, "NCHW8c", "llvm")
+
+
+def test_a_vector_of_channels_that_is_not_whole_vectors_is_not_a_tuning_candidate(tmp_path):
+    """lanes = 6 (96 channels, as tuning drew it) made MobileNetV2's 16 -> 96 downsampling block
+    read the row above its input, a segfault in the tuning worker: the generator offers only
+    whole vectors or parts of one."""
+    import onnx
+
+    from lamina.lowering.schedules.builder import DecisionError
+    from lamina.lowering.tuning.runner import InvalidCandidate
+    from lamina.lowering.tuning.space import task_space
+    from lamina.lowering.tuning.tasks import extract_tasks, load_optimized
+
+    model, _ = block_model(np.random.default_rng(0), 16, 96, (112, 112))
+    onnx.save(model, str(tmp_path / "block.onnx"))
+    tasks, compiled = extract_tasks(load_optimized(str(tmp_path / "block.onnx"), 3, "", None, "llvm"), "llvm", 2)
+    assert [k.generator for k in compiled.kernels] == ["pointwise_depthwise_schedule"]
+    space = task_space(tasks[0], compiled.target)
+    lanes = next(k for k in space.knobs if k.name == "lanes")
+    assert lanes.choice and {8, 16, 32, 48} <= set(lanes.values) and not {6, 12, 24} & set(lanes.values)
+    for value in (6, 12):
+        with pytest.raises((InvalidCandidate, DecisionError)):
+            space.candidate({**space.default, "lanes": value})
+    for value in (8, 48):  # a part of one vector, whole vectors: candidates
+        space.candidate({**space.default, "lanes": value})
