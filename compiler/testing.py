@@ -1210,11 +1210,7 @@ def _compare(before: list, after: list, rtol: float, atol: float,
         if b.shape != a.shape or b.dtype != a.dtype:
             return f"output #{i} was {b.dtype}{list(b.shape)}, is {a.dtype}{list(a.shape)}", math.inf
         if b.dtype.kind == "f":
-            with np.errstate(all="ignore"):
-                diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-                diff = np.where(np.isnan(a) & np.isnan(b), 0.0, diff)
-                diff = np.where((a == b), 0.0, diff)  # equal infinities
-                diff = np.where(np.isnan(diff), math.inf, diff)
+            diff = _float_diff(a, b)
             if diff.size:
                 worst = max(worst, float(diff.max()))
             close = np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
@@ -1231,6 +1227,16 @@ def _compare(before: list, after: list, rtol: float, atol: float,
         if not np.all(close) and problem is None:
             problem = f"output #{i} differs"
     return None if problem is None else (problem, worst)
+
+
+def _float_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| elementwise in float64: 0 where both are NaN or equal (infinities), inf where one
+    is NaN."""
+    with np.errstate(all="ignore"):
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        diff = np.where(np.isnan(a) & np.isnan(b), 0.0, diff)
+        diff = np.where((a == b), 0.0, diff)  # equal infinities
+        return np.where(np.isnan(diff), math.inf, diff)
 
 
 NOISE_ULPS = 8  # how far `rounding_noise` moves each float an op computes, in units in the last place
@@ -1261,14 +1267,8 @@ def rounding_noise(module, inputs: list, expected: list, runs: int = 2, seed: in
         moved = Perturbing(module).call("main", list(inputs))
         for i, (m, e) in enumerate(zip(moved, expected)):
             m, e = np.asarray(m), np.asarray(e)
-            if e.dtype.kind != "f":
-                continue
-            with np.errstate(all="ignore"):
-                d = np.abs(m.astype(np.float64) - e.astype(np.float64))
-                d = np.where(m == e, 0.0, d)  # equal infinities
-                d = np.where(np.isnan(m) & np.isnan(e), 0.0, d)
-                d = np.where(np.isnan(d), math.inf, d)
-            noise[i] = np.maximum(noise[i], d)
+            if e.dtype.kind == "f":
+                noise[i] = np.maximum(noise[i], _float_diff(m, e))
     return noise
 
 

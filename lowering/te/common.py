@@ -75,8 +75,8 @@ def order_key(x):
     float's magnitude bits flipped), any NaN mapped to the positive quiet NaN, above +inf."""
     ft = expr_dtype(x)
     it, bits = ORDER_KEY_DTYPES[ft], int(ft[5:])
-    magnitude, sign = (1 << (bits - 1)) - 1, bits - 1
-    mantissa = 23 if bits == 32 else 52
+    magnitude = (1 << (bits - 1)) - 1
+    mantissa = np.finfo(ft).nmant
     exponent = magnitude ^ ((1 << mantissa) - 1)  # +inf's bits
     quiet = exponent | (1 << (mantissa - 1))  # its key is itself
     c = lambda v: tir.const(v, it)  # noqa: E731
@@ -87,19 +87,23 @@ def order_key(x):
         raw = int(np.array(value, ft).view(it))
         return c(raw ^ (magnitude if raw < 0 else 0))
     raw = tir.reinterpret(it, x)
-    key = raw ^ (tir.shift_right(raw, c(sign)) & c(magnitude))
+    key = _flip_negative(raw, bits)
     # -1 where the magnitude is above +inf's (a NaN), else 0: a select would be scalarized at
     # the odd widths of padded rows (14 + 2 columns)
-    is_nan = tir.shift_right(c(exponent) - (raw & c(magnitude)), c(sign))
+    is_nan = tir.shift_right(c(exponent) - (raw & c(magnitude)), c(bits - 1))
     return key ^ ((key ^ c(quiet)) & is_nan)
 
 
 def from_order_key(key, dtype: str):
-    """The float whose order_key is `key` (the map is its own inverse on the bits)."""
-    it, bits = ORDER_KEY_DTYPES[dtype], int(dtype[5:])
-    c = lambda v: tir.const(v, it)  # noqa: E731
-    raw = key ^ (tir.shift_right(key, c(bits - 1)) & c((1 << (bits - 1)) - 1))
-    return tir.reinterpret(dtype, raw)
+    """The float whose order_key is `key`."""
+    return tir.reinterpret(dtype, _flip_negative(key, int(dtype[5:])))
+
+
+def _flip_negative(v, bits: int):
+    """v with its magnitude bits flipped where it is negative: a float's bits to its key, and
+    (its own inverse) a key to the float's bits."""
+    it = ORDER_KEY_DTYPES[f"float{bits}"]
+    return v ^ (tir.shift_right(v, tir.const(bits - 1, it)) & tir.const((1 << (bits - 1)) - 1, it))
 
 
 def lowest(dtype: str):
