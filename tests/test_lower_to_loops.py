@@ -408,3 +408,19 @@ def test_loop_passes_accept_the_micro_kernel(pipeline):
     np.testing.assert_allclose(out[0], a @ b, rtol=1e-4, atol=1e-5)
     jit(module, 1).call("main", a, b, *(again := output_arrays(module)))
     np.testing.assert_allclose(again[0], a @ b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_max_pool_window_of_minus_infinity_alone_is_minus_infinity():
+    """-inf without padding in its window stays -inf; a window of padding alone is the lowest
+    finite float, as the interpreter (found by the random graphs: a -inf from a division by 0)."""
+    module = parse("""
+func.func @main(%x: tensor<1x1x2x3xf32>) -> (tensor<1x1x2x3xf32>, tensor<1x1x3x4xf32>) {
+  %a = nn.max_pool2d %x attributes {kernel_shape = array<i64: 1, 1>} : (tensor<1x1x2x3xf32>) -> tensor<1x1x2x3xf32>
+  %b = nn.max_pool2d %x attributes {kernel_shape = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 2, 2>} : (tensor<1x1x2x3xf32>) -> tensor<1x1x3x4xf32>
+  func.return %a, %b : tensor<1x1x2x3xf32>, tensor<1x1x3x4xf32>
+}""")
+    x = np.full((1, 1, 2, 3), -np.inf, np.float32)
+    x[0, 0, 1, 2] = 1.0
+    expected = interpret(module, x)
+    assert np.isneginf(expected[0]).sum() == 5 and (expected[1] == np.finfo(np.float32).min).any()
+    assert_close(run_lowered(module, [x]), expected)

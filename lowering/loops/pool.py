@@ -1,9 +1,10 @@
 """Pooling -> a nest over the output and an scf.for nest over the window carrying the max or
-the sum; taps in the padding are skipped with an scf.if (padding never wins a max, and an
-average divides by the number of pixels it counts).
+the sum; taps in the padding are told apart with an scf.if (in a max they count as the lowest
+finite float, and an average divides by the number of pixels it counts).
 
-    max_pool2d:  y = max over (kh, kw) in the window of x, starting from the lowest finite float
-                 (what a window of padding alone gives, as the numpy reference and ONNX Runtime)
+    max_pool2d:  y = max over (kh, kw) in the window of x and of the lowest finite float for each
+                 tap in the padding (what a window of padding alone gives, as the numpy reference
+                 and ONNX Runtime), from -inf: a window of -inf alone, without padding, is -inf
     avg_pool2d:  y = sum / count, count = the window's pixels inside the input, or with
                  count_include_pad inside the input and its pads (never the extra pixels that
                  ceil_mode's last window reaches past the end padding)
@@ -43,7 +44,9 @@ def lower_pool2d(L: Loops, op, inputs, outputs):
     check_h = reach(ys["H"], sh, kh_n, dh, top, xs["H"])
     check_w = reach(ys["W"], sw, kw_n, dw, left, xs["W"])
     t = y.type.element_type
-    init = L.constant(np.finfo(t.numpy_dtype).min if is_max else 0.0, t)
+    init = L.constant(-np.inf if is_max else 0.0, t)
+    may_pad = any(check_h) or any(check_w)
+    padding = L.constant(np.finfo(t.numpy_dtype).min, t) if is_max and may_pad else None
 
     def body(lg, ivs):
         n, c, oh, ow = lg["N"], lg["C"], lg["H"], lg["W"]
@@ -60,7 +63,10 @@ def lower_pool2d(L: Loops, op, inputs, outputs):
                 v = L.load(x, physical(L, layout, x.type.shape, {"N": n, "C": c, "H": ih, "W": iw}), name="x")
                 return [L.maxf(acc, v, name="m") if is_max else L.addf(acc, v, name="s")]
 
-            return L.if_else(inside, take, lambda: [acc], [t], name="acc")
+            def skip():  # a tap in the padding
+                return [L.maxf(acc, padding, name="m")] if is_max else [acc]
+
+            return L.if_else(inside, take, skip, [t], name="acc")
 
         (total,) = L.accumulate([kh_n, kw_n], ["kh", "kw"], [init], tap)
         if not is_max:

@@ -40,9 +40,11 @@ func.func @conv(%x: tensor<1x2x5x5xf32>) -> tensor<1x4x5x5xf32> {
   func.return %y : tensor<1x4x5x5xf32>
 }
 
-// 2x2 max pool, stride 2, no padding: no bounds test; the max starts at the lowest finite f32.
+// 2x2 max pool, stride 2, no padding: no bounds test; the max starts at -inf (a window of -inf
+// alone is -inf).
 // CHECK-LABEL: func.func @max_pool(%x: memref<1x3x6x6xf32>, %out0: memref<1x3x3x3xf32>)
-// CHECK:         %cst = arith.constant -3.4028234663852886e+38 : f32
+// CHECK:         %cst = arith.constant 0xFF800000 : f32
+// CHECK-NOT:     arith.constant -3.4028234663852886e+38
 // CHECK:         scf.for %c = %c0 to %c3 step %c1 {
 // CHECK-NEXT:      scf.for %h = %c0 to %c3 step %c1 {
 // CHECK-NEXT:        scf.for %w = %c0 to %c3 step %c1 {
@@ -66,6 +68,26 @@ func.func @conv(%x: tensor<1x2x5x5xf32>) -> tensor<1x4x5x5xf32> {
 func.func @max_pool(%x: tensor<1x3x6x6xf32>) -> tensor<1x3x3x3xf32> {
   %y = nn.max_pool2d %x attributes {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<1x3x6x6xf32>) -> tensor<1x3x3x3xf32>
   func.return %y : tensor<1x3x3x3xf32>
+}
+
+// Padded max pool: a tap in the padding counts as the lowest finite f32 (what a window of
+// padding alone gives, as the numpy reference and ONNX Runtime); the max still starts at -inf.
+// CHECK-LABEL: func.func @max_pool_padded(%x: memref<1x1x3x3xf32>, %out0: memref<1x1x2x2xf32>)
+// CHECK:         %cst = arith.constant 0xFF800000 : f32
+// CHECK-NEXT:    %cst_1 = arith.constant -3.4028234663852886e+38 : f32
+// CHECK:         %acc = scf.for %kh = %c0 to %c2 step %c1 iter_args(%acc_1 = %cst) -> (f32) {
+// CHECK:             %inside = arith.andi %2, %3 : i1
+// CHECK-NEXT:        %acc_4 = scf.if %inside -> f32 {
+// CHECK-NEXT:          %x_1 = memref.load %x[%c0, %c0, %ih, %iw] : memref<1x1x3x3xf32>
+// CHECK-NEXT:          %m = arith.maximumf %acc_3, %x_1 : f32
+// CHECK-NEXT:          scf.yield %m : f32
+// CHECK-NEXT:        } else {
+// CHECK-NEXT:          %m_1 = arith.maximumf %acc_3, %cst_1 : f32
+// CHECK-NEXT:          scf.yield %m_1 : f32
+// CHECK-NEXT:        }
+func.func @max_pool_padded(%x: tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32> {
+  %y = nn.max_pool2d %x attributes {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 0, 0>} : (tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32>
+  func.return %y : tensor<1x1x2x2xf32>
 }
 
 // NCHW2c with OIHW2i2o weights (what convert-layout{to=NCHWc c=2} makes): the nest runs over the
