@@ -583,6 +583,29 @@ class CacheWriteOp(_Cache):
 
 
 @sched.op
+class SetScopeOp(_Named):
+    """Keep a block's output buffer (its write #index) in a storage scope: "local" where the
+    block is computed at a loop, so that its buffer, the size of one iteration's region, is
+    registers or the stack, not memory the kernel allocates.
+
+        sched.set_scope @local %rows 0
+    """
+
+    name = "sched.set_scope"
+    block = Operand(block_handle)
+    buffer_index = Attr(IntegerAttr)
+    scope = Attr(StringAttr)
+    traits = (_in_schedule(),)
+    tvm_name_attr = "scope"
+    int_attr = "buffer_index"
+    operand_types_for = _fixed(BLOCK)
+
+    def verify(self):
+        if self.scope.value not in STORAGE_SCOPES:
+            return f"storage scope '{self.scope.value}' is not one of {', '.join(STORAGE_SCOPES)}"
+
+
+@sched.op
 class DecomposeReductionOp(_Named):
     """Hoist a reduction's initialization out of the loop nest, above `loop`; gives the init block.
 

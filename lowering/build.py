@@ -30,6 +30,7 @@ from .te import COMPUTES, LoweringError, dtype_of
 from .te.common import attr, compute_knobs, knob
 from .te.conv import conv2d_in_place, group_padded_channels, pack_block, packs_weight
 from .te.linalg import PACK_MIN_ROWS, vector_width
+from .te import winograd
 
 
 class BuildError(LaminaError):
@@ -80,6 +81,7 @@ class Prepack:
     index: int
     shape: tuple
     pack: object  # numpy array -> packed numpy array
+    layout: str = "packed"  # the placeholder is in<index>_<layout>: "packed", or "winograd" (te/winograd.py)
 
 
 def prepack_for(op: Operation) -> tuple[Prepack, ...]:
@@ -118,6 +120,10 @@ def _weight_packing(op: Operation):
     compute packs it (te/conv.py `pack_w`, te/linalg.py `pack_b`), else None."""
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
     group = attr(op, "group", 1)
+    m = winograd.winograd_tile(op) if op.name == "nn.conv2d" else 0
+    if m:  # (te/winograd.py: the weight transformed to Winograd's domain, in blocks of output channels)
+        o, c = shapes[1][:2]
+        return winograd.packed_weight_shape(o, c, m), lambda w: winograd.pack_weight(w, m), "winograd"
     if op.name == "nn.conv2d" and len(shapes[1]) == 4 and packs_weight(group, shapes[1][1]) \
             and attr(op, "weight_layout", "OIHW") == "OIHW":
         o, c, kh, kw = shapes[1]
@@ -256,7 +262,7 @@ class ConstantOperandsKernel:
 
 def lower_op(op: Operation, prepacks: tuple[Prepack, ...] = ()):
     """The op's IRModule (one PrimFunc), ready to schedule. Each operand of `prepacks` is a
-    placeholder of the packed layout (named in<i>_packed; the compute reads it as its packed
+    placeholder of the packed layout (named in<i>_packed, or in<i>_winograd; the compute reads it as its packed
     weight). An `nn.fused` group lowers all its ops into the one PrimFunc (`lower_group`)."""
     inputs = _placeholders(op, prepacks)
     if op.name == "nn.fused":
@@ -306,7 +312,7 @@ def _placeholders(op: Operation, prepacks: tuple[Prepack, ...]) -> list:
                              pos=op.source_pos, hint="pin dynamic input dims with --input-shape")
         packed = next((p for p in prepacks if p.index == i), None)
         if packed is not None:
-            inputs.append(tvm.placeholder(packed.shape, dtype_of(t.element_type), f"in{i}_packed"))
+            inputs.append(tvm.placeholder(packed.shape, dtype_of(t.element_type), f"in{i}_{packed.layout}"))
         else:
             inputs.append(tvm.placeholder(t.shape, dtype_of(t.element_type), f"in{i}"))
     return inputs
@@ -367,7 +373,7 @@ def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> Sc
     if isinstance(program, str) and program == DLIGHT:
         if target.family != "gpu":
             raise BuildError(f"TVM's dlight schedules are for GPU targets, not {target.name}")
-        with compute_knobs({}) as used:
+        with compute_knobs({}, target.family) as used:
             prepacks = prepack_for(op)
             module = lower_op(op, prepacks)
         return ScheduledKernel(name, module, None, tvm.dlight_schedule(module, target.tvm_target()), prepacks,
@@ -375,7 +381,7 @@ def schedule_op(op: Operation, target, name: str = "kernel", program=None) -> Sc
 
     overrides = program.knobs() if program is not None else {}
     try:
-        with compute_knobs(overrides) as used:
+        with compute_knobs(overrides, target.family) as used:
             prepacks = prepack_for(op)
             module = lower_op(op, prepacks)
     except LoweringError as e:

@@ -348,6 +348,9 @@ class ScheduleState:
     def _cache_write(self, op):
         self.values[op.result] = self.sch.cache_write(self._v(op.block), int(op.buffer_index.value), op.scope.value)
 
+    def _set_scope(self, op):
+        self.sch.set_scope(self._v(op.block), int(op.buffer_index.value), op.scope.value)
+
     def _decompose_reduction(self, op):
         self.values[op.result] = self.sch.decompose_reduction(self._v(op.block), self._v(op.loop))
 

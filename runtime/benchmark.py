@@ -958,7 +958,8 @@ def describe_setup(runs: int, warmup: int, threads: int, opt_level: int = 3, blo
             "inputs not in this core's cache); outside = lamina ms - in model ms (what a call spends outside "
             "its kernels: the executor, argument passing); share % = of the kernel sum; MFLOP per call "
             "as runtime/flops.py counts (conv and matmul 2 per multiply-add, elementwise 1 per output, "
-            "reductions 1 per input, data movement 0); % peak = GFLOP/s / the FMA peak above (the one % of "
+            "reductions 1 per input, data movement 0; a Winograd conv counts its direct conv's, so its "
+            "GFLOP/s are effective ones and may pass the peak); % peak = GFLOP/s / the FMA peak above (the one % of "
             "peak uses); generator = the schedule generator that wrote the kernel's schedule "
             "(lowering/schedules/cpu.py; file = a schedule file); ONNX nodes = the nodes the kernel computes")
     return lines

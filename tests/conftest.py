@@ -33,6 +33,17 @@ def zoo(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def direct_convs():
+    """Convs lowered with the direct compute: for tests of its schedules (schedules/cpu.py
+    `conv_schedule`) on 3x3 stride-1 shapes that would otherwise take Winograd's (te/winograd.py,
+    tests/test_winograd.py)."""
+    from lamina.lowering.te import winograd
+
+    with winograd.disabled():
+        yield
+
+
 @pytest.fixture(scope="session")
 def kernel_dir(tmp_path_factory) -> Path:
     """One kernel cache for the session's model runs (`lamina run` and `lamina compare` on the

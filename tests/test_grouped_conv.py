@@ -84,6 +84,7 @@ def test_grouped_conv_matches_onnxruntime(group, c_per_group, o_per_group, hw, k
     np.testing.assert_allclose(ours, onnxruntime_outputs(model, x), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.usefixtures("direct_convs")  # (the first two would take Winograd's: tests/test_winograd.py)
 @pytest.mark.parametrize("group, c_per_group, o_per_group", [(2, 48, 64), (3, 80, 80), (8, 12, 48)])
 def test_grouped_conv_takes_the_blocked_schedule_with_its_epilogue(group, c_per_group, o_per_group):
     """One kernel (conv + folded batch_norm + relu), the weight packed per group at compile

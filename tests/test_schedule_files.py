@@ -192,7 +192,7 @@ def test_cross_compiler_links_aarch64_shared_libraries(zoo, tmp_path):
     assert cli("compile", zoo / "mlp.onnx", "--cross-compiler", "gcc").returncode == 1
 
 
-def test_kernel_experiment_api():
+def test_kernel_experiment_api(direct_convs):
     k = lamina.kernel('''
     func.func @main(%x: tensor<1x16x30x30xf32>) -> tensor<1x32x28x28xf32> {
       %w = nn.constant attributes {value = dense<0.25> : tensor<32x16x3x3xf32>} : () -> tensor<32x16x3x3xf32>

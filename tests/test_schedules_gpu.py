@@ -399,7 +399,7 @@ def test_zoo_convs_and_matmuls_take_the_tiled_generators(zoo, target):
             wanted = set().union(*(ANCHORS.get(n, set()) for n in inner))
             if not wanted:
                 continue
-            with compute_knobs({}):
+            with compute_knobs({}, t.family):
                 key = tvm_adapter.script(lower_op(op, prepack_for(op)))
             if key in seen:
                 continue

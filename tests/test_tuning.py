@@ -135,7 +135,7 @@ def _run_candidate(task, model, program, tmp: Path):
         build_candidate(task, program, model.target, library)
     except (InvalidCandidate, ScheduleError):
         return None
-    with compute_knobs(program.knobs()):
+    with compute_knobs(program.knobs(), model.target.family):
         prepacks = {p.index: p for p in prepack_for(task.op)}
     rng = np.random.default_rng(0)
     inputs = []

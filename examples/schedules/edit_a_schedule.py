@@ -19,8 +19,8 @@ import lamina
 from lamina.compiler.errors import LaminaError
 
 CONV = """
-func.func @main(%x: tensor<1x32x28x28xf32>, %w: tensor<64x32x3x3xf32>) -> tensor<1x64x26x26xf32> {
-  %y = nn.conv2d %x, %w : (tensor<1x32x28x28xf32>, tensor<64x32x3x3xf32>) -> tensor<1x64x26x26xf32>
+func.func @main(%x: tensor<1x8x28x28xf32>, %w: tensor<64x8x3x3xf32>) -> tensor<1x64x26x26xf32> {
+  %y = nn.conv2d %x, %w : (tensor<1x8x28x28xf32>, tensor<64x8x3x3xf32>) -> tensor<1x64x26x26xf32>
   func.return %y : tensor<1x64x26x26xf32>
 }
 """
@@ -31,9 +31,10 @@ conv = lamina.kernel(CONV)
 print("== the default schedule ==")
 print(conv.schedule)
 # Reading it from the top:
-#   %pack_ob = sched.knob pack_ob 16   the weights are packed as [O/16, C, KH, KW, 16]: 16 output
+#   %pack_ob = sched.knob pack_ob 32   the weights are packed as [O/32, C, KH, KW, 32]: 32 output
 #                                      channels side by side, which is also the vector width
-#                                      (the `sched.vectorize %o_i` below runs over those 16)
+#                                      (the `sched.vectorize %o_i` below runs over those 32: two
+#                                      AVX-512 registers)
 #   %wb = sched.knob wb 13             13 output columns per register block (26 = 2 x 13)
 #   %loop_order = sched.knob loop_order 1      channel blocks outermost, then rows (2: rows first)
 #   %reduction_chunks = sched.knob reduction_chunks 1   each row summed over all input channels
@@ -42,18 +43,18 @@ print(conv.schedule)
 #   %parallel_loops = sched.knob parallel_loops 3   batch, channel blocks and rows run in parallel
 #   %unroll_window = sched.knob unroll_window 1     the 3x3 window's loops stay loops (3: unrolled)
 #   sched.cache_write @local ...       the block is summed in registers, then written back
-#   sched.split %o_1 (%pack_ob)        output channels -> (blocks of 16, 16 inside a block)
+#   sched.split %o_1 (%pack_ob)        output channels -> (blocks of 32, 32 inside a block)
 #   sched.split %j_1 (%wb)             output columns  -> (blocks of 13, 13 inside a block)
-#   sched.reorder ...                  the reduction (rc, ry, rx) outside the 13 x 16 block
+#   sched.reorder ...                  the reduction (rc, ry, rx) outside the 13 x 32 block
 #   sched.parallel %fused              batch x channel blocks x rows shared among the cores
-#   sched.vectorize %o_i / unroll %j_i 16 lanes of channels, 13 columns unrolled: 13 vector FMAs
+#   sched.vectorize %o_i / unroll %j_i 32 lanes of channels, 13 columns unrolled: 26 vector FMAs
 #                                      per input value loaded
 # A knob is a named decision: the value is written once, every op that uses it names it, so a
 # tuner (or you) can change one number and the rest of the program follows. loop_order,
 # reduction_chunks, parallel_loops and unroll_window are *choices*: the generator branches on
 # them (which loops it reorders, fuses, unrolls), so another value is another program, which
 # `with_knobs` has the generator write (step 5).
-assert conv.knobs == {"pack_ob": 16, "wb": 13, "loop_order": 1, "reduction_chunks": 1, "parallel_loops": 3,
+assert conv.knobs == {"pack_ob": 32, "wb": 13, "loop_order": 1, "reduction_chunks": 1, "parallel_loops": 3,
                       "unroll_window": 1}, conv.knobs
 base_error = conv.check()                    # largest |kernel - numpy| on seeded random inputs
 base_time = conv.time()

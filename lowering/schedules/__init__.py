@@ -45,7 +45,7 @@ def regenerate(kernel: str, op, target, generator: str, decisions: dict):
     from lamina.lowering.build import lower_op, prepack_for
     from lamina.lowering.te.common import compute_knobs
 
-    with compute_knobs(decisions) as used:
+    with compute_knobs(decisions, target.family) as used:
         module = lower_op(op, prepack_for(op))
     try:
         built = default_schedule(kernel, module, target, decisions)

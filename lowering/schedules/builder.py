@@ -103,6 +103,18 @@ class ScheduleBuilder:
             raise DecisionError(f"choice {name} is one of {list(values)}, not {value}")
         return int(self.knob(name, value).owner.decision)
 
+    def fixed(self, name: str, value: int):
+        """A knob whose value the kernel's compute decides (the tile of a Winograd conv), not a
+        decision: the builder's decisions leave it, and tuning does not vary it (a choice of
+        one value). Returns its handle."""
+        name = knob_name(name)
+        self.choices[name] = (int(value),)
+        decisions, self.decisions = self.decisions, {k: v for k, v in self.decisions.items() if k != name}
+        try:
+            return self.knob(name, value)
+        finally:
+            self.decisions = decisions
+
     def get_block(self, name: str):
         return self._emit(sched.GetBlockOp.create(name), [_hint(name)]).results[0]
 
@@ -172,6 +184,10 @@ class ScheduleBuilder:
 
     def cache_write(self, block, index: int, scope: str):
         return self._cache(sched.CacheWriteOp, block, index, scope, scope)
+
+    def set_scope(self, block, index: int, scope: str) -> None:
+        self._emit(sched.SetScopeOp(operands=[block], properties={
+            "buffer_index": sched.IntegerAttr(index, sched.i64), "scope": sched.StringAttr(scope)}))
 
     def decompose_reduction(self, block, loop):
         op = sched.DecomposeReductionOp(operands=[block, loop], result_types=[sched.BLOCK])

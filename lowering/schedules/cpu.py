@@ -48,6 +48,7 @@ from .fused_conv import (concat_pointwise_schedule, depthwise_pointwise_schedule
 from .nchwc import nchwc_conv_schedule
 from .pool import POOL_BLOCKS, pool_schedule
 from .reduce import NotRowReduction, row_reduction_schedule
+from .winograd import is_winograd, winograd_schedule
 
 
 def cpu_schedule(b, threads: int):
@@ -55,7 +56,8 @@ def cpu_schedule(b, threads: int):
     row-reduction one, else the default. Returns the builder that holds it, with the name of the
     generator that wrote it in `generator`."""
     names = b.block_names()
-    for fits, generator in ((is_depthwise_pointwise, depthwise_pointwise_schedule),  # fused convs (fused_conv.py)
+    for fits, generator in ((is_winograd, winograd_schedule),  # Winograd convs (winograd.py)
+                            (is_depthwise_pointwise, depthwise_pointwise_schedule),  # fused convs (fused_conv.py)
                             (is_pointwise_depthwise, pointwise_depthwise_schedule),
                             (is_inverted_residual, inverted_residual_schedule),
                             (is_concat_pointwise, concat_pointwise_schedule)):

@@ -177,16 +177,28 @@ def attr(op, name, default=None):
 _KNOBS: ContextVar = ContextVar("lamina_compute_knobs", default=None)
 
 
+_FAMILY: ContextVar = ContextVar("lamina_target_family", default="cpu")
+
+
 @contextmanager
-def compute_knobs(overrides: dict | None = None):
-    """Lower computes with the knob values in `overrides`; yields the dict of every knob the
-    computes asked for and the value each used (the second `pack_nv` of a kernel is `pack_nv_1`)."""
+def compute_knobs(overrides: dict | None = None, family: str = "cpu"):
+    """Lower computes with the knob values in `overrides`, for a target of `family` (a compute
+    only the CPU's generators schedule, te/winograd.py, is not chosen for another); yields the
+    dict of every knob the computes asked for and the value each used (the second `pack_nv` of
+    a kernel is `pack_nv_1`)."""
     used: dict = {}
     token = _KNOBS.set((dict(overrides or {}), used))
+    family_token = _FAMILY.set(family)
     try:
         yield used
     finally:
+        _FAMILY.reset(family_token)
         _KNOBS.reset(token)
+
+
+def target_family() -> str:
+    """The family of the target the computes are lowered for ("cpu", "gpu"): `compute_knobs`'."""
+    return _FAMILY.get()
 
 
 def knob(name: str, default: int, divides: int | None = None, what: str = "") -> int:

@@ -11,6 +11,7 @@ from ..tvm_adapter import te, tir
 from . import lowers
 from .common import ORDER_KEY_DTYPES, accumulator, attr, const, keyed, knob, max_reducer, order_key, out_shape, rounded, unkeyed
 from .layout import view
+from .winograd import conv2d_winograd, winograd_tile
 
 
 def _layout(op) -> Layout:
@@ -223,6 +224,14 @@ def conv2d_in_place(op, x, w, *bias):
 
 
 def _conv2d(op, x, w, bias, deal: bool = True):
+    # Winograd (te/winograd.py) or not: a weight packed at compile time says which, the tile
+    # with it (the packing asked the knob: asked again, it would be another knob)
+    if w.op.name.endswith("_winograd"):
+        m = int(w.shape[0]) - 2
+    else:
+        m = 0 if w.op.name.endswith("_packed") else winograd_tile(op)
+    if m:
+        return rounded(conv2d_winograd(op, x, w, bias, m), x.dtype)
     block = blocked_channels(attr(op, "layout", "NCHW"))
     if block is not None:
         direct = conv2d_nchwc(op, x, w, bias, block)

@@ -472,7 +472,7 @@ def converted(trace, task, target):
 
     from .from_trace import Unconvertible, program_from_trace
 
-    with compute_knobs({}) as used:  # the compute's own knobs at their defaults: the task's compute
+    with compute_knobs({}, target.family) as used:  # the compute's own knobs at their defaults: the task's compute
         lower_op(task.op, prepack_for(task.op))
     try:
         program = program_from_trace(plain(trace.as_json()), task.module, target, task.program.kernel, used)

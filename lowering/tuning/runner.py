@@ -97,7 +97,7 @@ def build_candidate(task, program, target, path: Path) -> list:
     from .tasks import arg_specs
 
     try:
-        with compute_knobs(program.knobs()):  # packing knobs shape the compute
+        with compute_knobs(program.knobs(), target.family):  # packing knobs shape the compute
             prepacks = prepack_for(task.op)
             module = lower_op(task.op, prepacks)
         verify_schedule(program, target, tvm_adapter.kernel_info(module))

@@ -68,12 +68,13 @@ def task_key(unscheduled_module, target) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def lower_default(op):
-    """`op` lowered with the default compute knobs: (unscheduled IRModule, its Prepacks)."""
+def lower_default(op, target):
+    """`op` lowered for `target` with the default compute knobs: (unscheduled IRModule, its
+    Prepacks)."""
     from lamina.lowering.build import lower_op, prepack_for
     from lamina.lowering.te.common import compute_knobs
 
-    with compute_knobs({}):
+    with compute_knobs({}, target.family):
         prepacks = prepack_for(op)
         module = lower_op(op, prepacks)
     return module, prepacks
@@ -88,7 +89,7 @@ def op_task_key(op, target) -> str | None:
     """The task key of a kernel op (what `CompiledModel(records=...)` looks records up by)."""
     if is_empty(op):
         return None
-    module, _ = lower_default(op)
+    module, _ = lower_default(op, target)
     return task_key(module, target)
 
 

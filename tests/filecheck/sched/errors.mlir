@@ -166,3 +166,11 @@ sched.schedule @k attributes {target = "llvm"} {
   sched.merge_axes iters, %b array<i64: 2, 1>
 }
 // CHECK: errors.mlir:166:3: error: 'sched.merge_axes' op merges axes 2..1: the first must be at least 0 and below the last
+
+// -----
+
+sched.schedule @k attributes {target = "llvm"} {
+  %b = sched.get_block @sum
+  sched.set_scope @registers %b 0
+}
+// CHECK: errors.mlir:174:3: error: 'sched.set_scope' op storage scope 'registers' is not one of

@@ -27,6 +27,7 @@
 // CHECK-NEXT:    sched.compute_at %rb, %ko
 // CHECK-NEXT:    sched.reverse_compute_at preserve_unit_loops, %wb, %ko
 // CHECK-NEXT:    sched.compute_at preserve_unit_loops, %rb, %f
+// CHECK-NEXT:    sched.set_scope @local %rb 0
 // CHECK-NEXT:    %init = sched.decompose_reduction %b, %ko
 // CHECK-NEXT:    %rf = sched.rfactor %ki 1
 // CHECK-NEXT:    sched.transform_layout write, %b array<i64: 1, 0>
@@ -60,6 +61,7 @@
 // GENERIC-NEXT:    "sched.compute_at"(%rb, %ko) : (!sched.block, !sched.loop) -> ()
 // GENERIC-NEXT:    "sched.reverse_compute_at"(%wb, %ko) <{preserve_unit_loops}> : (!sched.block, !sched.loop) -> ()
 // GENERIC-NEXT:    "sched.compute_at"(%rb, %f) <{preserve_unit_loops}> : (!sched.block, !sched.loop) -> ()
+// GENERIC-NEXT:    "sched.set_scope"(%rb) <{buffer_index = 0 : i64, scope = "local"}> : (!sched.block) -> ()
 // GENERIC-NEXT:    %init = "sched.decompose_reduction"(%b, %ko) : (!sched.block, !sched.loop) -> !sched.block
 // GENERIC-NEXT:    %rf = "sched.rfactor"(%ki) <{factor_axis = 1 : i64}> : (!sched.loop) -> !sched.block
 // GENERIC-NEXT:    "sched.transform_layout"(%b) <{buffer = "write", permutation = array<i64: 1, 0>}> : (!sched.block) -> ()
@@ -92,6 +94,7 @@ sched.schedule @matmul attributes {target = "llvm"} {
   sched.compute_at %rb, %ko
   sched.reverse_compute_at preserve_unit_loops, %wb, %ko
   sched.compute_at preserve_unit_loops, %rb, %f
+  sched.set_scope @local %rb 0
   %init = sched.decompose_reduction %b, %ko
   %rf = sched.rfactor %ki 1
   sched.transform_layout write, %b array<i64: 1, 0>
