@@ -545,20 +545,25 @@ class ReverseComputeInlineOp(_Named):
     operand_types_for = _fixed(BLOCK)
 
 
-class _Cache(_Named):
+class _Scoped(_Named):
+    """An op on a block's buffer #buffer_index and a storage scope: `sched.<op> @scope %b index`."""
+
     block = Operand(block_handle)
     buffer_index = Attr(IntegerAttr)
     scope = Attr(StringAttr)
-    result = Result(block_handle)
     traits = (_in_schedule(),)
     tvm_name_attr = "scope"
     int_attr = "buffer_index"
-    results_kind = BLOCK
     operand_types_for = _fixed(BLOCK)
 
     def verify(self):
         if self.scope.value not in STORAGE_SCOPES:
             return f"storage scope '{self.scope.value}' is not one of {', '.join(STORAGE_SCOPES)}"
+
+
+class _Cache(_Scoped):
+    result = Result(block_handle)
+    results_kind = BLOCK
 
 
 @sched.op
@@ -583,7 +588,7 @@ class CacheWriteOp(_Cache):
 
 
 @sched.op
-class SetScopeOp(_Named):
+class SetScopeOp(_Scoped):
     """Keep a block's output buffer (its write #index) in a storage scope: "local" where the
     block is computed at a loop, so that its buffer, the size of one iteration's region, is
     registers or the stack, not memory the kernel allocates.
@@ -592,17 +597,6 @@ class SetScopeOp(_Named):
     """
 
     name = "sched.set_scope"
-    block = Operand(block_handle)
-    buffer_index = Attr(IntegerAttr)
-    scope = Attr(StringAttr)
-    traits = (_in_schedule(),)
-    tvm_name_attr = "scope"
-    int_attr = "buffer_index"
-    operand_types_for = _fixed(BLOCK)
-
-    def verify(self):
-        if self.scope.value not in STORAGE_SCOPES:
-            return f"storage scope '{self.scope.value}' is not one of {', '.join(STORAGE_SCOPES)}"
 
 
 @sched.op

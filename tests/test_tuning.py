@@ -79,6 +79,18 @@ def conv_model(tmp_path_factory) -> Path:
     return _save(graph, tmp_path_factory.mktemp("models") / "conv.onnx")
 
 
+@pytest.fixture(scope="module")
+def winograd_model(tmp_path_factory) -> Path:
+    """A conv Winograd computes (te/winograd.py): 3x3, stride 1, 16 channels in and out."""
+    rng = np.random.default_rng(2)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [16, 16, 3, 3], (0.1 * rng.standard_normal(16 * 16 * 9)).tolist())
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 10, 10])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 10, 10])], [w])
+    return _save(graph, tmp_path_factory.mktemp("models") / "winograd.onnx")
+
+
 def _tasks(path, target="llvm"):
     return extract_tasks(load_optimized(str(path)), target)
 
@@ -179,6 +191,12 @@ def test_a_conv_candidate_is_refused_or_computes_the_same(conv_model, tmp_path_f
     _check_any_assignment(conv_model, data, tmp_path_factory)
 
 
+@settings(max_examples=8)
+@given(data=st.data())
+def test_a_winograd_candidate_is_refused_or_computes_the_same(winograd_model, tmp_path_factory, data):
+    _check_any_assignment(winograd_model, data, tmp_path_factory)
+
+
 def test_every_value_of_every_row_reduction_knob_computes_the_same(zoo, tmp_path_factory):
     """The transformer block's softmax and layer_norm (reduce.py): each value the space offers
     for each knob (never as many lanes as the row, which would leave no loop of steps:
@@ -200,18 +218,24 @@ def test_every_value_of_every_row_reduction_knob_computes_the_same(zoo, tmp_path
                     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{task.name} {knob.name}={value}")
 
 
-@pytest.mark.parametrize("which", ["matmul", "conv"])
+@pytest.mark.parametrize("which", ["matmul", "conv", "winograd"])
 def test_every_knob_has_a_value_besides_its_default_that_builds_and_computes_the_same(
-        which, layers_model, conv_model, tmp_path_factory):
+        which, layers_model, conv_model, winograd_model, tmp_path_factory):
     """The hypothesis tests above pass whether a candidate is refused or runs; this one makes
     sure the space is not all refusals: for each knob, its first value other than the default
-    (the others at their defaults) that builds gives the default's outputs, and there is one."""
-    tasks, model = _tasks(layers_model if which == "matmul" else conv_model)
+    (the others at their defaults) that builds gives the default's outputs, and there is one.
+    A Winograd conv's tile is a choice (2 or 4); its channel vector and tile splits are not
+    knobs of the space (the compute fixes them)."""
+    tasks, model = _tasks({"matmul": layers_model, "conv": conv_model, "winograd": winograd_model}[which])
     task = max(tasks, key=lambda t: t.flops)
     space = task_space(task, model.target)
     tmp = tmp_path_factory.mktemp("knobs")
     default = _run_candidate(task, model, space.program, tmp)
-    assert {k.name for k in space.knobs if k.choice} >= {"parallel_loops"} | ({"loop_order"} if which == "conv" else set())
+    choices = {k.name for k in space.knobs if k.choice}
+    if which == "winograd":
+        assert choices == {"winograd"} and not {"tile", "lanes"} & {k.name for k in space.knobs}
+    else:
+        assert choices >= {"parallel_loops"} | ({"loop_order"} if which == "conv" else set())
     for knob in space.knobs:
         for value in (v for v in knob.values if v != knob.default):
             try:

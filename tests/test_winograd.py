@@ -19,6 +19,8 @@ import lamina
 from lamina.compiler.frontends.onnx import load_onnx
 from lamina.lowering.te import winograd
 
+from test_grouped_conv import onnxruntime_outputs
+
 CI = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci"
 
 
@@ -50,16 +52,9 @@ def conv_model(rng, c, k, hw, pads, batch=1, residual=False, stride=1, dilation=
     return onnx.shape_inference.infer_shapes(model)
 
 
-def onnxruntime_output(model, x):
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {"x": x})[0]
-
-
 def compiled_and_expected(model, x):
     compiled = lamina.compile(load_onnx(model))
-    return compiled, compiled(x)[0], onnxruntime_output(model, x)
+    return compiled, compiled(x)[0], onnxruntime_outputs(model, x)
 
 
 @settings(max_examples=10 if CI else 300, deadline=None)
