@@ -4,8 +4,8 @@ conv at >= 50% of the GFLOP/s of the dense conv with C/G input and K/G output ch
     TVM_NUM_THREADS=2 python bench/grouped_conv.py            # the zoo's grouped convs and a few odd ones
     TVM_NUM_THREADS=2 python bench/grouped_conv.py --runs 50 --rounds 5 --peak --cases shufflenet
 
-Each case is a one-node ONNX model (Conv with bias, constant weights, as a net has them) compiled
-by lamina -O3 twice: grouped, and the dense conv of one group's shape at the same image size,
+Each case is an ONNX Conv (with bias and constant weights, as a net has them) and its Relu,
+compiled by lamina -O3 twice: grouped, and the dense conv of one group's shape at the same image size,
 kernel, stride and padding. Both are timed alone (CompiledModel.profile: `runs` calls of the
 kernel in a row, median), the rounds alternate the two sides and each side keeps its best round,
 so a burst of machine noise does not decide a ratio. The grouped conv does G times the dense

@@ -116,8 +116,9 @@ def _depthwise_like(op: Operation) -> bool:
 
 
 def _weight_packing(op: Operation):
-    """(packed shape, numpy packing function) of operand 1 of a conv2d / matmul / gemm whose
-    compute packs it (te/conv.py `pack_w`, te/linalg.py `pack_b`), else None."""
+    """(packed shape, numpy packing function[, Prepack layout]) of operand 1 of a conv2d / matmul
+    / gemm whose compute packs it (te/conv.py `pack_w`, te/linalg.py `pack_b`, te/winograd.py
+    `pack_weight`), else None."""
     shapes = [tuple(int(d) for d in getattr(v.type, "shape", ())) for v in op.operands]
     group = attr(op, "group", 1)
     m = winograd.winograd_tile(op) if op.name == "nn.conv2d" else 0

@@ -14,12 +14,12 @@
 The transforms' intermediates live in registers ("local"): computed per tile, in a buffer the
 size of one tile, never in memory. Measured on this project's 2-core machine (AMD EPYC, 2
 threads, the conv with its ReLU alone, against the direct conv's 1.02-1.03 ms for each shape):
-ResNet-50's 3x3 convs of 64 channels at 56x56 0.48 ms, 128 at 28x28 0.37, 256 at 14x14 0.42 (F(4x4)),
-512 at 7x7 0.73 (F(2x2))."""
+ResNet-50's 3x3 convs of 64 channels at 56x56 0.45 ms, 128 at 28x28 0.36, 256 at 14x14 0.42 (F(4x4)),
+512 at 7x7 0.70 (F(2x2))."""
 
 from __future__ import annotations
 
-from ..te.winograd import TILES
+from ..te.winograd import LANES, TILES
 from .common import NotThisShape
 
 GEMM_BLOCK_TILES = 16  # tiles summed in registers by default (x one vector of output channels)
@@ -34,13 +34,13 @@ def winograd_schedule(b, threads: int) -> None:
     if any(n not in names for n in ("winograd_patch", "winograd_rows", "winograd_input", "winograd_gemm",
                                     "winograd_cols", "winograd_tiles", "winograd_output")):
         raise NotThisShape
-    # the compute's tile (te/winograd.py compute knob `winograd`): tuning tries the others
-    b.choices["winograd"] = TILES
+    # the compute's tile (te/winograd.py compute knob `winograd`), a choice: tuning tries the other
+    m = b.choice("winograd", b.block_loop_extents("winograd_tiles")[2], TILES)
     if "winograd_weight" in names:  # a weight argument, transformed per call
         _weight_transform(b)
     _input_transform(b)
     _gemm(b)
-    _output_transform(b)
+    _output_transform(b, m)
 
 
 def _weight_transform(b) -> None:
@@ -54,7 +54,7 @@ def _weight_transform(b) -> None:
 def _input_transform(b) -> None:
     block = b.get_block("winograd_input")
     e, n, p, c, ra = b.get_loops(block)
-    co, ci = b.split(c, [b.knob("input_lanes", 16)])
+    co, ci = b.split(c, [b.knob("input_lanes", LANES)])
     b.reorder(p, co, e, n, ra, ci)
     task = b.fuse(p, co)
     b.parallel(task)
@@ -100,9 +100,9 @@ def _gemm(b) -> None:
     b.vectorize(b.get_loops(write_back)[-1])
 
 
-def _output_transform(b) -> None:
+def _output_transform(b, m: int) -> None:
     """The output (with the epilogue inlined into it) split into tiles of m x m and vectors of
-    output channels; the tile's transform computed at it, in registers."""
+    LANES output channels; the tile's transform computed at it, in registers."""
     names = b.block_names()
     after = names[names.index("winograd_output"):]
     for name in after[:-1]:  # winograd_output and the epilogue but its last block: inlined into it
@@ -111,10 +111,8 @@ def _output_transform(b) -> None:
     loops = b.get_loops(out)
     if len(loops) != 4:
         raise NotThisShape
-    m = b.block_loop_extents("winograd_tiles")[2]
-    lanes = b.block_loop_extents("winograd_tiles")[4]
     bb, k, h, w = loops
-    tile, vector = b.fixed("tile", m), b.fixed("lanes", lanes)  # the compute's, not decisions
+    tile, vector = b.fixed("tile", m), b.fixed("lanes", LANES)  # the compute's, not decisions
     ko, ki = b.split(k, [vector])
     th, i = b.split(h, [tile])
     tw, j = b.split(w, [tile])

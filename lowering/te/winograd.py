@@ -36,7 +36,7 @@ import numpy as np
 
 from ..tvm_adapter import te, tir
 from . import LoweringError
-from .common import attr, const, knob, out_shape, target_family
+from .common import attr, const, dtype_of, knob, out_shape, target_family
 
 LANES = 16                  # output channels of a vector in M and U; input channels of one in V
 TILES = (2, 4)              # the output tile sizes m offered (compute knob `winograd`; 0: direct)
@@ -73,10 +73,12 @@ def qualifies(op) -> bool:
     output channels a group in whole vectors, so that a vector of M sums one group's channels),
     alone in its kernel among the anchors (a fused group of several convs has its own
     generator), for a CPU."""
+    from lamina.compiler.passes.fuse import Pattern, op_pattern
+
     if op.name != "nn.conv2d" or target_family() != "cpu" or not _ENABLED.get():
         return False
     x, w = op.operands[0].type, op.operands[1].type
-    if str(getattr(x, "element_type", "")) != "f32" or len(getattr(w, "shape", ())) != 4:
+    if dtype_of(x.element_type) != "float32" or len(getattr(w, "shape", ())) != 4:
         return False
     k, c_per_group, kh, kw = (int(d) for d in w.shape)
     group = attr(op, "group", 1)
@@ -90,7 +92,7 @@ def qualifies(op) -> bool:
         return False
     parent = op.parent_op
     if parent is not None and parent.name == "nn.fused":
-        anchors = [o for o in parent.inner_ops if o.name in ("nn.conv2d", "nn.matmul", "nn.gemm")]
+        anchors = [o for o in parent.inner_ops if op_pattern(o) == Pattern.OUT_ELEMENTWISE_FUSABLE]
         if anchors != [op]:
             return False
     return True
@@ -173,12 +175,9 @@ def conv2d_winograd(op, x, w, bias, m: int):
     th, tw = -(-oh // m), -(-ow // m)
     tiles = n_b * th * tw
     cp, kb = blocks(c_n) * LANES, blocks(k_n)
-    in_per_group = int(w.shape[1] if not w.op.name.endswith("_winograd") else w.shape[3])
+    u = w if w.op.name.endswith("_winograd") else winograd_weight(w, m)  # (build.py packed it: `pack_weight`)
+    in_per_group = int(u.shape[3])
     blocks_per_group = kb // (c_n // in_per_group)  # (one group: all of them)
-    if w.op.name.endswith("_winograd"):  # (build.py packed it: `pack_weight`)
-        u = w
-    else:
-        u = winograd_weight(w, m)
     zero = const(0.0, x.dtype)
 
     def pixel(p, a, b, c):  # the input under tile p's (a, b), zero in the padding and past C
